@@ -1,0 +1,98 @@
+"""Credentials as values: a secret that never prints, and what an instance runs on.
+
+A :class:`Credential` is what one Claude Code instance authenticates with: an API key, an
+auth token with a base URL (an Anthropic-compatible provider), or the user's Claude login
+(OAuth). Its secret values are :class:`Secret` objects, which print as ``***`` and are
+revealed only where they leave the process: the instance's environment.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import final
+
+import attrs
+
+
+@final
+@attrs.frozen(repr=False)
+class Secret:
+    """A secret string. ``str()`` and ``repr()`` are ``***``; :meth:`reveal` gives the value."""
+
+    _value: str = attrs.field(alias="value")
+
+    def reveal(self) -> str:
+        """The secret itself. Call only where it leaves the process (an environment)."""
+        return self._value
+
+    def last(self, count: int) -> str:
+        """The last ``count`` characters (Claude Code approves API keys by their last 20)."""
+        return self._value[-count:]
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+
+class CredentialKind(enum.Enum):
+    """How a credential authenticates."""
+
+    OAUTH = "oauth"
+    """The user's Claude login: ``CLAUDE_CODE_OAUTH_TOKEN`` or a credentials file."""
+    API_KEY = "api-key"
+    """An Anthropic API key (``primaryApiKey``/``apiKey``), sent as ``x-api-key``."""
+    ENV = "env"
+    """Environment variables (token, key, base URL, ...), as an ``env`` entry gives them."""
+
+
+#: Environment variable names whose values are secrets, wherever they appear.
+SECRET_ENV_NAMES = frozenset(
+    {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"}
+)
+
+
+def _freeze_env(env: Mapping[str, Secret | str]) -> Mapping[str, Secret | str]:
+    return MappingProxyType(dict(env))
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Credential:
+    """One way to authenticate, named so it can be reported without its value.
+
+    ``env`` is exactly what the instance's environment receives; values that are secrets
+    are :class:`Secret`. ``oauth_file`` is a Claude credentials file to copy (never to
+    modify) into the instance's private config dir.
+    """
+
+    name: str
+    kind: CredentialKind
+    env: Mapping[str, Secret | str] = attrs.field(
+        factory=dict, converter=_freeze_env, eq=False, repr=False
+    )
+    source: str | None = None
+    oauth_file: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def api_key(self) -> Secret | None:
+        """The key Claude Code would ask to approve (``ANTHROPIC_API_KEY``), if any."""
+        value = self.env.get("ANTHROPIC_API_KEY")
+        return value if isinstance(value, Secret) else None
+
+    @property
+    def base_url(self) -> str | None:
+        """The API base URL this credential talks to, if it sets one."""
+        value = self.env.get("ANTHROPIC_BASE_URL")
+        return value if isinstance(value, str) else None
+
+    def environment(self) -> dict[str, str]:
+        """The variables to set in the instance's environment, secrets revealed."""
+        return {k: v.reveal() if isinstance(v, Secret) else v for k, v in self.env.items()}
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret this credential holds (for the log redaction filter)."""
+        return tuple(v for v in self.env.values() if isinstance(v, Secret))
