@@ -1,0 +1,229 @@
+"""An instance's private Claude Code home and the command line that starts it.
+
+Each instance gets its own ``CLAUDE_CONFIG_DIR`` under ``<workspace>/.orchestra/instances/``
+(outside every git tree), seeded so the interactive TUI starts with no dialog: onboarding
+done, bypass mode accepted, the API key approved by its last 20 characters, and the
+instance's working directory trusted. The orchestrator's hooks go in a separate
+``--settings`` file in the same folder, so nothing is written into a worktree and the user's
+own settings are never touched. The credential reaches the process through its environment
+only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+
+from claude_orchestra import _relay
+from claude_orchestra.credentials import Credential
+
+HOOK_TOKEN_ENV = "CLAUDE_ORCHESTRA_HOOK_TOKEN"  # noqa: S105 (a variable name)
+"""The variable through which HTTP hooks read the run's secret (``allowedEnvVars``)."""
+
+_HTTP_HOOKS = (
+    "UserPromptSubmit",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Stop",
+    "StopFailure",
+    "Notification",
+    "SessionEnd",
+)
+
+#: Variables an instance must never inherit from the orchestrator's own environment.
+SCRUBBED_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDECODE",
+    "CLAUDE_CODE_ENTRYPOINT",
+)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class HookEndpoint:
+    """Where an instance's hooks report: the hook app's URL for this instance."""
+
+    base_url: str
+    """``http://127.0.0.1:<port>``"""
+    token_file: Path
+    """A 0600 file holding the run's secret (read by the command-hook relay)."""
+
+    def hook_url(self, instance: str) -> str:
+        """The URL Claude Code's hooks POST to."""
+        return f"{self.base_url}/hooks/{instance}"
+
+    def pane_died_url(self, instance: str) -> str:
+        """The URL tmux's pane-died relay POSTs to."""
+        return f"{self.base_url}/panes/{instance}/died"
+
+
+def relay_command(*args: str) -> list[str]:
+    """The argv that runs the stdlib-only relay with this Python."""
+    return [sys.executable, "-I", "-S", str(Path(_relay.__file__)), *args]
+
+
+def hook_settings(instance: str, endpoint: HookEndpoint) -> dict[str, Any]:
+    """The ``--settings`` document that subscribes the orchestrator to an instance's hooks."""
+    url = endpoint.hook_url(instance)
+    http = {
+        "type": "http",
+        "url": url,
+        "headers": {"Authorization": f"Bearer ${HOOK_TOKEN_ENV}"},
+        "allowedEnvVars": [HOOK_TOKEN_ENV],
+        "timeout": 10,
+    }
+    # SessionStart runs no HTTP hooks (claude-code-facts §3): a command relays it.
+    session_start = {
+        "type": "command",
+        "command": " ".join(
+            _shell_quote(a) for a in relay_command("hook", url, str(endpoint.token_file))
+        ),
+        "timeout": 10,
+    }
+    hooks: dict[str, Any] = {"SessionStart": [{"hooks": [session_start]}]}
+    for name in _HTTP_HOOKS:
+        hooks[name] = [{"hooks": [http]}]
+    return {"hooks": hooks}
+
+
+def _shell_quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+@final
+@attrs.frozen(kw_only=True)
+class LaunchSpec:
+    """Everything needed to start one interactive Claude Code process."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str] = attrs.field(repr=False)
+    """The variables to set (credential values included: never log this)."""
+
+    def env_names(self) -> tuple[str, ...]:
+        """The variable names, safe to log."""
+        return tuple(sorted(self.env))
+
+
+@final
+@attrs.frozen(kw_only=True)
+class ClaudeHome:
+    """One instance's private Claude Code config dir and settings file."""
+
+    path: Path
+
+    @property
+    def settings_file(self) -> Path:
+        """The orchestrator's ``--settings`` file (hooks), beside the config dir."""
+        return self.path.parent / "orchestra-settings.json"
+
+    @property
+    def projects_dir(self) -> Path:
+        """Where Claude Code writes this instance's transcripts."""
+        return self.path / "projects"
+
+    def seed(
+        self,
+        *,
+        instance: str,
+        trusted: Sequence[Path],
+        credential: Credential,
+        endpoint: HookEndpoint,
+    ) -> None:
+        """Write (or update) the config so the TUI starts with no dialog and with our hooks.
+
+        Safe to call again before a restart: the existing ``.claude.json`` keeps what Claude
+        Code wrote into it; only our keys are set.
+        """
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state_file = self.path / ".claude.json"
+        state: dict[str, Any] = {}
+        if state_file.exists():
+            loaded = json.loads(state_file.read_text(encoding="utf-8"))
+            state = loaded if isinstance(loaded, dict) else {}
+        state["hasCompletedOnboarding"] = True
+        state["bypassPermissionsModeAccepted"] = True
+        approved = state.setdefault("customApiKeyResponses", {"approved": [], "rejected": []})
+        key = credential.api_key
+        if key is not None and key.last(20) not in approved.setdefault("approved", []):
+            approved["approved"].append(key.last(20))
+        projects = state.setdefault("projects", {})
+        for folder in trusted:
+            projects.setdefault(str(folder), {})["hasTrustDialogAccepted"] = True
+        _write_private(state_file, json.dumps(state, indent=2))
+        user_settings = self.path / "settings.json"
+        if not user_settings.exists():
+            _write_private(user_settings, json.dumps({"skipDangerousModePermissionPrompt": True}))
+        _write_private(self.settings_file, json.dumps(hook_settings(instance, endpoint), indent=2))
+        if credential.oauth_file is not None:
+            target = self.path / ".credentials.json"
+            shutil.copyfile(credential.oauth_file, target)
+            target.chmod(0o600)
+
+    def launch_spec(
+        self,
+        *,
+        claude: Sequence[str],
+        cwd: Path,
+        credential: Credential,
+        hook_token: str,
+        identity: str,
+        model: str | None = None,
+        resume_session: str | None = None,
+        knobs: Mapping[str, str] | None = None,
+    ) -> LaunchSpec:
+        """The command line and environment of the interactive process.
+
+        Args:
+            claude: the claude executable (and any fixed leading arguments).
+            cwd: the worktree or clone the instance works in.
+            credential: what it authenticates with (environment only).
+            hook_token: the run's secret, for the HTTP hooks' header.
+            identity: the git author/committer name for its commits.
+            model: ``--model``, when the config sets one.
+            resume_session: ``--resume`` this session id (same conversation).
+            knobs: Claude Code environment knobs (``CLAUDE_CODE_MAX_RETRIES``, ...).
+        """
+        argv = [
+            *claude,
+            "--dangerously-skip-permissions",
+            "--settings",
+            str(self.settings_file),
+        ]
+        if model:
+            argv += ["--model", model]
+        if resume_session:
+            argv += ["--resume", resume_session]
+        env = {
+            "CLAUDE_CONFIG_DIR": str(self.path),
+            "DISABLE_AUTOUPDATER": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            HOOK_TOKEN_ENV: hook_token,
+            "GIT_AUTHOR_NAME": f"{identity} (claude-orchestra)",
+            "GIT_COMMITTER_NAME": f"{identity} (claude-orchestra)",
+            "GIT_AUTHOR_EMAIL": f"{identity}@claude-orchestra.invalid",
+            "GIT_COMMITTER_EMAIL": f"{identity}@claude-orchestra.invalid",
+            **dict(knobs or {}),
+            **credential.environment(),
+        }
+        if os.geteuid() == 0:
+            env["IS_SANDBOX"] = "1"  # bypass mode refuses to run as root without it
+        return LaunchSpec(argv=tuple(argv), cwd=cwd, env=env)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)

@@ -1,0 +1,62 @@
+"""``claude-orchestra cleanup --workspace DIR``: remove what a run left, never unmerged work.
+
+Ends the run's private tmux server (and every process in it), then removes each worker's
+worktree whose commits origin holds (merged, pushed or preserved). A worktree with commits
+that exist nowhere else is left in place, and the command says which and why (exit 1). The
+main clone and ``.orchestra/`` (report, journal, logs) stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from claude_orchestra.errors import GitError, UsageError
+from claude_orchestra.tmux import TmuxServer
+from claude_orchestra.workspace import Workspace
+from claude_orchestra.worktree import GitRepo, Worktree
+
+
+def register(commands: Any) -> None:
+    """Add the ``cleanup`` sub-command."""
+    parser = commands.add_parser("cleanup", help="remove a run's tmux server and worktrees")
+    parser.add_argument("--workspace", type=Path, required=True, help="the run's workspace")
+    parser.set_defaults(handler=handle)
+
+
+async def cleanup(workspace: Workspace) -> list[str]:
+    """Clean ``workspace``; returns one line per worktree that had to stay."""
+    facts = workspace.read_run_file() or {}
+    socket = facts.get("tmuxSocket")
+    if isinstance(socket, str):
+        await TmuxServer.attach(socket).close()
+    if not workspace.repo.exists():
+        return []
+    repo = GitRepo.open(workspace.repo)
+    base = str(facts.get("branch", "main"))
+    kept = []
+    for info in await repo.worktrees():
+        if info.is_main or info.branch is None:
+            continue
+        try:
+            await Worktree(repo=repo, path=info.path, branch=info.branch, base=base).remove()
+        except GitError as exc:
+            kept.append(f"kept {info.path}: {exc.reason}")
+    return kept
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Exit 0 when everything went, 1 when some worktree had to stay."""
+    workspace = Workspace(args.workspace)
+    if not workspace.state.exists() and not workspace.repo.exists():
+        raise UsageError("--workspace", f"{workspace.root} holds no claude-orchestra run")
+    kept = anyio.run(cleanup, workspace)
+    for line in kept:
+        print(f"claude-orchestra: {line}", file=sys.stderr)
+    if not kept:
+        print(f"cleaned {workspace.root}")
+    return 1 if kept else 0

@@ -1,0 +1,485 @@
+"""The loop: the only writer of run state.
+
+Every event — a hook, a pane death — arrives on one memory stream; timers wake the loop
+when something should have happened and did not. For each, the coordinator updates the
+instance's state, checks evidence in git after a turn ends, asks the plugins what to do
+next, and carries their answers out (type a prompt, restart an instance, record a merge).
+Git and tmux work happens in threads (behind the adapters), one step at a time, so no state
+is ever shared between tasks.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Mapping
+from typing import final
+
+import anyio
+import attrs
+from anyio.abc import ObjectReceiveStream
+
+from claude_orchestra._clock import Clock
+from claude_orchestra.auth import AuthRotator, CredentialFailure
+from claude_orchestra.credentials import Credential
+from claude_orchestra.errors import GitError, PluginError, TmuxError
+from claude_orchestra.events import (
+    Event,
+    PaneDied,
+    PromptSubmitted,
+    SessionEnded,
+    SessionStarted,
+    ToolUsed,
+    TurnFailed,
+    TurnStopped,
+)
+from claude_orchestra.instance import Instance, Role
+from claude_orchestra.journal import Journal
+from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.plugins import PluginHost
+from claude_orchestra.progress import (
+    Assignment,
+    AssignmentKind,
+    Incident,
+    IncidentKind,
+    MergeByManager,
+    MergeRecord,
+    RunProgress,
+    RunView,
+    WorkerFinished,
+)
+from claude_orchestra.reset_time import parse_reset_time
+from claude_orchestra.tasklists import parse_task_list, task_list_filename
+from claude_orchestra.timers import DeliveryDeadline, RetryDue, StartDeadline, Timer, Timers
+from claude_orchestra.worktree import GitRepo, Worktree
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    """How a run ended, and the CLI's exit code for it."""
+
+    COMPLETE = "complete"
+    TIME_LIMIT = "time_limit"
+    STALLED = "stalled"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def exit_code(self) -> int:
+        """0 complete, 3 time limit, 5 stalled, 130 interrupted, 1 failed."""
+        return {"complete": 0, "time_limit": 3, "stalled": 5, "interrupted": 130}.get(self.value, 1)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RunRules:
+    """The run's fixed facts and limits."""
+
+    run_branch: str
+    scheduler: str
+    merger: str
+    worker_count: int
+    deadline: float
+    """Monotonic time at which the run stops (``maxRunDurationMinutes``)."""
+    start_timeout: float = 90.0
+    delivery_timeout: float = 30.0
+    retry_delays: tuple[float, ...] = (5.0, 20.0, 60.0)
+    """Back-off before resending a failed turn's prompt; one retry per entry."""
+    max_restarts: int = 3
+    idle_retries: int = 1
+    """Follow-up prompts for a worker that stopped without committing."""
+
+
+@final
+@attrs.define(eq=False)
+class Coordinator:
+    """Applies events to the run and decides what happens next."""
+
+    rules: RunRules
+    instances: Mapping[str, Instance]
+    worktrees: Mapping[str, Worktree]
+    """Instance name -> its worktree (workers only)."""
+    repo: GitRepo
+    plugins: PluginHost
+    rotator: AuthRotator
+    journal: Journal
+    clock: Clock
+    progress: RunProgress = attrs.field(init=False)
+    _timers: Timers = attrs.field(init=False, factory=Timers)
+    _resend: dict[str, Assignment] = attrs.field(init=False, factory=dict)
+    _failures: dict[str, int] = attrs.field(init=False, factory=dict)
+    _restarts: dict[str, int] = attrs.field(init=False, factory=dict)
+    _launches: dict[str, int] = attrs.field(init=False, factory=dict)
+    _ahead: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        self.progress = RunProgress(run_branch=self.rules.run_branch)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self, events: ObjectReceiveStream[Event]) -> Outcome:
+        """Consume events until the run is complete, stalls, fails or reaches its deadline."""
+        for name in self.instances:
+            self._watch_start(name)
+        while True:
+            now = self.clock.now()
+            if now >= self.rules.deadline:
+                return Outcome.TIME_LIMIT
+            wake = min(self.rules.deadline, self._timers.next_due() or self.rules.deadline)
+            event: Event | None = None
+            with anyio.move_on_after(max(0.0, wake - now)):
+                event = await events.receive()
+            if event is not None:
+                await self._apply(event)
+            for timer in self._timers.pop_due(self.clock.now()):
+                await self._on_timer(timer)
+            outcome = await self._settle()
+            if outcome is not None:
+                return outcome
+
+    async def drain_until_stopped(self, events: ObjectReceiveStream[Event], timeout: float) -> None:
+        """After asking instances to stop, apply events until all have exited."""
+        with anyio.move_on_after(timeout):
+            while any(i.state.alive for i in self.instances.values()):
+                await self._observe(await events.receive())
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def _observe(self, event: Event) -> Instance | None:
+        instance = self.instances.get(event.instance)
+        if instance is None:
+            return None
+        before = len(instance.history)
+        instance.observe(event)
+        self.journal.record(event)
+        for change in instance.history[before:]:
+            self.journal.record(change)
+            self.plugins.notify(
+                "orchestra_instance_state_changed", instance=instance.snapshot(), change=change
+            )
+        self.plugins.notify("orchestra_hook_event", event=event)
+        return instance
+
+    async def _apply(self, event: Event) -> None:
+        instance = await self._observe(event)
+        if instance is None:
+            return
+        match event:
+            case SessionStarted() if instance.state is InstanceState.IDLE:
+                pending = self._resend.pop(instance.name, None)
+                if pending is not None:
+                    await self._send(pending)
+            case TurnStopped() if instance.state is InstanceState.IDLE:
+                self._failures.pop(instance.name, None)
+                assignment = self.progress.finish_assignment(instance.name)
+                await self._after_turn(instance, assignment)
+            case TurnFailed():
+                await self._after_failure(instance, event)
+            case PaneDied() | SessionEnded() if instance.state in {
+                InstanceState.DEAD,
+                InstanceState.EXITING,
+            }:
+                await self._after_exit(instance, event)
+            case PromptSubmitted() | ToolUsed():
+                pass
+
+    async def _after_turn(self, instance: Instance, assignment: Assignment | None) -> None:
+        await self._refresh_from_origin(instance)
+        if instance.role is Role.MANAGER:
+            self._check_manager_turn(instance, assignment)
+        else:
+            await self._check_worker_turn(instance, assignment)
+
+    def _check_manager_turn(self, instance: Instance, assignment: Assignment | None) -> None:
+        if assignment is None:
+            return
+        if assignment.kind is AssignmentKind.PLAN and not self.progress.planned:
+            self._incident(
+                IncidentKind.PLAN_MISSING,
+                instance,
+                "the manager stopped but origin's run branch has no task list",
+                "ask again",
+            )
+        for branch in assignment.branches:
+            if self._ahead.get(branch):
+                self._incident(
+                    IncidentKind.MERGE_INCOMPLETE,
+                    instance,
+                    f"{branch} still has {len(self._ahead[branch])} commit(s) to merge",
+                    "ask again",
+                )
+
+    async def _check_worker_turn(self, instance: Instance, assignment: Assignment | None) -> None:
+        branch = self._branch_of(instance)
+        commits = self._ahead.get(branch, ())
+        if commits:
+            self.progress.idle_retries.pop(instance.name, None)
+            if assignment is not None and assignment.task is not None:
+                self.progress.completed_tasks.append((instance.name, assignment.task))
+            finished = WorkerFinished(
+                instance=instance.name,
+                worker=instance.worker or 0,
+                branch=branch,
+                commits=commits,
+            )
+            plan = self.plugins.merge_plan(self._view(), finished)
+            match plan:
+                case MergeByManager():
+                    self.progress.await_merge(branch, commits)
+                case _:
+                    raise PluginError("?", "orchestra_merge", f"no merger for plan {plan!r}")
+            return
+        if assignment is None or assignment.kind is not AssignmentKind.WORK:
+            return
+        tries = self.progress.idle_retries.get(instance.name, 0)
+        if tries < self.rules.idle_retries:
+            self.progress.idle_retries[instance.name] = tries + 1
+            self._incident(
+                IncidentKind.IDLE_WITHOUT_WORK,
+                instance,
+                f"stopped without new commits on {branch}: {_clip(assignment.task or '')}",
+                "prompt again",
+            )
+            follow_up = attrs.evolve(
+                assignment,
+                prompt="You stopped before finishing. Finish the task, commit and push "
+                f"your branch as asked.\n\n{assignment.prompt}",
+            )
+            await self._send(follow_up)
+        else:
+            self._incident(
+                IncidentKind.GAVE_UP,
+                instance,
+                f"stopped {tries + 1} times without commits on {branch}",
+                "leave the task open",
+            )
+
+    async def _after_failure(self, instance: Instance, event: TurnFailed) -> None:
+        assignment = self.progress.finish_assignment(instance.name)
+        if event.error.is_credential_problem:
+            failure = CredentialFailure(
+                instance=instance.name,
+                credential=instance.credential.name,
+                kind=event.error,
+                detail=event.detail,
+                at=self.clock.wall(),
+                reset_at=parse_reset_time(event.detail, now=self.clock.wall()),
+            )
+            self.rotator.record_failure(failure)
+            choice = self.plugins.select_credential(
+                instance.snapshot(), self.rotator.view(), failure
+            )
+            action = f"restart on {choice}" if choice else "retry after back-off"
+            self._incident(IncidentKind.RATE_LIMITED, instance, _clip(event.detail), action)
+            if choice is not None:
+                credential = self.rotator.move(instance.name, choice)
+                if assignment is not None:
+                    self._resend[instance.name] = assignment
+                await self._relaunch(instance, credential=credential)
+                return
+        count = self._failures.get(instance.name, 0)
+        self._failures[instance.name] = count + 1
+        if assignment is None:
+            return
+        if count >= len(self.rules.retry_delays):
+            self._incident(
+                IncidentKind.GAVE_UP, instance, f"{count + 1} failed turns", "stop retrying"
+            )
+            return
+        if not event.error.is_credential_problem:
+            self._incident(
+                IncidentKind.TURN_FAILED,
+                instance,
+                f"{event.error.value}: {_clip(event.detail)}",
+                f"retry in {self.rules.retry_delays[count]:.0f} s",
+            )
+        self._resend[instance.name] = assignment
+        self._timers.add(
+            self.clock.now() + self.rules.retry_delays[count], RetryDue(instance=instance.name)
+        )
+
+    async def _after_exit(self, instance: Instance, event: Event) -> None:
+        assignment = self.progress.finish_assignment(instance.name)
+        restarts = self._restarts.get(instance.name, 0)
+        if restarts >= self.rules.max_restarts:
+            self._incident(
+                IncidentKind.GAVE_UP, instance, f"exited {restarts + 1} times", "leave it stopped"
+            )
+            return
+        kind = (
+            IncidentKind.INSTANCE_DIED
+            if isinstance(event, PaneDied)
+            else IncidentKind.INSTANCE_EXITED
+        )
+        self._incident(kind, instance, instance.history[-1].evidence, "restart with --resume")
+        self._restarts[instance.name] = restarts + 1
+        if assignment is not None:
+            self._resend[instance.name] = assignment
+        if isinstance(event, PaneDied):
+            await self._relaunch(instance)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    async def _on_timer(self, timer: Timer) -> None:
+        instance = self.instances[timer.instance]
+        match timer:
+            case StartDeadline(launch=launch) if (
+                launch == self._launches.get(instance.name)
+                and instance.state is InstanceState.STARTING
+            ):
+                screen = await self._screen(instance)
+                self._incident(
+                    IncidentKind.INSTANCE_DIED,
+                    instance,
+                    f"no SessionStart within {self.rules.start_timeout:.0f} s; screen: {screen}",
+                    "restart",
+                )
+                if self._restarts.get(instance.name, 0) < self.rules.max_restarts:
+                    self._restarts[instance.name] = self._restarts.get(instance.name, 0) + 1
+                    await self._relaunch(instance, resume=False)
+            case DeliveryDeadline(prompt_number=number) if (
+                instance.state is InstanceState.PROMPTED
+                and instance.snapshot().prompts_sent == number
+            ):
+                screen = await self._screen(instance)
+                self._incident(
+                    IncidentKind.PROMPT_NOT_DELIVERED,
+                    instance,
+                    f"no UserPromptSubmit within {self.rules.delivery_timeout:.0f} s; "
+                    f"screen: {screen}",
+                    "press Enter again",
+                )
+                await self._guard_tmux(instance, instance.press("Enter"))
+            case RetryDue() if instance.state.accepts_prompt:
+                pending = self._resend.pop(instance.name, None)
+                if pending is not None:
+                    await self._send(pending)
+            case _:
+                pass
+
+    # -- actions --------------------------------------------------------------------------
+
+    async def _settle(self) -> Outcome | None:
+        """Schedule what can start now; report the end when nothing more can happen."""
+        view = self._view()
+        for assignment in self.plugins.schedule(view):
+            if assignment.instance not in self._resend:
+                await self._send(assignment)
+        views = [i.snapshot() for i in self.instances.values()]
+        ahead = sum(1 for commits in self._ahead.values() if commits)
+        if self.progress.is_complete(views, ahead):
+            return Outcome.COMPLETE
+        busy = any(
+            i.state in {InstanceState.STARTING, InstanceState.PROMPTED, InstanceState.WORKING}
+            for i in self.instances.values()
+        )
+        if not busy and not self.progress.in_flight and not self._resend:
+            logger.warning("nothing is running and nothing can be scheduled: the run stalled")
+            return Outcome.STALLED
+        return None
+
+    async def _send(self, assignment: Assignment) -> None:
+        instance = self.instances[assignment.instance]
+        if not instance.state.accepts_prompt:
+            self._resend[instance.name] = assignment
+            return
+        self.progress.record_assignment(assignment)
+        self.journal.record(assignment)
+        await self._guard_tmux(instance, instance.send(assignment.prompt))
+        self._timers.add(
+            self.clock.now() + self.rules.delivery_timeout,
+            DeliveryDeadline(
+                instance=instance.name, prompt_number=instance.snapshot().prompts_sent
+            ),
+        )
+
+    async def _relaunch(
+        self, instance: Instance, *, credential: Credential | None = None, resume: bool = True
+    ) -> None:
+        await self._guard_tmux(instance, instance.restart(credential, resume=resume))
+        self._watch_start(instance.name)
+
+    def _watch_start(self, name: str) -> None:
+        launch = self._launches.get(name, 0) + 1
+        self._launches[name] = launch
+        self._timers.add(
+            self.clock.now() + self.rules.start_timeout,
+            StartDeadline(instance=name, launch=launch),
+        )
+
+    async def _guard_tmux(self, instance: Instance, action: Awaitable[None]) -> None:
+        try:
+            await action
+        except TmuxError as exc:
+            self._incident(IncidentKind.INSTANCE_DIED, instance, str(exc), "none possible")
+
+    async def _screen(self, instance: Instance) -> str:
+        try:
+            lines = (await instance.screen()).splitlines()
+            return _clip(" / ".join(line for line in lines if line.strip()))
+        except TmuxError as exc:
+            return str(exc)
+
+    async def _refresh_from_origin(self, instance: Instance) -> None:
+        """Fetch, re-read the task lists, and count each worker branch's unmerged commits."""
+        try:
+            worktree = self.worktrees.get(instance.name)
+            if worktree is not None:
+                await worktree.push()
+            await self.repo.fetch()
+            run_ref = f"origin/{self.rules.run_branch}"
+            for number in range(1, self.rules.worker_count + 1):
+                text = await self.repo.read_file(run_ref, task_list_filename(number))
+                if text is not None:
+                    self.progress.task_lists[number] = parse_task_list(text)
+            for tree in self.worktrees.values():
+                self._ahead[tree.branch] = tuple(
+                    await self.repo.commit_ids(f"origin/{tree.branch}", run_ref)
+                )
+        except GitError as exc:
+            self._incident(IncidentKind.PUSH_REJECTED, instance, str(exc), "keep going")
+            return
+        for branch in list(self.progress.awaiting_merge):
+            if not self._ahead.get(branch):
+                self._record_merge(branch, instance.name)
+
+    def _record_merge(self, branch: str, by: str) -> None:
+        record = MergeRecord(
+            branch=branch,
+            commits=self.progress.awaiting_merge[branch],
+            at=self.clock.wall(),
+            merged_by=by,
+        )
+        self.progress.merged(record)
+        self.journal.record(record)
+        self.plugins.notify("orchestra_merged", merge=record)
+
+    def _incident(self, kind: IncidentKind, instance: Instance, evidence: str, action: str) -> None:
+        incident = Incident(
+            at=self.clock.wall(),
+            kind=kind,
+            instance=instance.name,
+            evidence=evidence,
+            action=action,
+        )
+        logger.warning("%s: %s: %s -> %s", instance.name, kind.value, evidence, action)
+        self.progress.incidents.append(incident)
+        self.journal.record(incident)
+        self.plugins.notify("orchestra_incident", incident=incident)
+
+    def _branch_of(self, instance: Instance) -> str:
+        return self.worktrees[instance.name].branch
+
+    def _view(self) -> RunView:
+        return self.progress.view(
+            scheduler=self.rules.scheduler,
+            merger=self.rules.merger,
+            worker_count=self.rules.worker_count,
+            instances=[i.snapshot() for i in self.instances.values()],
+        )
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

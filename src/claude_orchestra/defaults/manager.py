@@ -1,0 +1,159 @@
+"""The original tool's protocol: the manager plans and merges, workers follow task lists.
+
+Scheduling (config ``"scheduler": "manager"``):
+
+1. The manager, in the main clone on the run branch, is asked once to read
+   ``PROJECT_DIRECTION.md`` and write ``WORKER_<N>_TASK_LIST.md`` for every worker, then
+   commit and push them.
+2. Every idle worker whose list (on the run branch) has an open task, and whose finished
+   work is not waiting to be merged, is asked to bring the run branch into its branch, do
+   that task, tick it, commit and push its branch.
+3. When finished branches wait, the idle manager is asked to merge them and push.
+
+Merging (config ``"merger": "manager"``): finished work waits for step 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from claude_orchestra.hookspecs import hookimpl
+from claude_orchestra.instance import InstanceView, Role
+from claude_orchestra.progress import (
+    Assignment,
+    AssignmentKind,
+    MergeByManager,
+    MergePlan,
+    RunView,
+    WorkerFinished,
+)
+from claude_orchestra.prompt_tag import render_prompt_tag
+from claude_orchestra.tasklists import task_list_filename
+
+NAME = "manager"
+MAX_PLAN_REQUESTS = 3
+MAX_MERGE_REQUESTS = 3
+
+
+def worker_branch(worker: int) -> str:
+    """The branch of worker ``worker``."""
+    return f"worker-{worker}"
+
+
+def plan_prompt(run: RunView) -> str:
+    """The manager's planning prompt."""
+    files = ", ".join(task_list_filename(n) for n in range(1, run.worker_count + 1))
+    return "\n".join(
+        [
+            f"You are the manager of a team of {run.worker_count} workers, each a Claude Code "
+            "instance in its own git worktree.",
+            "Read PROJECT_DIRECTION.md and split the work into small tasks that can be done "
+            "in parallel with few conflicts.",
+            f"Write one task list per worker: {files}. Each file has the heading "
+            "`# Worker N Task List` and the sections `## Current Task` (one item), "
+            "`## Queue` and `## Completed`; every task is a checklist item `- [ ] ...`.",
+            f"Commit the task lists on the `{run.run_branch}` branch and push them with "
+            f"`git push origin HEAD:{run.run_branch}`. Do not start on the tasks yourself.",
+            render_prompt_tag(
+                {"action": "plan", "workers": run.worker_count, "run_branch": run.run_branch}
+            ),
+        ]
+    )
+
+
+def work_prompt(run: RunView, worker: int, task: str) -> str:
+    """A worker's prompt for its next task."""
+    branch = worker_branch(worker)
+    name = task_list_filename(worker)
+    return "\n".join(
+        [
+            f"You are worker {worker}. You work in this git worktree on branch `{branch}`.",
+            f"First bring in the latest plan: `git fetch origin && git merge --no-edit "
+            f"origin/{run.run_branch}`.",
+            f"Then open {name} and do its first unticked task (the current one, else the "
+            f"first in the queue). It should be: {task}",
+            f"When it is done, tick it (`- [x]`) in {name}, commit everything, push with "
+            f"`git push origin HEAD:{branch}`, and stop. Do only this one task.",
+            render_prompt_tag(
+                {
+                    "action": "work",
+                    "worker": worker,
+                    "branch": branch,
+                    "run_branch": run.run_branch,
+                    "task": task,
+                }
+            ),
+        ]
+    )
+
+
+def merge_prompt(run: RunView, branches: Sequence[str]) -> str:
+    """The manager's prompt to merge finished branches."""
+    listed = ", ".join(f"`origin/{b}`" for b in branches)
+    return "\n".join(
+        [
+            f"Workers finished work on {listed}.",
+            f"Run `git fetch origin`, merge each of them into `{run.run_branch}` "
+            "(resolve any conflict so both sides' work is kept), check the result, and push "
+            f"with `git push origin HEAD:{run.run_branch}`. Do not force-push or rewrite "
+            "history.",
+            render_prompt_tag(
+                {"action": "merge", "branches": list(branches), "run_branch": run.run_branch}
+            ),
+        ]
+    )
+
+
+def _next_for_worker(run: RunView, view: InstanceView) -> Assignment | None:
+    if view.worker is None or worker_branch(view.worker) in run.awaiting_merge:
+        return None
+    task_list = run.task_lists.get(view.worker)
+    task = task_list.next_task if task_list else None
+    if task is None:
+        return None
+    return Assignment(
+        instance=view.name,
+        prompt=work_prompt(run, view.worker, task.text),
+        kind=AssignmentKind.WORK,
+        task=task.text,
+    )
+
+
+def _next_for_manager(run: RunView, view: InstanceView) -> Assignment | None:
+    if not run.planned:
+        if run.plan_requests >= MAX_PLAN_REQUESTS:
+            return None
+        return Assignment(instance=view.name, prompt=plan_prompt(run), kind=AssignmentKind.PLAN)
+    branches = tuple(
+        b for b in run.awaiting_merge if run.merge_requests.get(b, 0) < MAX_MERGE_REQUESTS
+    )
+    if not branches:
+        return None
+    return Assignment(
+        instance=view.name,
+        prompt=merge_prompt(run, branches),
+        kind=AssignmentKind.MERGE,
+        branches=branches,
+    )
+
+
+@hookimpl(trylast=True)
+def orchestra_schedule(run: RunView) -> Sequence[Assignment] | None:
+    """Plan with the manager, give workers their next tasks, merge with the manager."""
+    if run.scheduler != NAME:
+        return None
+    assignments = []
+    for view in run.idle:
+        pick = _next_for_manager if view.role is Role.MANAGER else _next_for_worker
+        assignment = pick(run, view)
+        if assignment is not None:
+            assignments.append(assignment)
+    return assignments
+
+
+@hookimpl(trylast=True)
+def orchestra_merge(run: RunView, finished: WorkerFinished) -> MergePlan | None:
+    """Finished work waits for the manager's next merge prompt."""
+    if run.merger != NAME:
+        return None
+    return MergeByManager()

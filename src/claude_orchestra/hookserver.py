@@ -1,0 +1,69 @@
+"""Serve the hook app under uvicorn, on 127.0.0.1, inside the caller's task group.
+
+The listening socket is bound before :func:`serve` reports readiness, so hooks that fire the
+moment an instance starts are queued by the kernel, never refused: ``tg.start(serve, ...)``
+returns the port, and every instance starts after that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import anyio
+import uvicorn
+from anyio.abc import TaskStatus
+from starlette.types import ASGIApp
+
+logger = logging.getLogger(__name__)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the CLI owns SIGINT and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (``port`` 0 picks a free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` until cancelled; ``task_status.started`` gets the bound port."""
+    sock = bind(host, port)
+    server = _QuietServer(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    )
+    bound_port: int = sock.getsockname()[1]
+    logger.info("hook app listening on http://%s:%d", host, bound_port)
+    try:
+        task_status.started(bound_port)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            # Cancelled: let uvicorn close its connections before the loop goes on.
+            server.should_exit = True
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await server.shutdown(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,251 @@
+"""One Claude Code process: its role, pane, private home, credential and state.
+
+An :class:`Instance` starts the real interactive ``claude`` in a tmux window, types
+prompts into it, and stops or restarts it. Its state moves only through :meth:`observe`,
+which the orchestrator's loop calls with each event for this instance (the loop is the
+only writer), and through the actions it performs itself (launch, prompt, stop). Every
+change is kept with its evidence; :meth:`snapshot` gives plugins a frozen view.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import final
+
+import attrs
+
+from claude_orchestra._clock import Clock
+from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
+from claude_orchestra.credentials import Credential
+from claude_orchestra.errors import InvalidTransition
+from claude_orchestra.events import HookEvent
+from claude_orchestra.lifecycle import (
+    InstanceState,
+    Launched,
+    PromptSent,
+    Signal,
+    Step,
+    StopRequested,
+    advance,
+)
+from claude_orchestra.tmux import TmuxBackend
+
+logger = logging.getLogger(__name__)
+
+
+class Role(enum.Enum):
+    """What an instance is for."""
+
+    MANAGER = "manager"
+    WORKER = "worker"
+
+
+@final
+@attrs.frozen(kw_only=True)
+class StateChange:
+    """One recorded change of state and the evidence for it."""
+
+    at: float
+    """Wall-clock seconds."""
+    before: InstanceState
+    after: InstanceState
+    evidence: str
+
+
+@final
+@attrs.frozen(kw_only=True)
+class InstanceView:
+    """A frozen picture of an instance, for plugins and reports."""
+
+    name: str
+    role: Role
+    worker: int | None
+    state: InstanceState
+    credential: str
+    session_id: str | None
+    cwd: Path
+    last_event_at: float | None
+    prompts_sent: int
+
+
+@final
+@attrs.frozen(kw_only=True)
+class LaunchSettings:
+    """How every instance of a run is started (shared by all of them)."""
+
+    claude: tuple[str, ...]
+    endpoint: HookEndpoint
+    hook_token: str = attrs.field(repr=False)
+    model: str | None = None
+    knobs: Mapping[str, str] = attrs.field(factory=dict)
+    """Claude Code environment knobs (``CLAUDE_CODE_MAX_RETRIES``, ``API_TIMEOUT_MS``...)."""
+
+
+@final
+@attrs.define(eq=False, repr=False)
+class Instance:
+    """One interactive Claude Code process in a tmux window."""
+
+    name: str
+    role: Role
+    cwd: Path
+    home: ClaudeHome
+    worker: int | None = None
+    _backend: TmuxBackend = attrs.field(kw_only=True, alias="backend")
+    _credential: Credential = attrs.field(kw_only=True, alias="credential")
+    _settings: LaunchSettings = attrs.field(kw_only=True, alias="settings")
+    _clock: Clock = attrs.field(kw_only=True, alias="clock")
+    _state: InstanceState = attrs.field(init=False, default=InstanceState.CREATED)
+    _history: list[StateChange] = attrs.field(init=False, factory=list)
+    _session_id: str | None = attrs.field(init=False, default=None)
+    _transcripts: set[str] = attrs.field(init=False, factory=set)
+    _last_event_at: float | None = attrs.field(init=False, default=None)
+    _prompts_sent: int = attrs.field(init=False, default=0)
+    _pid: int | None = attrs.field(init=False, default=None)
+
+    def __repr__(self) -> str:
+        return f"<Instance {self.name} {self._state.value}>"
+
+    @property
+    def state(self) -> InstanceState:
+        """The current state."""
+        return self._state
+
+    @property
+    def pid(self) -> int | None:
+        """The process id tmux reported for the current process."""
+        return self._pid
+
+    @property
+    def credential(self) -> Credential:
+        """The credential the process runs on now."""
+        return self._credential
+
+    @property
+    def session_id(self) -> str | None:
+        """The Claude Code session the process holds (from its hooks)."""
+        return self._session_id
+
+    @property
+    def history(self) -> Sequence[StateChange]:
+        """Every state change so far, with its evidence."""
+        return tuple(self._history)
+
+    @property
+    def transcripts(self) -> frozenset[str]:
+        """Transcript files its hooks named."""
+        return frozenset(self._transcripts)
+
+    def snapshot(self) -> InstanceView:
+        """A frozen view for plugins and the report."""
+        return InstanceView(
+            name=self.name,
+            role=self.role,
+            worker=self.worker,
+            state=self._state,
+            credential=self._credential.name,
+            session_id=self._session_id,
+            cwd=self.cwd,
+            last_event_at=self._last_event_at,
+            prompts_sent=self._prompts_sent,
+        )
+
+    def observe(self, signal: Signal) -> Step:
+        """Apply one signal (called by the orchestrator's loop only) and record it."""
+        if isinstance(signal, HookEvent):
+            self._last_event_at = signal.at
+            self._session_id = signal.session_id
+            if signal.transcript_path:
+                self._transcripts.add(signal.transcript_path)
+        step = advance(self._state, signal)
+        if step.changed:
+            self._history.append(
+                StateChange(
+                    at=self._clock.wall(),
+                    before=self._state,
+                    after=step.state,
+                    evidence=step.reason,
+                )
+            )
+            logger.info(
+                "%s: %s -> %s (%s)",
+                self.name,
+                self._state.value,
+                step.state.value,
+                step.reason,
+                extra={"instance": self.name, "state": step.state.value},
+            )
+            self._state = step.state
+        return step
+
+    async def start(self, *, trusted: Sequence[Path] = ()) -> None:
+        """Seed the private home and launch the process; ``SessionStart`` makes it ready."""
+        if self._state.alive:
+            raise InvalidTransition(self._state.value, "start")
+        spec = self._prepare(trusted=trusted, resume=False)
+        self._pid = await self._backend.launch(self.name, spec)
+        self.observe(Launched())
+
+    async def restart(self, credential: Credential | None = None, *, resume: bool = True) -> None:
+        """Replace the process, optionally on another credential, resuming its conversation."""
+        if credential is not None:
+            self._credential = credential
+        spec = self._prepare(trusted=(), resume=resume)
+        self._pid = await self._backend.respawn(self.name, spec)
+        self.observe(Launched())
+
+    def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
+        settings = self._settings
+        self.home.seed(
+            instance=self.name,
+            trusted=[self.cwd, *trusted],
+            credential=self._credential,
+            endpoint=settings.endpoint,
+        )
+        return self.home.launch_spec(
+            claude=settings.claude,
+            cwd=self.cwd,
+            credential=self._credential,
+            hook_token=settings.hook_token,
+            identity=self.name,
+            model=settings.model,
+            resume_session=self._session_id if resume else None,
+            knobs=settings.knobs,
+        )
+
+    async def send(self, prompt: str) -> None:
+        """Type ``prompt`` and press Enter; ``UserPromptSubmit`` confirms delivery.
+
+        Raises:
+            InvalidTransition: the instance is not in a state that takes a prompt.
+        """
+        if not self._state.accepts_prompt:
+            raise InvalidTransition(self._state.value, "send a prompt to")
+        await self._backend.type_text(self.name, prompt)
+        self._prompts_sent += 1
+        self.observe(PromptSent(prompt=prompt))
+
+    async def stop(self) -> None:
+        """Ask the process to exit (``/exit``); ``SessionEnd`` or pane death confirm it."""
+        if not self._state.alive:
+            return
+        busy = self._state in {InstanceState.PROMPTED, InstanceState.WORKING}
+        self.observe(StopRequested())
+        if busy:  # interrupt the turn first; on an empty input Esc would open a menu
+            await self._backend.send_keys(self.name, "Escape")
+        await self._backend.type_text(self.name, "/exit")
+
+    async def press(self, *keys: str) -> None:
+        """Press keys in the pane (tmux key names: ``Enter``, ``Escape``...)."""
+        await self._backend.send_keys(self.name, *keys)
+
+    async def screen(self) -> str:
+        """The pane's visible text: evidence for states no hook reports."""
+        return await self._backend.capture(self.name)
+
+    async def kill(self) -> None:
+        """Close the window whatever the process is doing."""
+        await self._backend.kill(self.name)

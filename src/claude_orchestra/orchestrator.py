@@ -1,0 +1,301 @@
+"""Orchestrator: wires a run together and owns its task group. No git, tmux or HTTP code.
+
+``await Orchestrator(config).run()`` clones the target repository into the workspace,
+creates a worktree per worker, starts the hook app, starts the manager and the workers as
+real interactive Claude Code processes, hands the event stream to the
+:class:`~claude_orchestra.coordinator.Coordinator` until the run ends, then stops every
+instance, writes ``report.json`` and returns the :class:`~claude_orchestra.report.RunSummary`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import final
+
+import anyio
+
+from claude_orchestra import hookserver
+from claude_orchestra._clock import Clock, SystemClock
+from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
+from claude_orchestra.claude_home import HookEndpoint
+from claude_orchestra.config import RunConfig, dump_orchestrator_json
+from claude_orchestra.coordinator import Coordinator, Outcome, RunRules
+from claude_orchestra.credentials import Secret
+from claude_orchestra.errors import GitError, PrerequisiteError, UsageError
+from claude_orchestra.events import Event
+from claude_orchestra.hookapp import create_hook_app
+from claude_orchestra.instance import Instance, LaunchSettings, Role
+from claude_orchestra.journal import Journal
+from claude_orchestra.plugins import PluginHost
+from claude_orchestra.report import (
+    RunSummary,
+    build_report,
+    instance_usage,
+    write_report,
+)
+from claude_orchestra.tmux import TmuxServer, tmux_config
+from claude_orchestra.workspace import Workspace
+from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
+
+logger = logging.getLogger(__name__)
+
+_SHUTDOWN_GRACE = 15.0
+
+
+def find_claude(configured: str | None, environ: Mapping[str, str]) -> str:
+    """The claude executable: the config's, else the project-local install, else PATH.
+
+    Raises:
+        PrerequisiteError: none is found.
+    """
+    candidates = [
+        configured,
+        environ.get("CLAUDE_ORCHESTRA_CLAUDE"),
+        str(Path.cwd() / "tools/node_modules/.bin/claude"),
+        str(Path(__file__).resolve().parents[2] / "tools/node_modules/.bin/claude"),
+        shutil.which("claude"),
+    ]
+    for candidate in candidates:
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    where = configured or "tools/node_modules/.bin/claude or PATH"
+    raise PrerequisiteError("claude", f"not found ({where}); run `make setup`")
+
+
+def check_tools() -> None:
+    """tmux and git must be on PATH."""
+    for tool in ("tmux", "git"):
+        if shutil.which(tool) is None:
+            raise PrerequisiteError(tool, "not found on PATH; run `make setup`")
+
+
+@final
+class Orchestrator:
+    """Runs one orchestration: a manager and workers on one repository."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+        blocked_plugins: Iterable[str] = (),
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """Prepare a run; nothing starts until :meth:`run`.
+
+        Args:
+            config: the loaded (or Python-built) configuration.
+            plugins: extra plugin objects or modules, asked before the built-ins.
+            load_entry_points: also load plugins installed under the ``claude_orchestra``
+                entry-point group.
+            blocked_plugins: plugin names not to load.
+            clock: the clock (tests pass a fake one).
+            environ: the environment to discover the Claude login in (default: this
+                process's).
+        """
+        self.config = config
+        self.workspace = Workspace(config.workspace)
+        self._environ = dict(os.environ if environ is None else environ)
+        self._clock = clock or SystemClock()
+        self.plugins = PluginHost(
+            plugins, load_entry_points=load_entry_points, blocked=blocked_plugins
+        )
+        oauth = discover_oauth(self._environ, Path.home())
+        settings = config.orchestrator
+        self.rotator = AuthRotator(
+            pool=order_pool(settings.auth_mode, config.credentials, oauth),
+            clock=self._clock,
+            spread=settings.auth_mode.value != "oauth",
+        )
+        self._hook_token = Secret(secrets.token_urlsafe(32))
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret this run holds (for log redaction)."""
+        return (*self.rotator.secrets(), self._hook_token)
+
+    def run_sync(self) -> RunSummary:
+        """:meth:`run` from synchronous code."""
+        return anyio.run(self.run)
+
+    async def run(self) -> RunSummary:
+        """Run to the end; see the module docstring."""
+        settings = self.config.orchestrator
+        claude = find_claude(settings.claude_command, self._environ)
+        check_tools()
+        started = self._clock.wall()
+        workspace = self.workspace
+        if workspace.repo.exists():
+            raise UsageError(
+                "workspaceDir",
+                f"{workspace.root} holds an earlier run; run `claude-orchestra cleanup "
+                f"--workspace {workspace.root}` or choose another workspace",
+            )
+        workspace.prepare()
+        repo, worktrees = await self._prepare_git()
+        workspace.write_secret(self._hook_token.reveal())
+        send, receive = anyio.create_memory_object_stream[Event](1024)
+        names = ["manager", *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
+        app = create_hook_app(
+            secret=self._hook_token, deliver=send.send, instances=set(names), clock=self._clock
+        )
+        with Journal(workspace.journal, self._clock) as journal:
+            async with anyio.create_task_group() as tg:
+                port = await tg.start(hookserver.serve, app, "127.0.0.1", settings.hook_server_port)
+                endpoint = HookEndpoint(
+                    base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
+                )
+                workspace.tmux_config.write_text(
+                    tmux_config(
+                        pane_died_url=endpoint.pane_died_url, token_file=workspace.token_file
+                    )
+                )
+                tmux = TmuxServer(
+                    socket_name=f"orchestra-{os.getpid()}-{port}",
+                    config_file=workspace.tmux_config,
+                )
+                workspace.write_run_file(
+                    {
+                        "pid": os.getpid(),
+                        "hookPort": port,
+                        "tmuxSocket": tmux.socket_name,
+                        "branch": settings.branch,
+                    }
+                )
+                instances = self._instances(names, claude, endpoint, tmux)
+                coordinator = Coordinator(
+                    rules=RunRules(
+                        run_branch=settings.branch,
+                        scheduler=settings.scheduler,
+                        merger=settings.merger,
+                        worker_count=settings.worker_count,
+                        deadline=self._clock.now() + settings.max_run_duration_minutes * 60,
+                    ),
+                    instances=instances,
+                    worktrees={f"worker-{n}": w for n, w in worktrees.items()},
+                    repo=repo,
+                    plugins=self.plugins,
+                    rotator=self.rotator,
+                    journal=journal,
+                    clock=self._clock,
+                )
+                outcome = Outcome.FAILED
+                try:
+                    for instance in instances.values():
+                        await instance.start(trusted=[workspace.repo])
+                    outcome = await coordinator.run(receive)
+                except BaseException:
+                    outcome = Outcome.INTERRUPTED
+                    raise
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await self._shutdown(coordinator, receive, tmux, worktrees)
+                        summary = self._finish(coordinator, outcome, started)
+                    tg.cancel_scope.cancel()
+        self.plugins.notify("orchestra_run_finished", summary=summary)
+        return summary
+
+    async def _prepare_git(self) -> tuple[GitRepo, dict[int, Worktree]]:
+        settings = self.config.orchestrator
+        workspace = self.workspace
+        try:
+            repo = await GitRepo.clone(
+                settings.repository_url,
+                workspace.repo,
+                branch=settings.branch,
+                depth=settings.clone_depth,
+            )
+            worktrees = {}
+            for n in range(1, settings.worker_count + 1):
+                worktrees[n] = await repo.add_worktree(
+                    workspace.worktree(n), branch=f"worker-{n}", base=settings.branch
+                )
+                copy_worktree_files(workspace.repo, workspace.worktree(n))
+        except GitError as exc:
+            raise PrerequisiteError("git", str(exc)) from exc
+        return repo, worktrees
+
+    def _instances(
+        self, names: list[str], claude: str, endpoint: HookEndpoint, tmux: TmuxServer
+    ) -> dict[str, Instance]:
+        settings = self.config.orchestrator
+        knobs = {"CLAUDE_CODE_MAX_RETRIES": str(settings.max_retries)}
+        if settings.api_timeout_ms is not None:
+            knobs["API_TIMEOUT_MS"] = str(settings.api_timeout_ms)
+        launch = LaunchSettings(
+            claude=(claude,),
+            endpoint=endpoint,
+            hook_token=self._hook_token.reveal(),
+            model=settings.model,
+            knobs=knobs,
+        )
+        credentials = self.rotator.assign_initial(names)
+        instances = {}
+        for name in names:
+            worker = None if name == "manager" else int(name.split("-")[1])
+            instances[name] = Instance(
+                name,
+                Role.MANAGER if worker is None else Role.WORKER,
+                self.workspace.repo if worker is None else self.workspace.worktree(worker),
+                self.workspace.home(name),
+                worker=worker,
+                backend=tmux,
+                credential=credentials[name],
+                settings=launch,
+                clock=self._clock,
+            )
+        return instances
+
+    async def _shutdown(
+        self,
+        coordinator: Coordinator,
+        receive: anyio.abc.ObjectReceiveStream[Event],
+        tmux: TmuxServer,
+        worktrees: Mapping[int, Worktree],
+    ) -> None:
+        """Stop every instance, keep every worker's commits on origin, end tmux."""
+        with anyio.move_on_after(_SHUTDOWN_GRACE):
+            for instance in coordinator.instances.values():
+                await instance.stop()
+            await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE)
+        for worktree in worktrees.values():
+            try:
+                await worktree.push()
+            except GitError as exc:
+                logger.warning("could not push %s: %s", worktree.branch, exc)
+        await tmux.close()
+
+    def _finish(self, coordinator: Coordinator, outcome: Outcome, started: float) -> RunSummary:
+        progress = coordinator.progress
+        instances = list(coordinator.instances.values())
+        tasks = [item for t in progress.task_lists.values() for item in t.items]
+        summary = RunSummary(
+            outcome=outcome.value,
+            exit_code=outcome.exit_code,
+            run_branch=self.config.orchestrator.branch,
+            started_at=started,
+            ended_at=self._clock.wall(),
+            tasks_total=len(tasks),
+            tasks_done=sum(1 for item in tasks if item.done),
+            merges=len(progress.merges),
+            incidents=len(progress.incidents),
+            usage=tuple(instance_usage(i) for i in instances),
+            report_path=self.workspace.report,
+        )
+        write_report(
+            self.workspace.report,
+            build_report(
+                summary=summary,
+                progress=progress,
+                instances=instances,
+                config=dump_orchestrator_json(self.config.orchestrator),
+                plugins=self.plugins.names(),
+            ),
+        )
+        return summary

@@ -1,0 +1,137 @@
+"""PluginHost: one pluggy manager per run, and a typed facade over its hooks.
+
+The built-in strategies are registered first (``trylast``) so installed plugins are asked
+before them; entry points of the ``claude_orchestra`` group load unless a test or the user
+says otherwise. Each decision hook's answer is checked here, and a plugin that raises or
+answers nonsense becomes a :class:`~claude_orchestra.errors.PluginError` naming it.
+Observers never stop the run: an observer's exception is logged with the plugin's name and
+handed to ``on_observer_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, final
+
+import pluggy
+
+from claude_orchestra import hookspecs
+from claude_orchestra.auth import CredentialFailure, PoolView
+from claude_orchestra.defaults import manager, rotation
+from claude_orchestra.errors import PluginError
+from claude_orchestra.instance import InstanceView
+from claude_orchestra.progress import Assignment, MergePlan, RunView, WorkerFinished
+
+logger = logging.getLogger(__name__)
+
+#: The built-in plugins, registered before any other, in this order.
+DEFAULT_PLUGINS: tuple[tuple[str, object], ...] = (
+    ("claude_orchestra.defaults.manager", manager),
+    ("claude_orchestra.defaults.rotation", rotation),
+)
+
+ObserverErrorHandler = Callable[[str, str, BaseException], None]
+
+
+@final
+class PluginHost:
+    """The plugins of one run and typed calls into them."""
+
+    def __init__(
+        self,
+        plugins: Iterable[object] = (),
+        *,
+        load_entry_points: bool = True,
+        blocked: Iterable[str] = (),
+        on_observer_error: ObserverErrorHandler | None = None,
+    ) -> None:
+        """Register the built-ins, then entry points, then ``plugins``.
+
+        Args:
+            plugins: extra plugin objects or modules (a user's script, a test).
+            load_entry_points: load the ``claude_orchestra`` entry-point group.
+            blocked: plugin names not to register (``--disable-plugin``).
+            on_observer_error: told (plugin, hook, exception) when an observer raises.
+        """
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        for name in blocked:
+            self._pm.set_blocked(name)
+        for name, plugin in DEFAULT_PLUGINS:
+            if not self._pm.is_blocked(name):
+                self._pm.register(plugin, name=name)
+        if load_entry_points:
+            self._pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+        for plugin in plugins:
+            self._pm.register(plugin)
+        self._pm.check_pending()
+        self._on_observer_error = on_observer_error
+
+    @property
+    def manager(self) -> pluggy.PluginManager:
+        """The underlying pluggy manager (for listing and blocking)."""
+        return self._pm
+
+    def names(self) -> list[str]:
+        """Names of the registered plugins."""
+        return [name for name, plugin in self._pm.list_name_plugin() if plugin is not None]
+
+    def _decide(self, hook: str, check: Callable[[Any], bool], **kwargs: Any) -> Any:
+        caller = getattr(self._pm.hook, hook)
+        try:
+            answer = caller(**kwargs)
+        except Exception as exc:
+            raise PluginError(_culprit(caller), hook, f"{type(exc).__name__}: {exc}") from exc
+        if answer is not None and not check(answer):
+            raise PluginError(_culprit(caller), hook, f"unexpected answer {answer!r}")
+        return answer
+
+    def schedule(self, run: RunView) -> list[Assignment]:
+        """``orchestra_schedule``; no answer means nothing to do."""
+        idle = {view.name for view in run.idle}
+
+        def valid(answer: Any) -> bool:
+            return isinstance(answer, Sequence) and all(
+                isinstance(a, Assignment) and a.instance in idle for a in answer
+            )
+
+        answer = self._decide("orchestra_schedule", valid, run=run)
+        return list(answer or [])
+
+    def merge_plan(self, run: RunView, finished: WorkerFinished) -> MergePlan | None:
+        """``orchestra_merge``; ``None`` when no plugin answers."""
+        plan: MergePlan | None = self._decide(
+            "orchestra_merge", lambda a: isinstance(a, MergePlan), run=run, finished=finished
+        )
+        return plan
+
+    def select_credential(
+        self, instance: InstanceView, pool: PoolView, failure: CredentialFailure
+    ) -> str | None:
+        """``orchestra_select_credential``; the answer must name an available credential."""
+        names = {c.name for c in pool.available}
+        answer: str | None = self._decide(
+            "orchestra_select_credential",
+            lambda a: isinstance(a, str) and a in names,
+            instance=instance,
+            pool=pool,
+            failure=failure,
+        )
+        return answer
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call an observer hook on every plugin; exceptions are reported, not raised."""
+        caller = getattr(self._pm.hook, hook)
+        for impl in caller.get_hookimpls():
+            try:
+                impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception as exc:
+                logger.exception("plugin %s failed in %s", impl.plugin_name, hook)
+                if self._on_observer_error is not None:
+                    self._on_observer_error(impl.plugin_name, hook, exc)
+
+
+def _culprit(caller: pluggy.HookCaller) -> str:
+    impls = caller.get_hookimpls()
+    return impls[-1].plugin_name if len(impls) == 1 else "+".join(i.plugin_name for i in impls)

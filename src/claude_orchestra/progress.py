@@ -1,0 +1,235 @@
+"""What a run has done so far, as values: assignments, merges, incidents, the task board.
+
+Pure: no IO. The orchestrator's loop owns one :class:`RunProgress`, changes it as facts
+arrive (a Stop, a fetch of origin), and hands plugins a frozen :class:`RunView`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import final
+
+import attrs
+
+from claude_orchestra.instance import InstanceView, Role
+from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.tasklists import TaskList
+
+
+class AssignmentKind(enum.Enum):
+    """What a prompt asks for; the core checks the matching evidence after the Stop."""
+
+    PLAN = "plan"
+    """Manager: write the task lists (evidence: task lists on the run branch)."""
+    WORK = "work"
+    """Worker: do the next task (evidence: new commits on its branch)."""
+    MERGE = "merge"
+    """Manager: merge these branches (evidence: they are no longer ahead of the run branch)."""
+    OTHER = "other"
+    """Anything else (no evidence checked)."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Assignment:
+    """A prompt for one idle instance, as a scheduler plugin answers it."""
+
+    instance: str
+    prompt: str
+    kind: AssignmentKind
+    branches: tuple[str, ...] = ()
+    """For MERGE: the branches to merge."""
+    task: str | None = None
+    """For WORK: the task the worker is expected to do (for the report)."""
+
+
+@attrs.frozen
+class MergePlan:
+    """How a finished branch reaches the run branch (answer of ``orchestra_merge``)."""
+
+
+@final
+@attrs.frozen
+class MergeByManager(MergePlan):
+    """The manager merges it: the branch waits until the scheduler sends a merge prompt."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class WorkerFinished:
+    """A worker stopped with commits that the run branch lacks."""
+
+    instance: str
+    worker: int
+    branch: str
+    commits: tuple[str, ...]
+
+
+@final
+@attrs.frozen(kw_only=True)
+class MergeRecord:
+    """A worker branch that reached the run branch on origin."""
+
+    branch: str
+    commits: tuple[str, ...]
+    at: float
+    merged_by: str
+
+
+class IncidentKind(enum.Enum):
+    """Things that went wrong."""
+
+    TURN_FAILED = "turn_failed"
+    RATE_LIMITED = "rate_limited"
+    INSTANCE_DIED = "instance_died"
+    INSTANCE_EXITED = "instance_exited"
+    IDLE_WITHOUT_WORK = "idle_without_work"
+    PLAN_MISSING = "plan_missing"
+    MERGE_INCOMPLETE = "merge_incomplete"
+    PUSH_REJECTED = "push_rejected"
+    PROMPT_NOT_DELIVERED = "prompt_not_delivered"
+    PLUGIN_FAILED = "plugin_failed"
+    GAVE_UP = "gave_up"
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Incident:
+    """Something that went wrong, its evidence, and what the core did about it."""
+
+    at: float
+    kind: IncidentKind
+    instance: str | None
+    evidence: str
+    action: str
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RunView:
+    """A frozen picture of the run for plugins."""
+
+    run_branch: str
+    scheduler: str
+    merger: str
+    worker_count: int
+    instances: tuple[InstanceView, ...]
+    idle: tuple[InstanceView, ...]
+    """Instances that can take a prompt now (idle, and nothing asked of them pending)."""
+    task_lists: Mapping[int, TaskList]
+    """Worker number -> its task list as origin's run branch holds it."""
+    planned: bool
+    """The task lists exist on the run branch."""
+    plan_requests: int
+    awaiting_merge: tuple[str, ...]
+    """Branches with finished work that still have to be merged, oldest first."""
+    merge_requests: Mapping[str, int]
+    """Branch -> how many merge prompts were sent for it."""
+
+    def instance(self, name: str) -> InstanceView:
+        """The view of one instance by name."""
+        for view in self.instances:
+            if view.name == name:
+                return view
+        raise KeyError(name)
+
+    @property
+    def manager(self) -> InstanceView | None:
+        """The manager's view, if the run has one."""
+        return next((i for i in self.instances if i.role is Role.MANAGER), None)
+
+
+@final
+@attrs.define(eq=False)
+class RunProgress:
+    """The run's mutable record (owned by the orchestrator's loop, its only writer)."""
+
+    run_branch: str
+    in_flight: dict[str, Assignment] = attrs.field(factory=dict)
+    """Instance -> the assignment it is working on (from prompt sent to Stop)."""
+    awaiting_merge: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Branch -> the finished commits it waits to have merged, in arrival order."""
+    merge_requests: dict[str, int] = attrs.field(factory=dict)
+    merges: list[MergeRecord] = attrs.field(factory=list)
+    incidents: list[Incident] = attrs.field(factory=list)
+    task_lists: dict[int, TaskList] = attrs.field(factory=dict)
+    plan_requests: int = 0
+    idle_retries: dict[str, int] = attrs.field(factory=dict)
+    completed_tasks: list[tuple[str, str]] = attrs.field(factory=list)
+    """(instance, task) for every WORK assignment that ended with new commits."""
+
+    @property
+    def planned(self) -> bool:
+        """Some task list exists on the run branch."""
+        return bool(self.task_lists)
+
+    def view(
+        self,
+        *,
+        scheduler: str,
+        merger: str,
+        worker_count: int,
+        instances: Sequence[InstanceView],
+    ) -> RunView:
+        """The frozen view handed to plugins."""
+        idle = tuple(
+            i for i in instances if i.state is InstanceState.IDLE and i.name not in self.in_flight
+        )
+        return RunView(
+            run_branch=self.run_branch,
+            scheduler=scheduler,
+            merger=merger,
+            worker_count=worker_count,
+            instances=tuple(instances),
+            idle=idle,
+            task_lists=MappingProxyType(dict(self.task_lists)),
+            planned=self.planned,
+            plan_requests=self.plan_requests,
+            awaiting_merge=tuple(self.awaiting_merge),
+            merge_requests=MappingProxyType(dict(self.merge_requests)),
+        )
+
+    def record_assignment(self, assignment: Assignment) -> None:
+        """A prompt was sent for ``assignment``."""
+        self.in_flight[assignment.instance] = assignment
+        if assignment.kind is AssignmentKind.PLAN:
+            self.plan_requests += 1
+        for branch in assignment.branches:
+            self.merge_requests[branch] = self.merge_requests.get(branch, 0) + 1
+
+    def finish_assignment(self, instance: str) -> Assignment | None:
+        """The instance stopped: its assignment, if any, is over."""
+        return self.in_flight.pop(instance, None)
+
+    def await_merge(self, branch: str, commits: tuple[str, ...]) -> None:
+        """``branch`` has finished ``commits`` to merge (kept in arrival order)."""
+        self.awaiting_merge[branch] = commits
+
+    def merged(self, record: MergeRecord) -> None:
+        """``record.branch`` reached the run branch."""
+        self.awaiting_merge.pop(record.branch, None)
+        self.merge_requests.pop(record.branch, None)
+        self.merges.append(record)
+
+    def open_tasks(self) -> int:
+        """Unticked items over every task list on the run branch."""
+        return sum(len(t.open_items) for t in self.task_lists.values())
+
+    def is_complete(self, instances: Sequence[InstanceView], branches_ahead: int) -> bool:
+        """Done: planned, nothing open, nothing to merge, nothing running.
+
+        Args:
+            instances: every instance's view.
+            branches_ahead: how many worker branches on origin hold commits the run
+                branch lacks.
+        """
+        return (
+            self.planned
+            and self.open_tasks() == 0
+            and not self.awaiting_merge
+            and not self.in_flight
+            and branches_ahead == 0
+            and all(i.state is InstanceState.IDLE for i in instances)
+        )

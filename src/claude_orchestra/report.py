@@ -1,0 +1,164 @@
+"""The run report: ``report.json`` and the short summary printed at the end.
+
+The report names credentials, never their values; tokens and cost come from each
+instance's transcripts (see :mod:`claude_orchestra.transcripts`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+
+from claude_orchestra.instance import Instance
+from claude_orchestra.journal import to_json
+from claude_orchestra.progress import RunProgress
+from claude_orchestra.tasklists import TaskList
+from claude_orchestra.transcripts import DEFAULT_PRICES, Price, Usage, UsageLedger
+
+
+@final
+@attrs.frozen(kw_only=True)
+class InstanceUsage:
+    """One instance's tokens and cost."""
+
+    instance: str
+    usage: Usage
+    responses: int
+    cost_usd: float | None
+    """``None`` when a model it used has no price."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RunSummary:
+    """The outcome of a run, as observers and the CLI see it."""
+
+    outcome: str
+    exit_code: int
+    run_branch: str
+    started_at: float
+    ended_at: float
+    tasks_total: int
+    tasks_done: int
+    merges: int
+    incidents: int
+    usage: tuple[InstanceUsage, ...]
+    report_path: Path
+
+    @property
+    def total_usage(self) -> Usage:
+        """Tokens over every instance."""
+        return sum((u.usage for u in self.usage), Usage())
+
+    @property
+    def total_cost_usd(self) -> float | None:
+        """USD over every instance (``None`` if some usage is unpriced)."""
+        costs = [u.cost_usd for u in self.usage]
+        return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+
+
+def instance_usage(
+    instance: Instance, prices: Mapping[str, Price] = DEFAULT_PRICES
+) -> InstanceUsage:
+    """Read an instance's transcripts (every file under its config dir's projects/)."""
+    ledger = UsageLedger()
+    ledger.read_tree(instance.home.projects_dir)
+    return InstanceUsage(
+        instance=instance.name,
+        usage=ledger.total,
+        responses=ledger.responses,
+        cost_usd=ledger.cost(prices),
+    )
+
+
+def _tasks(task_lists: Mapping[int, TaskList]) -> list[dict[str, Any]]:
+    return [
+        {"worker": worker, "task": item.text, "done": item.done}
+        for worker, task_list in sorted(task_lists.items())
+        for item in task_list.items
+    ]
+
+
+def build_report(
+    *,
+    summary: RunSummary,
+    progress: RunProgress,
+    instances: Sequence[Instance],
+    config: Mapping[str, Any],
+    plugins: Sequence[str],
+) -> dict[str, Any]:
+    """The JSON document written to ``report.json``."""
+    usage = {u.instance: u for u in summary.usage}
+    return {
+        "outcome": summary.outcome,
+        "exitCode": summary.exit_code,
+        "runBranch": summary.run_branch,
+        "startedAt": summary.started_at,
+        "endedAt": summary.ended_at,
+        "durationSeconds": round(summary.ended_at - summary.started_at, 3),
+        "config": dict(config),
+        "plugins": list(plugins),
+        "tasks": _tasks(progress.task_lists),
+        "completedAssignments": [{"instance": i, "task": t} for i, t in progress.completed_tasks],
+        "merges": [to_json(m) for m in progress.merges],
+        "awaitingMerge": {b: list(c) for b, c in progress.awaiting_merge.items()},
+        "incidents": [to_json(i) for i in progress.incidents],
+        "instances": [
+            {
+                "name": i.name,
+                "role": i.role.value,
+                "worker": i.worker,
+                "credential": i.credential.name,
+                "finalState": i.state.value,
+                "sessionId": i.session_id,
+                "history": [to_json(c) for c in i.history],
+                "usage": to_json(usage[i.name].usage) if i.name in usage else None,
+                "responses": usage[i.name].responses if i.name in usage else 0,
+                "costUsd": usage[i.name].cost_usd if i.name in usage else None,
+            }
+            for i in instances
+        ],
+        "totals": {
+            "usage": to_json(summary.total_usage),
+            "costUsd": summary.total_cost_usd,
+            "tasks": summary.tasks_total,
+            "tasksDone": summary.tasks_done,
+            "merges": summary.merges,
+            "incidents": summary.incidents,
+        },
+    }
+
+
+def write_report(path: Path, report: Mapping[str, Any]) -> None:
+    """Write ``report.json`` atomically."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def summary_text(summary: RunSummary) -> str:
+    """A few lines for a person: outcome, tasks, merges, tokens and cost per instance."""
+    lines = [
+        f"Run {summary.outcome} (exit {summary.exit_code}) in "
+        f"{summary.ended_at - summary.started_at:.0f} s on branch {summary.run_branch}",
+        f"Tasks: {summary.tasks_done}/{summary.tasks_total} done · merges: {summary.merges} · "
+        f"incidents: {summary.incidents}",
+    ]
+    for u in summary.usage:
+        cost = "unpriced" if u.cost_usd is None else f"${u.cost_usd:.4f}"
+        lines.append(
+            f"  {u.instance:<10} {u.usage.input_tokens:>8} in  {u.usage.output_tokens:>7} out  "
+            f"{u.usage.cache_read_input_tokens:>8} cache-read  "
+            f"{u.usage.cache_creation_input_tokens:>7} cache-write  {cost}"
+        )
+    total = summary.total_cost_usd
+    lines.append(
+        f"Total: {summary.total_usage.total} tokens, "
+        + ("unpriced" if total is None else f"${total:.4f}")
+    )
+    lines.append(f"Report: {summary.report_path}")
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""Deadlines the orchestrator's loop wakes up for, as typed values.
+
+The loop waits for its next event no longer than until the earliest timer; a timer that
+comes due is handled like an event. There is no ticking clock task and no polling.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import final
+
+import attrs
+
+
+@final
+@attrs.frozen(kw_only=True)
+class StartDeadline:
+    """An instance should have sent ``SessionStart`` by now."""
+
+    instance: str
+    launch: int
+    """Which launch of the instance this deadline watches."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class DeliveryDeadline:
+    """A prompt should have been accepted (``UserPromptSubmit``) by now."""
+
+    instance: str
+    prompt_number: int
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RetryDue:
+    """Time to send a failed instance's prompt again."""
+
+    instance: str
+
+
+Timer = StartDeadline | DeliveryDeadline | RetryDue
+
+
+@final
+@attrs.define
+class Timers:
+    """A heap of timers by due time (monotonic seconds)."""
+
+    _heap: list[tuple[float, int, Timer]] = attrs.field(init=False, factory=list)
+    _order: itertools.count[int] = attrs.field(init=False, factory=itertools.count)
+
+    def add(self, due: float, timer: Timer) -> None:
+        """Wake the loop at ``due`` for ``timer``."""
+        heapq.heappush(self._heap, (due, next(self._order), timer))
+
+    def next_due(self) -> float | None:
+        """The earliest due time, or ``None``."""
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: float) -> list[Timer]:
+        """Remove and return every timer due at ``now``."""
+        due = []
+        while self._heap and self._heap[0][0] <= now:
+            due.append(heapq.heappop(self._heap)[2])
+        return due
+
+    def __len__(self) -> int:
+        return len(self._heap)

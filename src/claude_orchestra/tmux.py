@@ -1,0 +1,242 @@
+"""tmux, the runtime instances live in: one private server per run, one window per instance.
+
+:class:`TmuxBackend` is the seam the orchestrator uses (a later runtime — containers,
+other hosts — implements the same Protocol). :class:`TmuxServer` implements it with
+libtmux; its blocking calls run in threads. The server starts from a generated config
+file that keeps dead panes (``remain-on-exit``), reports each death through the
+``pane-died`` hook to the hook app, and removes inherited credential variables from the
+global environment, so no instance sees a secret it was not given.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar, final
+
+import anyio
+import attrs
+import libtmux
+from libtmux import exc as tmux_exc
+
+from claude_orchestra.claude_home import SCRUBBED_ENV, LaunchSpec, relay_command
+from claude_orchestra.errors import TmuxError
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_SESSION = "orchestra"
+_limiter = anyio.CapacityLimiter(4)
+
+
+class TmuxBackend(Protocol):
+    """What the orchestrator needs from the place instances run in."""
+
+    async def launch(self, name: str, spec: LaunchSpec) -> int:
+        """Start ``spec`` in a new window called ``name``; returns the process id."""
+        ...
+
+    async def respawn(self, name: str, spec: LaunchSpec) -> int:
+        """Replace the (dead or live) process in ``name``'s pane; returns the new pid."""
+        ...
+
+    async def type_text(self, name: str, text: str) -> None:
+        """Paste ``text`` into the pane exactly (bracketed paste), then press Enter."""
+        ...
+
+    async def send_keys(self, name: str, *keys: str) -> None:
+        """Press keys (tmux key names such as ``Escape``, ``C-c``)."""
+        ...
+
+    async def capture(self, name: str) -> str:
+        """The pane's visible text (the labelled fallback for states without a hook)."""
+        ...
+
+    async def kill(self, name: str) -> None:
+        """Close the window and end its process."""
+        ...
+
+    async def close(self) -> None:
+        """End the server and everything in it."""
+        ...
+
+
+def tmux_config(*, pane_died_url: Callable[[str], str], token_file: Path) -> str:
+    """The server's config file: kept dead panes, the pane-died relay, a scrubbed env."""
+    relay = relay_command("pane-died", "URL", str(token_file), "STATUS", "SIGNAL")
+    url = pane_died_url("#{window_name}")
+    relay = [url if a == "URL" else a for a in relay]
+    relay = ["#{pane_dead_status}" if a == "STATUS" else a for a in relay]
+    relay = ["#{pane_dead_signal}" if a == "SIGNAL" else a for a in relay]
+    command = shlex.join(relay).replace('"', '\\"')
+    lines = [
+        "set -g remain-on-exit on",
+        "set -g focus-events on",
+        "set -g history-limit 10000",
+        f'set-hook -g pane-died "run-shell -b \\"{command}\\""',
+        *(f"set-environment -gu {name}" for name in SCRUBBED_ENV),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@final
+@attrs.define(eq=False)
+class TmuxServer:
+    """A private tmux server (``tmux -L <socket_name>``) holding a run's instances."""
+
+    socket_name: str
+    config_file: Path
+    _server: libtmux.Server = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._server = libtmux.Server(
+            socket_name=self.socket_name, config_file=str(self.config_file)
+        )
+
+    @classmethod
+    def attach(cls, socket_name: str) -> TmuxServer:
+        """A handle on an existing server (for cleanup and resume); starts nothing."""
+        return cls(socket_name=socket_name, config_file=Path("/dev/null"))
+
+    async def _run(self, op: str, fn: Callable[[], _T]) -> _T:
+        def guarded() -> _T:
+            try:
+                return fn()
+            except tmux_exc.LibTmuxException as exc:
+                raise TmuxError(op, str(exc) or type(exc).__name__) from exc
+
+        return await anyio.to_thread.run_sync(guarded, limiter=_limiter)
+
+    def _pane(self, name: str) -> libtmux.Pane:
+        for window in self._server.windows:
+            if window.window_name == name:
+                pane = window.active_pane
+                if pane is None:
+                    break
+                return pane
+        raise TmuxError("find-window", f"no window named {name!r}")
+
+    def _pid(self, name: str) -> int:
+        pane = self._pane(name)
+        pane.refresh()
+        if not pane.pane_pid:
+            raise TmuxError("display", f"window {name!r} has no process")
+        return int(pane.pane_pid)
+
+    async def launch(self, name: str, spec: LaunchSpec) -> int:
+        """Start ``spec`` in a new window ``name`` (the first one creates the session)."""
+        command = shlex.join(spec.argv)
+        env = dict(spec.env)
+
+        def start() -> int:
+            if self._server.has_session(_SESSION):
+                session = self._server.sessions.get(session_name=_SESSION, default=None)
+                if session is None:
+                    raise TmuxError("new-window", f"session {_SESSION!r} vanished")
+                session.new_window(
+                    window_name=name,
+                    start_directory=spec.cwd,
+                    window_shell=command,
+                    environment=env,
+                )
+            else:
+                self._server.new_session(
+                    session_name=_SESSION,
+                    window_name=name,
+                    start_directory=spec.cwd,
+                    window_command=command,
+                    environment=env,
+                    x=200,
+                    y=50,
+                )
+            return self._pid(name)
+
+        pid = await self._run("new-window", start)
+        logger.info("launched %s (pid %d) with env %s", name, pid, ", ".join(spec.env_names()))
+        return pid
+
+    async def respawn(self, name: str, spec: LaunchSpec) -> int:
+        """``respawn-pane -k`` with the new command, cwd and environment."""
+
+        def respawn() -> int:
+            args = ["respawn-pane", "-k", "-t", self._pane(name).id or "", "-c", str(spec.cwd)]
+            for key, value in spec.env.items():
+                args += ["-e", f"{key}={value}"]
+            result = self._server.cmd(*args, shlex.join(spec.argv))
+            if result.stderr:
+                raise TmuxError("respawn-pane", " ".join(result.stderr))
+            return self._pid(name)
+
+        return await self._run("respawn-pane", respawn)
+
+    async def type_text(self, name: str, text: str) -> None:
+        """``set-buffer`` + ``paste-buffer -p`` (exact, multi-line) + Enter."""
+        buffer = f"orchestra-{name}"
+
+        def paste() -> None:
+            pane = self._pane(name)
+            for args in (
+                ("set-buffer", "-b", buffer, "--", text),
+                ("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane.id or ""),
+                ("send-keys", "-t", pane.id or "", "Enter"),
+            ):
+                result = self._server.cmd(*args)
+                if result.stderr:
+                    raise TmuxError(args[0], " ".join(result.stderr))
+
+        await self._run("paste-buffer", paste)
+
+    async def send_keys(self, name: str, *keys: str) -> None:
+        """``send-keys`` with tmux key names."""
+
+        def send() -> None:
+            result = self._server.cmd("send-keys", "-t", self._pane(name).id or "", *keys)
+            if result.stderr:
+                raise TmuxError("send-keys", " ".join(result.stderr))
+
+        await self._run("send-keys", send)
+
+    async def capture(self, name: str) -> str:
+        """The visible text of ``name``'s pane."""
+
+        def capture() -> str:
+            lines = self._pane(name).capture_pane()
+            return "\n".join(lines) if isinstance(lines, list) else ""
+
+        return await self._run("capture-pane", capture)
+
+    async def window_names(self) -> list[str]:
+        """The windows that exist (alive or with a dead pane)."""
+        return await self._run(
+            "list-windows",
+            lambda: (
+                [w.window_name or "" for w in self._server.windows]
+                if self._server.is_alive()
+                else []
+            ),
+        )
+
+    async def kill(self, name: str) -> None:
+        """``kill-window`` (a no-op when it is already gone)."""
+
+        def kill() -> None:
+            for window in self._server.windows:
+                if window.window_name == name:
+                    window.kill()
+
+        await self._run("kill-window", kill)
+
+    async def close(self) -> None:
+        """``kill-server`` (a no-op when it is not running)."""
+
+        def close() -> None:
+            if self._server.is_alive():
+                self._server.kill()
+
+        await self._run("kill-server", close)
+
+    async def alive(self) -> bool:
+        """The server is running."""
+        return await self._run("has-session", self._server.is_alive)

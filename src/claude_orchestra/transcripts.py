@@ -1,0 +1,171 @@
+"""Token usage and cost from Claude Code's transcripts.
+
+Claude Code writes every API response into ``<config dir>/projects/<cwd>/<session>.jsonl``
+(sub-agents under ``<session>/subagents/``), one line per content block, each repeating the
+response's ``message.id`` and full usage. A :class:`UsageLedger` reads those files
+incrementally as they grow, counts each message id once, skips Claude Code's synthetic
+error lines, and keeps a partial last line until it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Usage:
+    """Token counts of one or more responses."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+    @property
+    def total(self) -> int:
+        """All tokens, every kind."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+        )
+
+    @classmethod
+    def from_api(cls, usage: Mapping[str, Any]) -> Usage:
+        """From an API ``usage`` object (missing counts are 0)."""
+
+        def count(key: str) -> int:
+            value = usage.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+        return cls(
+            input_tokens=count("input_tokens"),
+            output_tokens=count("output_tokens"),
+            cache_creation_input_tokens=count("cache_creation_input_tokens"),
+            cache_read_input_tokens=count("cache_read_input_tokens"),
+        )
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+    def cost(self, usage: Usage) -> float:
+        """The USD cost of ``usage`` at this price."""
+        return (
+            usage.input_tokens * self.input
+            + usage.output_tokens * self.output
+            + usage.cache_creation_input_tokens * self.cache_write
+            + usage.cache_read_input_tokens * self.cache_read
+        ) / 1_000_000
+
+
+#: Prices of the models Claude Code 2.1.328 uses by default. The opus figures match the
+#: CLI's own ``total_cost_usd`` (claude-code-facts §6); the others follow the published
+#: ratios. Unknown models are counted in tokens and reported as unpriced.
+DEFAULT_PRICES: Mapping[str, Price] = {
+    "claude-opus-5-5": Price(input=4.0, output=20.0, cache_write=5.0, cache_read=0.2),
+    "claude-sonnet-5-5": Price(input=2.0, output=10.0, cache_write=2.5, cache_read=0.2),
+    "claude-sonnet-5": Price(input=2.0, output=10.0, cache_write=2.5, cache_read=0.2),
+    "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_write=1.25, cache_read=0.1),
+}
+
+
+@final
+@attrs.define(eq=False)
+class UsageLedger:
+    """Usage per model from a set of transcript files, read as they grow."""
+
+    _offsets: dict[Path, int] = attrs.field(init=False, factory=dict)
+    _seen: set[str] = attrs.field(init=False, factory=set)
+    _by_model: dict[str, Usage] = attrs.field(init=False, factory=dict)
+
+    def read(self, paths: Iterable[Path]) -> None:
+        """Read what was appended to each file since the last call."""
+        for path in paths:
+            self._read_one(path)
+
+    def read_tree(self, root: Path) -> None:
+        """Read every ``*.jsonl`` below ``root`` (sessions and sub-agents)."""
+        if root.is_dir():
+            self.read(sorted(root.rglob("*.jsonl")))
+
+    def _read_one(self, path: Path) -> None:
+        start = self._offsets.get(path, 0)
+        try:
+            with path.open("rb") as f:
+                f.seek(start)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind(b"\n") + 1  # keep a partial last line for the next read
+        for line in data[:end].splitlines():
+            self._ingest(line)
+        self._offsets[path] = start + end
+
+    def _ingest(self, line: bytes) -> None:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(entry, dict) or entry.get("type") != "assistant":
+            return
+        message = entry.get("message")
+        if not isinstance(message, dict):
+            return
+        key = message.get("id") or entry.get("requestId")
+        model = message.get("model")
+        usage = message.get("usage")
+        if not isinstance(key, str) or not isinstance(model, str) or not isinstance(usage, dict):
+            return
+        if model == "<synthetic>" or key in self._seen:
+            return
+        self._seen.add(key)
+        self._by_model[model] = self._by_model.get(model, Usage()) + Usage.from_api(usage)
+
+    @property
+    def by_model(self) -> Mapping[str, Usage]:
+        """Usage per model so far."""
+        return dict(self._by_model)
+
+    @property
+    def total(self) -> Usage:
+        """Usage over every model."""
+        return sum(self._by_model.values(), Usage())
+
+    @property
+    def responses(self) -> int:
+        """Distinct responses counted."""
+        return len(self._seen)
+
+    def cost(self, prices: Mapping[str, Price] = DEFAULT_PRICES) -> float | None:
+        """USD over every model, or ``None`` when some model has no price."""
+        total = 0.0
+        for model, usage in self._by_model.items():
+            price = prices.get(model)
+            if price is None:
+                return None
+            total += price.cost(usage)
+        return total

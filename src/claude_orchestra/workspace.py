@@ -1,0 +1,111 @@
+"""Where a run keeps things: one folder, laid out the same way every time.
+
+```
+<workspace>/
+  repo/                     the main clone (the manager works here, on the run branch)
+  worktrees/worker-N/       one git worktree per worker, on branch worker-N
+  .orchestra/               never inside a git tree, so nothing here can be committed
+    run.json                what cleanup and status need: tmux socket, hook port, pid
+    hook-token              the run's hook secret (0600)
+    tmux.conf               the private tmux server's config
+    instances/<name>/       each instance's CLAUDE_CONFIG_DIR and --settings file
+    journal.jsonl           the append-only record of the run
+    report.json             the outcome
+    logs/                   JSON-lines logs
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+
+from claude_orchestra.claude_home import ClaudeHome
+
+
+@final
+@attrs.frozen
+class Workspace:
+    """The paths of one run's workspace folder."""
+
+    root: Path = attrs.field(converter=lambda p: Path(p).resolve())
+
+    @property
+    def repo(self) -> Path:
+        """The main clone."""
+        return self.root / "repo"
+
+    def worktree(self, worker: int) -> Path:
+        """Worker ``worker``'s worktree."""
+        return self.root / "worktrees" / f"worker-{worker}"
+
+    @property
+    def state(self) -> Path:
+        """The orchestrator's own folder (``.orchestra``)."""
+        return self.root / ".orchestra"
+
+    def home(self, instance: str) -> ClaudeHome:
+        """An instance's private Claude Code config dir."""
+        return ClaudeHome(path=self.state / "instances" / instance / "config")
+
+    @property
+    def instances(self) -> Path:
+        """The folder of every instance's private home."""
+        return self.state / "instances"
+
+    @property
+    def token_file(self) -> Path:
+        """The hook secret (0600)."""
+        return self.state / "hook-token"
+
+    @property
+    def tmux_config(self) -> Path:
+        """The private tmux server's config."""
+        return self.state / "tmux.conf"
+
+    @property
+    def run_file(self) -> Path:
+        """``run.json``: what cleanup and status need to find the run's processes."""
+        return self.state / "run.json"
+
+    @property
+    def journal(self) -> Path:
+        """The append-only journal."""
+        return self.state / "journal.jsonl"
+
+    @property
+    def report(self) -> Path:
+        """``report.json``."""
+        return self.state / "report.json"
+
+    @property
+    def logs(self) -> Path:
+        """JSON-lines logs."""
+        return self.state / "logs"
+
+    def prepare(self) -> None:
+        """Create the state folders (private to the user)."""
+        for folder in (self.state, self.instances, self.logs):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def write_secret(self, token: str) -> None:
+        """Store the run's hook secret, readable by the user only."""
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token)
+
+    def write_run_file(self, facts: dict[str, Any]) -> None:
+        """Record ``run.json``."""
+        self.run_file.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+
+    def read_run_file(self) -> dict[str, Any] | None:
+        """``run.json``'s facts, or ``None`` when no run used this workspace."""
+        try:
+            facts = json.loads(self.run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return facts if isinstance(facts, dict) else None

@@ -1,0 +1,660 @@
+"""The git adapter on real git: a local bare ``origin``, a main clone and worktrees."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import socket
+import subprocess
+import tempfile
+import traceback
+from pathlib import Path
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import pytest
+from hypothesis import HealthCheck, event, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from claude_orchestra.errors import ConfigError, GitError, MergeConflict, UnmergedWorkError
+from claude_orchestra.worktree import (
+    PRESERVED_PREFIX,
+    GitRepo,
+    Worktree,
+    WorktreeView,
+    copy_worktree_files,
+)
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "SECRETTOKEN123"
+
+
+# ---- helpers: plain git, run by the tests themselves --------------------------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd``; return stdout stripped (fails the test on error)."""
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def commit(cwd: Path, name: str, text: str, message: str | None = None) -> str:
+    """Write ``name`` in ``cwd``, commit it and return the new commit id."""
+    (cwd / name).parent.mkdir(parents=True, exist_ok=True)
+    (cwd / name).write_text(text)
+    git(cwd, "add", name)
+    git(cwd, "commit", "-q", "-m", message or f"write {name}")
+    return git(cwd, "rev-parse", "HEAD")
+
+
+def make_origin(root: Path) -> Path:
+    """A bare ``origin`` with one commit on ``main`` (README.md and shared.txt)."""
+    bare = root / "origin.git"
+    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
+    seed = root / "seed"
+    git(root, "init", "-q", "-b", "main", str(seed))
+    (seed / "README.md").write_text("hello\n")
+    (seed / "shared.txt").write_text("base\n")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "initial")
+    git(seed, "push", "-q", str(bare), "main:main")
+    shutil.rmtree(seed)
+    return bare
+
+
+def is_clean(path: Path) -> bool:
+    """No change to tracked files and no merge in progress."""
+    merging = subprocess.run(
+        ["git", "rev-parse", "-q", "--verify", "MERGE_HEAD"],
+        cwd=path,
+        capture_output=True,
+        check=False,
+    )
+    return not git(path, "status", "--porcelain", "--untracked-files=no") and merging.returncode
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Git as on a fresh machine: no user or system config, a fixed identity."""
+    config = tmp_path_factory.mktemp("home") / ".gitconfig"
+    config.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Orchestra Test")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.invalid")
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    return make_origin(tmp_path)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+async def repo(origin: Path, workspace: Path) -> GitRepo:
+    return await GitRepo.clone(str(origin), workspace / "repo", branch="main")
+
+
+@pytest.fixture
+async def worker(repo: GitRepo, workspace: Path) -> Worktree:
+    return await repo.add_worktree(
+        workspace / "worktrees" / "worker-1", branch="worker-1", base="main"
+    )
+
+
+async def advance_main(repo: GitRepo, name: str, text: str) -> str:
+    """Commit on ``main`` in the main clone and push it to origin."""
+    sha = commit(repo.path, name, text)
+    await repo.push("main", "main")
+    return sha
+
+
+# ---- clone --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["path", "file-url"])
+async def test_clone_checks_out_the_branch(origin: Path, workspace: Path, form: str) -> None:
+    url = str(origin) if form == "path" else origin.as_uri()
+    repo = await GitRepo.clone(url, workspace / "repo", branch="main")
+
+    assert repo.path == workspace / "repo"
+    assert git(repo.path, "symbolic-ref", "--short", "HEAD") == "main"
+    assert await repo.read_file("origin/main", "README.md") == "hello\n"
+    assert await repo.read_file("origin/main", "WORKER_1_TASK_LIST.md") is None
+    assert await repo.list_files("origin/main", "*.md") == ["README.md"]
+    assert await repo.remote_branches() == {"main": git(origin, "rev-parse", "main")}
+    assert GitRepo.open(workspace / "repo").path == repo.path
+
+
+async def test_shallow_clone_sees_every_branch(origin: Path, workspace: Path) -> None:
+    git(origin, "branch", "other", "main")
+    repo = await GitRepo.clone(origin.as_uri(), workspace / "repo", branch="main", depth=1)
+    assert set(await repo.remote_branches()) == {"main", "other"}
+
+
+async def test_clone_of_a_missing_branch_says_so(origin: Path, workspace: Path) -> None:
+    with pytest.raises(GitError, match="origin has no branch 'nope'") as caught:
+        await GitRepo.clone(str(origin), workspace / "repo", branch="nope")
+    assert caught.value.op == "clone"
+    assert not (workspace / "repo").exists()
+
+
+async def test_clone_refuses_a_non_empty_destination(origin: Path, workspace: Path) -> None:
+    (workspace / "repo").mkdir(parents=True)
+    (workspace / "repo" / "keep.txt").write_text("mine")
+    with pytest.raises(GitError, match="not an empty directory"):
+        await GitRepo.clone(str(origin), workspace / "repo", branch="main")
+    assert (workspace / "repo" / "keep.txt").read_text() == "mine"
+
+
+def test_open_refuses_a_directory_without_a_clone(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not a git clone"):
+        GitRepo.open(tmp_path)
+
+
+async def test_read_file_of_a_missing_ref_is_an_error(repo: GitRepo) -> None:
+    with pytest.raises(GitError, match="unknown revision 'origin/nope'"):
+        await repo.read_file("origin/nope", "README.md")
+
+
+async def test_set_identity_writes_the_clone_config(repo: GitRepo) -> None:
+    await repo.set_identity(name="Orchestra", email="orchestra@example.invalid")
+    assert git(repo.path, "config", "--local", "user.name") == "Orchestra"
+    assert git(repo.path, "config", "--local", "user.email") == "orchestra@example.invalid"
+
+
+# ---- credentials never leak ----------------------------------------------------------------
+
+
+def _all_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)) + repr(exc)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://user:{SECRET}@127.0.0.1:1/x.git",
+        f"https://{SECRET}@127.0.0.1:1/x.git",
+    ],
+)
+async def test_a_token_in_the_url_never_reaches_an_error(workspace: Path, url: str) -> None:
+    with anyio.fail_after(30), pytest.raises(GitError) as caught:
+        await GitRepo.clone(url, workspace / "repo", branch="main", network_timeout=20)
+    assert SECRET not in _all_text(caught.value)
+    assert caught.value.reason
+
+
+async def test_a_clone_that_hangs_is_killed_at_its_deadline(workspace: Path) -> None:
+    with socket.socket() as server:  # accepts connections (backlog) but never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        url = f"http://user:{SECRET}@127.0.0.1:{server.getsockname()[1]}/x.git"
+        with anyio.fail_after(20), pytest.raises(GitError, match="timed out after 1 s") as caught:
+            await GitRepo.clone(url, workspace / "repo", branch="main", network_timeout=1)
+    assert SECRET not in _all_text(caught.value)
+    assert not (workspace / "repo").exists()  # the partial clone is gone
+
+
+async def test_fetch_and_push_to_an_unreachable_origin_hide_the_token(repo: GitRepo) -> None:
+    git(repo.path, "remote", "set-url", "origin", f"http://user:{SECRET}@127.0.0.1:1/x.git")
+    with anyio.fail_after(30):
+        with pytest.raises(GitError) as fetched:
+            await repo.fetch()
+        with pytest.raises(GitError) as pushed:
+            await repo.push("main", "main")
+        with pytest.raises(GitError) as preserved:
+            await repo.preserve("main", "x")
+    for caught in (fetched, pushed, preserved):
+        assert SECRET not in _all_text(caught.value)
+
+
+# ---- worktrees -----------------------------------------------------------------------------
+
+
+async def test_add_worktree_creates_the_branch_at_origin_base(
+    repo: GitRepo, worker: Worktree, workspace: Path
+) -> None:
+    assert worker.snapshot() == WorktreeView(
+        path=workspace / "worktrees" / "worker-1", branch="worker-1", base="main"
+    )
+    assert git(worker.path, "symbolic-ref", "--short", "HEAD") == "worker-1"
+    assert git(worker.path, "rev-parse", "HEAD") == git(repo.path, "rev-parse", "origin/main")
+    listed = await repo.worktrees()
+    assert [(w.path, w.branch, w.is_main) for w in listed] == [
+        (repo.path, "main", True),
+        (worker.path, "worker-1", False),
+    ]
+    # Adding it again (a resumed run) reuses it.
+    again = await repo.add_worktree(worker.path, branch="worker-1", base="main")
+    assert again.snapshot() == worker.snapshot()
+
+
+async def test_add_worktree_reuses_an_existing_branch_without_resetting_it(
+    repo: GitRepo, worker: Worktree
+) -> None:
+    sha = commit(worker.path, "work.txt", "work\n")
+    shutil.rmtree(worker.path)  # a crashed run left the branch but lost the directory
+    again = await repo.add_worktree(worker.path, branch="worker-1", base="main")
+    assert git(again.path, "rev-parse", "HEAD") == sha
+
+
+async def test_add_worktree_takes_the_branch_from_origin_on_a_fresh_clone(
+    worker: Worktree, origin: Path, tmp_path: Path
+) -> None:
+    sha = commit(worker.path, "work.txt", "work\n")
+    await worker.push()
+    fresh = await GitRepo.clone(str(origin), tmp_path / "ws2" / "repo", branch="main")
+    resumed = await fresh.add_worktree(tmp_path / "ws2" / "w1", branch="worker-1", base="main")
+    assert git(resumed.path, "rev-parse", "HEAD") == sha
+
+
+async def test_add_worktree_refuses_a_branch_checked_out_elsewhere(
+    repo: GitRepo, worker: Worktree, workspace: Path
+) -> None:
+    with pytest.raises(GitError, match="worker-1"):
+        await repo.add_worktree(workspace / "worktrees" / "other", branch="worker-1", base="main")
+    with pytest.raises(GitError, match="already a worktree on branch worker-1"):
+        await repo.add_worktree(worker.path, branch="worker-2", base="main")
+
+
+async def test_worktrees_are_created_while_others_are_in_use(
+    repo: GitRepo, worker: Worktree, workspace: Path
+) -> None:
+    created: list[Worktree] = []
+
+    async def add(n: int) -> None:
+        path = workspace / "worktrees" / f"worker-{n}"
+        created.append(await repo.add_worktree(path, branch=f"worker-{n}", base="main"))
+
+    async def work() -> None:
+        for i in range(3):
+            await anyio.to_thread.run_sync(functools.partial(commit, worker.path, f"f{i}", "x"))
+            await worker.sync()
+            await worker.push()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(work)
+            for n in (2, 3, 4):
+                tg.start_soon(add, n)
+    assert sorted(w.branch for w in created) == ["worker-2", "worker-3", "worker-4"]
+    assert await worker.commits_ahead() == 3
+    assert len(await repo.worktrees()) == 5
+
+
+async def test_commit_push_and_commits_ahead(repo: GitRepo, worker: Worktree) -> None:
+    first = commit(worker.path, "a.txt", "a\n")
+    second = commit(worker.path, "b.txt", "b\n")
+    assert await worker.commits_ahead() == 2
+    assert await repo.commits_ahead("origin/worker-1", "origin/main") == 0  # not pushed yet
+    assert not await repo.is_reachable_on_origin(second)
+
+    await worker.push()
+
+    assert (await repo.remote_branches())["worker-1"] == second
+    assert await repo.commits_ahead("origin/worker-1", "origin/main") == 2
+    assert await repo.commit_ids("origin/worker-1", "origin/main") == [first, second]
+    assert await repo.is_reachable_on_origin(first)
+    assert not await repo.is_reachable_on_origin("0" * 40)
+    assert git(worker.path, "rev-parse", "--abbrev-ref", "@{upstream}") == "origin/worker-1"
+
+
+async def test_a_rejected_push_is_an_error_and_never_forced(
+    repo: GitRepo, worker: Worktree, origin: Path, tmp_path: Path
+) -> None:
+    commit(worker.path, "a.txt", "a\n")
+    await worker.push()
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "-b", "worker-1", str(origin), str(other))
+    theirs = commit(other, "theirs.txt", "theirs\n")
+    git(other, "push", "-q", "origin", "worker-1")
+    commit(worker.path, "mine.txt", "mine\n")
+
+    with pytest.raises(GitError, match="rejected") as caught:
+        await worker.push()
+    assert caught.value.op == "push refs/heads/worker-1"
+    assert git(origin, "rev-parse", "worker-1") == theirs
+
+
+# ---- sync ----------------------------------------------------------------------------------
+
+
+async def test_sync_brings_new_run_branch_commits(repo: GitRepo, worker: Worktree) -> None:
+    mine = commit(worker.path, "mine.txt", "mine\n")
+    await advance_main(repo, "news.txt", "news\n")
+
+    await worker.sync()
+
+    assert (worker.path / "news.txt").read_text() == "news\n"
+    assert git(worker.path, "rev-list", "--count", "--merges", "origin/main..HEAD") == "1"
+    assert git(worker.path, "merge-base", "--is-ancestor", mine, "HEAD") == ""
+    assert await worker.commits_ahead() == 2  # the worker's commit and the merge
+
+
+async def test_sync_fast_forwards_a_branch_without_commits(repo: GitRepo, worker: Worktree) -> None:
+    news = await advance_main(repo, "news.txt", "news\n")
+    await worker.sync()
+    assert git(worker.path, "rev-parse", "HEAD") == news
+    assert await worker.commits_ahead() == 0
+
+
+async def test_sync_conflict_is_aborted_and_names_the_file(repo: GitRepo, worker: Worktree) -> None:
+    mine = commit(worker.path, "shared.txt", "worker\n")
+    await advance_main(repo, "shared.txt", "manager\n")
+
+    with pytest.raises(MergeConflict) as caught:
+        await worker.sync()
+
+    assert caught.value.files == ("shared.txt",)
+    assert caught.value.branch == "origin/main"
+    assert "conflicts in shared.txt" in str(caught.value)
+    assert is_clean(worker.path)
+    assert git(worker.path, "rev-parse", "HEAD") == mine
+    assert (worker.path / "shared.txt").read_text() == "worker\n"
+
+
+async def test_sync_refuses_uncommitted_tracked_changes(repo: GitRepo, worker: Worktree) -> None:
+    await advance_main(repo, "news.txt", "news\n")
+    (worker.path / "README.md").write_text("edited\n")
+    with pytest.raises(GitError, match=r"uncommitted changes to tracked files: README\.md"):
+        await worker.sync()
+    assert (worker.path / "README.md").read_text() == "edited\n"
+
+
+async def test_merge_in_the_main_clone(repo: GitRepo, worker: Worktree) -> None:
+    commit(worker.path, "a.txt", "a\n")
+    await repo.merge("worker-1")
+    await repo.push("main", "main")
+    assert await repo.read_file("origin/main", "a.txt") == "a\n"
+
+
+async def test_merge_conflict_in_the_main_clone_is_aborted(repo: GitRepo, worker: Worktree) -> None:
+    commit(worker.path, "shared.txt", "worker\n")
+    before = await advance_main(repo, "shared.txt", "manager\n")
+    with pytest.raises(MergeConflict) as caught:
+        await repo.merge("worker-1")
+    assert caught.value.files == ("shared.txt",)
+    assert is_clean(repo.path)
+    assert git(repo.path, "rev-parse", "HEAD") == before
+
+
+# ---- preserve and remove -------------------------------------------------------------------
+
+
+async def test_preserve_pins_the_tip_on_origin(
+    repo: GitRepo, worker: Worktree, origin: Path
+) -> None:
+    sha = commit(worker.path, "a.txt", "a\n")
+    assert not await repo.is_reachable_on_origin(sha)
+
+    ref = await worker.preserve("worker-1/attempt-1")
+
+    assert ref == f"{PRESERVED_PREFIX}worker-1/attempt-1"
+    assert git(origin, "rev-parse", ref) == sha
+    assert await repo.is_reachable_on_origin(sha)
+    await repo.fetch()  # the local mirror survives a pruning fetch
+    assert await repo.is_reachable_on_origin(sha)
+
+
+async def test_preserve_refuses_a_bad_name(repo: GitRepo) -> None:
+    with pytest.raises(ValueError, match="not a valid git ref name"):
+        await repo.preserve("main", "../x")
+
+
+async def test_remove_refuses_unmerged_work_until_merged(repo: GitRepo, worker: Worktree) -> None:
+    commit(worker.path, "a.txt", "a\n")
+    commit(worker.path, "b.txt", "b\n")
+
+    with pytest.raises(UnmergedWorkError) as caught:
+        await worker.remove()
+    assert caught.value.commits == 2
+    assert caught.value.branch == "worker-1"
+    assert worker.path.is_dir()
+
+    await repo.merge("worker-1")
+    await repo.push("main", "main")
+    await worker.remove()
+
+    assert not worker.path.exists()
+    assert [w.path for w in await repo.worktrees()] == [repo.path]
+    assert git(repo.path, "rev-parse", "--verify", "worker-1")  # the branch stays
+
+
+@pytest.mark.parametrize("how", ["preserve", "push"])
+async def test_remove_succeeds_once_the_work_is_on_origin(worker: Worktree, how: str) -> None:
+    commit(worker.path, "a.txt", "a\n")
+    (worker.path / "scratch.txt").write_text("untracked files are not work\n")
+    if how == "preserve":
+        await worker.preserve("worker-1-final")
+    else:
+        await worker.push()
+    await worker.remove()
+    assert not worker.path.exists()
+
+
+async def test_remove_refuses_uncommitted_tracked_changes(worker: Worktree) -> None:
+    (worker.path / "README.md").write_text("edited\n")
+    with pytest.raises(GitError, match="uncommitted changes to tracked files") as caught:
+        await worker.remove()
+    assert not isinstance(caught.value, UnmergedWorkError)
+    assert (worker.path / "README.md").read_text() == "edited\n"
+
+
+async def test_remove_counts_commits_on_a_detached_head(worker: Worktree) -> None:
+    git(worker.path, "checkout", "-q", "--detach")
+    commit(worker.path, "a.txt", "a\n")
+    with pytest.raises(UnmergedWorkError):
+        await worker.remove()
+
+
+async def test_remove_of_a_vanished_directory_forgets_it(repo: GitRepo, worker: Worktree) -> None:
+    shutil.rmtree(worker.path)
+    await worker.remove()
+    assert [w.path for w in await repo.worktrees()] == [repo.path]
+
+
+# ---- local files ---------------------------------------------------------------------------
+
+
+async def test_copy_worktree_files_into_a_real_worktree(repo: GitRepo, workspace: Path) -> None:
+    (repo.path / ".gitignore").write_text(".env\n.env.local\nconfig/\n*.key\n")
+    (repo.path / ".worktreeinclude").write_text("# local files\nconfig\n*.key\n\n")
+    git(repo.path, "add", ".gitignore", ".worktreeinclude")
+    git(repo.path, "commit", "-q", "-m", "ignore local files")
+    await repo.push("main", "main")
+    (repo.path / ".env").write_text("A=1\n")
+    (repo.path / ".env.local").write_text("B=2\n")
+    (repo.path / "config" / "deep").mkdir(parents=True)
+    (repo.path / "config" / "deep" / "x.json").write_text("{}")
+    (repo.path / "api.key").write_text("k")
+
+    await repo.fetch()
+    worker = await repo.add_worktree(
+        workspace / "worktrees" / "worker-1", branch="worker-1", base="main"
+    )
+    copied = await anyio.to_thread.run_sync(copy_worktree_files, repo.path, worker.path)
+
+    assert copied == [Path(".env"), Path(".env.local"), Path("api.key"), Path("config/deep/x.json")]
+    assert (worker.path / "config" / "deep" / "x.json").read_text() == "{}"
+    assert not (worker.path / ".env").is_symlink()
+    assert git(worker.path, "status", "--porcelain") == ""  # ignored: nothing to commit
+
+
+async def test_copy_worktree_files_refuses_escaping_paths(repo: GitRepo, worker: Worktree) -> None:
+    (repo.path / ".worktreeinclude").write_text("../x\n")
+    with pytest.raises(ConfigError, match=r"line 1: \.\./x: escapes the repository"):
+        copy_worktree_files(repo.path, worker.path)
+
+
+# ---- no commit is ever lost ------------------------------------------------------------------
+
+
+WORKERS = (1, 2)
+
+
+class NoCommitLost(RuleBasedStateMachine):
+    """Random commits, syncs, merges, pushes, preserves and removals on real git.
+
+    Invariant: every commit ever made is reachable from origin or from a local branch;
+    and whenever a worktree was removed, every commit made in it is on origin.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp(prefix="no-commit-lost-"))
+        self.portal_cm = anyio.from_thread.start_blocking_portal("asyncio")
+        self.portal = self.portal_cm.__enter__()
+        self.origin = make_origin(self.root)
+        self.repo = self.portal.call(
+            functools.partial(GitRepo.clone, str(self.origin), self.root / "repo", branch="main")
+        )
+        self.worktrees: dict[int, Worktree | None] = dict.fromkeys(WORKERS)
+        self.made: set[str] = set()
+        self.made_by: dict[int, set[str]] = {n: set() for n in WORKERS}
+        self.serial = 0
+        for n in WORKERS:
+            self._add(n)
+
+    def teardown(self) -> None:
+        self.portal_cm.__exit__(None, None, None)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _add(self, n: int) -> None:
+        path = self.root / "worktrees" / f"worker-{n}"
+        self.worktrees[n] = self.portal.call(
+            functools.partial(self.repo.add_worktree, path, branch=f"worker-{n}", base="main")
+        )
+
+    def _file(self, conflicting: bool) -> str:
+        self.serial += 1
+        return "shared.txt" if conflicting else f"file-{self.serial}.txt"
+
+    def _present(self, n: int) -> Worktree:
+        worktree = self.worktrees[n]
+        assert worktree is not None
+        return worktree
+
+    @rule(n=st.sampled_from(WORKERS), conflicting=st.booleans())
+    def worker_commits(self, n: int, conflicting: bool) -> None:
+        if self.worktrees[n] is None:
+            self._add(n)
+        name = self._file(conflicting)
+        sha = commit(self._present(n).path, name, f"worker {n} {self.serial}\n")
+        note(f"worker-{n} commits {name}: {sha[:8]}")
+        self.made.add(sha)
+        self.made_by[n].add(sha)
+
+    @rule(conflicting=st.booleans())
+    def manager_commits(self, conflicting: bool) -> None:
+        name = self._file(conflicting)
+        sha = commit(self.repo.path, name, f"manager {self.serial}\n")
+        note(f"manager commits {name} on main: {sha[:8]}")
+        self.made.add(sha)
+        self.portal.call(self.repo.push, "main", "main")
+
+    @precondition(lambda self: any(self.worktrees.values()))
+    @rule(n=st.sampled_from(WORKERS))
+    def sync(self, n: int) -> None:
+        worktree = self.worktrees[n]
+        if worktree is None:
+            return
+        head = git(worktree.path, "rev-parse", "HEAD")
+        try:
+            self.portal.call(worktree.sync)
+            note(f"worker-{n} synced")
+        except MergeConflict as exc:
+            note(f"worker-{n} sync conflicts in {exc.files}")
+            event("sync conflict")
+            assert is_clean(worktree.path)
+            assert git(worktree.path, "rev-parse", "HEAD") == head
+        self.made.add(git(worktree.path, "rev-parse", "HEAD"))
+
+    @rule(n=st.sampled_from(WORKERS))
+    def merge_into_main(self, n: int) -> None:
+        head = git(self.repo.path, "rev-parse", "HEAD")
+        try:
+            self.portal.call(self.repo.merge, f"worker-{n}")
+        except MergeConflict as exc:
+            note(f"merging worker-{n} into main conflicts in {exc.files}")
+            event("merge conflict")
+            assert is_clean(self.repo.path)
+            assert git(self.repo.path, "rev-parse", "HEAD") == head
+            return
+        note(f"merged worker-{n} into main")
+        self.made.add(git(self.repo.path, "rev-parse", "HEAD"))
+        self.portal.call(self.repo.push, "main", "main")
+
+    @precondition(lambda self: any(self.worktrees.values()))
+    @rule(n=st.sampled_from(WORKERS))
+    def push(self, n: int) -> None:
+        worktree = self.worktrees[n]
+        if worktree is not None:
+            note(f"worker-{n} pushes")
+            self.portal.call(worktree.push)
+
+    @rule(n=st.sampled_from(WORKERS))
+    def preserve(self, n: int) -> None:
+        self.serial += 1
+        ref = self.portal.call(self.repo.preserve, f"worker-{n}", f"worker-{n}/{self.serial}")
+        note(f"preserved worker-{n} as {ref}")
+
+    @precondition(lambda self: any(self.worktrees.values()))
+    @rule(n=st.sampled_from(WORKERS))
+    def remove(self, n: int) -> None:
+        worktree = self.worktrees[n]
+        if worktree is None:
+            return
+        on_origin = set(git(self.origin, "rev-list", "--all").split())
+        branch = git(worktree.path, "rev-list", "HEAD", f"refs/heads/worker-{n}").split()
+        lost = sorted(set(branch) - on_origin)
+        try:
+            self.portal.call(worktree.remove)
+        except UnmergedWorkError as exc:
+            note(f"worker-{n} remove refused: {exc.commits} commit(s)")
+            event("remove refused")
+            assert lost, "refused although every commit is on origin"
+            assert worktree.path.is_dir()
+            return
+        note(f"worker-{n} removed")
+        event("remove succeeded")
+        assert not lost, f"removed with commits missing on origin: {lost}"
+        assert self.made_by[n] <= on_origin
+        assert not worktree.path.exists()
+        self.worktrees[n] = None
+
+    @invariant()
+    def no_commit_is_lost(self) -> None:
+        reachable = set(git(self.origin, "rev-list", "--all").split())
+        reachable |= set(git(self.repo.path, "rev-list", "--branches").split())
+        assert self.made <= reachable, f"lost: {sorted(self.made - reachable)}"
+
+    @invariant()
+    def no_checkout_is_left_mid_merge(self) -> None:
+        for path in [self.repo.path] + [w.path for w in self.worktrees.values() if w]:
+            assert is_clean(path), path
+
+
+def test_no_commit_is_ever_lost() -> None:
+    run_state_machine_as_test(
+        NoCommitLost,
+        settings=settings(
+            max_examples=10,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

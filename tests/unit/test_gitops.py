@@ -1,0 +1,114 @@
+"""The pure parts of the git layer: redaction, git's reason, ref names."""
+
+from __future__ import annotations
+
+import pytest
+
+from claude_orchestra.gitops import check_ref_name, check_rev, reason_of, redact, url_secrets
+
+
+def test_redact_removes_user_information_from_urls() -> None:
+    text = "fatal: unable to access 'https://user:tok3n@example.com/x.git/': 403"
+    assert redact(text) == "fatal: unable to access 'https://***@example.com/x.git/': 403"
+    assert (
+        redact("see http://TOKEN@h/x and ssh://git@h/y") == "see http://***@h/x and ssh://***@h/y"
+    )
+
+
+def test_redact_removes_known_secrets_anywhere() -> None:
+    assert redact("token tok3n leaked", ["tok3n"]) == "token *** leaked"
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("https://user:pa%2Fss@host/x.git", {"pa%2Fss", "pa/ss"}),
+        ("https://TOKEN@host/x.git", {"TOKEN"}),
+        ("https://host/x.git", set()),
+        ("/srv/origin.git", set()),
+        ("git@github.com:org/repo.git", set()),
+    ],
+)
+def test_url_secrets(url: str, secrets: set[str]) -> None:
+    assert set(url_secrets(url)) == secrets
+
+
+def test_reason_is_the_first_fatal_or_error_line_without_its_prefix() -> None:
+    stderr = "Cloning into 'r'...\nhint: try this\nfatal: repository '/x' does not exist\n"
+    assert reason_of(stderr) == "repository '/x' does not exist"
+
+
+def test_reason_of_a_rejected_push() -> None:
+    stderr = (
+        "To /tmp/origin.git\n"
+        " ! [rejected]        worker-1 -> worker-1 (fetch first)\n"
+        "error: failed to push some refs to '/tmp/origin.git'\n"
+        "hint: Updates were rejected because the remote contains work\n"
+    )
+    assert reason_of(stderr) == "[rejected] worker-1 -> worker-1 (fetch first)"
+
+
+def test_reason_keeps_the_ssh_cause() -> None:
+    stderr = "ssh: Could not resolve hostname h\nfatal: Could not read from remote repository.\n"
+    assert (
+        reason_of(stderr)
+        == "ssh: Could not resolve hostname h; Could not read from remote repository."
+    )
+
+
+def test_reason_never_shows_a_token() -> None:
+    stderr = "fatal: unable to access 'https://u:s3cr3t@h/x.git/': Failed\n"
+    assert "s3cr3t" not in reason_of(stderr)
+    assert "s3cr3t" not in reason_of("fatal: s3cr3t rejected", secrets=["s3cr3t"])
+
+
+def test_reason_of_a_killed_git() -> None:
+    stderr = 'Timeout: the command "git fetch origin" did not complete in 600 secs.'
+    assert reason_of(stderr) == "timed out after 600 s"
+
+
+def test_reason_without_output() -> None:
+    assert reason_of("", "") == "failed"
+    assert reason_of("", "Automatic merge failed\n") == "Automatic merge failed"
+
+
+@pytest.mark.parametrize(
+    "name", ["worker-1", "refs/orchestra/preserved/worker-1/2024-01-01T10.00", "main"]
+)
+def test_valid_ref_names(name: str) -> None:
+    assert check_ref_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "-x",
+        "a..b",
+        "a/../b",
+        "a b",
+        "a~1",
+        "a^",
+        "a:b",
+        "a?",
+        "a*",
+        "a[",
+        "a\\b",
+        "a.lock",
+        "a/.hidden",
+        "a//b",
+        "a/",
+        "a.",
+        "@",
+        "a@{1}",
+    ],
+)
+def test_invalid_ref_names(name: str) -> None:
+    with pytest.raises(ValueError, match="not a valid git ref name"):
+        check_ref_name(name)
+
+
+def test_revisions_that_look_like_options_are_refused() -> None:
+    assert check_rev("origin/main") == "origin/main"
+    with pytest.raises(ValueError, match="not a revision"):
+        check_rev("--upload-pack=evil")
