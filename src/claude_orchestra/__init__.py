@@ -1,1 +1,119 @@
-"""claude_orchestra: a team of real Claude Code instances on one git repository."""
+"""claude_orchestra: a team of real Claude Code instances on one git repository.
+
+A manager plans and merges; workers each code in their own git worktree; all of them are
+the real interactive ``claude`` CLI in tmux, coordinated by the events Claude Code's hooks
+send to a small HTTP app::
+
+    from claude_orchestra import Orchestrator, load_config
+
+    summary = Orchestrator(load_config("config/")).run_sync()
+    print(summary.outcome, summary.total_cost_usd)
+
+Extend it with pluggy plugins (``@hookimpl``); see :mod:`claude_orchestra.hookspecs`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from claude_orchestra.auth import (
+    AuthMode,
+    AuthRotator,
+    CredentialFailure,
+    CredentialState,
+    CredentialStatus,
+    PoolView,
+)
+from claude_orchestra.config import OrchestraConfig, RunConfig, load_config
+from claude_orchestra.coordinator import Outcome
+from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.errors import (
+    ConfigError,
+    GitError,
+    HookPayloadError,
+    InstanceError,
+    InvalidTransition,
+    MergeConflict,
+    OrchestraError,
+    PluginError,
+    PrerequisiteError,
+    TmuxError,
+    UnmergedWorkError,
+    UsageError,
+)
+from claude_orchestra.hookspecs import hookimpl
+from claude_orchestra.instance import Instance, InstanceView, Role, StateChange
+from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.orchestrator import Orchestrator
+from claude_orchestra.progress import (
+    Assignment,
+    AssignmentKind,
+    Incident,
+    IncidentKind,
+    MergeByManager,
+    MergePlan,
+    MergeRecord,
+    RunView,
+    WorkerFinished,
+)
+from claude_orchestra.report import RunSummary
+from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
+
+if TYPE_CHECKING:
+    __version__: str
+
+__all__ = [
+    "Assignment",
+    "AssignmentKind",
+    "AuthMode",
+    "AuthRotator",
+    "ConfigError",
+    "Credential",
+    "CredentialFailure",
+    "CredentialKind",
+    "CredentialState",
+    "CredentialStatus",
+    "GitError",
+    "GitRepo",
+    "HookPayloadError",
+    "Incident",
+    "IncidentKind",
+    "Instance",
+    "InstanceError",
+    "InstanceState",
+    "InstanceView",
+    "InvalidTransition",
+    "MergeByManager",
+    "MergeConflict",
+    "MergePlan",
+    "MergeRecord",
+    "OrchestraConfig",
+    "OrchestraError",
+    "Orchestrator",
+    "Outcome",
+    "PluginError",
+    "PoolView",
+    "PrerequisiteError",
+    "Role",
+    "RunConfig",
+    "RunSummary",
+    "RunView",
+    "Secret",
+    "StateChange",
+    "TmuxError",
+    "UnmergedWorkError",
+    "UsageError",
+    "WorkerFinished",
+    "Worktree",
+    "WorktreeView",
+    "hookimpl",
+    "load_config",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version  # noqa: PLC0415 (only when asked)
+
+        return version("claude-orchestra")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

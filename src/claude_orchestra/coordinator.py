@@ -83,7 +83,12 @@ class RunRules:
     deadline: float
     """Monotonic time at which the run stops (``maxRunDurationMinutes``)."""
     start_timeout: float = 90.0
-    delivery_timeout: float = 30.0
+    delivery_nudges: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0)
+    """Seconds to wait for ``UserPromptSubmit`` before pressing Enter again, in turn.
+
+    The TUI can drop an Enter that arrives while it is still taking in a paste (seen
+    right after start-up); pressing it again on an empty input does nothing, so this is
+    safe. After the last one the prompt is reported as not delivered."""
     retry_delays: tuple[float, ...] = (5.0, 20.0, 60.0)
     """Back-off before resending a failed turn's prompt; one retry per entry."""
     max_restarts: int = 3
@@ -138,9 +143,9 @@ class Coordinator:
             if outcome is not None:
                 return outcome
 
-    async def drain_until_stopped(self, events: ObjectReceiveStream[Event], timeout: float) -> None:
+    async def drain_until_stopped(self, events: ObjectReceiveStream[Event], grace: float) -> None:
         """After asking instances to stop, apply events until all have exited."""
-        with anyio.move_on_after(timeout):
+        with anyio.move_on_after(grace):
             while any(i.state.alive for i in self.instances.values()):
                 await self._observe(await events.receive())
 
@@ -338,19 +343,26 @@ class Coordinator:
                 if self._restarts.get(instance.name, 0) < self.rules.max_restarts:
                     self._restarts[instance.name] = self._restarts.get(instance.name, 0) + 1
                     await self._relaunch(instance, resume=False)
-            case DeliveryDeadline(prompt_number=number) if (
+            case DeliveryDeadline(prompt_number=number, nudge=nudge) if (
                 instance.state is InstanceState.PROMPTED
                 and instance.snapshot().prompts_sent == number
             ):
-                screen = await self._screen(instance)
-                self._incident(
-                    IncidentKind.PROMPT_NOT_DELIVERED,
-                    instance,
-                    f"no UserPromptSubmit within {self.rules.delivery_timeout:.0f} s; "
-                    f"screen: {screen}",
-                    "press Enter again",
-                )
+                logger.debug("%s: no UserPromptSubmit yet; pressing Enter again", instance.name)
                 await self._guard_tmux(instance, instance.press("Enter"))
+                if nudge + 1 < len(self.rules.delivery_nudges):
+                    self._timers.add(
+                        self.clock.now() + self.rules.delivery_nudges[nudge + 1],
+                        attrs.evolve(timer, nudge=nudge + 1),
+                    )
+                else:
+                    waited = sum(self.rules.delivery_nudges)
+                    self._incident(
+                        IncidentKind.PROMPT_NOT_DELIVERED,
+                        instance,
+                        f"no UserPromptSubmit within {waited:.0f} s; "
+                        f"screen: {await self._screen(instance)}",
+                        "wait for the instance",
+                    )
             case RetryDue() if instance.state.accepts_prompt:
                 pending = self._resend.pop(instance.name, None)
                 if pending is not None:
@@ -388,7 +400,7 @@ class Coordinator:
         self.journal.record(assignment)
         await self._guard_tmux(instance, instance.send(assignment.prompt))
         self._timers.add(
-            self.clock.now() + self.rules.delivery_timeout,
+            self.clock.now() + self.rules.delivery_nudges[0],
             DeliveryDeadline(
                 instance=instance.name, prompt_number=instance.snapshot().prompts_sent
             ),

@@ -6,10 +6,10 @@ the shared ``.git``; nothing else should call them.
 
 Each operation opens a ``git.Repo``, runs git and closes the repo again (GitPython keeps
 ``cat-file`` processes alive otherwise). Git runs non-interactively (no terminal prompt,
-no merge-message editor) and its output is read, not raised: a failure becomes one
-:class:`~claude_orchestra.errors.GitError` whose reason is git's first meaningful line,
-with credentials in URLs removed. GitPython's own exception is not chained when it could
-carry a URL, so no traceback shows a token.
+no merge-message editor) and its exit status and output are read rather than raised: a
+failure becomes one :class:`~claude_orchestra.errors.GitError` whose reason is git's first
+meaningful line, with credentials in URLs removed. No GitPython exception (whose message
+quotes the command line, URL included) is chained, so no traceback can show a token.
 
 Nothing here moves a branch other than forward: no ``reset --hard``, ``clean``, forced
 push, rebase or ``branch -D``. A failed merge ends in ``git merge --abort``.
@@ -35,7 +35,11 @@ REMOTE: Final = "origin"
 """The one remote the orchestra talks to."""
 
 PRESERVED_PREFIX: Final = "refs/orchestra/preserved/"
-"""Where tips are pinned before they could move other than forward (on origin too)."""
+"""Where tips are pinned before they could move other than forward.
+
+The pins live on origin; the clone's refs of this name mirror origin's (a fetch prunes
+them with the rest), so they are only ever written by :func:`preserve`.
+"""
 
 _FETCH_REFSPECS: Final = (
     f"+refs/heads/*:refs/remotes/{REMOTE}/*",

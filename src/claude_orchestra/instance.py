@@ -212,9 +212,16 @@ class Instance:
             hook_token=settings.hook_token,
             identity=self.name,
             model=settings.model,
-            resume_session=self._session_id if resume else None,
+            resume_session=self._session_id if resume and self._resumable() else None,
             knobs=settings.knobs,
         )
+
+    def _resumable(self) -> bool:
+        """Claude Code writes a transcript only once a turn has run; resume needs it."""
+        if self._session_id is None:
+            return False
+        name = f"{self._session_id}.jsonl"
+        return any(Path(p).name == name and Path(p).exists() for p in self._transcripts)
 
     async def send(self, prompt: str) -> None:
         """Type ``prompt`` and press Enter; ``UserPromptSubmit`` confirms delivery.

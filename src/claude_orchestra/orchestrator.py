@@ -9,6 +9,7 @@ instance, writes ``report.json`` and returns the :class:`~claude_orchestra.repor
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -145,9 +146,11 @@ class Orchestrator:
         app = create_hook_app(
             secret=self._hook_token, deliver=send.send, instances=set(names), clock=self._clock
         )
-        with Journal(workspace.journal, self._clock) as journal:
+        with send, receive, Journal(workspace.journal, self._clock) as journal:
             async with anyio.create_task_group() as tg:
-                port = await tg.start(hookserver.serve, app, "127.0.0.1", settings.hook_server_port)
+                port = await tg.start(
+                    functools.partial(hookserver.serve, app, port=settings.hook_server_port)
+                )
                 endpoint = HookEndpoint(
                     base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
                 )
@@ -157,7 +160,7 @@ class Orchestrator:
                     )
                 )
                 tmux = TmuxServer(
-                    socket_name=f"orchestra-{os.getpid()}-{port}",
+                    socket_name=f"orchestra-{secrets.token_hex(4)}",
                     config_file=workspace.tmux_config,
                 )
                 workspace.write_run_file(
@@ -190,7 +193,7 @@ class Orchestrator:
                     for instance in instances.values():
                         await instance.start(trusted=[workspace.repo])
                     outcome = await coordinator.run(receive)
-                except BaseException:
+                except (KeyboardInterrupt, anyio.get_cancelled_exc_class()):
                     outcome = Outcome.INTERRUPTED
                     raise
                 finally:
@@ -206,7 +209,7 @@ class Orchestrator:
         workspace = self.workspace
         try:
             repo = await GitRepo.clone(
-                settings.repository_url,
+                self.config.repository,
                 workspace.repo,
                 branch=settings.branch,
                 depth=settings.clone_depth,

@@ -30,6 +30,8 @@ class DeliveryDeadline:
 
     instance: str
     prompt_number: int
+    nudge: int = 0
+    """How many times Enter was pressed again for this prompt before this deadline."""
 
 
 @final

@@ -229,11 +229,14 @@ class TmuxServer:
         await self._run("kill-window", kill)
 
     async def close(self) -> None:
-        """``kill-server`` (a no-op when it is not running)."""
+        """``kill-server`` and remove its socket file (a no-op when it is not running)."""
 
         def close() -> None:
             if self._server.is_alive():
+                socket = self._server.cmd("display-message", "-p", "#{socket_path}").stdout
                 self._server.kill()
+                if socket:
+                    Path(socket[0]).unlink(missing_ok=True)
 
         await self._run("kill-server", close)
 

@@ -27,12 +27,16 @@ import attrs
 from claude_orchestra.claude_home import ClaudeHome
 
 
+def _resolved(path: Path | str) -> Path:
+    return Path(path).expanduser().resolve()
+
+
 @final
 @attrs.frozen
 class Workspace:
     """The paths of one run's workspace folder."""
 
-    root: Path = attrs.field(converter=lambda p: Path(p).resolve())
+    root: Path = attrs.field(converter=_resolved)
 
     @property
     def repo(self) -> Path:

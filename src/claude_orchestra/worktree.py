@@ -17,6 +17,7 @@ commits origin lacks (:class:`~claude_orchestra.errors.UnmergedWorkError`); and
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -44,6 +45,7 @@ __all__ = [
 DEFAULT_NETWORK_TIMEOUT: Final = 600.0
 """Seconds a clone, fetch or push may take before git is killed."""
 
+_log = logging.getLogger(__name__)
 _THREADS: Final = 8
 _T = TypeVar("_T")
 
@@ -120,6 +122,7 @@ class GitRepo:
             gitops.clone, url, dest, branch=branch, depth=depth, timeout=network_timeout
         )
         await anyio.to_thread.run_sync(clone)
+        _log.info("cloned into %s", dest, extra={"path": str(dest), "branch": branch})
         return cls(path=dest, network_timeout=network_timeout)
 
     @classmethod
@@ -196,6 +199,7 @@ class GitRepo:
         await self._locked(
             functools.partial(gitops.push, self._path, ref, dest, timeout=self._network_timeout)
         )
+        _log.info("pushed %s to origin/%s", ref, remote_branch, extra={"branch": remote_branch})
 
     async def preserve(self, ref: str, name: str) -> str:
         """Pin ``ref``'s commit on origin as ``refs/orchestra/preserved/<name>``.
@@ -210,9 +214,11 @@ class GitRepo:
             ValueError: ``name`` makes no valid ref name.
             GitError: Origin already holds ``name`` at an unrelated commit, or git failed.
         """
-        return await self._locked(
+        full = await self._locked(
             functools.partial(gitops.preserve, self._path, ref, name, timeout=self._network_timeout)
         )
+        _log.info("preserved %s as %s on origin", ref, full, extra={"ref": full})
+        return full
 
     async def is_reachable_on_origin(self, sha: str) -> bool:
         """Whether an origin branch or preserved ref contains ``sha``."""
@@ -227,6 +233,7 @@ class GitRepo:
                 progress, or git failed.
         """
         await self._locked(functools.partial(gitops.merge, self._path, ref))
+        _log.info("merged %s in the main clone", ref, extra={"branch": ref})
 
     async def add_worktree(self, path: Path, *, branch: str, base: str) -> Worktree:
         """Check ``branch`` out in a worktree at ``path``.
@@ -250,6 +257,7 @@ class GitRepo:
         await self._locked(
             functools.partial(gitops.add_worktree, self._path, path, branch=branch, base=base)
         )
+        _log.info("worktree %s on %s", path, branch, extra={"path": str(path), "branch": branch})
         return Worktree(repo=self, path=path, branch=branch, base=base)
 
     async def worktrees(self) -> list[WorktreeInfo]:
@@ -301,6 +309,7 @@ class Worktree:
             gitops.merge(self._path, f"{REMOTE}/{self._base}", branch=self._branch)
 
         await self._repo._locked(sync)
+        _log.info("synced %s with origin/%s", self._branch, self._base, extra=self._extra())
 
     async def commits_ahead(self) -> int:
         """How many commits the (local) branch has that ``origin/<base>`` lacks."""
@@ -350,6 +359,10 @@ class Worktree:
                 timeout=self._repo._network_timeout,
             )
         )
+        _log.info("removed worktree %s", self._path, extra=self._extra())
+
+    def _extra(self) -> dict[str, str]:
+        return {"path": str(self._path), "branch": self._branch}
 
 
 _ALWAYS_COPIED: Final = (".env", ".env.local")

@@ -439,7 +439,7 @@ async def test_remove_succeeds_once_the_work_is_on_origin(worker: Worktree, how:
     commit(worker.path, "a.txt", "a\n")
     (worker.path / "scratch.txt").write_text("untracked files are not work\n")
     if how == "preserve":
-        await worker.preserve("worker-1-final")
+        await worker.preserve("worker-1/final")
     else:
         await worker.push()
     await worker.remove()

@@ -80,7 +80,7 @@ def test_reading_in_pieces_gives_the_same_totals(
     growing = folder / "growing.jsonl"
     growing.write_bytes(b"")
     pieces = UsageLedger()
-    for cut in sorted(min(c, len(text)) for c in cuts) + [len(text)]:
+    for cut in [*sorted(min(c, len(text)) for c in cuts), len(text)]:
         growing.write_bytes(text[:cut])  # a writer mid-line leaves a partial last line
         pieces.read([growing])
     assert pieces.total == whole.total

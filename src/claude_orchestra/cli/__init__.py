@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from claude_orchestra.cli import _cleanup, _demo, _run, _validate
+from . import _cleanup, _demo, _run, _validate
 from claude_orchestra.errors import OrchestraError, UsageError
 
 logger = logging.getLogger("claude_orchestra.cli")

@@ -7,6 +7,8 @@ happened for each state to be possible.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -32,7 +34,7 @@ from claude_orchestra.lifecycle import (
 )
 
 _S = InstanceState
-_HOOK = {"instance": "worker-1", "at": 0.0, "session_id": "s"}
+_HOOK: dict[str, Any] = {"instance": "worker-1", "at": 0.0, "session_id": "s"}
 
 
 class LifecycleMachine(RuleBasedStateMachine):

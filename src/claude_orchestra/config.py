@@ -1,0 +1,291 @@
+"""Configuration: the config folder, compatible with the original TypeScript tool.
+
+A config folder holds ``orchestrator.json`` (required) and ``api-keys.json`` (optional).
+Both are parsed at the boundary by one strict cattrs converter: unknown keys, wrong types
+and out-of-range values are rejected, each as one line ``<file>: <field>: <reason>`` with
+the field spelled as in the file. Every problem is reported, not just the first, and no
+message ever quotes a value from ``api-keys.json``.
+
+The same classes are built directly from Python (validators live on the fields)::
+
+    config = RunConfig(
+        config_dir=Path("."),
+        orchestrator=OrchestraConfig(repository_url="git@github.com:me/app.git"),
+        credentials=(),
+    )
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+import cattrs
+
+from claude_orchestra.api_keys import load_api_keys_json
+from claude_orchestra.auth import AuthMode
+from claude_orchestra.credentials import Credential
+from claude_orchestra.errors import ConfigError
+
+ORCHESTRATOR_JSON = "orchestrator.json"
+API_KEYS_JSON = "api-keys.json"
+
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:.+$")
+_BAD_BRANCH = re.compile(r"(^[-/.])|(\.\.)|([\s~^:?*\[\\])|(@\{)|(/$)|(\.lock$)|(//)|(\.$)")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _between(low: int, high: int) -> Callable[[Any, attrs.Attribute[Any], int], None]:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+
+    return check
+
+
+def _at_least(low: float) -> Callable[[Any, attrs.Attribute[Any], float | None], None]:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+        if value is not None and value < low:
+            raise ValueError(f"must be at least {low:g}, got {value:g}")
+
+    return check
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"must be greater than 0, got {value:g}")
+
+
+def _repository_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    schemes = ("https://", "http://", "ssh://", "git://", "file://")
+    if not (value.startswith(schemes) or _SCP_LIKE.match(value) or "://" not in value):
+        raise ValueError("must be an https, ssh or file:// URL, or a local path")
+
+
+def _branch(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value or _BAD_BRANCH.search(value):
+        raise ValueError(f"is not a valid branch name: {value!r}")
+
+
+def _name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", value):
+        raise ValueError(f"must be a plugin strategy name (lowercase), got {value!r}")
+
+
+@final
+@attrs.frozen(kw_only=True)
+class OrchestraConfig:
+    """``orchestrator.json``: the original tool's keys and ours (camelCase in the file)."""
+
+    repository_url: str = attrs.field(validator=_repository_url)
+    """The target repository: https, ssh, ``file://`` or a local path."""
+    branch: str = attrs.field(default="main", validator=_branch)
+    """The run branch: workers start from it, merges land on it."""
+    worker_count: int = attrs.field(default=2, validator=_between(1, 20))
+    claude_configs: str | list[str] | None = None
+    """Accepted for compatibility with the original tool; unused."""
+    hook_server_port: int = attrs.field(default=3000, validator=_between(0, 65535))
+    """The hook app's port on 127.0.0.1; 0 picks a free one."""
+    max_run_duration_minutes: float = attrs.field(default=120, validator=_positive)
+    clone_depth: int | None = attrs.field(default=None, validator=_at_least(1))
+    """Shallow clone depth (original tool's key)."""
+    health_check_interval_ms: int | None = attrs.field(default=None, validator=_at_least(1))
+    """Accepted for compatibility; unused (we react to events, we do not poll)."""
+    rate_limit_check_interval_ms: int | None = attrs.field(default=None, validator=_at_least(1))
+    """Accepted for compatibility; unused (limits arrive as StopFailure events)."""
+    stuck_threshold_ms: int | None = attrs.field(default=None, validator=_at_least(1000))
+    """Accepted for compatibility; the stall watchdog arrives with the health issue."""
+    max_tool_uses_per_instance: int | None = attrs.field(default=None, validator=_at_least(1))
+    """Accepted for compatibility; unused."""
+    max_total_tool_uses: int | None = attrs.field(default=None, validator=_at_least(1))
+    """Accepted for compatibility; unused."""
+    workspace_dir: str | None = None
+    """Where the run keeps its clone, worktrees and ``.orchestra``; default
+    ``<config folder>/workspace``; relative to the config folder."""
+    auth_mode: AuthMode = AuthMode.OAUTH
+    model: str | None = None
+    """``--model`` for every instance (default: Claude Code's own)."""
+    claude_command: str | None = None
+    """The claude executable (default: the project-local install, else ``claude``)."""
+    scheduler: str = attrs.field(default="manager", validator=_name)
+    merger: str = attrs.field(default="manager", validator=_name)
+    api_timeout_ms: int | None = attrs.field(default=None, validator=_at_least(1000))
+    """``API_TIMEOUT_MS`` for every instance."""
+    max_retries: int = attrs.field(default=2, validator=_between(0, 15))
+    """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """What a run needs: the config folder, ``orchestrator.json``, the credentials."""
+
+    config_dir: Path = attrs.field(converter=Path)
+    orchestrator: OrchestraConfig
+    credentials: tuple[Credential, ...] = ()
+
+    @property
+    def workspace(self) -> Path:
+        """The workspace folder, resolved against the config folder."""
+        chosen = self.orchestrator.workspace_dir
+        path = Path(chosen).expanduser() if chosen else Path("workspace")
+        return (self.config_dir / path).resolve()
+
+    @property
+    def repository(self) -> str:
+        """The repository URL, with a relative local path resolved against the config folder."""
+        url = self.orchestrator.repository_url
+        if "://" in url or _SCP_LIKE.match(url):
+            return url
+        return str((self.config_dir / Path(url).expanduser()).resolve())
+
+    def with_workspace(self, workspace: Path) -> RunConfig:
+        """A copy that uses ``workspace`` (the CLI's ``--workspace``)."""
+        settings = attrs.evolve(self.orchestrator, workspace_dir=str(workspace.resolve()))
+        return attrs.evolve(self, orchestrator=settings)
+
+
+def _reject_bool(value: Any, kinds: tuple[type, ...], what: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"must be {what}, got {json.dumps(value)[:40]}")
+    return value
+
+
+def _build_converter() -> cattrs.Converter:
+    """Type checks per field; the field validators give the range checks."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+
+    def structure_int(value: Any, _: type) -> int:
+        result: int = _reject_bool(value, (int,), "an integer")
+        return result
+
+    def structure_float(value: Any, _: type) -> float:
+        return float(_reject_bool(value, (int, float), "a number"))
+
+    def structure_str(value: Any, _: type) -> str:
+        result: str = _reject_bool(value, (str,), "a string")
+        return result
+
+    def structure_configs(value: Any, _: type) -> str | list[str] | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise TypeError("must be a string or a list of strings")
+
+    def structure_mode(value: Any, _: type) -> AuthMode:
+        try:
+            return AuthMode(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in AuthMode)
+            raise ValueError(f"must be one of {choices}, got {json.dumps(value)[:40]}") from None
+
+    converter.register_structure_hook(int, structure_int)
+    converter.register_structure_hook(float, structure_float)
+    converter.register_structure_hook(str, structure_str)
+    converter.register_structure_hook(str | list[str] | None, structure_configs)
+    converter.register_structure_hook(AuthMode, structure_mode)
+    return converter
+
+
+attrs.resolve_types(OrchestraConfig)
+_converter = _build_converter()
+_FIELDS = {_camel(f.name): f for f in attrs.fields(OrchestraConfig)}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot be read ({exc.strerror})"]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(path, [f"line {exc.lineno}: {exc.msg}"]) from None
+
+
+def parse_orchestrator(data: Any, *, path: Path | str = ORCHESTRATOR_JSON) -> OrchestraConfig:
+    """``orchestrator.json``'s decoded JSON as a value.
+
+    Every key is checked on its own (type, then range), so one load reports every problem.
+
+    Raises:
+        ConfigError: one line per problem.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(path, ["(top level): must be a JSON object"])
+    problems = [f"{key}: unknown key" for key in data if key not in _FIELDS]
+    values: dict[str, Any] = {}
+    for key, field in _FIELDS.items():
+        if key not in data:
+            if field.default is attrs.NOTHING:
+                problems.append(f"{key}: required")
+            continue
+        try:
+            value = _converter.structure(data[key], field.type)  # type: ignore[arg-type]
+            if field.validator is not None and value is not None:
+                field.validator(None, field, value)
+        except (TypeError, ValueError, cattrs.BaseValidationError) as exc:
+            problems.append(f"{key}: {_reason(exc)}")
+        else:
+            values[field.name] = value
+    if problems:
+        raise ConfigError(path, problems)
+    return OrchestraConfig(**values)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError) and exc.exceptions:
+        return _reason(exc.exceptions[0])
+    return str(exc) or type(exc).__name__
+
+
+def load_orchestrator_json(path: Path) -> OrchestraConfig:
+    """Read and check ``orchestrator.json``."""
+    return parse_orchestrator(_read_json(path), path=path)
+
+
+def dump_orchestrator_json(config: OrchestraConfig) -> dict[str, Any]:
+    """The camelCase document for ``config`` (defaults included); loading it gives ``config``."""
+    return {
+        key: value.value if isinstance(value, AuthMode) else value
+        for key, field in _FIELDS.items()
+        for value in [getattr(config, field.name)]
+    }
+
+
+def load_config(config_dir: Path | str) -> RunConfig:
+    """Read a config folder: ``orchestrator.json`` and, if present, ``api-keys.json``.
+
+    Raises:
+        ConfigError: the folder or a file is missing, malformed or holds a bad value.
+    """
+    folder = Path(config_dir)
+    if not folder.is_dir():
+        raise ConfigError(folder, ["not a config folder (it does not exist)"])
+    orchestrator = load_orchestrator_json(folder / ORCHESTRATOR_JSON)
+    keys_file = folder / API_KEYS_JSON
+    credentials = load_api_keys_json(keys_file) if keys_file.exists() else ()
+    return RunConfig(
+        config_dir=folder.resolve(), orchestrator=orchestrator, credentials=credentials
+    )
+
+
+def describe(config: RunConfig) -> Mapping[str, Any]:
+    """The config as the report shows it: ``orchestrator.json`` and credential names."""
+    return {
+        **dump_orchestrator_json(config.orchestrator),
+        "credentials": [c.name for c in config.credentials],
+    }

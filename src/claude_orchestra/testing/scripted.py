@@ -1,0 +1,295 @@
+"""Scripted models for the fake Messages API: deterministic replies, decided per request.
+
+A :class:`Script` sees one parsed :class:`~claude_orchestra.testing.messages.MessagesRequest`
+and returns a :class:`~claude_orchestra.testing.messages.Reply`. Scripts are stateless: the
+request holds the whole conversation, and :attr:`MessagesRequest.step` says how far the
+current turn has gone.
+
+:class:`EchoScript` answers simple tests; :class:`OrchestraScript` plays the manager and
+the workers of the orchestra's protocol, reading the machine tag the orchestrator puts on
+every prompt (:mod:`claude_orchestra.prompt_tag`) rather than the prose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, final
+
+import attrs
+
+from claude_orchestra.prompt_tag import parse_prompt_tag
+from claude_orchestra.tasklists import parse_task_list, render_task_list, task_list_filename
+from claude_orchestra.testing.messages import (
+    Block,
+    MessagesRequest,
+    Reply,
+    TextBlock,
+    ToolResult,
+    ToolUseBlock,
+)
+
+__all__ = [
+    "Block",
+    "EchoScript",
+    "MessagesRequest",
+    "OrchestraScript",
+    "Reply",
+    "Script",
+    "TextBlock",
+    "ToolUseBlock",
+    "bash",
+    "deliverable_content",
+    "deliverable_path",
+    "direction_tasks",
+    "text_reply",
+    "tool_reply",
+    "write",
+]
+
+_RUN = re.compile(r"(?:^|\s)run:\s*(?P<command>[^\n]+)")
+
+
+def text_reply(text: str) -> Reply:
+    """A reply of one text block that ends the turn."""
+    return Reply(blocks=(TextBlock(text=text),), stop_reason="end_turn")
+
+
+def bash(command: str, description: str) -> ToolUseBlock:
+    """A ``Bash`` tool use."""
+    return ToolUseBlock(name="Bash", input={"command": command, "description": description})
+
+
+def write(file_path: str, content: str) -> ToolUseBlock:
+    """A ``Write`` tool use (``file_path`` should be absolute)."""
+    return ToolUseBlock(name="Write", input={"file_path": file_path, "content": content})
+
+
+def tool_reply(*blocks: Block) -> Reply:
+    """A reply that asks Claude Code to run tools (``stop_reason: tool_use``)."""
+    return Reply(blocks=blocks, stop_reason="tool_use")
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, stripped ('' when there is none)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def failure_reply(results: Sequence[ToolResult]) -> Reply | None:
+    """A turn-ending text when any of ``results`` failed, else ``None`` (never loop)."""
+    failed = [r for r in results if r.is_error]
+    if not failed:
+        return None
+    return text_reply(f"The tool failed, so I stopped: {first_line(failed[0].text)}")
+
+
+class Script(Protocol):
+    """Decides the reply to one request, from that request alone."""
+
+    def respond(self, request: MessagesRequest) -> Reply:
+        """The reply to ``request``."""
+        ...
+
+
+@final
+@attrs.frozen
+class EchoScript:
+    """Echoes the prompt; ``run: <command>`` makes it run the command with Bash first.
+
+    Turn shapes: a prompt without ``run:`` gets ``echo: <prompt>``; a prompt with it gets a
+    ``Bash`` tool use, then after the tool result ``done: <first line of output>``.
+    """
+
+    def respond(self, request: MessagesRequest) -> Reply:
+        """The reply to ``request``."""
+        prompt = request.last_user_text
+        if prompt is None:
+            return text_reply("Hello from the fake model.")
+        failed = failure_reply(request.new_results)
+        if failed is not None:
+            return failed
+        if request.new_results:
+            return text_reply(f"done: {first_line(request.new_results[0].text)}")
+        match = _RUN.search(prompt)
+        if match and request.step == 0:
+            return tool_reply(bash(match["command"].strip(), "Run the requested command"))
+        return text_reply(f"echo: {first_line(prompt)}")
+
+
+_BULLET = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+(?P<text>\S.*?)\s*$")
+_CHECKBOX = re.compile(r"^\[[ xX]\]")
+_PATH = re.compile(r"`(?P<path>[^`\s]+)`")
+
+
+def direction_tasks(text: str) -> tuple[str, ...]:
+    """Every Markdown bullet (``-``, ``*``, ``1.``) of ``text`` that is not a checkbox."""
+    tasks = []
+    for line in text.splitlines():
+        match = _BULLET.match(line)
+        if match and not _CHECKBOX.match(match["text"]):
+            tasks.append(match["text"])
+    return tuple(tasks)
+
+
+def deliverable_path(task: str) -> str:
+    """Where a worker writes a task's result: its first backticked relative path, else notes/."""
+    for match in _PATH.finditer(task):
+        path = match["path"]
+        parts = path.split("/")
+        if ("." in path or "/" in path) and not path.startswith("/") and ".." not in parts:
+            return path
+    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40].strip("-")
+    return f"notes/{slug or 'task'}.md"
+
+
+def deliverable_content(task: str, worker: int) -> str:
+    """A short file derived from the task text (Python for ``.py``, else Markdown)."""
+    if deliverable_path(task).endswith(".py"):
+        summary = task.replace('"""', "'''").replace("\\", "/")
+        return (
+            f'"""{summary}."""\n\n\n'
+            "def main() -> None:\n"
+            '    """Say what this file is for."""\n'
+            f"    print({task!r})\n\n\n"
+            'if __name__ == "__main__":\n'
+            "    main()\n"
+        )
+    return f"# {task}\n\nDone by worker {worker}.\n"
+
+
+def _in(cwd: str | None, name: str) -> str:
+    return f"{cwd.rstrip('/')}/{name}" if cwd else name
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def _task_list_text(output: str) -> str:
+    """The task list in a command's output (anything before its ``#`` heading dropped)."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("# ")), 0)
+    return "\n".join(lines[start:]) + "\n"
+
+
+@final
+@attrs.frozen
+class OrchestraScript:
+    """The manager and the workers of the orchestra protocol, driven by the prompt tag.
+
+    Actions (``action`` in the tag) and their turns, one request per step:
+
+    * ``plan`` (``workers``, ``run_branch``): read ``PROJECT_DIRECTION.md``; write one
+      ``WORKER_<n>_TASK_LIST.md`` per worker, its bullets dealt round-robin; commit and
+      push to the run branch; summarise.
+    * ``work`` (``worker``, ``branch``, ``run_branch``): merge the run branch and read the
+      list; write the deliverable and tick the task; commit and push the branch; report.
+    * ``merge`` (``branches``, ``run_branch``): merge each branch and push; report.
+
+    An untagged prompt gets a polite text; a failed tool ends the turn with its error.
+    """
+
+    def respond(self, request: MessagesRequest) -> Reply:
+        """The reply to ``request``."""
+        prompt = request.prompt
+        tag = parse_prompt_tag(prompt) if prompt else None
+        if tag is None:
+            return text_reply("Hello! I am the scripted model; send me a tagged prompt.")
+        failed = failure_reply(request.new_results)
+        if failed is not None:
+            return failed
+        try:
+            return _act(request, tag)
+        except (KeyError, TypeError, ValueError) as exc:
+            return text_reply(f"I cannot follow the prompt's tag {tag!r}: {exc!r}.")
+
+
+def _act(request: MessagesRequest, tag: Mapping[str, Any]) -> Reply:
+    match tag.get("action"):
+        case "plan":
+            return _plan(request, workers=int(tag["workers"]), branch=str(tag["run_branch"]))
+        case "work":
+            return _work(request, worker=int(tag["worker"]), run_branch=str(tag["run_branch"]))
+        case "merge":
+            branches = [str(b) for b in tag["branches"]]
+            return _merge(request, branches, str(tag["run_branch"]))
+        case other:
+            return text_reply(f"I do not know the action {other!r}.")
+
+
+def _plan(request: MessagesRequest, *, workers: int, branch: str) -> Reply:
+    results = request.turn_results
+    match request.step:
+        case 0:
+            return tool_reply(bash("cat PROJECT_DIRECTION.md", "Read the project direction"))
+        case 1:
+            tasks = direction_tasks(results[0].text if results else "")
+            dealt = {n: list(tasks[n - 1 :: workers]) for n in range(1, workers + 1)}
+            return tool_reply(
+                TextBlock(text=f"Splitting {len(tasks)} tasks between {workers} workers."),
+                *(
+                    write(_in(request.cwd, task_list_filename(n)), render_task_list(n, dealt[n]))
+                    for n in range(1, workers + 1)
+                ),
+            )
+        case 2:
+            message = _quote(f"Plan: task lists for {workers} workers")
+            return tool_reply(
+                bash(
+                    f"git add WORKER_*_TASK_LIST.md && git commit -q -m {message} "
+                    f"&& git push -q origin HEAD:{_quote(branch)}",
+                    "Commit and push the task lists",
+                )
+            )
+        case _:
+            count = len(direction_tasks(results[0].text)) if results else 0
+            return text_reply(f"Planned {count} tasks for {workers} workers on {branch}.")
+
+
+def _work(request: MessagesRequest, *, worker: int, run_branch: str) -> Reply:
+    name = task_list_filename(worker)
+    branch = f"worker-{worker}"
+    if request.step == 0:
+        return tool_reply(
+            bash(
+                f"git fetch -q origin && git merge -q --no-edit origin/{_quote(run_branch)} "
+                f"&& cat {name}",
+                "Bring in the plan and read my task list",
+            )
+        )
+    results = request.turn_results
+    task_list = parse_task_list(_task_list_text(results[0].text if results else ""))
+    item = task_list.next_task
+    if item is None:
+        return text_reply("Nothing left to do.")
+    match request.step:
+        case 1:
+            path = deliverable_path(item.text)
+            return tool_reply(
+                TextBlock(text=f"Working on: {item.text}"),
+                write(_in(request.cwd, path), deliverable_content(item.text, worker)),
+                write(_in(request.cwd, name), task_list.tick(item).render()),
+            )
+        case 2:
+            message = _quote(f"{branch}: {item.text}")
+            return tool_reply(
+                bash(
+                    f"git add -A && git commit -q -m {message} "
+                    f"&& git push -q origin HEAD:{_quote(branch)}",
+                    "Commit and push my work",
+                )
+            )
+        case _:
+            return text_reply(f"Done: {item.text}")
+
+
+def _merge(request: MessagesRequest, branches: Sequence[str], run_branch: str) -> Reply:
+    if request.step == 0 and branches:
+        merges = " && ".join(f"git merge --no-edit origin/{_quote(b)}" for b in branches)
+        return tool_reply(
+            bash(
+                f"git fetch -q origin && {merges} && git push -q origin HEAD:{_quote(run_branch)}",
+                "Merge the finished branches and push",
+            )
+        )
+    return text_reply(f"Merged {', '.join(branches) or 'nothing'} into {run_branch}.")

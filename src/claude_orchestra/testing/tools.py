@@ -1,0 +1,49 @@
+"""Finding the real tools the integration tests drive: the pinned claude, tmux, git."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+"""The source checkout (an editable install); its tools/ holds the pinned Claude Code."""
+
+
+def pinned_claude() -> Path | None:
+    """The project-local Claude Code binary, if ``make setup`` installed it."""
+    for candidate in (
+        os.environ.get("CLAUDE_ORCHESTRA_CLAUDE"),
+        REPO_ROOT / "tools/node_modules/.bin/claude",
+    ):
+        if candidate and Path(candidate).exists():
+            return Path(candidate)
+    return None
+
+
+def require(name: str, path: Path | str | None) -> None:
+    """Skip the test when a tool is missing, but fail it under CI (``CI`` is set)."""
+    if path:
+        return
+    message = f"{name} is not installed (run `make setup`)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_claude() -> Path:
+    """The pinned claude binary, or skip (fail under CI)."""
+    found = pinned_claude()
+    require("claude", found)
+    assert found is not None
+    return found
+
+
+def require_tmux() -> str:
+    """tmux on PATH, or skip (fail under CI)."""
+    found = shutil.which("tmux")
+    require("tmux", found)
+    assert found is not None
+    return found

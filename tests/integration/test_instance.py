@@ -1,0 +1,181 @@
+"""One real Claude Code instance in real tmux, driven by its hooks, on the fake API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import attrs
+import pytest
+from anyio.abc import ObjectReceiveStream
+
+from claude_orchestra import hookserver
+from claude_orchestra._clock import SystemClock
+from claude_orchestra.claude_home import HookEndpoint
+from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.events import Event, PaneDied, TurnFailed
+from claude_orchestra.hookapp import create_hook_app
+from claude_orchestra.instance import Instance, LaunchSettings, Role
+from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.faults import Fault
+from claude_orchestra.testing.scripted import EchoScript
+from claude_orchestra.tmux import TmuxServer, tmux_config
+from claude_orchestra.workspace import Workspace
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-ant-test-instance-0123456789abcdefghij"
+
+
+@attrs.define
+class Rig:
+    instance: Instance
+    events: ObjectReceiveStream[Event]
+    tmux: TmuxServer
+    workdir: Path
+
+    async def until(self, state: InstanceState, *, timeout: float = 60) -> list[Event]:
+        """Apply events until the instance reaches ``state``; returns what arrived."""
+        seen: list[Event] = []
+        if state is InstanceState.IDLE and self.instance.state is InstanceState.PROMPTED:
+            with anyio.move_on_after(3):
+                event = await self.events.receive()
+                seen.append(event)
+                self.instance.observe(event)
+            if not seen:
+                print("NUDGE needed")
+                await self.instance.press("Enter")
+        with anyio.move_on_after(timeout):
+            while self.instance.state is not state:
+                event = await self.events.receive()
+                seen.append(event)
+                self.instance.observe(event)
+        if self.instance.state is not state:
+            screen = await self.tmux.capture(self.instance.name)
+            pytest.fail(f"still {self.instance.state.value} after {seen}; screen:\n{screen}")
+        return seen
+
+
+@asynccontextmanager
+async def running_instance(
+    tmp_path: Path, claude: Path, fake: FakeAnthropicAPI
+) -> AsyncIterator[Rig]:
+    workspace = Workspace(tmp_path / "ws")
+    workspace.prepare()
+    workdir = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    token = "hook-secret-for-this-test-0123456789"
+    workspace.write_secret(token)
+    send, receive = anyio.create_memory_object_stream[Event](100)
+    app = create_hook_app(
+        secret=Secret(token), deliver=send.send, instances={"worker-1"}, clock=SystemClock()
+    )
+    with send, receive:
+        async with anyio.create_task_group() as tg:
+            port = await tg.start(hookserver.serve, app)
+            endpoint = HookEndpoint(
+                base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
+            )
+            workspace.tmux_config.write_text(
+                tmux_config(pane_died_url=endpoint.pane_died_url, token_file=workspace.token_file)
+            )
+            tmux = TmuxServer(
+                socket_name=f"test-instance-{port}", config_file=workspace.tmux_config
+            )
+            credential = Credential(
+                name="k1",
+                kind=CredentialKind.ENV,
+                env={"ANTHROPIC_API_KEY": Secret(KEY), "ANTHROPIC_BASE_URL": fake.base_url},
+            )
+            instance = Instance(
+                "worker-1",
+                Role.WORKER,
+                workdir,
+                workspace.home("worker-1"),
+                worker=1,
+                backend=tmux,
+                credential=credential,
+                settings=LaunchSettings(
+                    claude=(str(claude),),
+                    endpoint=endpoint,
+                    hook_token=token,
+                    knobs={"CLAUDE_CODE_MAX_RETRIES": "0"},
+                ),
+                clock=SystemClock(),
+            )
+            try:
+                yield Rig(instance=instance, events=receive, tmux=tmux, workdir=workdir)
+            finally:
+                await tmux.close()
+                tg.cancel_scope.cancel()
+
+
+async def test_start_prompt_tool_and_stop_are_all_seen_through_hooks(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    with FakeAnthropicAPI(script=EchoScript()) as fake:
+        fake.register("k1", KEY)
+        async with running_instance(tmp_path, claude_binary, fake) as rig:
+            await rig.instance.start()
+            await rig.until(InstanceState.IDLE)
+            assert rig.instance.session_id is not None
+
+            await rig.instance.send("please run: echo made-by-bash > proof.txt")
+            seen = await rig.until(InstanceState.IDLE)
+            names = [type(e).__name__ for e in seen]
+            assert names[0] == "PromptSubmitted"
+            assert "ToolUsed" in names
+            assert names[-1] == "TurnStopped"
+            assert (rig.workdir / "proof.txt").read_text() == "made-by-bash\n"
+
+            await rig.instance.stop()
+            await rig.until(InstanceState.STOPPED)
+            evidence = [change.evidence for change in rig.instance.history]
+            assert evidence[:2] == ["launched", "SessionStart startup"]
+            assert evidence[-1].startswith("SessionEnd")
+            # the API key was approved by the seeding: no dialog ever stood in the way
+            assert fake.requests[0].credential == "k1"
+
+
+async def test_a_killed_process_is_reported_by_tmux_as_a_pane_death(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    with FakeAnthropicAPI(script=EchoScript()) as fake:
+        fake.register("k1", KEY)
+        async with running_instance(tmp_path, claude_binary, fake) as rig:
+            await rig.instance.start()
+            await rig.until(InstanceState.IDLE)
+            await rig.instance.send("hello")
+            await rig.until(InstanceState.IDLE)
+            assert rig.instance.pid is not None
+            os.kill(rig.instance.pid, signal.SIGKILL)
+            seen = await rig.until(InstanceState.DEAD)
+            died = [e for e in seen if isinstance(e, PaneDied)]
+            assert died
+            assert died[0].signal == signal.SIGKILL
+
+            await rig.instance.restart(resume=True)
+            seen = await rig.until(InstanceState.IDLE)
+            assert rig.instance.history[-1].evidence == "SessionStart resume"
+
+
+async def test_an_api_error_ends_the_turn_in_stop_failure(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    with FakeAnthropicAPI(script=EchoScript()) as fake:
+        fake.register("k1", KEY)
+        fake.inject("k1", Fault.rate_limit(retry_after=3600))
+        async with running_instance(tmp_path, claude_binary, fake) as rig:
+            await rig.instance.start()
+            await rig.until(InstanceState.IDLE)
+            await rig.instance.send("hello")
+            seen = await rig.until(InstanceState.RATE_LIMITED)
+            failure = seen[-1]
+            assert isinstance(failure, TurnFailed)
+            assert "429" in failure.detail
