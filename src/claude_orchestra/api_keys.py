@@ -31,6 +31,24 @@ _ALLOWED = {"name", "source", "env", *_KEY_FIELDS}
 _TOKEN_NAMES = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY")
 
 
+def _environment(at: str, values: Any, problems: list[str]) -> dict[str, Secret | str]:
+    """An ``env`` object's variables; secrets wrapped, problems appended (values unquoted)."""
+    if not isinstance(values, dict):
+        problems.append(f"{at}.env: must be an object of environment variables")
+        return {}
+    env: dict[str, Secret | str] = {}
+    for key, value in values.items():
+        if not _ENV_NAME.fullmatch(key):
+            problems.append(f"{at}.env: {key[:40]!r} is not a variable name")
+        elif not isinstance(value, str):
+            problems.append(f"{at}.env.{key}: must be a string")
+        else:
+            env[key] = Secret(value) if key in SECRET_ENV_NAMES else value
+    if not any(name in values for name in _TOKEN_NAMES):
+        problems.append(f"{at}.env: needs ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY")
+    return env
+
+
 def _entry(index: int, raw: Any, problems: list[str]) -> Credential | None:
     at = f"[{index}]"
     if not isinstance(raw, dict):
@@ -48,25 +66,13 @@ def _entry(index: int, raw: Any, problems: list[str]) -> Credential | None:
     if len(given) != 1:
         problems.append(f"{at}: needs exactly one of primaryApiKey, apiKey or env")
         return None
-    env: dict[str, Secret | str] = {}
-    kind = CredentialKind.API_KEY
     if given[0] == "env":
         kind = CredentialKind.ENV
-        values = raw["env"]
-        if not isinstance(values, dict):
-            problems.append(f"{at}.env: must be an object of environment variables")
-            return None
-        for key, value in values.items():
-            if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
-                problems.append(f"{at}.env: {str(key)[:40]!r} is not a variable name")
-            elif not isinstance(value, str):
-                problems.append(f"{at}.env.{key}: must be a string")
-            else:
-                env[key] = Secret(value) if key in SECRET_ENV_NAMES else value
-        if not any(name in values for name in _TOKEN_NAMES):
-            problems.append(f"{at}.env: needs ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY")
+        env = _environment(at, raw["env"], problems)
     else:
+        kind = CredentialKind.API_KEY
         key = raw[given[0]]
+        env = {}
         if not isinstance(key, str) or not key.strip():
             problems.append(f"{at}.{given[0]}: must be a non-empty string")
         else:

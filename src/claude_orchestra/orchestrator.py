@@ -49,23 +49,32 @@ _SHUTDOWN_GRACE = 15.0
 
 
 def find_claude(configured: str | None, environ: Mapping[str, str]) -> str:
-    """The claude executable: the config's, else the project-local install, else PATH.
+    """The claude executable.
+
+    ``claudeCommand`` when the config sets it (it must exist), else
+    ``CLAUDE_ORCHESTRA_CLAUDE``, else the project-local install (``tools/node_modules``),
+    else ``claude`` on PATH.
 
     Raises:
-        PrerequisiteError: none is found.
+        PrerequisiteError: the chosen one, or any, is not found.
     """
-    candidates = [
-        configured,
-        environ.get("CLAUDE_ORCHESTRA_CLAUDE"),
-        str(Path.cwd() / "tools/node_modules/.bin/claude"),
-        str(Path(__file__).resolve().parents[2] / "tools/node_modules/.bin/claude"),
-        shutil.which("claude"),
-    ]
-    for candidate in candidates:
-        if candidate and (found := shutil.which(candidate)):
+    chosen = configured or environ.get("CLAUDE_ORCHESTRA_CLAUDE")
+    if chosen:
+        found = shutil.which(chosen)
+        if found is None:
+            raise PrerequisiteError("claude", f"not found: {chosen}")
+        return found
+    for candidate in (
+        Path.cwd() / "tools/node_modules/.bin/claude",
+        Path(__file__).resolve().parents[2] / "tools/node_modules/.bin/claude",
+    ):
+        if found := shutil.which(str(candidate)):
             return found
-    where = configured or "tools/node_modules/.bin/claude or PATH"
-    raise PrerequisiteError("claude", f"not found ({where}); run `make setup`")
+    if found := shutil.which("claude"):
+        return found
+    raise PrerequisiteError(
+        "claude", "not found in tools/node_modules or on PATH; run `make setup`"
+    )
 
 
 def check_tools() -> None:

@@ -14,8 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import _cleanup, _demo, _run, _validate
 from claude_orchestra.errors import OrchestraError, UsageError
+
+from . import _cleanup, _demo, _run, _validate
 
 logger = logging.getLogger("claude_orchestra.cli")
 

@@ -23,7 +23,7 @@ from claude_orchestra.errors import UsageError
 from claude_orchestra.orchestrator import Orchestrator
 from claude_orchestra.report import summary_text
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
-from claude_orchestra.testing.sample import create_origin
+from claude_orchestra.testing.sample import create_origin, write_config_folder
 
 
 def register(commands: Any) -> None:
@@ -34,40 +34,6 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="how many workers (default 2)")
     parser.set_defaults(handler=handle)
-
-
-def write_config(folder: Path, *, origin: Path, workers: int, base_url: str, key: str) -> Path:
-    """The demo's config folder: orchestrator.json and api-keys.json."""
-    config = folder / "config"
-    config.mkdir(parents=True)
-    (config / "orchestrator.json").write_text(
-        json.dumps(
-            {
-                "repositoryUrl": str(origin),
-                "branch": "main",
-                "workerCount": workers,
-                "hookServerPort": 0,
-                "maxRunDurationMinutes": 10,
-                "authMode": "api-keys-only",
-                "workspaceDir": str(folder / "workspace"),
-            },
-            indent=2,
-        )
-    )
-    (config / "api-keys.json").write_text(
-        json.dumps(
-            [
-                {
-                    "name": "fake-api",
-                    "env": {"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": base_url},
-                    "source": "claude_orchestra.testing.fake_api",
-                }
-            ],
-            indent=2,
-        )
-    )
-    (config / "api-keys.json").chmod(0o600)
-    return config
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -84,8 +50,13 @@ def handle(args: argparse.Namespace) -> int:
         with FakeAnthropicAPI() as fake:
             fake.register("fake-api", key)
             config = load_config(
-                write_config(
-                    folder, origin=origin, workers=args.workers, base_url=fake.base_url, key=key
+                write_config_folder(
+                    folder / "config",
+                    origin=origin,
+                    workers=args.workers,
+                    base_url=fake.base_url,
+                    key=key,
+                    workspace=folder / "workspace",
                 )
             )
             orchestrator = Orchestrator(config, load_entry_points=False)

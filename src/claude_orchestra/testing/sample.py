@@ -7,6 +7,7 @@ into a task), a README and a ``.gitignore`` that keeps ``.env`` files out of git
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -81,3 +82,49 @@ def create_origin(
         _git("commit", "-q", "-m", "Project direction", cwd=work)
         _git("push", "-q", "origin", f"HEAD:{branch}", cwd=work)
     return origin
+
+
+def write_config_folder(
+    folder: Path,
+    *,
+    origin: Path,
+    base_url: str,
+    key: str,
+    workspace: Path,
+    workers: int = 2,
+    minutes: float = 10,
+    extra: Mapping[str, object] | None = None,
+) -> Path:
+    """A config folder running ``workers`` workers on ``origin`` against a fake API.
+
+    ``orchestrator.json`` picks a free hook port; ``api-keys.json`` holds one ``env`` entry
+    named ``fake-api`` with ``key`` and ``base_url`` (mode 0600).
+    """
+    folder.mkdir(parents=True)
+    settings = {
+        "repositoryUrl": str(origin),
+        "branch": "main",
+        "workerCount": workers,
+        "hookServerPort": 0,
+        "maxRunDurationMinutes": minutes,
+        "authMode": "api-keys-only",
+        "workspaceDir": str(workspace),
+        **dict(extra or {}),
+    }
+    (folder / "orchestrator.json").write_text(json.dumps(settings, indent=2) + "\n")
+    keys = folder / "api-keys.json"
+    keys.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "fake-api",
+                    "env": {"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": base_url},
+                    "source": "claude_orchestra.testing.fake_api",
+                }
+            ],
+            indent=2,
+        )
+        + "\n"
+    )
+    keys.chmod(0o600)
+    return folder
