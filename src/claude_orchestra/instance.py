@@ -217,11 +217,20 @@ class Instance:
         )
 
     def _resumable(self) -> bool:
-        """Claude Code writes a transcript only once a turn has run; resume needs it."""
+        """Whether ``--resume`` can work: the session's transcript holds a conversation.
+
+        Claude Code writes the transcript a moment after a turn ends; a process killed
+        before that leaves no conversation, and ``--resume`` then exits with "No
+        conversation found". Such an instance starts a new session instead.
+        """
         if self._session_id is None:
             return False
         name = f"{self._session_id}.jsonl"
-        return any(Path(p).name == name and Path(p).exists() for p in self._transcripts)
+        for path in map(Path, self._transcripts):
+            if path.name == name and path.exists():
+                with path.open(encoding="utf-8", errors="replace") as lines:
+                    return any('"type":"user"' in line for line in lines)
+        return False
 
     async def send(self, prompt: str) -> None:
         """Type ``prompt`` and press Enter; ``UserPromptSubmit`` confirms delivery.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.scripted import EchoScript
+from claude_orchestra.testing.waiting import wait_until
 from claude_orchestra.tmux import TmuxServer, tmux_config
 from claude_orchestra.workspace import Workspace
 
@@ -40,22 +40,21 @@ class Rig:
     tmux: TmuxServer
     workdir: Path
 
-    async def until(self, state: InstanceState, *, timeout: float = 60) -> list[Event]:
-        """Apply events until the instance reaches ``state``; returns what arrived."""
+    async def until(self, state: InstanceState, *, limit: float = 60) -> list[Event]:
+        """Apply events until the instance reaches ``state``; returns what arrived.
+
+        Like the coordinator, press Enter again while a prompt waits to be accepted.
+        """
         seen: list[Event] = []
-        if state is InstanceState.IDLE and self.instance.state is InstanceState.PROMPTED:
-            with anyio.move_on_after(3):
-                event = await self.events.receive()
-                seen.append(event)
-                self.instance.observe(event)
-            if not seen:
-                print("NUDGE needed")
-                await self.instance.press("Enter")
-        with anyio.move_on_after(timeout):
+        with anyio.move_on_after(limit):
             while self.instance.state is not state:
-                event = await self.events.receive()
-                seen.append(event)
-                self.instance.observe(event)
+                with anyio.move_on_after(2):
+                    event = await self.events.receive()
+                    seen.append(event)
+                    self.instance.observe(event)
+                    continue
+                if self.instance.state is InstanceState.PROMPTED:
+                    await self.instance.press("Enter")
         if self.instance.state is not state:
             screen = await self.tmux.capture(self.instance.name)
             pytest.fail(f"still {self.instance.state.value} after {seen}; screen:\n{screen}")
@@ -69,7 +68,7 @@ async def running_instance(
     workspace = Workspace(tmp_path / "ws")
     workspace.prepare()
     workdir = tmp_path / "work"
-    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    await anyio.run_process(["git", "init", "-q", str(workdir)])
     token = "hook-secret-for-this-test-0123456789"
     workspace.write_secret(token)
     send, receive = anyio.create_memory_object_stream[Event](100)
@@ -153,6 +152,8 @@ async def test_a_killed_process_is_reported_by_tmux_as_a_pane_death(
             await rig.until(InstanceState.IDLE)
             await rig.instance.send("hello")
             await rig.until(InstanceState.IDLE)
+            (transcript,) = rig.instance.transcripts
+            await wait_until(lambda: '"type":"assistant"' in Path(transcript).read_text())
             assert rig.instance.pid is not None
             os.kill(rig.instance.pid, signal.SIGKILL)
             seen = await rig.until(InstanceState.DEAD)
@@ -160,9 +161,18 @@ async def test_a_killed_process_is_reported_by_tmux_as_a_pane_death(
             assert died
             assert died[0].signal == signal.SIGKILL
 
+            session = rig.instance.session_id
             await rig.instance.restart(resume=True)
-            seen = await rig.until(InstanceState.IDLE)
+            await rig.until(InstanceState.IDLE)
             assert rig.instance.history[-1].evidence == "SessionStart resume"
+            assert rig.instance.session_id == session
+            await rig.instance.send("are you back?")
+            await rig.until(InstanceState.IDLE)
+            # the fake saw the earlier turn in the resumed conversation, same session
+            last = fake.requests[-1]
+            assert last.typed_prompts[0] == "hello"
+            assert last.typed_prompts[-1] == "are you back?"
+            assert last.session_id == session
 
 
 async def test_an_api_error_ends_the_turn_in_stop_failure(

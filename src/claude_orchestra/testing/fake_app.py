@@ -88,6 +88,8 @@ class _Messages:
             record,
             model=parsed.model,
             last_user_text=parsed.last_user_text,
+            typed_prompts=parsed.typed_prompts,
+            session_id=request.headers.get("x-claude-code-session-id"),
             cwd=parsed.cwd,
             stream=parsed.stream,
         )

@@ -47,6 +47,10 @@ class ApiRequest:
     usage: Usage | None = None
     """Set once a successful reply has been sent in full."""
     message_id: str | None = None
+    session_id: str | None = None
+    """Claude Code's ``X-Claude-Code-Session-Id`` header."""
+    typed_prompts: tuple[str, ...] = ()
+    """Every typed user text in the conversation sent, oldest first."""
 
 
 def request_to_json(record: ApiRequest) -> dict[str, Any]:

@@ -103,6 +103,11 @@ class MessagesRequest:
         return None
 
     @property
+    def typed_prompts(self) -> tuple[str, ...]:
+        """Every typed user text in the conversation, oldest first (resumes keep them)."""
+        return tuple(t for m in self.messages if m.role == "user" for t in m.typed_texts)
+
+    @property
     def prompt_index(self) -> int | None:
         """Index in :attr:`messages` of the prompt message, or ``None``."""
         for index in range(len(self.messages) - 1, -1, -1):
