@@ -97,12 +97,13 @@ def parse_api_keys(data: Any, *, path: Path | str) -> tuple[Credential, ...]:
     seen: set[str] = set()
     for index, raw in enumerate(data):
         credential = _entry(index, raw, problems)
-        if credential is None:
-            continue
-        if credential.name in seen:
-            problems.append(f"[{index}].name: duplicate name {credential.name[:40]!r}")
-        seen.add(credential.name)
-        credentials.append(credential)
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name.strip():
+            if name in seen:
+                problems.append(f"[{index}].name: duplicate name {name[:40]!r}")
+            seen.add(name)
+        if credential is not None:
+            credentials.append(credential)
     if problems:
         raise ConfigError(path, problems)
     return tuple(credentials)
