@@ -136,7 +136,7 @@ def test_malformed_json(tmp_path: Path, content: str, reason: str) -> None:
 
 
 def test_missing_files_and_folders(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="orchestrator.json: file not found"):
+    with pytest.raises(ConfigError, match=r"orchestrator\.json: file not found"):
         load_config(tmp_path)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope")
