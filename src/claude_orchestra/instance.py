@@ -245,14 +245,20 @@ class Instance:
         self.observe(PromptSent(prompt=prompt))
 
     async def stop(self) -> None:
-        """Ask the process to exit (``/exit``); ``SessionEnd`` or pane death confirm it."""
+        """Ask the process to exit; ``SessionEnd`` or the pane's death confirm it.
+
+        An idle instance gets ``/exit``. A busy one gets SIGTERM instead: typing would
+        mix ``/exit`` into the interrupted prompt Claude Code puts back in the input box.
+        Either way Claude Code ends its session (``SessionEnd``) and writes its transcript.
+        """
         if not self._state.alive:
             return
-        busy = self._state in {InstanceState.PROMPTED, InstanceState.WORKING}
+        idle = self._state is InstanceState.IDLE
         self.observe(StopRequested())
-        if busy:  # interrupt the turn first; on an empty input Esc would open a menu
-            await self._backend.send_keys(self.name, "Escape")
-        await self._backend.type_text(self.name, "/exit")
+        if idle:
+            await self._backend.type_text(self.name, "/exit")
+        else:
+            await self._backend.terminate(self.name)
 
     async def press(self, *keys: str) -> None:
         """Press keys in the pane (tmux key names: ``Enter``, ``Escape``...)."""

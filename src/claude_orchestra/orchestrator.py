@@ -275,7 +275,11 @@ class Orchestrator:
         with anyio.move_on_after(_SHUTDOWN_GRACE):
             for instance in coordinator.instances.values():
                 await instance.stop()
-            await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE)
+            await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
+            for instance in coordinator.instances.values():
+                if instance.state.alive:  # /exit went unheard: end it the hard way
+                    await tmux.terminate(instance.name)
+            await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
         for worktree in worktrees.values():
             try:
                 await worktree.push()

@@ -10,8 +10,11 @@ global environment, so no instance sees a secret it was not given.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shlex
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar, final
@@ -52,6 +55,10 @@ class TmuxBackend(Protocol):
 
     async def capture(self, name: str) -> str:
         """The pane's visible text (the labelled fallback for states without a hook)."""
+        ...
+
+    async def terminate(self, name: str) -> None:
+        """Send SIGTERM to the pane's process (it exits; the pane stays to report it)."""
         ...
 
     async def kill(self, name: str) -> None:
@@ -206,6 +213,18 @@ class TmuxServer:
             return "\n".join(lines) if isinstance(lines, list) else ""
 
         return await self._run("capture-pane", capture)
+
+    async def terminate(self, name: str) -> None:
+        """SIGTERM to the pane's process; a no-op when it has already exited."""
+
+        def terminate() -> None:
+            pane = self._pane(name)
+            pane.refresh()
+            if pane.pane_dead != "1" and pane.pane_pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pane.pane_pid), signal.SIGTERM)
+
+        await self._run("kill", terminate)
 
     async def window_names(self) -> list[str]:
         """The windows that exist (alive or with a dead pane)."""

@@ -12,6 +12,7 @@ import pytest
 
 from claude_orchestra.tasklists import parse_task_list
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
 
 KEY = "sk-ant-e2e-" + "7" * 32
@@ -158,3 +159,44 @@ def test_a_missing_claude_is_a_prerequisite_error(tmp_path: Path) -> None:
     result = cli("run", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr == "claude-orchestra: claude: not found: /nonexistent/claude\n"
+
+
+def test_at_the_time_limit_the_run_stops_gracefully_with_exit_3(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    origin = create_origin(tmp_path)
+    workspace = tmp_path / "workspace"
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        config = write_config_folder(
+            tmp_path / "config",
+            origin=origin,
+            base_url=fake.base_url,
+            key=KEY,
+            workspace=workspace,
+            minutes=0.25,
+        )
+        run = subprocess.Popen(
+            [sys.executable, "-m", "claude_orchestra", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # once a worker is at work, every later request hangs: the run cannot finish
+        fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+        fake.inject("*", Fault.hang())
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 3, err[-3000:]
+    assert "Run time_limit" in out
+    report = json.loads((workspace / ".orchestra" / "report.json").read_text())
+    assert report["outcome"] == "time_limit"
+    # every commit a worker made is on origin
+    for worker in (1, 2):
+        local = subprocess.run(
+            ["git", "-C", str(workspace / "repo"), "rev-parse", f"worker-{worker}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert git(origin, "branch", "--contains", local, "--all").strip() != ""
+    assert {i["finalState"] for i in report["instances"]} <= {"stopped"}
