@@ -1,20 +1,30 @@
-"""Forward an event to the hook app from a command hook or tmux (stdlib only).
+"""Forward events to the hook app from a command hook, tmux, or an instance's own pane.
 
-Claude Code runs no HTTP hook for ``SessionStart``, and tmux's ``pane-died`` hook can only
-run a shell command, so both call this script, which POSTs to the hook app with the run's
-secret read from a private file. It runs as ``python -I -S _relay.py ...``: no site
-packages, no imports of ours, quick to start. It never blocks its caller for long and never
-fails it: errors go to stderr and the exit code is 0.
+Stdlib only, run as ``python -I -S _relay.py ...``: no site packages, no imports of ours,
+quick to start. Three uses:
 
-    _relay.py hook URL TOKEN_FILE            (body: the hook payload on stdin)
-    _relay.py pane-died URL TOKEN_FILE STATUS SIGNAL
+    _relay.py hook URL TOKEN_FILE                       (SessionStart: payload on stdin)
+    _relay.py pane-died URL TOKEN_FILE STATUS SIGNAL PID (tmux's pane-died hook)
+    _relay.py run URL TOKEN_FILE -- COMMAND...           (the process in every pane)
+
+``run`` starts COMMAND (claude) as its child on the same terminal, passes SIGTERM and
+SIGHUP on to it, waits for it, reports its exit status to URL, and exits the same way.
+tmux 3.3a sometimes leaves a killed pane process unreaped, so its ``pane-died`` hook never
+fires; the wrapper reports every exit itself (the tmux hook stays as a fallback).
+
+The relay never blocks its caller for long and never fails it: errors go to stderr and
+the hook modes exit 0.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import urllib.request
+from types import FrameType
 
 _TIMEOUT_SECONDS = 5
 
@@ -32,19 +42,45 @@ def _post(url: str, token_file: str, body: bytes) -> None:
         response.read()
 
 
-def main(argv: list[str]) -> int:
-    """Relay one event; always exit 0 so the caller is never disturbed."""
+def _report(url: str, token_file: str, status: str, sig: str, pid: str) -> None:
     try:
-        match argv:
-            case ["hook", url, token_file]:
-                _post(url, token_file, sys.stdin.buffer.read())
-            case ["pane-died", url, token_file, status, signal]:
-                body = json.dumps({"status": status, "signal": signal}).encode()
-                _post(url, token_file, body)
-            case _:
-                print(f"claude-orchestra relay: bad arguments {argv!r}", file=sys.stderr)
+        body = json.dumps({"status": status, "signal": sig, "pid": pid}).encode()
+        _post(url, token_file, body)
     except Exception as exc:
         print(f"claude-orchestra relay: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def run(url: str, token_file: str, command: list[str]) -> int:
+    """Run ``command``, pass signals on, report its exit; returns its exit code."""
+    child = subprocess.Popen(command)
+
+    def forward(signum: int, _: FrameType | None) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to claude, not to us
+    code = child.wait()
+    status, sig = (str(code), "") if code >= 0 else ("", str(-code))
+    _report(url, token_file, status, sig, str(os.getpid()))
+    return code if code >= 0 else 128 - code
+
+
+def main(argv: list[str]) -> int:
+    """Relay one event, or run and watch a command."""
+    match argv:
+        case ["run", url, token_file, "--", *command] if command:
+            return run(url, token_file, command)
+        case ["hook", url, token_file]:
+            try:
+                _post(url, token_file, sys.stdin.buffer.read())
+            except Exception as exc:
+                print(f"claude-orchestra relay: {type(exc).__name__}: {exc}", file=sys.stderr)
+        case ["pane-died", url, token_file, status, sig, pid]:
+            _report(url, token_file, status, sig, pid)
+        case _:
+            print(f"claude-orchestra relay: bad arguments {argv!r}", file=sys.stderr)
     return 0
 
 

@@ -59,9 +59,13 @@ class HookEndpoint:
     token_file: Path
     """A 0600 file holding the run's secret (read by the command-hook relay)."""
 
-    def hook_url(self, instance: str) -> str:
-        """The URL Claude Code's hooks POST to."""
-        return f"{self.base_url}/hooks/{instance}"
+    def hook_url(self, instance: str, launch: int) -> str:
+        """The URL the hooks of an instance's ``launch``-th process POST to.
+
+        The launch number tells a restarted instance's events from the late events of the
+        process it replaced.
+        """
+        return f"{self.base_url}/hooks/{instance}/{launch}"
 
     def pane_died_url(self, instance: str) -> str:
         """The URL tmux's pane-died relay POSTs to."""
@@ -73,9 +77,9 @@ def relay_command(*args: str) -> list[str]:
     return [sys.executable, "-I", "-S", str(Path(_relay.__file__)), *args]
 
 
-def hook_settings(instance: str, endpoint: HookEndpoint) -> dict[str, Any]:
+def hook_settings(instance: str, launch: int, endpoint: HookEndpoint) -> dict[str, Any]:
     """The ``--settings`` document that subscribes the orchestrator to an instance's hooks."""
-    url = endpoint.hook_url(instance)
+    url = endpoint.hook_url(instance, launch)
     http = {
         "type": "http",
         "url": url,
@@ -137,6 +141,7 @@ class ClaudeHome:
         self,
         *,
         instance: str,
+        launch: int,
         trusted: Sequence[Path],
         credential: Credential,
         endpoint: HookEndpoint,
@@ -165,7 +170,9 @@ class ClaudeHome:
         user_settings = self.path / "settings.json"
         if not user_settings.exists():
             _write_private(user_settings, json.dumps({"skipDangerousModePermissionPrompt": True}))
-        _write_private(self.settings_file, json.dumps(hook_settings(instance, endpoint), indent=2))
+        _write_private(
+            self.settings_file, json.dumps(hook_settings(instance, launch, endpoint), indent=2)
+        )
         if credential.oauth_file is not None:
             target = self.path / ".credentials.json"
             shutil.copyfile(credential.oauth_file, target)
@@ -174,6 +181,8 @@ class ClaudeHome:
     def launch_spec(
         self,
         *,
+        instance: str,
+        endpoint: HookEndpoint,
         claude: Sequence[str],
         cwd: Path,
         credential: Credential,
@@ -185,7 +194,12 @@ class ClaudeHome:
     ) -> LaunchSpec:
         """The command line and environment of the interactive process.
 
+        The process in the pane is the relay's ``run`` wrapper, which starts claude and
+        reports its exit to the hook app (see :mod:`claude_orchestra._relay`).
+
         Args:
+            instance: the instance's name (for the exit report's URL).
+            endpoint: the hook app.
             claude: the claude executable (and any fixed leading arguments).
             cwd: the worktree or clone the instance works in.
             credential: what it authenticates with (environment only).
@@ -205,6 +219,9 @@ class ClaudeHome:
             argv += ["--model", model]
         if resume_session:
             argv += ["--resume", resume_session]
+        argv = relay_command(
+            "run", endpoint.pane_died_url(instance), str(endpoint.token_file), "--", *argv
+        )
         env = {
             "CLAUDE_CONFIG_DIR": str(self.path),
             "DISABLE_AUTOUPDATER": "1",

@@ -50,7 +50,14 @@ from claude_orchestra.progress import (
 )
 from claude_orchestra.reset_time import parse_reset_time
 from claude_orchestra.tasklists import parse_task_list, task_list_filename
-from claude_orchestra.timers import DeliveryDeadline, RetryDue, StartDeadline, Timer, Timers
+from claude_orchestra.timers import (
+    DeliveryDeadline,
+    ExitDeadline,
+    RetryDue,
+    StartDeadline,
+    Timer,
+    Timers,
+)
 from claude_orchestra.worktree import GitRepo, Worktree
 
 logger = logging.getLogger(__name__)
@@ -82,8 +89,13 @@ class RunRules:
     worker_count: int
     deadline: float
     """Monotonic time at which the run stops (``maxRunDurationMinutes``)."""
-    start_timeout: float = 90.0
-    delivery_nudges: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0)
+    start_timeout: float = 30.0
+    exit_timeout: float = 3.0
+    """Seconds a process asked to exit for a restart gets before it is replaced anyway.
+
+    After a ``StopFailure`` Claude Code 2.1.328 sometimes ends its session on SIGTERM
+    (``SessionEnd``) but lingers for more than 10 s; replacing the pane kills it."""
+    delivery_nudges: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
     """Seconds to wait for ``UserPromptSubmit`` before pressing Enter again, in turn.
 
     The TUI can drop an Enter that arrives while it is still taking in a paste (seen
@@ -117,6 +129,8 @@ class Coordinator:
     _restarts: dict[str, int] = attrs.field(init=False, factory=dict)
     _launches: dict[str, int] = attrs.field(init=False, factory=dict)
     _ahead: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
+    _replacing: dict[str, tuple[Credential | None, bool]] = attrs.field(init=False, factory=dict)
+    """Instances whose process was asked to exit so it can be replaced: (credential, resume)."""
 
     def __attrs_post_init__(self) -> None:
         self.progress = RunProgress(run_branch=self.rules.run_branch)
@@ -155,6 +169,9 @@ class Coordinator:
         instance = self.instances.get(event.instance)
         if instance is None:
             return None
+        if instance.is_stale(event):
+            logger.debug("%s: ignored %s from a replaced process", instance.name, event)
+            return None
         before = len(instance.history)
         instance.observe(event)
         self.journal.record(event)
@@ -169,6 +186,9 @@ class Coordinator:
     async def _apply(self, event: Event) -> None:
         instance = await self._observe(event)
         if instance is None:
+            return
+        if isinstance(event, PaneDied) and instance.name in self._replacing:
+            await self._replace(instance)
             return
         match event:
             case SessionStarted() if instance.state is InstanceState.IDLE:
@@ -363,6 +383,15 @@ class Coordinator:
                         f"screen: {await self._screen(instance)}",
                         "wait for the instance",
                     )
+            case ExitDeadline(launch=launch) if (
+                launch == self._launches.get(instance.name) and instance.name in self._replacing
+            ):
+                logger.warning(
+                    "%s: did not exit within %.0f s; replacing it",
+                    instance.name,
+                    self.rules.exit_timeout,
+                )
+                await self._replace(instance)
             case RetryDue() if instance.state.accepts_prompt:
                 pending = self._resend.pop(instance.name, None)
                 if pending is not None:
@@ -409,6 +438,24 @@ class Coordinator:
     async def _relaunch(
         self, instance: Instance, *, credential: Credential | None = None, resume: bool = True
     ) -> None:
+        """Replace the instance's process once the old one has gone.
+
+        A live process is asked to exit first and replaced on its pane's death: it writes
+        its config dir (``.claude.json``) as it exits, which would undo the new launch's
+        seeding if the two overlapped.
+        """
+        self._replacing[instance.name] = (credential, resume)
+        if not instance.state.alive:
+            await self._replace(instance)
+            return
+        await self._guard_tmux(instance, instance.terminate())
+        self._timers.add(
+            self.clock.now() + self.rules.exit_timeout,
+            ExitDeadline(instance=instance.name, launch=self._launches.get(instance.name, 0)),
+        )
+
+    async def _replace(self, instance: Instance) -> None:
+        credential, resume = self._replacing.pop(instance.name)
         await self._guard_tmux(instance, instance.restart(credential, resume=resume))
         self._watch_start(instance.name)
 
@@ -428,8 +475,9 @@ class Coordinator:
 
     async def _screen(self, instance: Instance) -> str:
         try:
-            lines = (await instance.screen()).splitlines()
-            return _clip(" / ".join(line for line in lines if line.strip()))
+            lines = [" ".join(line.split()) for line in (await instance.screen()).splitlines()]
+            shown = [line for line in lines if line.strip(" ─━│")]
+            return _clip(" / ".join(shown[-12:]), 1200)
         except TmuxError as exc:
             return str(exc)
 

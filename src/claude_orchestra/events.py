@@ -34,6 +34,8 @@ class HookEvent(Event):
     session_id: str
     transcript_path: str | None = None
     cwd: str | None = None
+    launch: int = 0
+    """Which launch of the instance sent it (from the hook URL); 0 when unknown."""
 
 
 @final
@@ -140,6 +142,8 @@ class PaneDied(Event):
 
     exit_status: int | None
     signal: int | None
+    pid: int | None = None
+    """The process that died, as tmux reported it."""
 
 
 def _text(payload: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
@@ -199,13 +203,14 @@ SUBSCRIBED_HOOKS: Mapping[str, tuple[type[HookEvent], _Fields]] = {
 }
 
 
-def parse_hook_event(instance: str, payload: object, *, at: float) -> HookEvent:
+def parse_hook_event(instance: str, payload: object, *, at: float, launch: int = 0) -> HookEvent:
     """Turn a hook's JSON body into its event.
 
     Args:
         instance: the instance the hook URL names.
         payload: the decoded JSON body.
         at: the receive time on the orchestrator's clock.
+        launch: the launch number the hook URL names.
 
     Raises:
         HookPayloadError: the body is not an object, names an event we did not subscribe
@@ -220,6 +225,7 @@ def parse_hook_event(instance: str, payload: object, *, at: float) -> HookEvent:
     return cls(
         instance=instance,
         at=at,
+        launch=launch,
         session_id=_text(payload, "session_id"),
         transcript_path=_optional_text(payload, "transcript_path"),
         cwd=_optional_text(payload, "cwd"),

@@ -1,7 +1,7 @@
 """The hook app: authenticate, parse, enqueue, reply. Nothing else.
 
-Claude Code's hooks POST their JSON to ``/hooks/<instance>``; tmux's ``pane-died`` hook
-POSTs to ``/panes/<instance>/died``. Every request must carry the run's secret as
+Claude Code's hooks POST their JSON to ``/hooks/<instance>/<launch>``; tmux's ``pane-died``
+hook POSTs to ``/panes/<instance>/died``. Every request must carry the run's secret as
 ``Authorization: Bearer <secret>``, else 401. A body that is not a payload we understand is
 a 400 with the reason; the handler never does git or tmux work and never crashes the app.
 The reply to a hook is ``{}`` ("no opinion"): decisions are made by the orchestrator's loop,
@@ -79,8 +79,10 @@ def create_hook_app(
         return JSONResponse({})
 
     async def hook(request: Request) -> Response:
+        launch = request.path_params.get("launch", 0)
         return await guarded(
-            request, lambda instance, body: parse_hook_event(instance, body, at=clock.now())
+            request,
+            lambda instance, body: parse_hook_event(instance, body, at=clock.now(), launch=launch),
         )
 
     async def pane_died(request: Request) -> Response:
@@ -92,6 +94,7 @@ def create_hook_app(
                 at=clock.now(),
                 exit_status=_optional_int(body, "status"),
                 signal=_optional_int(body, "signal"),
+                pid=_optional_int(body, "pid"),
             )
 
         return await guarded(request, build)
@@ -101,6 +104,7 @@ def create_hook_app(
 
     return Starlette(
         routes=[
+            Route("/hooks/{instance}/{launch:int}", hook, methods=["POST"]),
             Route("/hooks/{instance}", hook, methods=["POST"]),
             Route("/panes/{instance}/died", pane_died, methods=["POST"]),
             Route("/health", health, methods=["GET"]),

@@ -21,7 +21,7 @@ from claude_orchestra._clock import Clock
 from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import InvalidTransition
-from claude_orchestra.events import HookEvent
+from claude_orchestra.events import HookEvent, PaneDied
 from claude_orchestra.lifecycle import (
     InstanceState,
     Launched,
@@ -105,6 +105,7 @@ class Instance:
     _last_event_at: float | None = attrs.field(init=False, default=None)
     _prompts_sent: int = attrs.field(init=False, default=0)
     _pid: int | None = attrs.field(init=False, default=None)
+    _launch: int = attrs.field(init=False, default=0)
 
     def __repr__(self) -> str:
         return f"<Instance {self.name} {self._state.value}>"
@@ -153,8 +154,21 @@ class Instance:
             prompts_sent=self._prompts_sent,
         )
 
+    def is_stale(self, signal: Signal) -> bool:
+        """The signal comes from a process this instance has since replaced."""
+        if isinstance(signal, HookEvent):
+            return signal.launch not in (0, self._launch)
+        if isinstance(signal, PaneDied):
+            return signal.pid is not None and signal.pid != self._pid
+        return False
+
     def observe(self, signal: Signal) -> Step:
-        """Apply one signal (called by the orchestrator's loop only) and record it."""
+        """Apply one signal (called by the orchestrator's loop only) and record it.
+
+        Late events of a replaced process change nothing.
+        """
+        if self.is_stale(signal):
+            return Step(state=self._state, changed=False, reason="from a replaced process")
         if isinstance(signal, HookEvent):
             self._last_event_at = signal.at
             self._session_id = signal.session_id
@@ -199,13 +213,17 @@ class Instance:
 
     def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
         settings = self._settings
+        self._launch += 1
         self.home.seed(
             instance=self.name,
+            launch=self._launch,
             trusted=[self.cwd, *trusted],
             credential=self._credential,
             endpoint=settings.endpoint,
         )
         return self.home.launch_spec(
+            instance=self.name,
+            endpoint=settings.endpoint,
             claude=settings.claude,
             cwd=self.cwd,
             credential=self._credential,
@@ -258,6 +276,12 @@ class Instance:
         if idle:
             await self._backend.type_text(self.name, "/exit")
         else:
+            await self._backend.terminate(self.name)
+
+    async def terminate(self) -> None:
+        """Ask the process to exit now (SIGTERM), e.g. before replacing it."""
+        if self._state.alive:
+            self.observe(StopRequested())
             await self._backend.terminate(self.name)
 
     async def press(self, *keys: str) -> None:

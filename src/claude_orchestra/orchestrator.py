@@ -165,7 +165,9 @@ class Orchestrator:
                 )
                 workspace.tmux_config.write_text(
                     tmux_config(
-                        pane_died_url=endpoint.pane_died_url, token_file=workspace.token_file
+                        pane_died_url=endpoint.pane_died_url,
+                        token_file=workspace.token_file,
+                        relay_log=workspace.logs / "relay.log",
                     )
                 )
                 tmux = TmuxServer(

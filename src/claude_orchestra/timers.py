@@ -42,7 +42,16 @@ class RetryDue:
     instance: str
 
 
-Timer = StartDeadline | DeliveryDeadline | RetryDue
+@final
+@attrs.frozen(kw_only=True)
+class ExitDeadline:
+    """A process asked to exit for a restart should have died by now."""
+
+    instance: str
+    launch: int
+
+
+Timer = StartDeadline | DeliveryDeadline | RetryDue | ExitDeadline
 
 
 @final

@@ -70,14 +70,25 @@ class TmuxBackend(Protocol):
         ...
 
 
-def tmux_config(*, pane_died_url: Callable[[str], str], token_file: Path) -> str:
-    """The server's config file: kept dead panes, the pane-died relay, a scrubbed env."""
-    relay = relay_command("pane-died", "URL", str(token_file), "STATUS", "SIGNAL")
-    url = pane_died_url("#{window_name}")
-    relay = [url if a == "URL" else a for a in relay]
-    relay = ["#{pane_dead_status}" if a == "STATUS" else a for a in relay]
-    relay = ["#{pane_dead_signal}" if a == "SIGNAL" else a for a in relay]
-    command = shlex.join(relay).replace('"', '\\"')
+def tmux_config(
+    *, pane_died_url: Callable[[str], str], token_file: Path, relay_log: Path | None = None
+) -> str:
+    """The server's config file: kept dead panes, the pane-died relay, a scrubbed env.
+
+    The relay's complaints (it never fails its caller) go to ``relay_log`` when given.
+    """
+    relay = relay_command(
+        "pane-died",
+        pane_died_url("#{window_name}"),
+        str(token_file),
+        "#{pane_dead_status}",
+        "#{pane_dead_signal}",
+        "#{pane_pid}",
+    )
+    command = shlex.join(relay)
+    if relay_log is not None:
+        command += f" 2>>{shlex.quote(str(relay_log))}"
+    command = command.replace('"', '\\"')
     lines = [
         "set -g remain-on-exit on",
         "set -g focus-events on",
@@ -109,6 +120,10 @@ class TmuxServer:
 
     async def _run(self, op: str, fn: Callable[[], _T]) -> _T:
         def guarded() -> _T:
+            # A tmux server inherits the signal mask of whoever starts it and keeps it. If
+            # SIGCHLD is blocked there (some shells and CI runners block it), tmux never
+            # reaps a pane's process, so the pane-died hook never fires. Start it clean.
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
             try:
                 return fn()
             except tmux_exc.LibTmuxException as exc:

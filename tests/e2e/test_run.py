@@ -200,3 +200,34 @@ def test_at_the_time_limit_the_run_stops_gracefully_with_exit_3(
         ).stdout.strip()
         assert git(origin, "branch", "--contains", local, "--all").strip() != ""
     assert {i["finalState"] for i in report["instances"]} <= {"stopped"}
+
+
+def test_a_rate_limited_key_moves_the_instance_to_the_next_key(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    origin = create_origin(tmp_path)
+    workspace = tmp_path / "workspace"
+    second = "sk-ant-e2e-" + "8" * 32
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        fake.register("second", second)
+        config = write_config_folder(
+            tmp_path / "config", origin=origin, base_url=fake.base_url, key=KEY, workspace=workspace
+        )
+        keys = json.loads((config / "api-keys.json").read_text())
+        keys.append({"name": "second", "env": {**keys[0]["env"], "ANTHROPIC_API_KEY": second}})
+        (config / "api-keys.json").write_text(json.dumps(keys))
+        fake.inject("fake-api", Fault.rate_limit(retry_after=3600), times=1)
+        result = cli("run", "--config", str(config))
+        requests = fake.requests
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((workspace / ".orchestra" / "report.json").read_text())
+    (incident,) = [i for i in report["incidents"] if i["kind"] == "rate_limited"]
+    assert incident["action"] == "restart on second"
+    limited = next(r for r in requests if r.status == 429)
+    later = [r for r in requests if r.number > limited.number and r.cwd == limited.cwd]
+    assert later
+    assert {r.credential for r in later} == {"second"}
+    # the conversation went on in the same session, the failed prompt included
+    assert later[0].session_id == limited.session_id
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)

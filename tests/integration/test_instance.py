@@ -39,6 +39,7 @@ class Rig:
     events: ObjectReceiveStream[Event]
     tmux: TmuxServer
     workdir: Path
+    log: Path
 
     async def until(self, state: InstanceState, *, limit: float = 60) -> list[Event]:
         """Apply events until the instance reaches ``state``; returns what arrived.
@@ -57,7 +58,22 @@ class Rig:
                     await self.instance.press("Enter")
         if self.instance.state is not state:
             screen = await self.tmux.capture(self.instance.name)
-            pytest.fail(f"still {self.instance.state.value} after {seen}; screen:\n{screen}")
+            panes = await anyio.run_process(
+                [
+                    "tmux",
+                    "-L",
+                    self.tmux.socket_name,
+                    "list-panes",
+                    "-a",
+                    "-F",
+                    "#{pane_pid} dead=#{pane_dead} #{pane_dead_status}/#{pane_dead_signal}",
+                ]
+            )
+            log = self.log.read_text() if self.log.exists() else "(no relay log)"
+            pytest.fail(
+                f"still {self.instance.state.value} after {seen}; pid {self.instance.pid}; "
+                f"panes {panes.stdout!r}; relay log {log!r}; screen:\n{screen}"
+            )
         return seen
 
 
@@ -82,7 +98,11 @@ async def running_instance(
                 base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
             )
             workspace.tmux_config.write_text(
-                tmux_config(pane_died_url=endpoint.pane_died_url, token_file=workspace.token_file)
+                tmux_config(
+                    pane_died_url=endpoint.pane_died_url,
+                    token_file=workspace.token_file,
+                    relay_log=workspace.logs / "relay.log",
+                )
             )
             tmux = TmuxServer(
                 socket_name=f"test-instance-{port}", config_file=workspace.tmux_config
@@ -109,7 +129,13 @@ async def running_instance(
                 clock=SystemClock(),
             )
             try:
-                yield Rig(instance=instance, events=receive, tmux=tmux, workdir=workdir)
+                yield Rig(
+                    instance=instance,
+                    events=receive,
+                    tmux=tmux,
+                    workdir=workdir,
+                    log=workspace.logs / "relay.log",
+                )
             finally:
                 await tmux.close()
                 tg.cancel_scope.cancel()
@@ -155,7 +181,10 @@ async def test_a_killed_process_is_reported_by_tmux_as_a_pane_death(
             (transcript,) = rig.instance.transcripts
             await wait_until(lambda: '"type":"assistant"' in Path(transcript).read_text())
             assert rig.instance.pid is not None
-            os.kill(rig.instance.pid, signal.SIGKILL)
+            # the pane runs the relay's wrapper; claude is its child
+            children = Path(f"/proc/{rig.instance.pid}/task/{rig.instance.pid}/children")
+            (claude,) = map(int, (await anyio.Path(children).read_text()).split())
+            os.kill(claude, signal.SIGKILL)
             seen = await rig.until(InstanceState.DEAD)
             died = [e for e in seen if isinstance(e, PaneDied)]
             assert died
