@@ -231,3 +231,35 @@ def test_a_rate_limited_key_moves_the_instance_to_the_next_key(
     # the conversation went on in the same session, the failed prompt included
     assert later[0].session_id == limited.session_id
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+
+
+def test_sigterm_stops_the_run_cleanly(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    origin = create_origin(tmp_path)
+    workspace = tmp_path / "workspace"
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        config = write_config_folder(
+            tmp_path / "config", origin=origin, base_url=fake.base_url, key=KEY, workspace=workspace
+        )
+        fake.inject("*", Fault.slow(delay=0.5))  # keep the run busy while we stop it
+        run = subprocess.Popen(
+            [sys.executable, "-m", "claude_orchestra", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+        run.terminate()
+        _, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err[-2000:]
+    report = json.loads((workspace / ".orchestra" / "report.json").read_text())
+    assert report["outcome"] == "interrupted"
+    tmux = json.loads((workspace / ".orchestra" / "run.json").read_text())["tmuxSocket"]
+    alive = subprocess.run(["tmux", "-L", tmux, "has-session"], capture_output=True, check=False)
+    assert alive.returncode != 0
+    leftovers = subprocess.run(
+        ["ps", "-eo", "args"], capture_output=True, text=True, check=True
+    ).stdout
+    assert [line for line in leftovers.splitlines() if str(workspace) in line] == []
