@@ -25,7 +25,6 @@ from claude_orchestra.auth import (
     PoolView,
 )
 from claude_orchestra.config import OrchestraConfig, RunConfig, load_config
-from claude_orchestra.coordinator import Outcome
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.errors import (
     ConfigError,
@@ -57,6 +56,7 @@ from claude_orchestra.progress import (
     WorkerFinished,
 )
 from claude_orchestra.report import RunSummary
+from claude_orchestra.rules import Outcome
 from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ is ever shared between tasks.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import final
@@ -33,6 +32,7 @@ from claude_orchestra.events import (
     TurnFailed,
     TurnStopped,
 )
+from claude_orchestra.evidence import read_origin
 from claude_orchestra.instance import Instance, Role
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
@@ -49,7 +49,7 @@ from claude_orchestra.progress import (
     WorkerFinished,
 )
 from claude_orchestra.reset_time import parse_reset_time
-from claude_orchestra.tasklists import parse_task_list, task_list_filename
+from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.timers import (
     DeliveryDeadline,
     ExitDeadline,
@@ -61,51 +61,6 @@ from claude_orchestra.timers import (
 from claude_orchestra.worktree import GitRepo, Worktree
 
 logger = logging.getLogger(__name__)
-
-
-class Outcome(enum.Enum):
-    """How a run ended, and the CLI's exit code for it."""
-
-    COMPLETE = "complete"
-    TIME_LIMIT = "time_limit"
-    STALLED = "stalled"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def exit_code(self) -> int:
-        """0 complete, 3 time limit, 5 stalled, 130 interrupted, 1 failed."""
-        return {"complete": 0, "time_limit": 3, "stalled": 5, "interrupted": 130}.get(self.value, 1)
-
-
-@final
-@attrs.frozen(kw_only=True)
-class RunRules:
-    """The run's fixed facts and limits."""
-
-    run_branch: str
-    scheduler: str
-    merger: str
-    worker_count: int
-    deadline: float
-    """Monotonic time at which the run stops (``maxRunDurationMinutes``)."""
-    start_timeout: float = 30.0
-    exit_timeout: float = 3.0
-    """Seconds a process asked to exit for a restart gets before it is replaced anyway.
-
-    After a ``StopFailure`` Claude Code 2.1.328 sometimes ends its session on SIGTERM
-    (``SessionEnd``) but lingers for more than 10 s; replacing the pane kills it."""
-    delivery_nudges: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-    """Seconds to wait for ``UserPromptSubmit`` before pressing Enter again, in turn.
-
-    The TUI can drop an Enter that arrives while it is still taking in a paste (seen
-    right after start-up); pressing it again on an empty input does nothing, so this is
-    safe. After the last one the prompt is reported as not delivered."""
-    retry_delays: tuple[float, ...] = (5.0, 20.0, 60.0)
-    """Back-off before resending a failed turn's prompt; one retry per entry."""
-    max_restarts: int = 3
-    idle_retries: int = 1
-    """Follow-up prompts for a worker that stopped without committing."""
 
 
 @final
@@ -482,24 +437,25 @@ class Coordinator:
             return str(exc)
 
     async def _refresh_from_origin(self, instance: Instance) -> None:
-        """Fetch, re-read the task lists, and count each worker branch's unmerged commits."""
-        try:
-            worktree = self.worktrees.get(instance.name)
-            if worktree is not None:
+        """Push the instance's branch, then read the run's facts back from origin."""
+        worktree = self.worktrees.get(instance.name)
+        if worktree is not None:
+            try:
                 await worktree.push()
-            await self.repo.fetch()
-            run_ref = f"origin/{self.rules.run_branch}"
-            for number in range(1, self.rules.worker_count + 1):
-                text = await self.repo.read_file(run_ref, task_list_filename(number))
-                if text is not None:
-                    self.progress.task_lists[number] = parse_task_list(text)
-            for tree in self.worktrees.values():
-                self._ahead[tree.branch] = tuple(
-                    await self.repo.commit_ids(f"origin/{tree.branch}", run_ref)
-                )
+            except GitError as exc:
+                self._incident(IncidentKind.PUSH_REJECTED, instance, str(exc), "keep going")
+        try:
+            facts = await read_origin(
+                self.repo,
+                run_branch=self.rules.run_branch,
+                workers=range(1, self.rules.worker_count + 1),
+                branches=[tree.branch for tree in self.worktrees.values()],
+            )
         except GitError as exc:
-            self._incident(IncidentKind.PUSH_REJECTED, instance, str(exc), "keep going")
+            self._incident(IncidentKind.GIT_FAILED, instance, str(exc), "keep going")
             return
+        self.progress.task_lists.update(facts.task_lists)
+        self._ahead = dict(facts.unmerged)
         for branch in list(self.progress.awaiting_merge):
             if not self._ahead.get(branch):
                 self._record_merge(branch, instance.name)

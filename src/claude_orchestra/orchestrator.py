@@ -25,7 +25,7 @@ from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
 from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.config import RunConfig, dump_orchestrator_json
-from claude_orchestra.coordinator import Coordinator, Outcome, RunRules
+from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.credentials import Secret
 from claude_orchestra.errors import GitError, PrerequisiteError, UsageError
 from claude_orchestra.events import Event
@@ -39,6 +39,7 @@ from claude_orchestra.report import (
     instance_usage,
     write_report,
 )
+from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.tmux import TmuxServer, tmux_config
 from claude_orchestra.workspace import Workspace
 from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files

@@ -89,6 +89,7 @@ class IncidentKind(enum.Enum):
     PLAN_MISSING = "plan_missing"
     MERGE_INCOMPLETE = "merge_incomplete"
     PUSH_REJECTED = "push_rejected"
+    GIT_FAILED = "git_failed"
     PROMPT_NOT_DELIVERED = "prompt_not_delivered"
     PLUGIN_FAILED = "plugin_failed"
     GAVE_UP = "gave_up"

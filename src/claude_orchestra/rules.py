@@ -1,0 +1,53 @@
+"""A run's fixed rules and the outcomes it can end with."""
+
+from __future__ import annotations
+
+import enum
+from typing import final
+
+import attrs
+
+
+class Outcome(enum.Enum):
+    """How a run ended, and the CLI's exit code for it."""
+
+    COMPLETE = "complete"
+    TIME_LIMIT = "time_limit"
+    STALLED = "stalled"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def exit_code(self) -> int:
+        """0 complete, 3 time limit, 5 stalled, 130 interrupted, 1 failed."""
+        return {"complete": 0, "time_limit": 3, "stalled": 5, "interrupted": 130}.get(self.value, 1)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RunRules:
+    """The run's fixed facts and limits."""
+
+    run_branch: str
+    scheduler: str
+    merger: str
+    worker_count: int
+    deadline: float
+    """Monotonic time at which the run stops (``maxRunDurationMinutes``)."""
+    start_timeout: float = 30.0
+    exit_timeout: float = 3.0
+    """Seconds a process asked to exit for a restart gets before it is replaced anyway.
+
+    After a ``StopFailure`` Claude Code 2.1.328 sometimes ends its session on SIGTERM
+    (``SessionEnd``) but lingers for more than 10 s; replacing the pane kills it."""
+    delivery_nudges: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    """Seconds to wait for ``UserPromptSubmit`` before pressing Enter again, in turn.
+
+    The TUI can drop an Enter that arrives while it is still taking in a paste (seen
+    right after start-up); pressing it again on an empty input does nothing, so this is
+    safe. After the last one the prompt is reported as not delivered."""
+    retry_delays: tuple[float, ...] = (5.0, 20.0, 60.0)
+    """Back-off before resending a failed turn's prompt; one retry per entry."""
+    max_restarts: int = 3
+    idle_retries: int = 1
+    """Follow-up prompts for a worker that stopped without committing."""
