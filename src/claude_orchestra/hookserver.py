@@ -17,6 +17,8 @@ import uvicorn
 from anyio.abc import TaskStatus
 from starlette.types import ASGIApp
 
+from claude_orchestra.errors import PrerequisiteError
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,15 +31,23 @@ class _QuietServer(uvicorn.Server):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port`` 0 picks a free one)."""
+    """A listening TCP socket (``port`` 0 picks a free one).
+
+    Raises:
+        PrerequisiteError: the port cannot be had (in use, or not allowed).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
         sock.listen(1024)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise PrerequisiteError(
+            "hookServerPort",
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another port, "
+            "or 0 for a free one",
+        ) from exc
     sock.setblocking(False)
     return sock
 
@@ -47,10 +57,15 @@ async def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    sock: socket.socket | None = None,
     task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` until cancelled; ``task_status.started`` gets the bound port."""
-    sock = bind(host, port)
+    """Serve ``app`` until cancelled; ``task_status.started`` gets the bound port.
+
+    Pass ``sock`` (from :func:`bind`) to learn about a busy port before starting tasks;
+    it is closed when serving ends.
+    """
+    sock = sock or bind(host, port)
     server = _QuietServer(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     )

@@ -41,8 +41,8 @@ from claude_orchestra.report import (
 )
 from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.tmux import TmuxServer, tmux_config
-from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
+from claude_orchestra.workspace import Workspace, prepare_checkouts
+from claude_orchestra.worktree import GitRepo, Worktree
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +148,14 @@ class Orchestrator:
                 f"{workspace.root} holds an earlier run; run `claude-orchestra cleanup "
                 f"--workspace {workspace.root}` or choose another workspace",
             )
+        # Bound first: a busy port is reported before anything is cloned.
+        listening = hookserver.bind("127.0.0.1", settings.hook_server_port)
         workspace.prepare()
-        repo, worktrees = await self._prepare_git()
+        try:
+            repo, worktrees = await self._prepare_git()
+        except BaseException:
+            listening.close()
+            raise
         workspace.write_secret(self._hook_token.reveal())
         send, receive = anyio.create_memory_object_stream[Event](1024)
         names = ["manager", *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
@@ -158,9 +164,7 @@ class Orchestrator:
         )
         with send, receive, Journal(workspace.journal, self._clock) as journal:
             async with anyio.create_task_group() as tg:
-                port = await tg.start(
-                    functools.partial(hookserver.serve, app, port=settings.hook_server_port)
-                )
+                port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
                 endpoint = HookEndpoint(
                     base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
                 )
@@ -218,23 +222,16 @@ class Orchestrator:
 
     async def _prepare_git(self) -> tuple[GitRepo, dict[int, Worktree]]:
         settings = self.config.orchestrator
-        workspace = self.workspace
         try:
-            repo = await GitRepo.clone(
-                self.config.repository,
-                workspace.repo,
+            return await prepare_checkouts(
+                self.workspace,
+                repository=self.config.repository,
                 branch=settings.branch,
+                workers=settings.worker_count,
                 depth=settings.clone_depth,
             )
-            worktrees = {}
-            for n in range(1, settings.worker_count + 1):
-                worktrees[n] = await repo.add_worktree(
-                    workspace.worktree(n), branch=f"worker-{n}", base=settings.branch
-                )
-                copy_worktree_files(workspace.repo, workspace.worktree(n))
         except GitError as exc:
             raise PrerequisiteError("git", str(exc)) from exc
-        return repo, worktrees
 
     def _instances(
         self, names: list[str], claude: str, endpoint: HookEndpoint, tmux: TmuxServer

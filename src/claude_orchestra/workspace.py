@@ -22,9 +22,11 @@ import os
 from pathlib import Path
 from typing import Any, final
 
+import anyio
 import attrs
 
 from claude_orchestra.claude_home import ClaudeHome
+from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
 
 
 def _resolved(path: Path | str) -> Path:
@@ -113,3 +115,43 @@ class Workspace:
         except (OSError, ValueError):
             return None
         return facts if isinstance(facts, dict) else None
+
+
+def local_checkout(repository: str) -> Path | None:
+    """The working tree ``repository`` names, when it is a local checkout (not bare)."""
+    if "://" in repository and not repository.startswith("file://"):
+        return None
+    path = Path(repository.removeprefix("file://")).expanduser()
+    return path if (path / ".git").exists() else None
+
+
+async def prepare_checkouts(
+    workspace: Workspace,
+    *,
+    repository: str,
+    branch: str,
+    workers: int,
+    depth: int | None = None,
+) -> tuple[GitRepo, dict[int, Worktree]]:
+    """Clone ``repository``, add a worktree per worker, copy the untracked files they need.
+
+    ``.env``, ``.env.local`` and the paths listed in ``.worktreeinclude`` are copied (never
+    linked) into every worktree, and into the clone too, from the user's own checkout when
+    ``repository`` is one (they are usually git-ignored, so a clone lacks them), else from
+    the clone.
+
+    Raises:
+        GitError: the clone or a worktree could not be made.
+    """
+    repo = await GitRepo.clone(repository, workspace.repo, branch=branch, depth=depth)
+    source = local_checkout(repository) or workspace.repo
+    targets = [workspace.repo] if source != workspace.repo else []
+    worktrees = {}
+    for n in range(1, workers + 1):
+        worktrees[n] = await repo.add_worktree(
+            workspace.worktree(n), branch=f"worker-{n}", base=branch
+        )
+        targets.append(workspace.worktree(n))
+    for target in targets:
+        await anyio.to_thread.run_sync(copy_worktree_files, source, target)
+    return repo, worktrees

@@ -1,0 +1,70 @@
+"""A run's checkouts: clone, one worktree per worker, and the untracked files they need."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import anyio
+import pytest
+
+from claude_orchestra.testing.sample import create_origin
+from claude_orchestra.workspace import Workspace, local_checkout, prepare_checkouts
+
+pytestmark = pytest.mark.anyio
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+}
+
+
+def checkout_with_local_files(tmp_path: Path) -> Path:
+    """A user's own checkout: env files and a local config that git ignores."""
+    origin = create_origin(tmp_path / "remote")
+    work = tmp_path / "mine"
+    env = {**os.environ, **IDENTITY}
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True, env=env)
+    (work / ".env").write_text("API_URL=http://localhost\n")
+    (work / ".env.local").write_text("DEBUG=1\n")
+    (work / "config").mkdir()
+    (work / "config" / "local.json").write_text('{"local": true}\n')
+    (work / ".worktreeinclude").write_text("# extra local files\nconfig/local.json\n")
+    with (work / ".gitignore").open("a") as ignore:
+        ignore.write("config/local.json\n")
+    subprocess.run(["git", "-C", str(work), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(work), "commit", "-qm", "include"], check=True, env=env)
+    subprocess.run(["git", "-C", str(work), "checkout", "-qb", "run"], check=True, env=env)
+    return work
+
+
+async def test_env_files_come_from_the_users_checkout_into_every_worktree(
+    tmp_path: Path,
+) -> None:
+    work = checkout_with_local_files(tmp_path)
+    workspace = Workspace(tmp_path / "ws")
+    repo, worktrees = await prepare_checkouts(
+        workspace, repository=str(work), branch="run", workers=2
+    )
+    assert repo.path == workspace.repo
+    assert sorted(worktrees) == [1, 2]
+    for checkout in (workspace.repo, workspace.worktree(1), workspace.worktree(2)):
+        assert (checkout / ".env").read_text() == "API_URL=http://localhost\n"
+        assert (checkout / ".env.local").read_text() == "DEBUG=1\n"
+        assert (checkout / "config" / "local.json").read_text() == '{"local": true}\n'
+        assert not (checkout / ".env").is_symlink()
+        status = await anyio.run_process(["git", "-C", str(checkout), "status", "--porcelain"])
+        assert status.stdout == b""  # copied files stay ignored: nothing to commit by mistake
+    assert [worktrees[n].branch for n in (1, 2)] == ["worker-1", "worker-2"]
+
+
+def test_only_local_working_trees_are_sources(tmp_path: Path) -> None:
+    bare = create_origin(tmp_path)
+    assert local_checkout(str(bare)) is None
+    assert local_checkout("https://example.com/x.git") is None
+    work = checkout_with_local_files(tmp_path / "w")
+    assert local_checkout(str(work)) == work
+    assert local_checkout(f"file://{work}") == work
