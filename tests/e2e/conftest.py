@@ -1,0 +1,95 @@
+"""A target repository, the fake API and a config folder, ready for `claude-orchestra run`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.sample import create_origin, write_config_folder
+
+KEY = "sk-ant-e2e-" + "7" * 32
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``claude-orchestra ARGS`` as a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "claude_orchestra", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@attrs.define
+class Target:
+    """One e2e run's pieces: a bare origin, a running fake API, a config folder."""
+
+    origin: Path
+    workspace: Path
+    config: Path
+    fake: FakeAnthropicAPI
+
+    def run(self) -> subprocess.CompletedProcess[str]:
+        """Run to the end."""
+        return cli("run", "--config", str(self.config))
+
+    def start(self) -> subprocess.Popen[str]:
+        """Start a run and return at once."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "claude_orchestra", "run", "--config", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def report(self) -> dict[str, Any]:
+        """``report.json``."""
+        report: dict[str, Any] = json.loads(self.state("report.json").read_text())
+        return report
+
+    def state(self, name: str) -> Path:
+        """A file in the run's ``.orchestra`` folder."""
+        return self.workspace / ".orchestra" / name
+
+    def git(self, *args: str) -> str:
+        """git on the origin."""
+        return subprocess.run(
+            ["git", "--git-dir", str(self.origin), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def assert_nothing_left_running(self) -> None:
+        """No tmux server, claude or relay of this run outlives it."""
+        socket = json.loads(self.state("run.json").read_text())["tmuxSocket"]
+        alive = subprocess.run(
+            ["tmux", "-L", socket, "has-session"], capture_output=True, check=False
+        )
+        assert alive.returncode != 0
+        processes = subprocess.run(
+            ["ps", "-eo", "args"], capture_output=True, text=True, check=True
+        ).stdout
+        assert [line for line in processes.splitlines() if str(self.workspace) in line] == []
+
+
+@pytest.fixture
+def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Target]:
+    """A target for ``claude-orchestra run``: origin, fake API (key ``fake-api``), config."""
+    origin = create_origin(tmp_path)
+    workspace = tmp_path / "workspace"
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        config = write_config_folder(
+            tmp_path / "config", origin=origin, base_url=fake.base_url, key=KEY, workspace=workspace
+        )
+        yield Target(origin=origin, workspace=workspace, config=config, fake=fake)
