@@ -47,7 +47,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 
 docs: $(VENV)/.installed
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: setup
 	$(BIN)/python bench/hook_ingest.py

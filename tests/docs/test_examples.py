@@ -1,0 +1,103 @@
+"""The examples run, and what they show is true."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from claude_orchestra import (
+    Incident,
+    IncidentKind,
+    InstanceState,
+    InstanceView,
+    MergeRecord,
+    Role,
+    StateChange,
+)
+from claude_orchestra.config import load_orchestrator_json
+from claude_orchestra.plugins import PluginHost
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_from_python_completes_with_its_plugins(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "run_from_python.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "run complete: 4/4 tasks" in result.stdout  # the Narrator plugin spoke
+    assert "merged worker-1" in result.stdout
+    report = json.loads((tmp_path / "workspace" / ".orchestra" / "report.json").read_text())
+    assert report["outcome"] == "complete"
+    assert "run_from_python.Narrator" not in report["plugins"]  # registered by object
+
+
+def test_the_observer_plugin_matches_the_hookspecs_and_writes_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin = load("observer_plugin")
+    host = PluginHost([plugin], load_entry_points=False)  # pluggy validates the signatures
+    events = tmp_path / "events.jsonl"
+    monkeypatch.setenv("ORCHESTRA_EVENTS_FILE", str(events))
+    view = InstanceView(
+        name="worker-1",
+        role=Role.WORKER,
+        worker=1,
+        state=InstanceState.IDLE,
+        credential="k",
+        session_id="s",
+        cwd=tmp_path,
+        last_event_at=None,
+        prompts_sent=1,
+    )
+    change = StateChange(
+        at=1.0, before=InstanceState.WORKING, after=InstanceState.IDLE, evidence="Stop"
+    )
+    host.notify("orchestra_instance_state_changed", instance=view, change=change)
+    host.notify(
+        "orchestra_merged",
+        merge=MergeRecord(branch="worker-1", commits=("abc",), at=2.0, merged_by="manager"),
+    )
+    host.notify(
+        "orchestra_incident",
+        incident=Incident(
+            at=3.0,
+            kind=IncidentKind.TURN_FAILED,
+            instance="worker-1",
+            evidence="529",
+            action="retry",
+        ),
+    )
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [line["record"] for line in lines] == ["state", "merge", "incident"]
+    assert lines[2]["kind"] == "turn_failed"
+    assert lines[0]["evidence"] == "Stop"
+    assert lines[1]["branch"] == "worker-1"
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_orchestrator_json(EXAMPLES / "config" / "orchestrator.json")
+    assert config.worker_count == 2
+    keys = json.loads((EXAMPLES / "config" / "api-keys.example.json").read_text())
+    assert all("REPLACE-ME" in json.dumps(entry) for entry in keys)
