@@ -88,13 +88,19 @@ def discover_oauth(environ: Mapping[str, str], home: Path) -> Credential | None:
     """The user's Claude login: ``CLAUDE_CODE_OAUTH_TOKEN``, else their credentials file.
 
     The file is only read to check it holds a login; it is later copied, never changed.
+    ``ANTHROPIC_BASE_URL`` in the environment (a gateway or proxy) goes with the login.
     """
+    gateway = (
+        {"ANTHROPIC_BASE_URL": environ["ANTHROPIC_BASE_URL"]}
+        if environ.get("ANTHROPIC_BASE_URL")
+        else {}
+    )
     token = environ.get("CLAUDE_CODE_OAUTH_TOKEN")
     if token:
         return Credential(
             name="oauth",
             kind=CredentialKind.OAUTH,
-            env={"CLAUDE_CODE_OAUTH_TOKEN": Secret(token)},
+            env={"CLAUDE_CODE_OAUTH_TOKEN": Secret(token), **gateway},
             source="CLAUDE_CODE_OAUTH_TOKEN",
         )
     config_dir = Path(environ.get("CLAUDE_CONFIG_DIR") or home / ".claude")
@@ -106,7 +112,11 @@ def discover_oauth(environ: Mapping[str, str], home: Path) -> Credential | None:
     if not isinstance(login, dict) or not login.get("accessToken"):
         return None
     return Credential(
-        name="oauth", kind=CredentialKind.OAUTH, source=str(path), oauth_file=str(path)
+        name="oauth",
+        kind=CredentialKind.OAUTH,
+        env=gateway,
+        source=str(path),
+        oauth_file=str(path),
     )
 
 

@@ -123,6 +123,8 @@ class OrchestraConfig:
     """``API_TIMEOUT_MS`` for every instance."""
     max_retries: int = attrs.field(default=2, validator=_between(0, 15))
     """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
+    rate_limit_cooldown_seconds: float = attrs.field(default=300, validator=_positive)
+    """How long a rate-limited credential rests when the limit names no reset time."""
 
 
 @final

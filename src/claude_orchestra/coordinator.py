@@ -19,7 +19,6 @@ import attrs
 from anyio.abc import ObjectReceiveStream
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.auth import AuthRotator, CredentialFailure
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import GitError, PluginError, TmuxError
 from claude_orchestra.events import (
@@ -33,6 +32,7 @@ from claude_orchestra.events import (
     TurnStopped,
 )
 from claude_orchestra.evidence import read_origin
+from claude_orchestra.failover import Decision, Failover, MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.instance import Instance, Role
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
@@ -48,9 +48,9 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.reset_time import parse_reset_time
 from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.timers import (
+    CredentialDue,
     DeliveryDeadline,
     ExitDeadline,
     RetryDue,
@@ -74,7 +74,7 @@ class Coordinator:
     """Instance name -> its worktree (workers only)."""
     repo: GitRepo
     plugins: PluginHost
-    rotator: AuthRotator
+    failover: Failover
     journal: Journal
     clock: Clock
     progress: RunProgress = attrs.field(init=False)
@@ -152,6 +152,7 @@ class Coordinator:
                     await self._send(pending)
             case TurnStopped() if instance.state is InstanceState.IDLE:
                 self._failures.pop(instance.name, None)
+                self.failover.progressed(instance.name)
                 assignment = self.progress.finish_assignment(instance.name)
                 await self._after_turn(instance, assignment)
             case TurnFailed():
@@ -161,7 +162,9 @@ class Coordinator:
                 InstanceState.EXITING,
             }:
                 await self._after_exit(instance, event)
-            case PromptSubmitted() | ToolUsed():
+            case ToolUsed():
+                self.failover.progressed(instance.name)
+            case PromptSubmitted():
                 pass
 
     async def _after_turn(self, instance: Instance, assignment: Assignment | None) -> None:
@@ -237,47 +240,58 @@ class Coordinator:
 
     async def _after_failure(self, instance: Instance, event: TurnFailed) -> None:
         assignment = self.progress.finish_assignment(instance.name)
+        if assignment is not None:
+            self._resend[instance.name] = assignment
         if event.error.is_credential_problem:
-            failure = CredentialFailure(
-                instance=instance.name,
-                credential=instance.credential.name,
-                kind=event.error,
-                detail=event.detail,
-                at=self.clock.wall(),
-                reset_at=parse_reset_time(event.detail, now=self.clock.wall()),
-            )
-            self.rotator.record_failure(failure)
-            choice = self.plugins.select_credential(
-                instance.snapshot(), self.rotator.view(), failure
-            )
-            action = f"restart on {choice}" if choice else "retry after back-off"
-            self._incident(IncidentKind.RATE_LIMITED, instance, _clip(event.detail), action)
-            if choice is not None:
-                credential = self.rotator.move(instance.name, choice)
-                if assignment is not None:
-                    self._resend[instance.name] = assignment
-                await self._relaunch(instance, credential=credential)
-                return
+            self.failover.failure_of(instance.snapshot(), event)
+            await self._follow(instance, self.failover.decide(instance.snapshot()), event.detail)
+            return
         count = self._failures.get(instance.name, 0)
         self._failures[instance.name] = count + 1
-        if assignment is None:
-            return
         if count >= len(self.rules.retry_delays):
+            self._resend.pop(instance.name, None)
             self._incident(
                 IncidentKind.GAVE_UP, instance, f"{count + 1} failed turns", "stop retrying"
             )
             return
-        if not event.error.is_credential_problem:
-            self._incident(
-                IncidentKind.TURN_FAILED,
-                instance,
-                f"{event.error.value}: {_clip(event.detail)}",
-                f"retry in {self.rules.retry_delays[count]:.0f} s",
-            )
-        self._resend[instance.name] = assignment
-        self._timers.add(
-            self.clock.now() + self.rules.retry_delays[count], RetryDue(instance=instance.name)
+        delay = self.rules.retry_delays[count]
+        self._incident(
+            IncidentKind.TURN_FAILED,
+            instance,
+            f"{event.error.value}: {_clip(event.detail)}",
+            f"retry on the same credential in {delay:.0f} s",
         )
+        self._timers.add(self.clock.now() + delay, RetryDue(instance=instance.name))
+
+    async def _follow(self, instance: Instance, decision: Decision, evidence: str) -> None:
+        """Carry out a failover decision."""
+        match decision:
+            case MoveTo(credential=credential):
+                self._incident(
+                    IncidentKind.RATE_LIMITED,
+                    instance,
+                    _clip(evidence),
+                    f"restart on {credential.name}",
+                )
+                await self._relaunch(instance, credential=credential)
+            case StayOn():
+                pending = self._resend.pop(instance.name, None)
+                if pending is not None:
+                    await self._send(pending)
+            case PauseUntil(until=until):
+                wait = max(1.0, until - self.clock.wall())
+                self._incident(
+                    IncidentKind.CREDENTIALS_EXHAUSTED,
+                    instance,
+                    _clip(evidence),
+                    f"pause {wait:.0f} s until a credential resets",
+                )
+                self._timers.add(self.clock.now() + wait, CredentialDue(instance=instance.name))
+            case NoCredential():
+                self._resend.pop(instance.name, None)
+                self._incident(
+                    IncidentKind.GAVE_UP, instance, _clip(evidence), "no valid credential left"
+                )
 
     async def _after_exit(self, instance: Instance, event: Event) -> None:
         assignment = self.progress.finish_assignment(instance.name)
@@ -347,6 +361,10 @@ class Coordinator:
                     self.rules.exit_timeout,
                 )
                 await self._replace(instance)
+            case CredentialDue() if instance.state.accepts_prompt:
+                await self._follow(
+                    instance, self.failover.decide(instance.snapshot()), "pause ended"
+                )
             case RetryDue() if instance.state.accepts_prompt:
                 pending = self._resend.pop(instance.name, None)
                 if pending is not None:

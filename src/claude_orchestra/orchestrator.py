@@ -29,6 +29,7 @@ from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.credentials import Secret
 from claude_orchestra.errors import GitError, PrerequisiteError, UsageError
 from claude_orchestra.events import Event
+from claude_orchestra.failover import Failover
 from claude_orchestra.hookapp import create_hook_app
 from claude_orchestra.instance import Instance, LaunchSettings, Role
 from claude_orchestra.journal import Journal
@@ -124,6 +125,7 @@ class Orchestrator:
             pool=order_pool(settings.auth_mode, config.credentials, oauth),
             clock=self._clock,
             spread=settings.auth_mode.value != "oauth",
+            default_cooldown=settings.rate_limit_cooldown_seconds,
         )
         self._hook_token = Secret(secrets.token_urlsafe(32))
 
@@ -200,7 +202,9 @@ class Orchestrator:
                     worktrees={f"worker-{n}": w for n, w in worktrees.items()},
                     repo=repo,
                     plugins=self.plugins,
-                    rotator=self.rotator,
+                    failover=Failover(
+                        rotator=self.rotator, plugins=self.plugins, clock=self._clock
+                    ),
                     journal=journal,
                     clock=self._clock,
                 )
@@ -312,6 +316,8 @@ class Orchestrator:
                 instances=instances,
                 config=dump_orchestrator_json(self.config.orchestrator),
                 plugins=self.plugins.names(),
+                rotations=coordinator.failover.rotations,
+                pool=self.rotator.view(),
             ),
         )
         return summary

@@ -83,6 +83,7 @@ class IncidentKind(enum.Enum):
 
     TURN_FAILED = "turn_failed"
     RATE_LIMITED = "rate_limited"
+    CREDENTIALS_EXHAUSTED = "credentials_exhausted"
     INSTANCE_DIED = "instance_died"
     INSTANCE_EXITED = "instance_exited"
     IDLE_WITHOUT_WORK = "idle_without_work"

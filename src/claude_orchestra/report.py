@@ -13,6 +13,8 @@ from typing import Any, final
 
 import attrs
 
+from claude_orchestra.auth import PoolView
+from claude_orchestra.failover import Rotation
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
 from claude_orchestra.progress import RunProgress
@@ -90,6 +92,8 @@ def build_report(
     instances: Sequence[Instance],
     config: Mapping[str, Any],
     plugins: Sequence[str],
+    rotations: Sequence[Rotation] = (),
+    pool: PoolView | None = None,
 ) -> dict[str, Any]:
     """The JSON document written to ``report.json``."""
     usage = {u.instance: u for u in summary.usage}
@@ -107,6 +111,10 @@ def build_report(
         "merges": [to_json(m) for m in progress.merges],
         "awaitingMerge": {b: list(c) for b, c in progress.awaiting_merge.items()},
         "incidents": [to_json(i) for i in progress.incidents],
+        "rotations": [
+            {**to_json(r), "seconds_to_recovery": r.seconds_to_recovery} for r in rotations
+        ],
+        "credentials": [to_json(c) for c in pool.credentials] if pool else [],
         "instances": [
             {
                 "name": i.name,

@@ -32,7 +32,9 @@ def parse_reset_time(text: str, *, now: float) -> float | None:
 
     Args:
         text: what Claude Code showed (a StopFailure's detail, or screen text).
-        now: the current epoch time; a time without a date is the next one after it.
+        now: the current epoch time; a time without a date is the next one after it
+            (or the end of the current minute, which the text's precision cannot tell
+            from now).
     """
     match = _RESET.search(text)
     if match is None:
@@ -55,6 +57,10 @@ def parse_reset_time(text: str, *, now: float) -> float | None:
             candidate = candidate.replace(year=candidate.year + 1)
         return candidate.timestamp()
     candidate = current.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if now - 60 < candidate.timestamp() <= now:
+        # The text has minute precision and was written moments ago: the reset is within
+        # the minute shown, not tomorrow. Take the minute's end.
+        return candidate.timestamp() + 60
     if candidate.timestamp() <= now:
         candidate += dt.timedelta(days=1)
     return candidate.timestamp()

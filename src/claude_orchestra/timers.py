@@ -51,7 +51,15 @@ class ExitDeadline:
     launch: int
 
 
-Timer = StartDeadline | DeliveryDeadline | RetryDue | ExitDeadline
+@final
+@attrs.frozen(kw_only=True)
+class CredentialDue:
+    """A paused instance's wait for a credential is over: decide again."""
+
+    instance: str
+
+
+Timer = StartDeadline | DeliveryDeadline | RetryDue | ExitDeadline | CredentialDue
 
 
 @final

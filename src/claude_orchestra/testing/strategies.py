@@ -39,6 +39,7 @@ OPTIONAL_KEYS: dict[str, st.SearchStrategy[Any]] = {
     "merger": st.just("manager"),
     "apiTimeoutMs": _optional_ms,
     "maxRetries": st.integers(0, 15),
+    "rateLimitCooldownSeconds": st.integers(1, 3600) | st.floats(0.5, 3600),
 }
 
 

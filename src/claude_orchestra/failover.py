@@ -1,0 +1,150 @@
+"""What to do when a turn fails because of its credential: move, pause, or give up.
+
+:class:`Failover` turns a ``StopFailure`` that blames the credential (a rate or usage
+limit, an authentication failure) into a decision the loop carries out:
+
+- :class:`MoveTo`: restart the instance on another credential, same conversation
+  (``orchestra_select_credential`` chooses; the built-in takes the next available one);
+- :class:`PauseUntil`: every credential is resting; wait until the earliest reset, then ask
+  again — never exit, never spin;
+- :class:`StayOn`: the instance's own credential is usable again; just resend the prompt;
+- :class:`NoCredential`: every credential is invalid; nothing will ever work.
+
+Every move is kept as a :class:`Rotation` with the seconds it took to recover (the first
+successful request on the new credential, seen as a tool use or a Stop).
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+import attrs
+
+from claude_orchestra._clock import Clock
+from claude_orchestra.auth import AuthRotator, CredentialFailure, CredentialStatus
+from claude_orchestra.credentials import Credential
+from claude_orchestra.events import TurnFailed
+from claude_orchestra.instance import InstanceView
+from claude_orchestra.plugins import PluginHost
+from claude_orchestra.reset_time import parse_reset_time
+
+
+@final
+@attrs.frozen
+class MoveTo:
+    """Restart on ``credential``."""
+
+    credential: Credential
+
+
+@final
+@attrs.frozen
+class PauseUntil:
+    """Wait until the wall-clock time ``until``, then decide again."""
+
+    until: float
+
+
+@final
+@attrs.frozen
+class StayOn:
+    """The instance's own credential is available again: resend its prompt."""
+
+
+@final
+@attrs.frozen
+class NoCredential:
+    """No credential can ever serve this instance again in this run."""
+
+
+Decision = MoveTo | PauseUntil | StayOn | NoCredential
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Rotation:
+    """An instance moved from one credential to another."""
+
+    instance: str
+    from_credential: str
+    to_credential: str
+    reason: str
+    """The ``StopFailure`` error (``rate_limit``, ``authentication_failed``...)."""
+    evidence: str
+    at: float
+    recovered_at: float | None = None
+    """When the first request on the new credential succeeded."""
+
+    @property
+    def seconds_to_recovery(self) -> float | None:
+        """From the failure to the first success on the new credential."""
+        return None if self.recovered_at is None else self.recovered_at - self.at
+
+
+@final
+@attrs.define(eq=False)
+class Failover:
+    """Decides, for each credential failure, where the instance goes next."""
+
+    rotator: AuthRotator
+    plugins: PluginHost
+    clock: Clock
+    _rotations: list[Rotation] = attrs.field(init=False, factory=list)
+    _failures: dict[str, CredentialFailure] = attrs.field(init=False, factory=dict)
+    _recovering: dict[str, int] = attrs.field(init=False, factory=dict)
+
+    @property
+    def rotations(self) -> tuple[Rotation, ...]:
+        """Every move so far."""
+        return tuple(self._rotations)
+
+    def failure_of(self, instance: InstanceView, event: TurnFailed) -> CredentialFailure:
+        """Record the failure against the credential the instance held when it failed."""
+        now = self.clock.wall()
+        failure = CredentialFailure(
+            instance=instance.name,
+            credential=instance.credential,
+            kind=event.error,
+            detail=event.detail,
+            at=now,
+            reset_at=parse_reset_time(event.detail, now=now),
+        )
+        self.rotator.record_failure(failure)
+        self._failures[instance.name] = failure
+        return failure
+
+    def decide(self, instance: InstanceView) -> Decision:
+        """Where the instance goes after its last failure (call again when a pause ends)."""
+        failure = self._failures[instance.name]
+        pool = self.rotator.view()
+        own = next(c for c in pool.credentials if c.name == instance.credential)
+        if own.status is CredentialStatus.AVAILABLE:  # its cooldown is over: sticky
+            return StayOn()
+        choice = self.plugins.select_credential(instance, pool, failure)
+        if choice is not None:
+            self._move(instance.name, failure, choice)
+            return MoveTo(self.rotator.move(instance.name, choice))
+        until = self.rotator.next_available_at()
+        return NoCredential() if until is None else PauseUntil(until)
+
+    def _move(self, instance: str, failure: CredentialFailure, to: str) -> None:
+        self._rotations.append(
+            Rotation(
+                instance=instance,
+                from_credential=failure.credential,
+                to_credential=to,
+                reason=failure.kind.value,
+                evidence=failure.detail,
+                at=failure.at,
+            )
+        )
+        self._recovering[instance] = len(self._rotations) - 1
+
+    def progressed(self, instance: str) -> None:
+        """A request of ``instance`` succeeded (a tool ran, a turn stopped)."""
+        index = self._recovering.pop(instance, None)
+        if index is not None:
+            self._rotations[index] = attrs.evolve(
+                self._rotations[index], recovered_at=self.clock.wall()
+            )
+        self._failures.pop(instance, None)

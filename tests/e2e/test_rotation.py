@@ -1,0 +1,114 @@
+"""Credentials failing under a real run: limits, auth failures, overloads, exhaustion."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from claude_orchestra.testing.faults import Fault
+from claude_orchestra.testing.sample import DEFAULT_TASKS
+
+from .conftest import Target
+
+SECOND = "sk-ant-e2e-" + "8" * 32
+
+
+def add_second_key(target: Target) -> None:
+    target.fake.register("second", SECOND)
+    keys = json.loads((target.config / "api-keys.json").read_text())
+    keys.append({"name": "second", "env": {**keys[0]["env"], "ANTHROPIC_API_KEY": SECOND}})
+    (target.config / "api-keys.json").write_text(json.dumps(keys))
+
+
+def set_options(target: Target, **options: object) -> None:
+    path = target.config / "orchestrator.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **options}))
+
+
+def test_a_401_retires_the_key_and_the_instance_moves_on(target: Target) -> None:
+    add_second_key(target)
+    target.fake.inject("fake-api", Fault.auth())  # a revoked key: every request is refused
+    result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    status = {c["name"]: c["status"] for c in report["credentials"]}
+    assert status == {"fake-api": "invalid", "second": "available"}
+    assert report["rotations"]  # every instance that started on the key moved, once
+    for rotation in report["rotations"]:
+        assert (rotation["from_credential"], rotation["to_credential"]) == ("fake-api", "second")
+        assert rotation["reason"] == "authentication_failed"
+        assert rotation["seconds_to_recovery"] is not None
+    moved = {r["instance"] for r in report["rotations"]}
+    assert len(moved) == len(report["rotations"])
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+
+
+def test_a_529_backs_off_on_the_same_credential(target: Target) -> None:
+    add_second_key(target)
+    target.fake.inject("*", Fault.overloaded(should_retry=False), times=1)
+    result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    assert report["rotations"] == []
+    (incident,) = [i for i in report["incidents"] if i["kind"] == "turn_failed"]
+    assert incident["action"].startswith("retry on the same credential")
+    failed = next(r for r in target.fake.requests if r.status == 529)
+    retried = next(
+        r for r in target.fake.requests if r.number > failed.number and r.cwd == failed.cwd
+    )
+    assert retried.credential == failed.credential
+
+
+def test_when_every_credential_is_limited_the_run_pauses_and_resumes(target: Target) -> None:
+    set_options(target, rateLimitCooldownSeconds=4)
+    limit_lifts = time.time() + 3
+    target.fake.inject("fake-api", Fault.rate_limit(retry_after=3600), until=limit_lifts)
+    started = time.monotonic()
+    result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    paused = [i for i in report["incidents"] if i["kind"] == "credentials_exhausted"]
+    assert paused
+    assert paused[0]["action"].startswith("pause ")
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert time.monotonic() - started > 4  # it waited for the reset, it did not spin
+    limited = [r for r in target.fake.requests if r.status == 429]
+    assert len(limited) <= 3  # one failed request per instance, no retry storm
+
+
+def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(target: Target) -> None:
+    token = "sk-ant-oat01-e2e-" + "9" * 24
+    target.fake.register("oauth-login", token)
+    set_options(target, authMode="oauth")
+    reset = time.time() + 600
+    target.fake.inject("oauth-login", Fault.usage_limit(reset_at=reset), until=reset)
+    result = subprocess.run(
+        [sys.executable, "-m", "claude_orchestra", "run", "--config", str(target.config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={
+            **os.environ,
+            "CLAUDE_CODE_OAUTH_TOKEN": token,
+            "ANTHROPIC_BASE_URL": target.fake.base_url,
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    assert report["rotations"]
+    for rotation in report["rotations"]:
+        assert (rotation["from_credential"], rotation["to_credential"]) == ("oauth", "fake-api")
+        assert "hit your 5-hour limit" in rotation["evidence"]
+    oauth = next(c for c in report["credentials"] if c["name"] == "oauth")
+    assert oauth["status"] == "cooling"
+    assert abs(oauth["until"] - reset) <= 60  # the reset time Claude Code showed, to the minute
+    on_oauth = [r for r in target.fake.requests if r.credential == "oauth-login"]
+    first_limit = next(r.number for r in on_oauth if r.status == 429)
+    # after the limit, OAuth served nothing (each instance tried once, then moved)
+    assert all(r.status == 429 for r in on_oauth if r.number >= first_limit)
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert token not in result.stdout + result.stderr
