@@ -25,6 +25,7 @@ from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
 from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.config import RunConfig, dump_orchestrator_json
+from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.credentials import Secret
 from claude_orchestra.errors import GitError, PrerequisiteError, UsageError
@@ -34,12 +35,14 @@ from claude_orchestra.hookapp import create_hook_app
 from claude_orchestra.instance import Instance, LaunchSettings, Role
 from claude_orchestra.journal import Journal
 from claude_orchestra.plugins import PluginHost
+from claude_orchestra.recovery import Recovery
 from claude_orchestra.report import (
     RunSummary,
     build_report,
     instance_usage,
     write_report,
 )
+from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.tmux import TmuxServer, tmux_config
 from claude_orchestra.workspace import Workspace, prepare_checkouts
@@ -190,24 +193,7 @@ class Orchestrator:
                     }
                 )
                 instances = self._instances(names, claude, endpoint, tmux)
-                coordinator = Coordinator(
-                    rules=RunRules(
-                        run_branch=settings.branch,
-                        scheduler=settings.scheduler,
-                        merger=settings.merger,
-                        worker_count=settings.worker_count,
-                        deadline=self._clock.now() + settings.max_run_duration_minutes * 60,
-                    ),
-                    instances=instances,
-                    worktrees={f"worker-{n}": w for n, w in worktrees.items()},
-                    repo=repo,
-                    plugins=self.plugins,
-                    failover=Failover(
-                        rotator=self.rotator, plugins=self.plugins, clock=self._clock
-                    ),
-                    journal=journal,
-                    clock=self._clock,
-                )
+                coordinator = self._coordinator(instances, repo, worktrees, journal)
                 outcome = Outcome.FAILED
                 try:
                     for instance in instances.values():
@@ -223,6 +209,41 @@ class Orchestrator:
                     tg.cancel_scope.cancel()
         self.plugins.notify("orchestra_run_finished", summary=summary)
         return summary
+
+    def _coordinator(
+        self,
+        instances: dict[str, Instance],
+        repo: GitRepo,
+        worktrees: Mapping[int, Worktree],
+        journal: Journal,
+    ) -> Coordinator:
+        """The loop and its parts, wired for this run."""
+        settings = self.config.orchestrator
+        quiet = settings.stuck_threshold_ms / 1000 if settings.stuck_threshold_ms else 120.0
+        ctx = RunContext(
+            rules=RunRules(
+                run_branch=settings.branch,
+                scheduler=settings.scheduler,
+                merger=settings.merger,
+                worker_count=settings.worker_count,
+                deadline=self._clock.now() + settings.max_run_duration_minutes * 60,
+                quiet_after=quiet,
+            ),
+            instances=instances,
+            plugins=self.plugins,
+            journal=journal,
+            clock=self._clock,
+        )
+        failover = Failover(rotator=self.rotator, plugins=self.plugins, clock=self._clock)
+        return Coordinator(
+            ctx=ctx,
+            review=WorkReview(
+                ctx=ctx,
+                repo=repo,
+                worktrees={f"worker-{n}": tree for n, tree in worktrees.items()},
+            ),
+            recovery=Recovery(ctx=ctx, failover=failover),
+        )
 
     async def _prepare_git(self) -> tuple[GitRepo, dict[int, Worktree]]:
         settings = self.config.orchestrator
@@ -277,10 +298,10 @@ class Orchestrator:
     ) -> None:
         """Stop every instance, keep every worker's commits on origin, end tmux."""
         with anyio.move_on_after(_SHUTDOWN_GRACE):
-            for instance in coordinator.instances.values():
+            for instance in coordinator.ctx.instances.values():
                 await instance.stop()
             await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
-            for instance in coordinator.instances.values():
+            for instance in coordinator.ctx.instances.values():
                 if instance.state.alive:  # /exit went unheard: end it the hard way
                     await tmux.terminate(instance.name)
             await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
@@ -292,8 +313,8 @@ class Orchestrator:
         await tmux.close()
 
     def _finish(self, coordinator: Coordinator, outcome: Outcome, started: float) -> RunSummary:
-        progress = coordinator.progress
-        instances = list(coordinator.instances.values())
+        progress = coordinator.ctx.progress
+        instances = list(coordinator.ctx.instances.values())
         tasks = [item for t in progress.task_lists.values() for item in t.items]
         summary = RunSummary(
             outcome=outcome.value,
@@ -316,7 +337,7 @@ class Orchestrator:
                 instances=instances,
                 config=dump_orchestrator_json(self.config.orchestrator),
                 plugins=self.plugins.names(),
-                rotations=coordinator.failover.rotations,
+                rotations=coordinator.recovery.failover.rotations,
                 pool=self.rotator.view(),
             ),
         )

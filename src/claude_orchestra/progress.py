@@ -92,6 +92,7 @@ class IncidentKind(enum.Enum):
     PUSH_REJECTED = "push_rejected"
     GIT_FAILED = "git_failed"
     PROMPT_NOT_DELIVERED = "prompt_not_delivered"
+    WAITING_FOR_PERSON = "waiting_for_person"
     PLUGIN_FAILED = "plugin_failed"
     GAVE_UP = "gave_up"
 

@@ -48,6 +48,9 @@ class RunRules:
     safe. After the last one the prompt is reported as not delivered."""
     retry_delays: tuple[float, ...] = (5.0, 20.0, 60.0)
     """Back-off before resending a failed turn's prompt; one retry per entry."""
+    quiet_after: float = 120.0
+    """Seconds a working instance may send no hook event before its screen is read
+    (``stuckThresholdMs``). Claude Code fires none while it retries or hangs."""
     max_restarts: int = 3
     idle_retries: int = 1
     """Follow-up prompts for a worker that stopped without committing."""

@@ -59,7 +59,16 @@ class CredentialDue:
     instance: str
 
 
-Timer = StartDeadline | DeliveryDeadline | RetryDue | ExitDeadline | CredentialDue
+@final
+@attrs.frozen(kw_only=True)
+class QuietDeadline:
+    """A working instance has sent no hook event since its ``mark``-th one: look closer."""
+
+    instance: str
+    mark: int
+
+
+Timer = StartDeadline | DeliveryDeadline | RetryDue | ExitDeadline | CredentialDue | QuietDeadline
 
 
 @final

@@ -1,0 +1,290 @@
+"""Keeping instances alive, delivered to and authenticated.
+
+:class:`Recovery` handles what goes wrong with an instance rather than with its work:
+
+- a failed turn: a credential problem goes to :class:`~claude_orchestra.failover.Failover`
+  (move, pause, stay, give up); any other error is retried on the same credential after a
+  back-off;
+- an instance that exited or died: restarted with ``--resume``, a bounded number of times;
+- a restart: the old process is asked to exit and replaced only once it has gone;
+- deadlines: no ``SessionStart`` after a launch, no ``UserPromptSubmit`` after a prompt
+  (Enter is pressed again), a pause that has ended, a retry that is due;
+- quiet: a turn with no hook event for ``quiet_after`` seconds has its screen read (the
+  labelled fallback, :mod:`claude_orchestra.screen`); a limit Claude Code is silently
+  retrying is treated as the ``StopFailure`` it will become.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import final
+
+import attrs
+
+from claude_orchestra.context import RunContext, clip
+from claude_orchestra.credentials import Credential
+from claude_orchestra.events import Event, FailureKind, PaneDied, TurnFailed
+from claude_orchestra.failover import Decision, Failover, MoveTo, NoCredential, PauseUntil, StayOn
+from claude_orchestra.instance import Instance
+from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.progress import IncidentKind
+from claude_orchestra.screen import ScreenState, read_screen
+from claude_orchestra.timers import (
+    CredentialDue,
+    DeliveryDeadline,
+    ExitDeadline,
+    QuietDeadline,
+    RetryDue,
+    StartDeadline,
+    Timer,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@final
+@attrs.define(eq=False)
+class Recovery:
+    """Failures, exits, restarts and the deadlines that catch what fires no hook."""
+
+    ctx: RunContext
+    failover: Failover
+    _failures: dict[str, int] = attrs.field(init=False, factory=dict)
+    _restarts: dict[str, int] = attrs.field(init=False, factory=dict)
+    _launches: dict[str, int] = attrs.field(init=False, factory=dict)
+    _activity: dict[str, int] = attrs.field(init=False, factory=dict)
+    _replacing: dict[str, tuple[Credential | None, bool]] = attrs.field(init=False, factory=dict)
+    """Instances whose process was asked to exit so it can be replaced: (credential, resume)."""
+    _stale_input: set[str] = attrs.field(init=False, factory=set)
+    """Instances whose input box may hold an interrupted prompt: replace, never type."""
+
+    # -- what the coordinator tells us ---------------------------------------------------
+
+    def launched(self, name: str) -> None:
+        """A process was started for ``name``: it should say ``SessionStart`` in time."""
+        launch = self._launches.get(name, 0) + 1
+        self._launches[name] = launch
+        self._stale_input.discard(name)
+        self.ctx.timers.add(
+            self.ctx.clock.now() + self.ctx.rules.start_timeout,
+            StartDeadline(instance=name, launch=launch),
+        )
+
+    def active(self, instance: Instance) -> None:
+        """An event arrived for ``instance``; while it works, watch for quiet."""
+        count = self._activity.get(instance.name, 0) + 1
+        self._activity[instance.name] = count
+        if instance.state is InstanceState.WORKING:
+            self.ctx.timers.add(
+                self.ctx.clock.now() + self.ctx.rules.quiet_after,
+                QuietDeadline(instance=instance.name, mark=count),
+            )
+
+    def progressed(self, instance: Instance) -> None:
+        """A request of ``instance`` succeeded (a tool ran, a turn stopped)."""
+        self._failures.pop(instance.name, None)
+        self.failover.progressed(instance.name)
+
+    def replacing(self, instance: Instance) -> bool:
+        """The instance's process was asked to exit so it can be replaced."""
+        return instance.name in self._replacing
+
+    async def replace(self, instance: Instance) -> None:
+        """The old process is gone: start the new one."""
+        credential, resume = self._replacing.pop(instance.name)
+        await self.ctx.guard(instance, instance.restart(credential, resume=resume))
+        self.launched(instance.name)
+
+    async def relaunch(
+        self, instance: Instance, *, credential: Credential | None = None, resume: bool = True
+    ) -> None:
+        """Replace the instance's process once the old one has gone.
+
+        A live process is asked to exit first and replaced on its exit report: it writes its
+        config dir (``.claude.json``) as it exits, which would undo the new launch's
+        seeding if the two overlapped.
+        """
+        self._replacing[instance.name] = (credential, resume)
+        if not instance.state.alive:
+            await self.replace(instance)
+            return
+        await self.ctx.guard(instance, instance.terminate())
+        self.ctx.timers.add(
+            self.ctx.clock.now() + self.ctx.rules.exit_timeout,
+            ExitDeadline(instance=instance.name, launch=self._launches.get(instance.name, 0)),
+        )
+
+    # -- failures ------------------------------------------------------------------------
+
+    async def turn_failed(self, instance: Instance, event: TurnFailed) -> None:
+        """A ``StopFailure`` (or the screen's equivalent): fail over or back off."""
+        ctx = self.ctx
+        assignment = ctx.progress.finish_assignment(instance.name)
+        if assignment is not None:
+            ctx.resend[instance.name] = assignment
+        if event.error.is_credential_problem:
+            self.failover.failure_of(instance.snapshot(), event)
+            await self._follow(instance, self.failover.decide(instance.snapshot()), event.detail)
+            return
+        count = self._failures.get(instance.name, 0)
+        self._failures[instance.name] = count + 1
+        if count >= len(ctx.rules.retry_delays):
+            ctx.resend.pop(instance.name, None)
+            ctx.incident(
+                IncidentKind.GAVE_UP, instance, f"{count + 1} failed turns", "stop retrying"
+            )
+            return
+        delay = ctx.rules.retry_delays[count]
+        ctx.incident(
+            IncidentKind.TURN_FAILED,
+            instance,
+            f"{event.error.value}: {clip(event.detail)}",
+            f"retry on the same credential in {delay:.0f} s",
+        )
+        ctx.timers.add(ctx.clock.now() + delay, RetryDue(instance=instance.name))
+
+    async def _follow(self, instance: Instance, decision: Decision, evidence: str) -> None:
+        ctx = self.ctx
+        match decision:
+            case MoveTo(credential=credential):
+                ctx.incident(
+                    IncidentKind.RATE_LIMITED,
+                    instance,
+                    clip(evidence),
+                    f"restart on {credential.name}",
+                )
+                await self.relaunch(instance, credential=credential)
+            case StayOn() if instance.name in self._stale_input:
+                await self.relaunch(instance)  # a fresh process: the old input box is not empty
+            case StayOn():
+                await ctx.resend_pending(instance)
+            case PauseUntil(until=until):
+                wait = max(1.0, until - ctx.clock.wall())
+                ctx.incident(
+                    IncidentKind.CREDENTIALS_EXHAUSTED,
+                    instance,
+                    clip(evidence),
+                    f"pause {wait:.0f} s until a credential resets",
+                )
+                ctx.timers.add(ctx.clock.now() + wait, CredentialDue(instance=instance.name))
+            case NoCredential():
+                ctx.resend.pop(instance.name, None)
+                ctx.incident(
+                    IncidentKind.GAVE_UP, instance, clip(evidence), "no valid credential left"
+                )
+
+    async def exited(self, instance: Instance, event: Event) -> None:
+        """The process exited or died without our asking: restart it, a bounded number of times."""
+        ctx = self.ctx
+        assignment = ctx.progress.finish_assignment(instance.name)
+        restarts = self._restarts.get(instance.name, 0)
+        if restarts >= ctx.rules.max_restarts:
+            ctx.incident(
+                IncidentKind.GAVE_UP, instance, f"exited {restarts + 1} times", "leave it stopped"
+            )
+            return
+        died = isinstance(event, PaneDied)
+        kind = IncidentKind.INSTANCE_DIED if died else IncidentKind.INSTANCE_EXITED
+        ctx.incident(kind, instance, instance.history[-1].evidence, "restart with --resume")
+        self._restarts[instance.name] = restarts + 1
+        if assignment is not None:
+            ctx.resend[instance.name] = assignment
+        if died:
+            await self.relaunch(instance)
+
+    # -- deadlines -----------------------------------------------------------------------
+
+    async def on_timer(self, timer: Timer) -> None:
+        """A deadline came due: act if what it waited for still has not happened."""
+        ctx = self.ctx
+        instance = ctx.instances[timer.instance]
+        match timer:
+            case StartDeadline(launch=launch) if (
+                launch == self._launches.get(instance.name)
+                and instance.state is InstanceState.STARTING
+            ):
+                ctx.incident(
+                    IncidentKind.INSTANCE_DIED,
+                    instance,
+                    f"no SessionStart within {ctx.rules.start_timeout:.0f} s; "
+                    f"screen: {await ctx.screen(instance)}",
+                    "restart",
+                )
+                if self._restarts.get(instance.name, 0) < ctx.rules.max_restarts:
+                    self._restarts[instance.name] = self._restarts.get(instance.name, 0) + 1
+                    await self.relaunch(instance, resume=False)
+            case DeliveryDeadline(prompt_number=number, nudge=nudge) if (
+                instance.state is InstanceState.PROMPTED
+                and instance.snapshot().prompts_sent == number
+            ):
+                logger.debug("%s: no UserPromptSubmit yet; pressing Enter again", instance.name)
+                await ctx.guard(instance, instance.press("Enter"))
+                if nudge + 1 < len(ctx.rules.delivery_nudges):
+                    ctx.timers.add(
+                        ctx.clock.now() + ctx.rules.delivery_nudges[nudge + 1],
+                        attrs.evolve(timer, nudge=nudge + 1),
+                    )
+                else:
+                    ctx.incident(
+                        IncidentKind.PROMPT_NOT_DELIVERED,
+                        instance,
+                        f"no UserPromptSubmit within {sum(ctx.rules.delivery_nudges):.0f} s; "
+                        f"screen: {await ctx.screen(instance)}",
+                        "wait for the instance",
+                    )
+            case ExitDeadline(launch=launch) if (
+                launch == self._launches.get(instance.name) and instance.name in self._replacing
+            ):
+                logger.info("%s: still running after SIGTERM; replacing it", instance.name)
+                await self.replace(instance)
+            case QuietDeadline(mark=mark) if (
+                mark == self._activity.get(instance.name)
+                and instance.state is InstanceState.WORKING
+            ):
+                await self._quiet(instance)
+            case CredentialDue() if instance.state.accepts_prompt:
+                await self._follow(
+                    instance, self.failover.decide(instance.snapshot()), "pause ended"
+                )
+            case RetryDue() if instance.state.accepts_prompt:
+                await ctx.resend_pending(instance)
+            case _:
+                pass
+
+    async def _quiet(self, instance: Instance) -> None:
+        """No hook for a while in the middle of a turn: read the screen (labelled evidence)."""
+        ctx = self.ctx
+        reading = read_screen(await instance.screen(), now=ctx.clock.wall())
+        logger.info("%s: quiet; the screen says %s", instance.name, reading.state.value)
+        if reading.credential_problem:
+            # Esc stops Claude Code's own retries (or its wait for the reset) and puts the
+            # prompt back in the input box, so the instance is replaced, never typed into.
+            await ctx.guard(instance, instance.press("Escape"))
+            self._stale_input.add(instance.name)
+            error = (
+                FailureKind.AUTHENTICATION_FAILED
+                if reading.status == 401
+                else FailureKind.RATE_LIMIT
+            )
+            event = TurnFailed(
+                instance=instance.name,
+                at=ctx.clock.now(),
+                session_id=instance.session_id or "",
+                error=error,
+                detail=f"screen: {reading.line}",
+            )
+            instance.observe(event)
+            ctx.journal.record(event)
+            await self.turn_failed(instance, event)
+            return
+        if reading.state is ScreenState.DIALOG:
+            ctx.incident(
+                IncidentKind.WAITING_FOR_PERSON,
+                instance,
+                f"screen: {reading.line}",
+                "keep watching",
+            )
+        ctx.timers.add(
+            ctx.clock.now() + ctx.rules.quiet_after,
+            QuietDeadline(instance=instance.name, mark=self._activity.get(instance.name, 0)),
+        )

@@ -1,0 +1,154 @@
+"""Judging a finished turn by what origin holds, not by what the instance says.
+
+After every ``Stop`` the worker's branch is pushed, origin is fetched, and the task lists
+and unmerged commits are read back (:mod:`claude_orchestra.evidence`). A worker's turn that
+added commits hands its branch to the merger; one that added none gets one follow-up
+prompt, then the task is left open. A manager's plan or merge that left no trace on origin
+is an incident, and the scheduler asks again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import final
+
+import attrs
+
+from claude_orchestra.context import RunContext, clip
+from claude_orchestra.errors import GitError, PluginError
+from claude_orchestra.evidence import read_origin
+from claude_orchestra.instance import Instance, Role
+from claude_orchestra.progress import (
+    Assignment,
+    AssignmentKind,
+    IncidentKind,
+    MergeByManager,
+    MergeRecord,
+    WorkerFinished,
+)
+from claude_orchestra.worktree import GitRepo, Worktree
+
+
+@final
+@attrs.define(eq=False)
+class WorkReview:
+    """Reads the evidence after each turn and moves work along."""
+
+    ctx: RunContext
+    repo: GitRepo
+    worktrees: Mapping[str, Worktree]
+    """Instance name -> its worktree (workers only)."""
+    _unmerged: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
+
+    @property
+    def branches_ahead(self) -> int:
+        """Worker branches on origin holding commits the run branch lacks."""
+        return sum(1 for commits in self._unmerged.values() if commits)
+
+    async def after_turn(self, instance: Instance, assignment: Assignment | None) -> None:
+        """The instance stopped normally: check what it did."""
+        await self._refresh(instance)
+        if instance.role is Role.MANAGER:
+            self._check_manager(instance, assignment)
+        else:
+            await self._check_worker(instance, assignment)
+
+    async def _refresh(self, instance: Instance) -> None:
+        """Push the instance's branch, then read the run's facts back from origin."""
+        ctx = self.ctx
+        worktree = self.worktrees.get(instance.name)
+        if worktree is not None:
+            try:
+                await worktree.push()
+            except GitError as exc:
+                ctx.incident(IncidentKind.PUSH_REJECTED, instance, str(exc), "keep going")
+        try:
+            facts = await read_origin(
+                self.repo,
+                run_branch=ctx.rules.run_branch,
+                workers=range(1, ctx.rules.worker_count + 1),
+                branches=[tree.branch for tree in self.worktrees.values()],
+            )
+        except GitError as exc:
+            ctx.incident(IncidentKind.GIT_FAILED, instance, str(exc), "keep going")
+            return
+        ctx.progress.task_lists.update(facts.task_lists)
+        self._unmerged = dict(facts.unmerged)
+        for branch in list(ctx.progress.awaiting_merge):
+            if not self._unmerged.get(branch):
+                self._record_merge(branch, instance.name)
+
+    def _check_manager(self, instance: Instance, assignment: Assignment | None) -> None:
+        if assignment is None:
+            return
+        if assignment.kind is AssignmentKind.PLAN and not self.ctx.progress.planned:
+            self.ctx.incident(
+                IncidentKind.PLAN_MISSING,
+                instance,
+                "the manager stopped but origin's run branch has no task list",
+                "ask again",
+            )
+        for branch in assignment.branches:
+            if self._unmerged.get(branch):
+                self.ctx.incident(
+                    IncidentKind.MERGE_INCOMPLETE,
+                    instance,
+                    f"{branch} still has {len(self._unmerged[branch])} commit(s) to merge",
+                    "ask again",
+                )
+
+    async def _check_worker(self, instance: Instance, assignment: Assignment | None) -> None:
+        ctx = self.ctx
+        branch = self.worktrees[instance.name].branch
+        commits = self._unmerged.get(branch, ())
+        if commits:
+            ctx.progress.idle_retries.pop(instance.name, None)
+            if assignment is not None and assignment.task is not None:
+                ctx.progress.completed_tasks.append((instance.name, assignment.task))
+            finished = WorkerFinished(
+                instance=instance.name, worker=instance.worker or 0, branch=branch, commits=commits
+            )
+            plan = ctx.plugins.merge_plan(ctx.view(), finished)
+            match plan:
+                case MergeByManager():
+                    ctx.progress.await_merge(branch, commits)
+                case _:
+                    raise PluginError("?", "orchestra_merge", f"no merger for plan {plan!r}")
+            return
+        if assignment is None or assignment.kind is not AssignmentKind.WORK:
+            return
+        tries = ctx.progress.idle_retries.get(instance.name, 0)
+        if tries >= ctx.rules.idle_retries:
+            ctx.incident(
+                IncidentKind.GAVE_UP,
+                instance,
+                f"stopped {tries + 1} times without commits on {branch}",
+                "leave the task open",
+            )
+            return
+        ctx.progress.idle_retries[instance.name] = tries + 1
+        ctx.incident(
+            IncidentKind.IDLE_WITHOUT_WORK,
+            instance,
+            f"stopped without new commits on {branch}: {clip(assignment.task or '')}",
+            "prompt again",
+        )
+        await ctx.send(
+            attrs.evolve(
+                assignment,
+                prompt="You stopped before finishing. Finish the task, commit and push "
+                f"your branch as asked.\n\n{assignment.prompt}",
+            )
+        )
+
+    def _record_merge(self, branch: str, by: str) -> None:
+        ctx = self.ctx
+        record = MergeRecord(
+            branch=branch,
+            commits=ctx.progress.awaiting_merge[branch],
+            at=ctx.clock.wall(),
+            merged_by=by,
+        )
+        ctx.progress.merged(record)
+        ctx.journal.record(record)
+        ctx.plugins.notify("orchestra_merged", merge=record)
