@@ -112,3 +112,21 @@ def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(target: Target) -> 
     assert all(r.status == 429 for r in on_oauth if r.number >= first_limit)
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
     assert token not in result.stdout + result.stderr
+
+
+def test_a_limit_claude_code_retries_silently_is_read_off_the_screen(target: Target) -> None:
+    # With many retries Claude Code would spend minutes retrying a 429 with no hook at all;
+    # the quiet watchdog reads the screen after 3 s and fails over at once.
+    add_second_key(target)
+    set_options(target, maxRetries=10, stuckThresholdMs=3000)
+    target.fake.inject("fake-api", Fault.rate_limit(retry_after=1), until=time.time() + 600)
+    started = time.monotonic()
+    result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert time.monotonic() - started < 90
+    report = target.report()
+    assert report["rotations"]
+    for rotation in report["rotations"]:
+        assert rotation["evidence"].startswith("screen: 429")
+        assert rotation["to_credential"] == "second"
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
