@@ -1,6 +1,6 @@
 """The run's append-only journal: one JSON line per fact, flushed as it happens.
 
-Each line is ``{"type": <class name>, "at": <wall time>, ...fields}`` for an attrs value
+Each line is ``{"type": <class name>, "recorded": <wall time>, ...fields}`` for an attrs value
 (an event, a state change, an assignment, a merge, an incident). Secrets never reach it:
 values carry credential names, never credential values. The report is built from the
 same values; a crashed orchestrator's successor reads the journal back.
@@ -53,7 +53,7 @@ class Journal:
         """Append one attrs value."""
         if self._file is None:
             raise ValueError("the journal is closed")
-        line = {"type": type(value).__name__, "at": self._clock.wall(), **to_json(value)}
+        line = {"type": type(value).__name__, "recorded": self._clock.wall(), **to_json(value)}
         self._file.write(json.dumps(line, default=str) + "\n")
         self._file.flush()
 
