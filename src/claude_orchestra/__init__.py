@@ -40,6 +40,7 @@ from claude_orchestra.errors import (
     UnmergedWorkError,
     UsageError,
 )
+from claude_orchestra.events import FailureKind
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import Instance, InstanceView, Role, StateChange
 from claude_orchestra.lifecycle import InstanceState
@@ -73,6 +74,7 @@ __all__ = [
     "CredentialKind",
     "CredentialState",
     "CredentialStatus",
+    "FailureKind",
     "GitError",
     "GitRepo",
     "HookPayloadError",

@@ -101,3 +101,45 @@ def test_the_example_config_is_valid() -> None:
     assert config.worker_count == 2
     keys = json.loads((EXAMPLES / "config" / "api-keys.example.json").read_text())
     assert all("REPLACE-ME" in json.dumps(entry) for entry in keys)
+
+
+def test_the_least_busy_plugin_spreads_instances() -> None:
+    from claude_orchestra import (
+        CredentialFailure,
+        CredentialKind,
+        CredentialState,
+        CredentialStatus,
+        FailureKind,
+        PoolView,
+    )
+
+    plugin = load("least_busy_credential").LeastBusy()
+    host = PluginHost([plugin], load_entry_points=False)
+
+    def state(name: str, holders: tuple[str, ...], status: CredentialStatus) -> CredentialState:
+        return CredentialState(
+            name=name, kind=CredentialKind.API_KEY, status=status, holders=holders
+        )
+
+    pool = PoolView(
+        credentials=(
+            state("k1", ("manager", "worker-1"), CredentialStatus.COOLING),
+            state("k2", ("worker-2",), CredentialStatus.AVAILABLE),
+            state("k3", (), CredentialStatus.AVAILABLE),
+        )
+    )
+    view = InstanceView(
+        name="worker-1",
+        role=Role.WORKER,
+        worker=1,
+        state=InstanceState.RATE_LIMITED,
+        credential="k1",
+        session_id="s",
+        cwd=EXAMPLES,
+        last_event_at=None,
+        prompts_sent=1,
+    )
+    failure = CredentialFailure(
+        instance="worker-1", credential="k1", kind=FailureKind.RATE_LIMIT, detail="429", at=0.0
+    )
+    assert host.select_credential(view, pool, failure) == "k3"  # the built-in would say k2
