@@ -7,6 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS
@@ -79,24 +82,45 @@ def test_when_every_credential_is_limited_the_run_pauses_and_resumes(target: Tar
     assert len(limited) <= 3  # one failed request per instance, no retry storm
 
 
-def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(target: Target) -> None:
+@pytest.mark.parametrize("login", ["token", "credentials file"])
+def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(
+    target: Target, login: str, tmp_path: Path
+) -> None:
     token = "sk-ant-oat01-e2e-" + "9" * 24
     target.fake.register("oauth-login", token)
     set_options(target, authMode="oauth")
     reset = time.time() + 600
     target.fake.inject("oauth-login", Fault.usage_limit(reset_at=reset), until=reset)
+    env = {**os.environ, "ANTHROPIC_BASE_URL": target.fake.base_url}
+    env.pop("CLAUDE_CODE_OAUTH_TOKEN", None)
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    if login == "token":
+        env["CLAUDE_CODE_OAUTH_TOKEN"] = token
+    else:  # the user's own Claude Code login, in a home of its own
+        home = tmp_path / "home"
+        (home / ".claude").mkdir(parents=True)
+        original = home / ".claude" / ".credentials.json"
+        login_json = {
+            "claudeAiOauth": {
+                "accessToken": token,
+                "refreshToken": "sk-ant-ort01-e2e-refresh",
+                "expiresAt": 4102444800000,
+                "scopes": ["user:inference", "user:profile", "user:sessions:claude_code"],
+                "subscriptionType": "max",
+            }
+        }
+        original.write_text(json.dumps(login_json))
+        env["HOME"] = str(home)
     result = subprocess.run(
         [sys.executable, "-m", "claude_orchestra", "run", "--config", str(target.config)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env={
-            **os.environ,
-            "CLAUDE_CODE_OAUTH_TOKEN": token,
-            "ANTHROPIC_BASE_URL": target.fake.base_url,
-        },
+        env=env,
     )
+    if login == "credentials file":  # copied into each instance, never changed in place
+        assert json.loads(original.read_text()) == login_json
     assert result.returncode == 0, result.stderr[-3000:]
     report = target.report()
     assert report["rotations"]
