@@ -102,17 +102,23 @@ class UsageLedger:
     _seen: set[str] = attrs.field(init=False, factory=set)
     _by_model: dict[str, Usage] = attrs.field(init=False, factory=dict)
 
-    def read(self, paths: Iterable[Path]) -> None:
-        """Read what was appended to each file since the last call."""
+    def read(self, paths: Iterable[Path]) -> dict[str, Usage]:
+        """Read what was appended to each file since the last call.
+
+        Returns the usage newly counted by this call, per model (empty when nothing new).
+        """
+        new: dict[str, Usage] = {}
         for path in paths:
-            self._read_one(path)
+            self._read_one(path, new)
+        for model, usage in new.items():
+            self._by_model[model] = self._by_model.get(model, Usage()) + usage
+        return new
 
-    def read_tree(self, root: Path) -> None:
-        """Read every ``*.jsonl`` below ``root`` (sessions and sub-agents)."""
-        if root.is_dir():
-            self.read(sorted(root.rglob("*.jsonl")))
+    def read_tree(self, root: Path) -> dict[str, Usage]:
+        """Read every ``*.jsonl`` below ``root`` (sessions and sub-agents); see :meth:`read`."""
+        return self.read(sorted(root.rglob("*.jsonl"))) if root.is_dir() else {}
 
-    def _read_one(self, path: Path) -> None:
+    def _read_one(self, path: Path, new: dict[str, Usage]) -> None:
         start = self._offsets.get(path, 0)
         try:
             with path.open("rb") as f:
@@ -122,10 +128,10 @@ class UsageLedger:
             return
         end = data.rfind(b"\n") + 1  # keep a partial last line for the next read
         for line in data[:end].splitlines():
-            self._ingest(line)
+            self._ingest(line, new)
         self._offsets[path] = start + end
 
-    def _ingest(self, line: bytes) -> None:
+    def _ingest(self, line: bytes, new: dict[str, Usage]) -> None:
         try:
             entry = json.loads(line)
         except ValueError:
@@ -143,7 +149,7 @@ class UsageLedger:
         if model == "<synthetic>" or key in self._seen:
             return
         self._seen.add(key)
-        self._by_model[model] = self._by_model.get(model, Usage()) + Usage.from_api(usage)
+        new[model] = new.get(model, Usage()) + Usage.from_api(usage)
 
     @property
     def by_model(self) -> Mapping[str, Usage]:
