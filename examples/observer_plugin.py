@@ -1,4 +1,5 @@
-"""An observer plugin: every event, state change, merge and incident as a JSON line.
+"""An observer plugin: every event, state change, merge, incident and budget warning as a
+JSON line.
 
 Install it for every run through the ``claude_orchestra`` entry-point group, in your
 package's ``pyproject.toml``::
@@ -20,6 +21,7 @@ from typing import Any
 import attrs
 
 from claude_orchestra import (
+    BudgetCrossing,
     Incident,
     InstanceView,
     MergeRecord,
@@ -64,6 +66,12 @@ def orchestra_merged(merge: MergeRecord) -> None:
 def orchestra_incident(incident: Incident) -> None:
     """Something went wrong, and what the core did about it."""
     _write("incident", kind=incident.kind.value, instance=incident.instance, action=incident.action)
+
+
+@hookimpl
+def orchestra_budget(crossing: BudgetCrossing) -> None:
+    """A budget warning or a reached limit (the core already acted on a limit)."""
+    _write("budget", text=crossing.describe(), reached=crossing.reached)
 
 
 @hookimpl

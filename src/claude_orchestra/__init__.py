@@ -24,7 +24,9 @@ from claude_orchestra.auth import (
     CredentialStatus,
     PoolView,
 )
+from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, Measure
 from claude_orchestra.config import OrchestraConfig, RunConfig, load_config
+from claude_orchestra.costs import Attribution, CostLedger, Spend
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.errors import (
     ConfigError,
@@ -66,9 +68,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Assignment",
     "AssignmentKind",
+    "Attribution",
     "AuthMode",
     "AuthRotator",
+    "BudgetConfig",
+    "BudgetCrossing",
+    "BudgetScope",
     "ConfigError",
+    "CostLedger",
     "Credential",
     "CredentialFailure",
     "CredentialKind",
@@ -85,6 +92,7 @@ __all__ = [
     "InstanceState",
     "InstanceView",
     "InvalidTransition",
+    "Measure",
     "MergeByManager",
     "MergeConflict",
     "MergePlan",
@@ -101,6 +109,7 @@ __all__ = [
     "RunSummary",
     "RunView",
     "Secret",
+    "Spend",
     "StateChange",
     "TmuxError",
     "UnmergedWorkError",

@@ -41,6 +41,8 @@ class CredentialStatus(enum.Enum):
     AVAILABLE = "available"
     COOLING = "cooling"
     INVALID = "invalid"
+    SPENT = "spent"
+    """Its budget for this run is used up (``budget.credentialUsd``/``credentialTokens``)."""
 
 
 @final
@@ -82,6 +84,13 @@ class CredentialFailure:
     at: float
     reset_at: float | None = None
     """When the limit lifts (wall clock), if the message said."""
+    budget: bool = False
+    """Not an API error: the credential's budget for this run is spent."""
+
+    @property
+    def reason(self) -> str:
+        """``budget``, or the ``StopFailure`` error (``rate_limit``...)."""
+        return "budget" if self.budget else self.kind.value
 
 
 def discover_oauth(environ: Mapping[str, str], home: Path) -> Credential | None:
@@ -158,6 +167,7 @@ class AuthRotator:
     """Spread instances over the pool at start (else all start on the first credential)."""
     _cooling_until: dict[str, float] = attrs.field(init=False, factory=dict)
     _invalid: set[str] = attrs.field(init=False, factory=set)
+    _spent: set[str] = attrs.field(init=False, factory=set)
     _holders: dict[str, str] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -184,6 +194,8 @@ class AuthRotator:
     def _status(self, name: str) -> CredentialStatus:
         if name in self._invalid:
             return CredentialStatus.INVALID
+        if name in self._spent:
+            return CredentialStatus.SPENT
         if self._cooling_until.get(name, 0.0) > self._clock.wall():
             return CredentialStatus.COOLING
         return CredentialStatus.AVAILABLE
@@ -231,6 +243,11 @@ class AuthRotator:
         elif failure.kind.is_credential_problem:
             self._invalid.add(failure.credential)
 
+    def mark_spent(self, name: str) -> None:
+        """The credential's budget is used up: never hand it out again in this run."""
+        self.get(name)
+        self._spent.add(name)
+
     def move(self, instance: str, name: str) -> Credential:
         """``instance`` now holds the credential ``name`` (sticky until it fails)."""
         credential = self.get(name)
@@ -239,7 +256,8 @@ class AuthRotator:
 
     def next_available_at(self) -> float | None:
         """When the earliest cooling credential becomes available (``None``: never)."""
-        times = [t for n, t in self._cooling_until.items() if n not in self._invalid]
+        retired = self._invalid | self._spent
+        times = [t for n, t in self._cooling_until.items() if n not in retired]
         return min(times) if times else None
 
 

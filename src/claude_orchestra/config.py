@@ -17,22 +17,27 @@ The same classes are built directly from Python (validators live on the fields):
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, final
+from typing import Any, TypeVar, final
 
 import attrs
 import cattrs
 
 from claude_orchestra.api_keys import load_api_keys_json
 from claude_orchestra.auth import AuthMode
+from claude_orchestra.budget import BudgetConfig
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import ConfigError
+from claude_orchestra.transcripts import Price
 
 ORCHESTRATOR_JSON = "orchestrator.json"
 API_KEYS_JSON = "api-keys.json"
+
+_T = TypeVar("_T")
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:.+$")
 _BAD_BRANCH = re.compile(r"(^[-/.])|(\.\.)|([\s~^:?*\[\\])|(@\{)|(/$)|(\.lock$)|(//)|(\.$)")
@@ -126,6 +131,10 @@ class OrchestraConfig:
     """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
     rate_limit_cooldown_seconds: float = attrs.field(default=300, validator=_positive)
     """How long a rate-limited credential rests when the limit names no reset time."""
+    budget: BudgetConfig = attrs.field(factory=BudgetConfig)
+    """Spending limits for the run, each instance and each credential (none by default)."""
+    prices: dict[str, Price] = attrs.field(factory=dict)
+    """USD per million tokens by model, over the built-in table."""
 
 
 @final
@@ -201,9 +210,9 @@ def _build_converter() -> cattrs.Converter:
     return converter
 
 
-attrs.resolve_types(OrchestraConfig)
+for _cls in (OrchestraConfig, BudgetConfig, Price):
+    attrs.resolve_types(_cls)
 _converter = _build_converter()
-_FIELDS = {_camel(f.name): f for f in attrs.fields(OrchestraConfig)}
 
 
 def _read_json(path: Path) -> Any:
@@ -222,31 +231,55 @@ def _read_json(path: Path) -> Any:
 def parse_orchestrator(data: Any, *, path: Path | str = ORCHESTRATOR_JSON) -> OrchestraConfig:
     """``orchestrator.json``'s decoded JSON as a value.
 
-    Every key is checked on its own (type, then range), so one load reports every problem.
+    Every key is checked on its own (type, then range), so one load reports every problem;
+    keys of nested objects are named with dots (``budget.usd``).
 
     Raises:
         ConfigError: one line per problem.
     """
+    problems: list[str] = []
+    config = _parse_object(data, OrchestraConfig, "", problems)
+    if problems or config is None:
+        raise ConfigError(path, problems or ["(top level): must be a JSON object"])
+    return config
+
+
+def _parse_object(data: Any, cls: type[_T], prefix: str, problems: list[str]) -> _T | None:
+    """One attrs class from a JSON object; problems are appended, named ``prefix + key``."""
     if not isinstance(data, dict):
-        raise ConfigError(path, ["(top level): must be a JSON object"])
-    problems = [f"{key}: unknown key" for key in data if key not in _FIELDS]
+        problems.append(f"{prefix.rstrip('.') or '(top level)'}: must be a JSON object")
+        return None
+    fields = {_camel(f.name): f for f in attrs.fields(cls)}  # type: ignore[arg-type]
+    before = len(problems)
+    problems.extend(f"{prefix}{key}: unknown key" for key in data if key not in fields)
     values: dict[str, Any] = {}
-    for key, field in _FIELDS.items():
+    for key, field in fields.items():
         if key not in data:
             if field.default is attrs.NOTHING:
-                problems.append(f"{key}: required")
+                problems.append(f"{prefix}{key}: required")
             continue
         try:
-            value = _converter.structure(data[key], field.type)  # type: ignore[arg-type]
+            value = _parse_value(data[key], field.type, f"{prefix}{key}", problems)
             if field.validator is not None and value is not None:
                 field.validator(None, field, value)
         except (TypeError, ValueError, cattrs.BaseValidationError) as exc:
-            problems.append(f"{key}: {_reason(exc)}")
+            problems.append(f"{prefix}{key}: {_reason(exc)}")
         else:
             values[field.name] = value
-    if problems:
-        raise ConfigError(path, problems)
-    return OrchestraConfig(**values)
+    return cls(**values) if len(problems) == before else None
+
+
+def _parse_value(value: Any, kind: Any, name: str, problems: list[str]) -> Any:
+    if attrs.has(kind):
+        return _parse_object(value, kind, f"{name}.", problems)
+    if kind == dict[str, Price]:
+        if not isinstance(value, dict):
+            raise TypeError("must be a JSON object of model names")
+        return {
+            model: _parse_object(price, Price, f"{name}.{model}.", problems)
+            for model, price in value.items()
+        }
+    return _converter.structure(value, kind)
 
 
 def _reason(exc: BaseException) -> str:
@@ -262,11 +295,20 @@ def load_orchestrator_json(path: Path) -> OrchestraConfig:
 
 def dump_orchestrator_json(config: OrchestraConfig) -> dict[str, Any]:
     """The camelCase document for ``config`` (defaults included); loading it gives ``config``."""
-    return {
-        key: value.value if isinstance(value, AuthMode) else value
-        for key, field in _FIELDS.items()
-        for value in [getattr(config, field.name)]
-    }
+    dumped: dict[str, Any] = _dump(config)
+    return dumped
+
+
+def _dump(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return {_camel(f.name): _dump(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def load_config(config_dir: Path | str) -> RunConfig:

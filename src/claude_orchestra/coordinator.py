@@ -4,7 +4,9 @@ Every event — a hook, a process exit — arrives on one memory stream; timers 
 when something should have happened and did not. For each event the coordinator updates the
 instance's state and hands the event to the part that owns it: finished turns to
 :class:`~claude_orchestra.review.WorkReview` (evidence on origin, merges), failures, exits
-and deadlines to :class:`~claude_orchestra.recovery.Recovery`. Then it asks the scheduling
+and deadlines to :class:`~claude_orchestra.recovery.Recovery`. Before each event the
+instance's new transcript lines are charged, and after it the budgets are enforced
+(:class:`~claude_orchestra.spending.Spending`). Then it asks the scheduling
 plugins what can start now, and decides whether the run is over. Git and tmux work happens
 in threads behind the adapters, one step at a time, so no state is shared between tasks.
 """
@@ -33,6 +35,7 @@ from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome
+from claude_orchestra.spending import Spending
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class Coordinator:
     ctx: RunContext
     review: WorkReview
     recovery: Recovery
+    spending: Spending
 
     async def run(self, events: ObjectReceiveStream[Event]) -> Outcome:
         """Consume events until the run is complete, stalls or reaches its deadline."""
@@ -63,6 +67,7 @@ class Coordinator:
                 event = await events.receive()
             if event is not None:
                 await self._apply(event)
+                await self.spending.enforce()
             for timer in ctx.timers.pop_due(ctx.clock.now()):
                 await self.recovery.on_timer(timer)
             outcome = await self._settle()
@@ -84,6 +89,7 @@ class Coordinator:
         if instance.is_stale(event):
             logger.debug("%s: ignored %s from a replaced process", instance.name, event)
             return None
+        self.spending.charge(instance)  # before the event moves its assignment or credential
         before = len(instance.history)
         instance.observe(event)
         ctx.journal.record(event)
@@ -125,6 +131,8 @@ class Coordinator:
     async def _settle(self) -> Outcome | None:
         """Schedule what can start now; report the end when nothing more can happen."""
         ctx = self.ctx
+        if self.spending.run_spent:
+            return Outcome.BUDGET
         for assignment in ctx.plugins.schedule(ctx.view()):
             if assignment.instance not in ctx.resend:
                 await ctx.send(assignment)
@@ -133,6 +141,9 @@ class Coordinator:
             return Outcome.COMPLETE
         busy = any(i.state in _BUSY for i in ctx.instances.values())
         if not busy and not ctx.progress.in_flight and not ctx.resend:
+            if any(c.reached for c in self.spending.crossings):
+                logger.warning("nothing more can be done within the budget")
+                return Outcome.BUDGET
             logger.warning("nothing is running and nothing can be scheduled: the run stalled")
             return Outcome.STALLED
         return None

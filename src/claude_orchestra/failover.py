@@ -69,7 +69,8 @@ class Rotation:
     from_credential: str
     to_credential: str
     reason: str
-    """The ``StopFailure`` error (``rate_limit``, ``authentication_failed``...)."""
+    """The ``StopFailure`` error (``rate_limit``, ``authentication_failed``...) or
+    ``budget``."""
     evidence: str
     at: float
     recovered_at: float | None = None
@@ -113,6 +114,11 @@ class Failover:
         self._failures[instance.name] = failure
         return failure
 
+    def move_off(self, instance: InstanceView, failure: CredentialFailure) -> Decision:
+        """Where an instance goes whose credential was retired by the core (its budget)."""
+        self._failures[instance.name] = failure
+        return self.decide(instance)
+
     def decide(self, instance: InstanceView) -> Decision:
         """Where the instance goes after its last failure (call again when a pause ends)."""
         failure = self._failures[instance.name]
@@ -133,7 +139,7 @@ class Failover:
                 instance=instance,
                 from_credential=failure.credential,
                 to_credential=to,
-                reason=failure.kind.value,
+                reason=failure.reason,
                 evidence=failure.detail,
                 at=failure.at,
             )

@@ -19,6 +19,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from claude_orchestra.auth import CredentialFailure, PoolView
+    from claude_orchestra.budget import BudgetCrossing
     from claude_orchestra.events import Event
     from claude_orchestra.instance import InstanceView, StateChange
     from claude_orchestra.progress import (
@@ -103,6 +104,15 @@ def orchestra_merged(merge: MergeRecord) -> None:
 @hookspec
 def orchestra_incident(incident: Incident) -> None:
     """Observe an incident: something went wrong and what the core did about it."""
+
+
+@hookspec
+def orchestra_budget(crossing: BudgetCrossing) -> None:
+    """Observe a budget threshold crossed for the first time: a warning (``warnAt``) or a
+    reached limit (``crossing.reached``), for the run, an instance or a credential.
+
+    The core has already acted on a reached limit when this is called (the run ends, the
+    instance is stopped, or the credential's holders move on)."""
 
 
 @hookspec

@@ -23,10 +23,12 @@ import anyio
 from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
+from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.config import RunConfig, dump_orchestrator_json
 from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
+from claude_orchestra.costs import CostLedger
 from claude_orchestra.credentials import Secret
 from claude_orchestra.errors import GitError, PrerequisiteError, UsageError
 from claude_orchestra.events import Event
@@ -44,7 +46,9 @@ from claude_orchestra.report import (
 )
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
+from claude_orchestra.spending import Spending
 from claude_orchestra.tmux import TmuxServer, tmux_config
+from claude_orchestra.transcripts import DEFAULT_PRICES
 from claude_orchestra.workspace import Workspace, prepare_checkouts
 from claude_orchestra.worktree import GitRepo, Worktree
 
@@ -235,6 +239,7 @@ class Orchestrator:
             clock=self._clock,
         )
         failover = Failover(rotator=self.rotator, plugins=self.plugins, clock=self._clock)
+        recovery = Recovery(ctx=ctx, failover=failover)
         return Coordinator(
             ctx=ctx,
             review=WorkReview(
@@ -242,7 +247,14 @@ class Orchestrator:
                 repo=repo,
                 worktrees={f"worker-{n}": tree for n, tree in worktrees.items()},
             ),
-            recovery=Recovery(ctx=ctx, failover=failover),
+            recovery=recovery,
+            spending=Spending(
+                ctx=ctx,
+                ledger=CostLedger(prices={**DEFAULT_PRICES, **settings.prices}),
+                watch=BudgetWatch(settings.budget),
+                rotator=self.rotator,
+                recovery=recovery,
+            ),
         )
 
     async def _prepare_git(self) -> tuple[GitRepo, dict[int, Worktree]]:
@@ -315,6 +327,9 @@ class Orchestrator:
     def _finish(self, coordinator: Coordinator, outcome: Outcome, started: float) -> RunSummary:
         progress = coordinator.ctx.progress
         instances = list(coordinator.ctx.instances.values())
+        spending = coordinator.spending
+        for instance in instances:  # what was written after the last event
+            spending.charge(instance)
         tasks = [item for t in progress.task_lists.values() for item in t.items]
         summary = RunSummary(
             outcome=outcome.value,
@@ -326,7 +341,7 @@ class Orchestrator:
             tasks_done=sum(1 for item in tasks if item.done),
             merges=len(progress.merges),
             incidents=len(progress.incidents),
-            usage=tuple(instance_usage(i) for i in instances),
+            usage=tuple(instance_usage(i, spending.ledger) for i in instances),
             report_path=self.workspace.report,
         )
         write_report(
@@ -339,6 +354,7 @@ class Orchestrator:
                 plugins=self.plugins.names(),
                 rotations=coordinator.recovery.failover.rotations,
                 pool=self.rotator.view(),
+                spending=spending,
             ),
         )
         return summary

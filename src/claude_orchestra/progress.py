@@ -95,6 +95,7 @@ class IncidentKind(enum.Enum):
     WAITING_FOR_PERSON = "waiting_for_person"
     PLUGIN_FAILED = "plugin_failed"
     GAVE_UP = "gave_up"
+    BUDGET_REACHED = "budget_reached"
 
 
 @final

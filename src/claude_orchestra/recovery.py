@@ -21,6 +21,7 @@ from typing import final
 
 import attrs
 
+from claude_orchestra.auth import CredentialFailure
 from claude_orchestra.context import RunContext, clip
 from claude_orchestra.credentials import Credential
 from claude_orchestra.events import Event, FailureKind, PaneDied, TurnFailed
@@ -143,12 +144,24 @@ class Recovery:
         )
         ctx.timers.add(ctx.clock.now() + delay, RetryDue(instance=instance.name))
 
-    async def _follow(self, instance: Instance, decision: Decision, evidence: str) -> None:
+    async def move_off(self, instance: Instance, failure: CredentialFailure) -> None:
+        """The core retired the instance's credential (its budget): move on, like after a limit."""
+        decision = self.failover.move_off(instance.snapshot(), failure)
+        await self._follow(instance, decision, failure.detail, moved=IncidentKind.BUDGET_REACHED)
+
+    async def _follow(
+        self,
+        instance: Instance,
+        decision: Decision,
+        evidence: str,
+        *,
+        moved: IncidentKind = IncidentKind.RATE_LIMITED,
+    ) -> None:
         ctx = self.ctx
         match decision:
             case MoveTo(credential=credential):
                 ctx.incident(
-                    IncidentKind.RATE_LIMITED,
+                    moved,
                     instance,
                     clip(evidence),
                     f"restart on {credential.name}",

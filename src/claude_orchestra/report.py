@@ -14,12 +14,14 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra.auth import PoolView
+from claude_orchestra.costs import CostLedger, Spend
 from claude_orchestra.failover import Rotation
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
 from claude_orchestra.progress import RunProgress
+from claude_orchestra.spending import Spending
 from claude_orchestra.tasklists import TaskList
-from claude_orchestra.transcripts import DEFAULT_PRICES, Price, Usage, UsageLedger
+from claude_orchestra.transcripts import Usage
 
 
 @final
@@ -63,18 +65,45 @@ class RunSummary:
         return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
 
 
-def instance_usage(
-    instance: Instance, prices: Mapping[str, Price] = DEFAULT_PRICES
-) -> InstanceUsage:
-    """Read an instance's transcripts (every file under its config dir's projects/)."""
-    ledger = UsageLedger()
-    ledger.read_tree(instance.home.projects_dir)
+def instance_usage(instance: Instance, ledger: CostLedger) -> InstanceUsage:
+    """An instance's tokens and cost as the run's ledger counted them."""
+    spend = ledger.spend_of("instance", instance.name)
     return InstanceUsage(
         instance=instance.name,
-        usage=ledger.total,
-        responses=ledger.responses,
-        cost_usd=ledger.cost(prices),
+        usage=spend.usage,
+        responses=ledger.responses_of(instance.home.projects_dir),
+        cost_usd=None if spend.unpriced else spend.cost_usd,
     )
+
+
+def _spend_json(spend: Spend) -> dict[str, Any]:
+    return {
+        "usage": to_json(spend.usage),
+        "tokens": spend.tokens,
+        "costUsd": round(spend.cost_usd, 6),
+        "unpricedModels": sorted(spend.unpriced),
+    }
+
+
+def spending_report(spending: Spending) -> dict[str, Any]:
+    """The report's ``spending`` section: totals by instance, role, credential and task, the
+    budget and every threshold crossed."""
+    ledger = spending.ledger
+    return {
+        "total": _spend_json(ledger.spend()),
+        **{
+            f"by{dimension.capitalize()}": {
+                name: _spend_json(spend)
+                for name, spend in sorted(ledger.spend_by(dimension).items())
+            }
+            for dimension in ("instance", "role", "credential", "task")
+        },
+        "budget": to_json(spending.watch.config),
+        "crossings": [
+            {**to_json(c), "reached": c.reached, "text": c.describe()} for c in spending.crossings
+        ],
+        "stoppedForBudget": sorted(spending.retired),
+    }
 
 
 def _tasks(task_lists: Mapping[int, TaskList]) -> list[dict[str, Any]]:
@@ -94,6 +123,7 @@ def build_report(
     plugins: Sequence[str],
     rotations: Sequence[Rotation] = (),
     pool: PoolView | None = None,
+    spending: Spending | None = None,
 ) -> dict[str, Any]:
     """The JSON document written to ``report.json``."""
     usage = {u.instance: u for u in summary.usage}
@@ -115,6 +145,7 @@ def build_report(
             {**to_json(r), "seconds_to_recovery": r.seconds_to_recovery} for r in rotations
         ],
         "credentials": [to_json(c) for c in pool.credentials] if pool else [],
+        "spending": spending_report(spending) if spending else None,
         "instances": [
             {
                 "name": i.name,

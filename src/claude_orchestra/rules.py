@@ -16,11 +16,13 @@ class Outcome(enum.Enum):
     STALLED = "stalled"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    BUDGET = "budget"
 
     @property
     def exit_code(self) -> int:
-        """0 complete, 3 time limit, 5 stalled, 130 interrupted, 1 failed."""
-        return {"complete": 0, "time_limit": 3, "stalled": 5, "interrupted": 130}.get(self.value, 1)
+        """0 complete, 3 time limit, 4 budget spent, 5 stalled, 130 interrupted, 1 failed."""
+        codes = {"complete": 0, "time_limit": 3, "budget": 4, "stalled": 5, "interrupted": 130}
+        return codes.get(self.value, 1)
 
 
 @final

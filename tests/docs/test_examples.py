@@ -12,10 +12,13 @@ from types import ModuleType
 import pytest
 
 from claude_orchestra import (
+    BudgetCrossing,
+    BudgetScope,
     Incident,
     IncidentKind,
     InstanceState,
     InstanceView,
+    Measure,
     MergeRecord,
     Role,
     StateChange,
@@ -89,8 +92,25 @@ def test_the_observer_plugin_matches_the_hookspecs_and_writes_lines(
             action="retry",
         ),
     )
+    host.notify(
+        "orchestra_budget",
+        crossing=BudgetCrossing(
+            scope=BudgetScope.RUN,
+            name="run",
+            measure=Measure.USD,
+            fraction=0.8,
+            spent=4.1,
+            limit=5.0,
+            at=4.0,
+        ),
+    )
     lines = [json.loads(line) for line in events.read_text().splitlines()]
-    assert [line["record"] for line in lines] == ["state", "merge", "incident"]
+    assert [line["record"] for line in lines] == ["state", "merge", "incident", "budget"]
+    assert lines[3] == {
+        "record": "budget",
+        "text": "run: 80% of the limit: $4.1000 of $5 usd",
+        "reached": False,
+    }
     assert lines[2]["kind"] == "turn_failed"
     assert lines[0]["evidence"] == "Stop"
     assert lines[1]["branch"] == "worker-1"

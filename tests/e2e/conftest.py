@@ -69,6 +69,17 @@ class Target:
             check=True,
         ).stdout
 
+    def assert_worker_commits_on_origin(self) -> None:
+        """Every commit a worker made is reachable from a branch on origin."""
+        for worker in (1, 2):
+            tip = subprocess.run(
+                ["git", "-C", str(self.workspace / "repo"), "rev-parse", f"worker-{worker}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            assert self.git("branch", "--all", "--contains", tip).strip(), f"worker-{worker}"
+
     def assert_nothing_left_running(self) -> None:
         """No tmux server, claude or relay of this run outlives it."""
         socket = json.loads(self.state("run.json").read_text())["tmuxSocket"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,15 +92,7 @@ def test_at_the_time_limit_the_run_stops_gracefully_with_exit_3(target: Target) 
     report = target.report()
     assert report["outcome"] == "time_limit"
     assert {i["finalState"] for i in report["instances"]} == {"stopped"}
-    # every commit a worker made is on origin
-    for worker in (1, 2):
-        tip = subprocess.run(
-            ["git", "-C", str(target.workspace / "repo"), "rev-parse", f"worker-{worker}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        assert target.git("branch", "--all", "--contains", tip).strip()
+    target.assert_worker_commits_on_origin()
     target.assert_nothing_left_running()
 
 
