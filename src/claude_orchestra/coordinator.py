@@ -36,6 +36,7 @@ from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome
 from claude_orchestra.spending import Spending
+from claude_orchestra.status import StatusBoard
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Coordinator:
     review: WorkReview
     recovery: Recovery
     spending: Spending
+    board: StatusBoard
 
     async def run(self, events: ObjectReceiveStream[Event]) -> Outcome:
         """Consume events until the run is complete, stalls or reaches its deadline."""
@@ -71,6 +73,7 @@ class Coordinator:
             for timer in ctx.timers.pop_due(ctx.clock.now()):
                 await self.recovery.on_timer(timer)
             outcome = await self._settle()
+            self.board.publish()
             if outcome is not None:
                 return outcome
 
@@ -90,6 +93,7 @@ class Coordinator:
             logger.debug("%s: ignored %s from a replaced process", instance.name, event)
             return None
         self.spending.charge(instance)  # before the event moves its assignment or credential
+        self.board.saw(event)
         before = len(instance.history)
         instance.observe(event)
         ctx.journal.record(event)

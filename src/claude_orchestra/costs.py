@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, final
+from typing import Any, Literal, final
 
 import attrs
 
@@ -62,6 +62,15 @@ class Spend:
     def tokens(self) -> int:
         """Every kind of token."""
         return self.usage.total
+
+    def as_json(self) -> dict[str, Any]:
+        """As the report and ``status.json`` show it."""
+        return {
+            "usage": attrs.asdict(self.usage),
+            "tokens": self.tokens,
+            "costUsd": round(self.cost_usd, 6),
+            "unpricedModels": sorted(self.unpriced),
+        }
 
 
 def price_usage(by_model: Mapping[str, Usage], prices: Mapping[str, Price]) -> Spend:

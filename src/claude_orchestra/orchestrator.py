@@ -47,6 +47,7 @@ from claude_orchestra.report import (
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.spending import Spending
+from claude_orchestra.status import StatusBoard
 from claude_orchestra.tmux import TmuxServer, tmux_config
 from claude_orchestra.transcripts import DEFAULT_PRICES
 from claude_orchestra.workspace import Workspace, prepare_checkouts
@@ -197,7 +198,7 @@ class Orchestrator:
                     }
                 )
                 instances = self._instances(names, claude, endpoint, tmux)
-                coordinator = self._coordinator(instances, repo, worktrees, journal)
+                coordinator = self._coordinator(instances, repo, worktrees, journal, started)
                 outcome = Outcome.FAILED
                 try:
                     for instance in instances.values():
@@ -220,6 +221,7 @@ class Orchestrator:
         repo: GitRepo,
         worktrees: Mapping[int, Worktree],
         journal: Journal,
+        started: float,
     ) -> Coordinator:
         """The loop and its parts, wired for this run."""
         settings = self.config.orchestrator
@@ -240,6 +242,13 @@ class Orchestrator:
         )
         failover = Failover(rotator=self.rotator, plugins=self.plugins, clock=self._clock)
         recovery = Recovery(ctx=ctx, failover=failover)
+        spending = Spending(
+            ctx=ctx,
+            ledger=CostLedger(prices={**DEFAULT_PRICES, **settings.prices}),
+            watch=BudgetWatch(settings.budget),
+            rotator=self.rotator,
+            recovery=recovery,
+        )
         return Coordinator(
             ctx=ctx,
             review=WorkReview(
@@ -248,12 +257,15 @@ class Orchestrator:
                 worktrees={f"worker-{n}": tree for n, tree in worktrees.items()},
             ),
             recovery=recovery,
-            spending=Spending(
-                ctx=ctx,
-                ledger=CostLedger(prices={**DEFAULT_PRICES, **settings.prices}),
-                watch=BudgetWatch(settings.budget),
+            spending=spending,
+            board=StatusBoard(
+                path=self.workspace.status,
+                instances=instances,
+                progress=ctx.progress,
+                spending=spending,
                 rotator=self.rotator,
-                recovery=recovery,
+                clock=self._clock,
+                started_at=started,
             ),
         )
 
@@ -330,6 +342,7 @@ class Orchestrator:
         spending = coordinator.spending
         for instance in instances:  # what was written after the last event
             spending.charge(instance)
+        coordinator.board.publish(outcome.value)
         tasks = [item for t in progress.task_lists.values() for item in t.items]
         summary = RunSummary(
             outcome=outcome.value,
@@ -342,6 +355,7 @@ class Orchestrator:
             merges=len(progress.merges),
             incidents=len(progress.incidents),
             usage=tuple(instance_usage(i, spending.ledger) for i in instances),
+            by_credential=tuple(spending.ledger.spend_by("credential").items()),
             report_path=self.workspace.report,
         )
         write_report(

@@ -52,6 +52,8 @@ class RunSummary:
     incidents: int
     usage: tuple[InstanceUsage, ...]
     report_path: Path
+    by_credential: tuple[tuple[str, Spend], ...] = ()
+    """What was spent on each credential, in pool order of first use."""
 
     @property
     def total_usage(self) -> Usage:
@@ -76,25 +78,15 @@ def instance_usage(instance: Instance, ledger: CostLedger) -> InstanceUsage:
     )
 
 
-def _spend_json(spend: Spend) -> dict[str, Any]:
-    return {
-        "usage": to_json(spend.usage),
-        "tokens": spend.tokens,
-        "costUsd": round(spend.cost_usd, 6),
-        "unpricedModels": sorted(spend.unpriced),
-    }
-
-
 def spending_report(spending: Spending) -> dict[str, Any]:
     """The report's ``spending`` section: totals by instance, role, credential and task, the
     budget and every threshold crossed."""
     ledger = spending.ledger
     return {
-        "total": _spend_json(ledger.spend()),
+        "total": ledger.spend().as_json(),
         **{
             f"by{dimension.capitalize()}": {
-                name: _spend_json(spend)
-                for name, spend in sorted(ledger.spend_by(dimension).items())
+                name: spend.as_json() for name, spend in sorted(ledger.spend_by(dimension).items())
             }
             for dimension in ("instance", "role", "credential", "task")
         },
@@ -194,10 +186,13 @@ def summary_text(summary: RunSummary) -> str:
             f"{u.usage.cache_read_input_tokens:>8} cache-read  "
             f"{u.usage.cache_creation_input_tokens:>7} cache-write  {cost}"
         )
+    for name, spend in summary.by_credential:
+        lines.append(f"  on {name:<12} {spend.tokens:>8} tokens  ${spend.cost_usd:.4f}")
     total = summary.total_cost_usd
+    hours = max(summary.ended_at - summary.started_at, 1.0) / 3600
     lines.append(
         f"Total: {summary.total_usage.total} tokens, "
-        + ("unpriced" if total is None else f"${total:.4f}")
+        + ("unpriced" if total is None else f"${total:.4f} (${total / hours:.2f}/h)")
     )
     lines.append(f"Report: {summary.report_path}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@
     tmux.conf               the private tmux server's config
     instances/<name>/       each instance's CLAUDE_CONFIG_DIR and --settings file
     journal.jsonl           the append-only record of the run
+    status.json             the live status (``claude-orchestra status``)
     report.json             the outcome
     logs/                   JSON-lines logs
 ```
@@ -82,6 +83,11 @@ class Workspace:
     def journal(self) -> Path:
         """The append-only journal."""
         return self.state / "journal.jsonl"
+
+    @property
+    def status(self) -> Path:
+        """``status.json``: the live status, rewritten after every event."""
+        return self.state / "status.json"
 
     @property
     def report(self) -> Path:

@@ -2,8 +2,8 @@
 
 Exit codes: 0 done; 1 something unexpected (traceback in the log); 2 bad usage, config or
 missing prerequisite (one line on stderr, no traceback); 3 time limit reached (stopped
-gracefully, work pushed); 5 stalled (nothing left that can run, work pushed); 130
-interrupted.
+gracefully, work pushed); 4 budget spent (likewise); 5 stalled (nothing left that can run,
+work pushed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from claude_orchestra.errors import OrchestraError, UsageError
 
-from . import _cleanup, _demo, _run, _validate
+from . import _cleanup, _demo, _run, _status, _validate
 
 logger = logging.getLogger("claude_orchestra.cli")
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (_run, _validate, _cleanup, _demo):
+    for module in (_run, _status, _validate, _cleanup, _demo):
         module.register(commands)
     return parser
 

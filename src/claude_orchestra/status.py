@@ -1,0 +1,136 @@
+"""The run's live status: ``.orchestra/status.json``, rewritten after every event.
+
+A :class:`StatusBoard` is told about each event the loop applies and rewrites the file
+atomically (write, then rename), so ``claude-orchestra status`` — another process — always
+reads a whole document, even while the run goes on or after it was killed. It holds, for
+each instance, its state and the evidence behind it (the last event, when, the last state
+change's evidence); the credentials' standing; and what was spent so far, with the burn
+rate and the projected time until the run's budget is spent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+
+from claude_orchestra._clock import Clock
+from claude_orchestra.auth import AuthRotator
+from claude_orchestra.costs import Spend
+from claude_orchestra.events import Event
+from claude_orchestra.instance import Instance
+from claude_orchestra.journal import to_json
+from claude_orchestra.progress import RunProgress
+from claude_orchestra.spending import Spending
+
+STATUS_FILE = "status.json"
+
+
+def projection(
+    spend: Spend, *, elapsed: float, usd: float | None, tokens: int | None
+) -> dict[str, Any]:
+    """Burn rate since the start and the seconds left until each run limit at that rate."""
+    hours = max(elapsed, 1.0) / 3600
+    usd_rate = spend.cost_usd / hours
+    token_rate = spend.tokens / hours
+    left: list[float] = []
+    if usd is not None and usd_rate > 0:
+        left.append(max(0.0, usd - spend.cost_usd) / usd_rate * 3600)
+    if tokens is not None and token_rate > 0:
+        left.append(max(0.0, tokens - spend.tokens) / token_rate * 3600)
+    return {
+        "usdPerHour": round(usd_rate, 6),
+        "tokensPerHour": round(token_rate),
+        "secondsToBudget": round(min(left)) if left else None,
+    }
+
+
+@final
+@attrs.define(eq=False)
+class StatusBoard:
+    """Keeps ``status.json`` true: the last event of each instance and the run's spend."""
+
+    path: Path
+    instances: Mapping[str, Instance]
+    progress: RunProgress
+    spending: Spending
+    rotator: AuthRotator
+    clock: Clock
+    started_at: float
+    _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
+
+    def saw(self, event: Event) -> None:
+        """Remember ``event`` as its instance's latest evidence."""
+        self._last_event[event.instance] = (type(event).__name__, self.clock.wall())
+
+    def publish(self, outcome: str | None = None) -> None:
+        """Rewrite the file (``outcome`` once the run has ended)."""
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.document(outcome), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(self.path)
+
+    def document(self, outcome: str | None = None) -> dict[str, Any]:
+        """What ``status.json`` holds."""
+        now = self.clock.wall()
+        ledger = self.spending.ledger
+        budget = self.spending.watch.config
+        by_instance = ledger.spend_by("instance")
+        tasks = [item for t in self.progress.task_lists.values() for item in t.items]
+        return {
+            "pid": os.getpid(),
+            "startedAt": self.started_at,
+            "updatedAt": now,
+            "outcome": outcome,
+            "tasks": {"total": len(tasks), "done": sum(1 for t in tasks if t.done)},
+            "instances": [
+                self._instance(instance, by_instance.get(name, Spend()))
+                for name, instance in self.instances.items()
+            ],
+            "credentials": [to_json(c) for c in self.rotator.view().credentials],
+            "spending": {
+                "total": ledger.spend().as_json(),
+                "byCredential": {
+                    n: s.as_json() for n, s in sorted(ledger.spend_by("credential").items())
+                },
+                "rate": projection(
+                    ledger.spend(),
+                    elapsed=now - self.started_at,
+                    usd=budget.usd,
+                    tokens=budget.tokens,
+                ),
+                "budget": to_json(budget),
+            },
+        }
+
+    def _instance(self, instance: Instance, spend: Spend) -> dict[str, Any]:
+        event, at = self._last_event.get(instance.name, (None, None))
+        assignment = self.progress.in_flight.get(instance.name)
+        history = instance.history
+        return {
+            "name": instance.name,
+            "role": instance.role.value,
+            "state": instance.state.value,
+            "credential": instance.credential.name,
+            "lastEvent": event,
+            "lastEventAt": at,
+            "evidence": history[-1].evidence if history else None,
+            "assignment": None
+            if assignment is None
+            else (assignment.task or assignment.kind.value),
+            "stoppedForBudget": instance.name in self.spending.retired,
+            "costUsd": round(spend.cost_usd, 6),
+            "tokens": spend.tokens,
+        }
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """``status.json``, or ``None`` when the run never wrote one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
