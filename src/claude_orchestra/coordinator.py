@@ -26,6 +26,7 @@ from claude_orchestra.events import (
     PaneDied,
     SessionEnded,
     SessionStarted,
+    ToolStarted,
     ToolUsed,
     TurnFailed,
     TurnStopped,
@@ -129,6 +130,8 @@ class Coordinator:
                 await self.recovery.exited(instance, event)
             case ToolUsed():
                 self.recovery.progressed(instance)
+            case ToolStarted():
+                self.recovery.tool_started(instance)
             case _:
                 pass
 

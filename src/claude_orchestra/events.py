@@ -57,6 +57,16 @@ class PromptSubmitted(HookEvent):
 
 @final
 @attrs.frozen(kw_only=True)
+class ToolStarted(HookEvent):
+    """``PreToolUse``: a tool is about to run; until it ends, quiet is the tool's own time.
+
+    The HTTP hook's empty 200 answer lets the tool run (we never block tools)."""
+
+    tool_name: str
+
+
+@final
+@attrs.frozen(kw_only=True)
 class ToolUsed(HookEvent):
     """``PostToolUse`` / ``PostToolUseFailure``: a tool finished; proof of progress."""
 
@@ -182,6 +192,7 @@ SUBSCRIBED_HOOKS: Mapping[str, tuple[type[HookEvent], _Fields]] = {
         lambda p: {"source": _text(p, "source"), "model": _optional_text(p, "model")},
     ),
     "UserPromptSubmit": (PromptSubmitted, lambda p: {"prompt": _text(p, "prompt", default="")}),
+    "PreToolUse": (ToolStarted, lambda p: {"tool_name": _text(p, "tool_name")}),
     "PostToolUse": (ToolUsed, lambda p: {"tool_name": _text(p, "tool_name"), "failed": False}),
     "PostToolUseFailure": (
         ToolUsed,

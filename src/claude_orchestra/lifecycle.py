@@ -32,6 +32,7 @@ from claude_orchestra.events import (
     PromptSubmitted,
     SessionEnded,
     SessionStarted,
+    ToolStarted,
     ToolUsed,
     TurnFailed,
     TurnStopped,
@@ -161,6 +162,10 @@ def _next(state: InstanceState, signal: Signal) -> tuple[InstanceState, str]:  #
             if state in {_S.PROMPTED, _S.WAITING_INPUT}:
                 return _S.WORKING, f"{signal.tool_name} ran"
             return state, f"{signal.tool_name} ran"
+        case ToolStarted():
+            if state in {_S.PROMPTED, _S.WAITING_INPUT}:
+                return _S.WORKING, f"{signal.tool_name} started"
+            return state, f"{signal.tool_name} started"
         case TurnStopped():
             if state in {_S.WORKING, _S.PROMPTED, _S.WAITING_INPUT}:
                 return _S.IDLE, "Stop"

@@ -234,6 +234,7 @@ class Orchestrator:
                 worker_count=settings.worker_count,
                 deadline=self._clock.now() + settings.max_run_duration_minutes * 60,
                 quiet_after=quiet,
+                probe_after=min(10.0, max(2.0, quiet / 4)),
             ),
             instances=instances,
             plugins=self.plugins,

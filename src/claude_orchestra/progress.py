@@ -96,6 +96,7 @@ class IncidentKind(enum.Enum):
     PLUGIN_FAILED = "plugin_failed"
     GAVE_UP = "gave_up"
     BUDGET_REACHED = "budget_reached"
+    STUCK = "stuck"
 
 
 @final

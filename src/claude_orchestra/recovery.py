@@ -11,7 +11,10 @@
   (Enter is pressed again), a pause that has ended, a retry that is due;
 - quiet: a turn with no hook event for ``quiet_after`` seconds has its screen read (the
   labelled fallback, :mod:`claude_orchestra.screen`); a limit Claude Code is silently
-  retrying is treated as the ``StopFailure`` it will become.
+  retrying is treated as the ``StopFailure`` it will become;
+- stuck: a quiet turn whose transcript and streamed-token count have not moved for
+  ``probe_after`` more seconds, with no tool running, is restarted on its conversation and
+  its prompt sent again. A reply that streams slowly moves the count, so it is never stuck.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from claude_orchestra.failover import Decision, Failover, MoveTo, NoCredential, 
 from claude_orchestra.instance import Instance
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.progress import IncidentKind
-from claude_orchestra.screen import ScreenState, read_screen
+from claude_orchestra.screen import ScreenReading, ScreenState, read_screen
 from claude_orchestra.timers import (
     CredentialDue,
     DeliveryDeadline,
     ExitDeadline,
+    ProgressProbe,
     QuietDeadline,
     RetryDue,
     StartDeadline,
@@ -41,6 +45,12 @@ from claude_orchestra.timers import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def transcript_bytes(instance: Instance) -> int:
+    """The size of every transcript the instance has written (grows with each response)."""
+    root = instance.home.projects_dir
+    return sum(p.stat().st_size for p in root.rglob("*.jsonl")) if root.is_dir() else 0
 
 
 @final
@@ -56,6 +66,7 @@ class Recovery:
     _activity: dict[str, int] = attrs.field(init=False, factory=dict)
     _replacing: dict[str, tuple[Credential | None, bool]] = attrs.field(init=False, factory=dict)
     """Instances whose process was asked to exit so it can be replaced: (credential, resume)."""
+    _tools_running: set[str] = attrs.field(init=False, factory=set)
     _stale_input: set[str] = attrs.field(init=False, factory=set)
     """Instances whose input box may hold an interrupted prompt: replace, never type."""
 
@@ -66,6 +77,7 @@ class Recovery:
         launch = self._launches.get(name, 0) + 1
         self._launches[name] = launch
         self._stale_input.discard(name)
+        self._tools_running.discard(name)
         self.ctx.timers.add(
             self.ctx.clock.now() + self.ctx.rules.start_timeout,
             StartDeadline(instance=name, launch=launch),
@@ -84,7 +96,12 @@ class Recovery:
     def progressed(self, instance: Instance) -> None:
         """A request of ``instance`` succeeded (a tool ran, a turn stopped)."""
         self._failures.pop(instance.name, None)
+        self._tools_running.discard(instance.name)
         self.failover.progressed(instance.name)
+
+    def tool_started(self, instance: Instance) -> None:
+        """A tool runs: until it ends, quiet is its own time (Claude Code's tool timeout)."""
+        self._tools_running.add(instance.name)
 
     def replacing(self, instance: Instance) -> bool:
         """The instance's process was asked to exit so it can be replaced."""
@@ -255,6 +272,11 @@ class Recovery:
                 and instance.state is InstanceState.WORKING
             ):
                 await self._quiet(instance)
+            case ProgressProbe(mark=mark, progress=progress) if (
+                mark == self._activity.get(instance.name)
+                and instance.state is InstanceState.WORKING
+            ):
+                await self._probe(instance, progress)
             case CredentialDue() if instance.state.accepts_prompt:
                 await self._follow(
                     instance, self.failover.decide(instance.snapshot()), "pause ended"
@@ -265,10 +287,72 @@ class Recovery:
                 pass
 
     async def _quiet(self, instance: Instance) -> None:
-        """No hook for a while in the middle of a turn: read the screen (labelled evidence)."""
+        """No hook for a while in the middle of a turn: read the screen (labelled evidence).
+
+        A limit or a dialog there is acted on. A running tool is left to its own timeout.
+        Otherwise the turn's progress (transcript size, the spinner's token count) is noted
+        and looked at again ``probe_after`` seconds later.
+        """
         ctx = self.ctx
         reading = read_screen(await instance.screen(), now=ctx.clock.wall())
         logger.info("%s: quiet; the screen says %s", instance.name, reading.state.value)
+        if await self._screen_problem(instance, reading):
+            return
+        if instance.name in self._tools_running:
+            self._watch_quiet(instance)
+            return
+        ctx.timers.add(
+            ctx.clock.now() + ctx.rules.probe_after,
+            ProgressProbe(
+                instance=instance.name,
+                mark=self._activity.get(instance.name, 0),
+                progress=(transcript_bytes(instance), reading.tokens),
+            ),
+        )
+
+    async def _probe(self, instance: Instance, before: tuple[int, int | None]) -> None:
+        """Quiet since the last look: moving on, or stuck?"""
+        ctx = self.ctx
+        reading = read_screen(await instance.screen(), now=ctx.clock.wall())
+        if await self._screen_problem(instance, reading):
+            return
+        now = (transcript_bytes(instance), reading.tokens)
+        if now != before or instance.name in self._tools_running:
+            logger.info("%s: quiet but progressing (%s -> %s)", instance.name, before, now)
+            self._watch_quiet(instance)
+            return
+        quiet = ctx.rules.quiet_after + ctx.rules.probe_after
+        await self._stuck(
+            instance,
+            f"no hook for {quiet:.0f} s, transcript at {now[0]} bytes and the spinner at "
+            f"{now[1]} tokens for {ctx.rules.probe_after:.0f} s; screen: {reading.line}",
+        )
+
+    async def _stuck(self, instance: Instance, evidence: str) -> None:
+        """A turn that stopped moving: restart the instance on its conversation, prompt kept."""
+        ctx = self.ctx
+        restarts = self._restarts.get(instance.name, 0)
+        if restarts >= ctx.rules.max_restarts:
+            ctx.incident(IncidentKind.GAVE_UP, instance, evidence, "leave it; stuck too often")
+            return
+        self._restarts[instance.name] = restarts + 1
+        assignment = ctx.progress.finish_assignment(instance.name)
+        if assignment is not None:
+            ctx.resend[instance.name] = assignment
+        ctx.incident(
+            IncidentKind.STUCK, instance, evidence, "restart with --resume, resend the prompt"
+        )
+        await self.relaunch(instance)
+
+    def _watch_quiet(self, instance: Instance) -> None:
+        self.ctx.timers.add(
+            self.ctx.clock.now() + self.ctx.rules.quiet_after,
+            QuietDeadline(instance=instance.name, mark=self._activity.get(instance.name, 0)),
+        )
+
+    async def _screen_problem(self, instance: Instance, reading: ScreenReading) -> bool:
+        """Act on a limit or a dialog the screen shows; ``True`` when it showed one."""
+        ctx = self.ctx
         if reading.credential_problem:
             # Esc stops Claude Code's own retries (or its wait for the reset) and puts the
             # prompt back in the input box, so the instance is replaced, never typed into.
@@ -289,7 +373,7 @@ class Recovery:
             instance.observe(event)
             ctx.journal.record(event)
             await self.turn_failed(instance, event)
-            return
+            return True
         if reading.state is ScreenState.DIALOG:
             ctx.incident(
                 IncidentKind.WAITING_FOR_PERSON,
@@ -297,7 +381,6 @@ class Recovery:
                 f"screen: {reading.line}",
                 "keep watching",
             )
-        ctx.timers.add(
-            ctx.clock.now() + ctx.rules.quiet_after,
-            QuietDeadline(instance=instance.name, mark=self._activity.get(instance.name, 0)),
-        )
+            self._watch_quiet(instance)
+            return True
+        return False

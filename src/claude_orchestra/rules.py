@@ -53,6 +53,10 @@ class RunRules:
     quiet_after: float = 120.0
     """Seconds a working instance may send no hook event before its screen is read
     (``stuckThresholdMs``). Claude Code fires none while it retries or hangs."""
+    probe_after: float = 10.0
+    """Seconds between two looks at a quiet instance's progress (transcript size, the
+    spinner's token count); unchanged means stuck. A hang is found within
+    ``quiet_after + probe_after``."""
     max_restarts: int = 3
     idle_retries: int = 1
     """Follow-up prompts for a worker that stopped without committing."""

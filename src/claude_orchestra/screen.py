@@ -43,6 +43,9 @@ class ScreenReading:
     """For RETRYING: the HTTP status being retried (429, 529, 401...)."""
     reset_at: float | None = None
     """For USAGE_LIMIT: when the limit lifts, if the screen says."""
+    tokens: int | None = None
+    """For BUSY: the turn's streamed-token count on the spinner (``(5s · ↓ 57 tokens)``);
+    it grows while a reply streams and stands still while a request hangs."""
 
     @property
     def credential_problem(self) -> bool:
@@ -54,6 +57,13 @@ class ScreenReading:
 
 _LIMIT = re.compile(r"You've hit your [^\n]*limit|Usage limit reached[^\n]*")
 _RETRY = re.compile(r"(?P<status>\d{3})\b[^\n]*retrying in \d+\s*s[^\n]*attempt \d+/\d+")
+_SPINNER = re.compile(r"\(\d[^()\n]*?(?:↓|↑)\s*(?P<count>[\d.]+)(?P<k>k?) tokens[^()\n]*\)")
+
+
+def _count(number: str, thousands: str) -> int:
+    return round(float(number) * (1000 if thousands else 1))
+
+
 _DIALOGS = (
     "Do you want to use this API key?",
     "Is this a project you created or one you trust?",
@@ -77,5 +87,10 @@ def read_screen(text: str, *, now: float) -> ScreenReading:
         if dialog in text:
             return ScreenReading(state=ScreenState.DIALOG, line=dialog)
     if "esc to interrupt" in text:
-        return ScreenReading(state=ScreenState.BUSY, line="esc to interrupt")
+        spinner = _SPINNER.search(text)
+        return ScreenReading(
+            state=ScreenState.BUSY,
+            line=spinner.group(0) if spinner else "esc to interrupt",
+            tokens=_count(spinner["count"], spinner["k"]) if spinner else None,
+        )
     return ScreenReading(state=ScreenState.IDLE, line="")

@@ -68,7 +68,26 @@ class QuietDeadline:
     mark: int
 
 
-Timer = StartDeadline | DeliveryDeadline | RetryDue | ExitDeadline | CredentialDue | QuietDeadline
+@final
+@attrs.frozen(kw_only=True)
+class ProgressProbe:
+    """A quiet instance's progress was noted ``mark`` events ago: has it moved since?"""
+
+    instance: str
+    mark: int
+    progress: tuple[int, int | None]
+    """What was seen: transcript bytes and the spinner's token count."""
+
+
+Timer = (
+    StartDeadline
+    | DeliveryDeadline
+    | RetryDue
+    | ExitDeadline
+    | CredentialDue
+    | QuietDeadline
+    | ProgressProbe
+)
 
 
 @final

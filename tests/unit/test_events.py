@@ -11,6 +11,7 @@ from claude_orchestra.events import (
     PromptSubmitted,
     SessionEnded,
     SessionStarted,
+    ToolStarted,
     ToolUsed,
     TurnFailed,
     TurnStopped,
@@ -35,6 +36,8 @@ def test_each_subscribed_hook_has_its_class() -> None:
     assert isinstance(parse(hook_event_name="UserPromptSubmit", prompt="p"), PromptSubmitted)
     assert isinstance(parse(hook_event_name="Stop", last_assistant_message="ok"), TurnStopped)
     assert isinstance(parse(hook_event_name="SessionEnd", reason="other"), SessionEnded)
+    started = parse(hook_event_name="PreToolUse", tool_name="Bash")
+    assert started == ToolStarted(instance="worker-1", at=5.0, tool_name="Bash", **COMMON)
     tool = parse(hook_event_name="PostToolUseFailure", tool_name="Bash")
     assert tool == ToolUsed(instance="worker-1", at=5.0, tool_name="Bash", failed=True, **COMMON)
     note = parse(hook_event_name="Notification", notification_type="idle_prompt", message="m")
@@ -71,7 +74,7 @@ def test_unused_fields_are_ignored() -> None:
     [
         ([], "body"),
         ({"hook_event_name": "Stop"}, "session_id"),
-        ({**COMMON, "hook_event_name": "PreToolUse"}, "hook_event_name"),
+        ({**COMMON, "hook_event_name": "TeammateIdle"}, "hook_event_name"),
         ({**COMMON, "hook_event_name": 3}, "hook_event_name"),
         ({**COMMON, "hook_event_name": "SessionStart"}, "source"),
         ({**COMMON, "hook_event_name": "Stop", "cwd": 7}, "cwd"),

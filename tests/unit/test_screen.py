@@ -66,3 +66,18 @@ def test_a_usage_limit_carries_its_reset_time() -> None:
     reading = read_screen("You've hit your 5-hour limit · resets 3:25am (UTC)", now=NOW)
     assert reading.reset_at == dt.datetime(2026, 11, 24, 3, 25, tzinfo=dt.UTC).timestamp()
     assert reading.line.startswith("You've hit your 5-hour limit")
+
+
+@pytest.mark.parametrize(
+    ("spinner", "tokens"),
+    [
+        ("✻ Accomplishing… (20s · ↓ 57 tokens)", 57),  # seen while a request hung
+        ("· Swirling… (1m 8s · ↓ 2.3k tokens)", 2300),
+        ("✶ Swirling… (5s · ↑ 69 tokens)", 69),
+        ("✢ Pontificating…", None),
+    ],
+)
+def test_the_spinner_gives_the_turns_streamed_tokens(spinner: str, tokens: int | None) -> None:
+    reading = read_screen(spinner + "\n" + FOOTER + " · esc to interrupt", now=NOW)
+    assert reading.state is ScreenState.BUSY
+    assert reading.tokens == tokens

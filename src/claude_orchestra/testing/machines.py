@@ -20,6 +20,7 @@ from claude_orchestra.events import (
     PromptSubmitted,
     SessionEnded,
     SessionStarted,
+    ToolStarted,
     ToolUsed,
     TurnFailed,
     TurnStopped,
@@ -81,6 +82,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         if self.started:
             self.prompted_or_active = True
         self.apply(PromptSubmitted(prompt="p", **_HOOK))
+
+    @rule()
+    def tool_started(self) -> None:
+        self.apply(ToolStarted(tool_name="Bash", **_HOOK))
 
     @rule(failed=st.booleans())
     def tool_used(self, failed: bool) -> None:
