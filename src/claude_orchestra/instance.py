@@ -195,11 +195,21 @@ class Instance:
             self._state = step.state
         return step
 
-    async def start(self, *, trusted: Sequence[Path] = ()) -> None:
-        """Seed the private home and launch the process; ``SessionStart`` makes it ready."""
+    def adopt(self, session_id: str, transcript_path: str | None) -> None:
+        """Take up a session an earlier process of this instance held (``run --resume``)."""
+        self._session_id = session_id
+        if transcript_path:
+            self._transcripts.add(transcript_path)
+
+    async def start(self, *, trusted: Sequence[Path] = (), resume: bool = False) -> None:
+        """Seed the private home and launch the process; ``SessionStart`` makes it ready.
+
+        With ``resume``, an adopted session is resumed when its transcript holds a
+        conversation (else a new session starts).
+        """
         if self._state.alive:
             raise InvalidTransition(self._state.value, "start")
-        spec = self._prepare(trusted=trusted, resume=False)
+        spec = self._prepare(trusted=trusted, resume=resume)
         self._pid = await self._backend.launch(self.name, spec)
         self.observe(Launched())
 

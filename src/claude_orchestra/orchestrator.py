@@ -44,6 +44,7 @@ from claude_orchestra.report import (
     instance_usage,
     write_report,
 )
+from claude_orchestra.resume import PreviousRun, RunResumed, read_previous_run
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.spending import Spending
@@ -141,31 +142,41 @@ class Orchestrator:
         """Every secret this run holds (for log redaction)."""
         return (*self.rotator.secrets(), self._hook_token)
 
-    def run_sync(self) -> RunSummary:
+    def run_sync(self, *, resume: bool = False) -> RunSummary:
         """:meth:`run` from synchronous code."""
-        return anyio.run(self.run)
+        return anyio.run(functools.partial(self.run, resume=resume))
 
-    async def run(self) -> RunSummary:
-        """Run to the end; see the module docstring."""
+    async def run(self, *, resume: bool = False) -> RunSummary:
+        """Run to the end; see the module docstring.
+
+        With ``resume``, take up a run whose process was killed, in the same workspace
+        (see :mod:`claude_orchestra.resume`): its instances are restarted on their
+        conversations, every worker branch is pushed, origin is read back, and the run
+        carries on from there.
+        """
         settings = self.config.orchestrator
         claude = find_claude(settings.claude_command, self._environ)
         check_tools()
         started = self._clock.wall()
         workspace = self.workspace
-        if workspace.repo.exists():
+        previous = read_previous_run(workspace) if resume else None
+        if previous is None and workspace.repo.exists():
             raise UsageError(
                 "workspaceDir",
-                f"{workspace.root} holds an earlier run; run `claude-orchestra cleanup "
-                f"--workspace {workspace.root}` or choose another workspace",
+                f"{workspace.root} holds an earlier run; resume it with `claude-orchestra run "
+                f"--resume --workspace {workspace.root}`, or run `claude-orchestra cleanup "
+                f"--workspace {workspace.root}`, or choose another workspace",
             )
         # Bound first: a busy port is reported before anything is cloned.
         listening = hookserver.bind("127.0.0.1", settings.hook_server_port)
         workspace.prepare()
         try:
-            repo, worktrees = await self._prepare_git()
+            repo, worktrees = await self._checkouts(previous)
         except BaseException:
             listening.close()
             raise
+        if previous is not None and previous.started_at is not None:
+            started = previous.started_at
         workspace.write_secret(self._hook_token.reveal())
         send, receive = anyio.create_memory_object_stream[Event](1024)
         names = ["manager", *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
@@ -195,14 +206,20 @@ class Orchestrator:
                         "hookPort": port,
                         "tmuxSocket": tmux.socket_name,
                         "branch": settings.branch,
+                        "configDir": str(self.config.config_dir),
+                        "startedAt": started,
                     }
                 )
                 instances = self._instances(names, claude, endpoint, tmux)
                 coordinator = self._coordinator(instances, repo, worktrees, journal, started)
                 outcome = Outcome.FAILED
                 try:
+                    if previous is not None:
+                        await self._take_up(previous, coordinator)
                     for instance in instances.values():
-                        await instance.start(trusted=[workspace.repo])
+                        await instance.start(
+                            trusted=[workspace.repo], resume=instance.session_id is not None
+                        )
                     outcome = await coordinator.run(receive)
                 except (KeyboardInterrupt, anyio.get_cancelled_exc_class()):
                     outcome = Outcome.INTERRUPTED
@@ -270,6 +287,52 @@ class Orchestrator:
             ),
         )
 
+    async def _take_up(self, previous: PreviousRun, coordinator: Coordinator) -> None:
+        """Carry on a killed run: its record, its sessions, origin's facts."""
+        ctx = coordinator.ctx
+        ctx.progress.merges.extend(previous.merges)
+        ctx.progress.incidents.extend(previous.incidents)
+        for name, session in previous.sessions.items():
+            if name in ctx.instances:
+                ctx.instances[name].adopt(session.session_id, session.transcript_path)
+        ctx.journal.record(
+            RunResumed(
+                previous_pid=previous.pid,
+                sessions=tuple(sorted(previous.sessions)),
+                merges_before=len(previous.merges),
+            )
+        )
+        logger.info(
+            "resuming the run of pid %s: %d merges so far, sessions of %s",
+            previous.pid,
+            len(previous.merges),
+            ", ".join(sorted(previous.sessions)) or "none",
+        )
+        try:
+            await coordinator.review.reconcile()
+        except GitError as exc:
+            raise PrerequisiteError("git", str(exc)) from exc
+
+    async def _checkouts(self, previous: PreviousRun | None) -> tuple[GitRepo, dict[int, Worktree]]:
+        """A new clone and worktrees, or (``run --resume``) those a killed run left."""
+        if previous is None:
+            return await self._prepare_git()
+        if previous.tmux_socket:  # its instances lost their hook server: end them
+            await TmuxServer.attach(previous.tmux_socket).close()
+        settings = self.config.orchestrator
+        repo = GitRepo.open(self.workspace.repo)
+        worktrees = {}
+        for n in range(1, settings.worker_count + 1):
+            path = self.workspace.worktree(n)
+            if not path.exists():
+                raise UsageError(
+                    "--resume", f"{path} is missing; the run cannot be resumed with this config"
+                )
+            worktrees[n] = Worktree(
+                repo=repo, path=path, branch=f"worker-{n}", base=settings.branch
+            )
+        return repo, worktrees
+
     async def _prepare_git(self) -> tuple[GitRepo, dict[int, Worktree]]:
         settings = self.config.orchestrator
         try:
@@ -330,11 +393,8 @@ class Orchestrator:
                 if instance.state.alive:  # /exit went unheard: end it the hard way
                     await tmux.terminate(instance.name)
             await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
-        for worktree in worktrees.values():
-            try:
-                await worktree.push()
-            except GitError as exc:
-                logger.warning("could not push %s: %s", worktree.branch, exc)
+        for n, worktree in worktrees.items():
+            await coordinator.review.push(coordinator.ctx.instances[f"worker-{n}"], worktree)
         await tmux.close()
 
     def _finish(self, coordinator: Coordinator, outcome: Outcome, started: float) -> RunSummary:

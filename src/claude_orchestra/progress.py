@@ -162,6 +162,8 @@ class RunProgress:
     task_lists: dict[int, TaskList] = attrs.field(factory=dict)
     plan_requests: int = 0
     idle_retries: dict[str, int] = attrs.field(factory=dict)
+    preserved: list[str] = attrs.field(factory=list)
+    """Preserved refs on origin holding work a rejected push could not deliver."""
     completed_tasks: list[tuple[str, str]] = attrs.field(factory=list)
     """(instance, task) for every WORK assignment that ended with new commits."""
 

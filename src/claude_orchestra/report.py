@@ -132,6 +132,7 @@ def build_report(
         "completedAssignments": [{"instance": i, "task": t} for i, t in progress.completed_tasks],
         "merges": [to_json(m) for m in progress.merges],
         "awaitingMerge": {b: list(c) for b, c in progress.awaiting_merge.items()},
+        "preservedRefs": list(progress.preserved),
         "incidents": [to_json(i) for i in progress.incidents],
         "rotations": [
             {**to_json(r), "seconds_to_recovery": r.seconds_to_recovery} for r in rotations

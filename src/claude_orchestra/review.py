@@ -53,15 +53,48 @@ class WorkReview:
         else:
             await self._check_worker(instance, assignment)
 
+    async def push(self, instance: Instance, worktree: Worktree) -> None:
+        """Push a worker's branch; a rejected push pins its tip as a preserved ref on origin,
+        named in the report, so no commit is left only in the workspace."""
+        ctx = self.ctx
+        try:
+            preserved = await worktree.push_or_preserve()
+        except GitError as exc:
+            ctx.incident(IncidentKind.PUSH_REJECTED, instance, str(exc), "keep going")
+            return
+        if preserved is not None:
+            ctx.progress.preserved.append(preserved)
+            ctx.incident(
+                IncidentKind.PUSH_REJECTED,
+                instance,
+                f"origin rejected the push of {worktree.branch}",
+                f"its tip is preserved as {preserved}",
+            )
+
+    async def reconcile(self) -> None:
+        """After ``run --resume``: push every worker branch, read origin back, and hand every
+        branch with unmerged commits to the merger again."""
+        ctx = self.ctx
+        for name, worktree in self.worktrees.items():
+            await self.push(ctx.instances[name], worktree)
+        facts = await read_origin(
+            self.repo,
+            run_branch=ctx.rules.run_branch,
+            workers=range(1, ctx.rules.worker_count + 1),
+            branches=[tree.branch for tree in self.worktrees.values()],
+        )
+        ctx.progress.task_lists.update(facts.task_lists)
+        self._unmerged = dict(facts.unmerged)
+        for branch, commits in self._unmerged.items():
+            if commits:
+                ctx.progress.await_merge(branch, commits)
+
     async def _refresh(self, instance: Instance) -> None:
         """Push the instance's branch, then read the run's facts back from origin."""
         ctx = self.ctx
         worktree = self.worktrees.get(instance.name)
         if worktree is not None:
-            try:
-                await worktree.push()
-            except GitError as exc:
-                ctx.incident(IncidentKind.PUSH_REJECTED, instance, str(exc), "keep going")
+            await self.push(instance, worktree)
         try:
             facts = await read_origin(
                 self.repo,

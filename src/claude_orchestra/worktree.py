@@ -339,6 +339,34 @@ class Worktree:
         """Pin the branch's tip on origin as ``refs/orchestra/preserved/<name>``."""
         return await self._repo.preserve(f"refs/heads/{self._branch}", name)
 
+    async def push_or_preserve(self) -> str | None:
+        """Push the branch; when origin rejects it, pin its tip as a preserved ref instead.
+
+        Returns:
+            ``None`` when the push went through, else the preserved ref's full name
+            (``refs/orchestra/preserved/<branch>/<short sha>``), to name in the report.
+
+        Raises:
+            GitError: Both the push and the preserve failed (e.g. origin is unreachable).
+        """
+        try:
+            await self.push()
+        except GitError as rejected:
+            ahead = await self._repo.commit_ids(
+                f"refs/heads/{self._branch}", f"{REMOTE}/{self._base}"
+            )
+            name = f"{self._branch}/{ahead[-1][:12]}" if ahead else f"{self._branch}/tip"
+            ref = await self.preserve(name)
+            _log.warning(
+                "push of %s rejected (%s); its tip is preserved as %s",
+                self._branch,
+                rejected.reason,
+                ref,
+                extra=self._extra(),
+            )
+            return ref
+        return None
+
     async def remove(self) -> None:
         """Remove the worktree's directory; the branch stays.
 

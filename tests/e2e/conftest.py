@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,16 @@ from claude_orchestra.testing.sample import create_origin, write_config_folder
 
 KEY = "sk-ant-e2e-" + "7" * 32
 
+HOME = Path(tempfile.mkdtemp(prefix="orchestra-e2e-home-"))
+"""A home of their own for the runs under test: Claude Code's Bash tool sources the user's
+shell start-up files, and a user's (a pyenv rehash lock left by a killed shell, say) must
+not decide whether a test passes."""
+
+
+def environment() -> dict[str, str]:
+    """This process's environment with :data:`HOME` as the home."""
+    return {**os.environ, "HOME": str(HOME)}
+
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``claude-orchestra ARGS`` as a subprocess."""
@@ -26,6 +38,7 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=timeout,
         check=False,
+        env=environment(),
     )
 
 
@@ -49,6 +62,7 @@ class Target:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=environment(),
         )
 
     def report(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import pytest
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import Target
+from .conftest import Target, environment
 
 SECOND = "sk-ant-e2e-" + "8" * 32
 
@@ -91,7 +90,7 @@ def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(
     set_options(target, authMode="oauth")
     reset = time.time() + 600
     target.fake.inject("oauth-login", Fault.usage_limit(reset_at=reset), until=reset)
-    env = {**os.environ, "ANTHROPIC_BASE_URL": target.fake.base_url}
+    env = {**environment(), "ANTHROPIC_BASE_URL": target.fake.base_url}
     env.pop("CLAUDE_CODE_OAUTH_TOKEN", None)
     env.pop("CLAUDE_CONFIG_DIR", None)
     if login == "token":

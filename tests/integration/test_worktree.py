@@ -658,3 +658,22 @@ def test_no_commit_is_ever_lost() -> None:
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+async def test_a_rejected_push_preserves_the_tip_instead(
+    repo: GitRepo, worker: Worktree, origin: Path, tmp_path: Path
+) -> None:
+    commit(worker.path, "a.txt", "a\n")
+    assert await worker.push_or_preserve() is None  # an accepted push preserves nothing
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "-b", "worker-1", str(origin), str(other))
+    theirs = commit(other, "theirs.txt", "theirs\n")
+    git(other, "push", "-q", "origin", "worker-1")
+    mine = commit(worker.path, "mine.txt", "mine\n")
+
+    ref = await worker.push_or_preserve()
+
+    assert ref == f"{PRESERVED_PREFIX}worker-1/{mine[:12]}"
+    assert git(origin, "rev-parse", ref) == mine  # the work is on origin
+    assert git(origin, "rev-parse", "worker-1") == theirs  # and nothing was forced
+    assert await repo.is_reachable_on_origin(mine)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from claude_orchestra._process import alive
 from claude_orchestra.errors import UsageError
 from claude_orchestra.status import read_status
 from claude_orchestra.workspace import Workspace
@@ -28,24 +28,11 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def process_alive(pid: object) -> bool:
-    """Whether a process with this id is running (ours to signal)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def run_state(status: dict[str, Any]) -> str:
     """``running``, the outcome, or ``not running`` (the process died without an outcome)."""
     if status.get("outcome"):
         return f"ended: {status['outcome']}"
-    return "running" if process_alive(status.get("pid")) else "not running (no outcome)"
+    return "running" if alive(status.get("pid")) else "not running (no outcome)"
 
 
 def _ago(at: object, now: float) -> str:

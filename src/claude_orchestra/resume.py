@@ -1,0 +1,125 @@
+"""What a killed run left behind, read back so ``run --resume`` can carry on.
+
+A run that was killed (``kill -9``, a crash, a power cut) leaves its workspace: the clone
+and worktrees with every commit the workers made, ``run.json`` (its process, tmux socket,
+config folder and start), and the append-only ``journal.jsonl``. :func:`read_previous_run`
+turns those into a :class:`PreviousRun`: each instance's last Claude Code session (to
+``--resume`` it), the merges and incidents already recorded (so the report stays whole and
+nothing is merged twice), and when the run started.
+
+The rest of the reconciliation is done by the orchestrator with the same tools a normal run
+uses: the old tmux server is ended (its instances had no hook server to talk to), every
+worker branch is pushed, and origin — the run's source of truth — is read back for the task
+lists and the branches still waiting to be merged. Nothing is redone that origin shows done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+
+from claude_orchestra._process import alive
+from claude_orchestra.errors import UsageError
+from claude_orchestra.journal import read_journal
+from claude_orchestra.progress import Incident, IncidentKind, MergeRecord
+from claude_orchestra.workspace import Workspace
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Session:
+    """An instance's last Claude Code session, as its hooks named it."""
+
+    session_id: str
+    transcript_path: str | None
+
+
+@final
+@attrs.frozen(kw_only=True)
+class PreviousRun:
+    """A killed run's facts, from its workspace."""
+
+    pid: int | None
+    tmux_socket: str | None
+    config_dir: Path | None
+    started_at: float | None
+    sessions: Mapping[str, Session]
+    merges: tuple[MergeRecord, ...]
+    incidents: tuple[Incident, ...]
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RunResumed:
+    """Journal entry: the run was taken up again after its process ended without an outcome."""
+
+    previous_pid: int | None
+    sessions: tuple[str, ...]
+    """Instances whose conversation is resumed."""
+    merges_before: int
+
+
+def read_previous_run(workspace: Workspace) -> PreviousRun:
+    """Read a killed run's workspace.
+
+    Raises:
+        UsageError: no run used this workspace, its process is still alive, or it ended
+            (its report is written): there is nothing to resume.
+    """
+    facts = workspace.read_run_file()
+    if facts is None or not workspace.repo.exists():
+        raise UsageError("--workspace", f"{workspace.root} holds no run to resume")
+    pid = facts.get("pid")
+    if pid != os.getpid() and alive(pid):
+        raise UsageError("--resume", f"the run is still alive (pid {pid}); stop it first")
+    if workspace.report.exists():
+        raise UsageError("--resume", f"the run ended (see {workspace.report}); nothing to resume")
+    entries = list(read_journal(workspace.journal)) if workspace.journal.exists() else []
+    config_dir = facts.get("configDir")
+    started = facts.get("startedAt")
+    socket = facts.get("tmuxSocket")
+    return PreviousRun(
+        pid=pid if isinstance(pid, int) else None,
+        tmux_socket=socket if isinstance(socket, str) else None,
+        config_dir=Path(config_dir) if isinstance(config_dir, str) else None,
+        started_at=float(started) if isinstance(started, int | float) else None,
+        sessions=_sessions(entries),
+        merges=tuple(_merge(e) for e in entries if e.get("type") == "MergeRecord"),
+        incidents=tuple(_incident(e) for e in entries if e.get("type") == "Incident"),
+    )
+
+
+def _sessions(entries: list[dict[str, Any]]) -> dict[str, Session]:
+    """Each instance's session as its last hook event named it."""
+    sessions: dict[str, Session] = {}
+    for entry in entries:
+        instance, session = entry.get("instance"), entry.get("session_id")
+        if isinstance(instance, str) and isinstance(session, str) and session:
+            path = entry.get("transcript_path")
+            sessions[instance] = Session(
+                session_id=session, transcript_path=path if isinstance(path, str) else None
+            )
+    return sessions
+
+
+def _merge(entry: dict[str, Any]) -> MergeRecord:
+    return MergeRecord(
+        branch=str(entry["branch"]),
+        commits=tuple(entry.get("commits", ())),
+        at=float(entry["at"]),
+        merged_by=str(entry.get("merged_by", "")),
+    )
+
+
+def _incident(entry: dict[str, Any]) -> Incident:
+    return Incident(
+        at=float(entry["at"]),
+        kind=IncidentKind(entry["kind"]),
+        instance=entry.get("instance"),
+        evidence=str(entry.get("evidence", "")),
+        action=str(entry.get("action", "")),
+    )
