@@ -163,3 +163,38 @@ def test_the_least_busy_plugin_spreads_instances() -> None:
         instance="worker-1", credential="k1", kind=FailureKind.RATE_LIMIT, detail="429", at=0.0
     )
     assert host.select_credential(view, pool, failure) == "k3"  # the built-in would say k2
+
+
+def test_the_webhook_notifier_posts_incidents_without_blocking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import http.server
+    import queue
+    import threading
+
+    received: queue.Queue[dict[str, str]] = queue.Queue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.put(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ORCHESTRA_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/")
+        plugin = load("webhook_notifier")
+        host = PluginHost([plugin], load_entry_points=False)  # signatures checked by pluggy
+        incident = Incident(
+            at=1.0, kind=IncidentKind.STUCK, instance="worker-2", evidence="e", action="restart"
+        )
+        host.notify("orchestra_incident", incident=incident)
+        assert received.get(timeout=10) == {"text": "worker-2: stuck: restart"}
+    finally:
+        server.shutdown()
+        server.server_close()
