@@ -131,6 +131,9 @@ class OrchestraConfig:
     """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
     rate_limit_cooldown_seconds: float = attrs.field(default=300, validator=_positive)
     """How long a rate-limited credential rests when the limit names no reset time."""
+    idle_retries: int = attrs.field(default=1, validator=_between(0, 10))
+    """Follow-up prompts for a worker that stopped without committing, before its task is
+    handed back to the manager."""
     budget: BudgetConfig = attrs.field(factory=BudgetConfig)
     """Spending limits for the run, each instance and each credential (none by default)."""
     prices: dict[str, Price] = attrs.field(factory=dict)

@@ -252,6 +252,7 @@ class Orchestrator:
                 deadline=self._clock.now() + settings.max_run_duration_minutes * 60,
                 quiet_after=quiet,
                 probe_after=min(10.0, max(2.0, quiet / 4)),
+                idle_retries=settings.idle_retries,
             ),
             instances=instances,
             plugins=self.plugins,

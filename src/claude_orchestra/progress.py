@@ -27,6 +27,8 @@ class AssignmentKind(enum.Enum):
     """Worker: do the next task (evidence: new commits on its branch)."""
     MERGE = "merge"
     """Manager: merge these branches (evidence: they are no longer ahead of the run branch)."""
+    REPLAN = "replan"
+    """Manager: rework tasks workers handed back (evidence: the task lists on the run branch)."""
     OTHER = "other"
     """Anything else (no evidence checked)."""
 
@@ -132,6 +134,10 @@ class RunView:
     """Branches with finished work that still have to be merged, oldest first."""
     merge_requests: Mapping[str, int]
     """Branch -> how many merge prompts were sent for it."""
+    handed_back: Mapping[str, str] = attrs.field(factory=dict)
+    """Worker instance -> the task it stopped on without committing, follow-ups used up:
+    back with the manager, and the worker gets no work until the manager has replanned."""
+    replan_requests: int = 0
 
     def instance(self, name: str) -> InstanceView:
         """The view of one instance by name."""
@@ -162,6 +168,9 @@ class RunProgress:
     task_lists: dict[int, TaskList] = attrs.field(factory=dict)
     plan_requests: int = 0
     idle_retries: dict[str, int] = attrs.field(factory=dict)
+    handed_back: dict[str, str] = attrs.field(factory=dict)
+    """Worker instance -> the task it could not finish (see :attr:`RunView.handed_back`)."""
+    replan_requests: int = 0
     preserved: list[str] = attrs.field(factory=list)
     """Preserved refs on origin holding work a rejected push could not deliver."""
     completed_tasks: list[tuple[str, str]] = attrs.field(factory=list)
@@ -196,6 +205,8 @@ class RunProgress:
             plan_requests=self.plan_requests,
             awaiting_merge=tuple(self.awaiting_merge),
             merge_requests=MappingProxyType(dict(self.merge_requests)),
+            handed_back=MappingProxyType(dict(self.handed_back)),
+            replan_requests=self.replan_requests,
         )
 
     def record_assignment(self, assignment: Assignment) -> None:
@@ -203,6 +214,8 @@ class RunProgress:
         self.in_flight[assignment.instance] = assignment
         if assignment.kind is AssignmentKind.PLAN:
             self.plan_requests += 1
+        if assignment.kind is AssignmentKind.REPLAN:
+            self.replan_requests += 1
         for branch in assignment.branches:
             self.merge_requests[branch] = self.merge_requests.get(branch, 0) + 1
 

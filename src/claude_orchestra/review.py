@@ -114,6 +114,9 @@ class WorkReview:
     def _check_manager(self, instance: Instance, assignment: Assignment | None) -> None:
         if assignment is None:
             return
+        if assignment.kind is AssignmentKind.REPLAN:
+            # The manager has had its say; the workers go on from the lists as they are now.
+            self.ctx.progress.handed_back.clear()
         if assignment.kind is AssignmentKind.PLAN and not self.ctx.progress.planned:
             self.ctx.incident(
                 IncidentKind.PLAN_MISSING,
@@ -152,11 +155,14 @@ class WorkReview:
             return
         tries = ctx.progress.idle_retries.get(instance.name, 0)
         if tries >= ctx.rules.idle_retries:
+            ctx.progress.idle_retries.pop(instance.name, None)
+            ctx.progress.handed_back[instance.name] = assignment.task or ""
             ctx.incident(
                 IncidentKind.GAVE_UP,
                 instance,
-                f"stopped {tries + 1} times without commits on {branch}",
-                "leave the task open",
+                f"stopped {tries + 1} times without commits on {branch}: "
+                f"{clip(assignment.task or '')}",
+                "hand the task back to the manager",
             )
             return
         ctx.progress.idle_retries[instance.name] = tries + 1

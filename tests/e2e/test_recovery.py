@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from claude_orchestra.testing.faults import Fault, FaultKind
-from claude_orchestra.testing.sample import DEFAULT_TASKS
+from pathlib import Path
 
-from .conftest import Target
+from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.faults import Fault, FaultKind
+from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
+from claude_orchestra.testing.scripted import UNWORKABLE
+
+from .conftest import KEY, Target
 from .test_rotation import set_options
 
 
@@ -55,3 +59,37 @@ def test_a_slowly_streaming_reply_is_not_stuck(target: Target) -> None:
     # the watchdog did look: the turn was quiet long enough and was seen moving
     log = target.state("logs/orchestra.jsonl").read_text()
     assert "quiet but progressing" in log
+
+
+def test_a_task_a_worker_cannot_finish_goes_back_to_the_manager(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    tasks = [
+        "Create `greet.py` with a function that greets a person by name",
+        f"Create `farewell.py` with a function that says goodbye {UNWORKABLE}",
+    ]
+    origin = create_origin(tmp_path, tasks=tasks)
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        config = write_config_folder(
+            tmp_path / "config",
+            origin=origin,
+            base_url=fake.base_url,
+            key=KEY,
+            workspace=tmp_path / "workspace",
+        )
+        target = Target(origin=origin, workspace=tmp_path / "workspace", config=config, fake=fake)
+        result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    kinds = [(i["kind"], i["instance"], i["action"]) for i in report["incidents"]]
+    assert kinds == [
+        ("idle_without_work", "worker-2", "prompt again"),
+        ("gave_up", "worker-2", "hand the task back to the manager"),
+    ]
+    # the manager reworded the task, the worker did it, and it is on main
+    assert "farewell.py" in target.git("ls-tree", "-r", "--name-only", "main").split()
+    assert "Replan: reword handed-back tasks" in target.git("log", "main", "--format=%s")
+    assert report["totals"]["tasksDone"] == 2
+    refused = [r for r in fake.requests if "You are worker 2" in (r.last_user_text or "")]
+    assert len({r.typed_prompts for r in refused}) >= 3  # the task, the follow-up, the redo

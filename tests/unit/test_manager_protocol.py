@@ -155,3 +155,30 @@ def test_blocked_builtins_are_not_registered() -> None:
     host = PluginHost(load_entry_points=False, blocked=["claude_orchestra.defaults.manager"])
     assert "claude_orchestra.defaults.manager" not in host.names()
     assert host.schedule(run_view(RunProgress(run_branch="main"))) == []
+
+
+def test_a_handed_back_task_goes_to_the_manager_and_the_worker_waits(host: PluginHost) -> None:
+    progress = RunProgress(run_branch="main")
+    progress.task_lists = {
+        1: parse_task_list(render_task_list(1, ["Write `a.py`"])),
+        2: parse_task_list(render_task_list(2, ["Write `b.py`"])),
+    }
+    progress.handed_back["worker-1"] = "Write `a.py`"
+    assignments = host.schedule(run_view(progress))
+    assert [(a.instance, a.kind) for a in assignments] == [
+        ("manager", AssignmentKind.REPLAN),
+        ("worker-2", AssignmentKind.WORK),
+    ]
+    tag = parse_prompt_tag(assignments[0].prompt)
+    assert tag == {
+        "action": "replan",
+        "handed_back": {"1": "Write `a.py`"},
+        "workers": 2,
+        "run_branch": "main",
+    }
+    for _ in range(2):  # two replans, each ended without rewording the task
+        progress.record_assignment(assignments[0])
+        progress.finish_assignment("manager")
+    # no replan left: nobody is asked, the worker keeps waiting (the run stalls, no spin)
+    idle_workers_only = host.schedule(run_view(progress))
+    assert [(a.instance, a.kind) for a in idle_workers_only] == [("worker-2", AssignmentKind.WORK)]

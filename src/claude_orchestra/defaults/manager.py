@@ -9,6 +9,10 @@ Scheduling (config ``"scheduler": "manager"``):
    work is not waiting to be merged, is asked to bring the run branch into its branch, do
    that task, tick it, commit and push its branch.
 3. When finished branches wait, the idle manager is asked to merge them and push.
+4. A worker that stopped without committing gets a follow-up; after ``idleRetries`` of them
+   its task is handed back: the worker waits, and the idle manager (nothing to merge) is
+   asked to rework the task lists, at most twice per run. Without a replan left, the
+   worker stays idle and the run ends stalled rather than spinning.
 
 Merging (config ``"merger": "manager"``): finished work waits for step 3.
 """
@@ -33,6 +37,7 @@ from claude_orchestra.tasklists import task_list_filename
 NAME = "manager"
 MAX_PLAN_REQUESTS = 3
 MAX_MERGE_REQUESTS = 3
+MAX_REPLAN_REQUESTS = 2
 
 
 def worker_branch(worker: int) -> str:
@@ -104,8 +109,39 @@ def merge_prompt(run: RunView, branches: Sequence[str]) -> str:
     )
 
 
+def replan_prompt(run: RunView) -> str:
+    """The manager's prompt to rework tasks that workers could not finish."""
+    lines = [
+        f"- worker {name.removeprefix('worker-')}: {task}"
+        for name, task in sorted(run.handed_back.items())
+    ]
+    return "\n".join(
+        [
+            "These workers stopped again and again without finishing their current task:",
+            *lines,
+            "Rework those tasks in the WORKER_<N>_TASK_LIST.md files: reword each so it can be "
+            "done, split it into smaller tasks, or move it to another worker's queue. Keep "
+            f"ticked items as they are. Commit and push with `git push origin "
+            f"HEAD:{run.run_branch}`. Do not do the tasks yourself.",
+            render_prompt_tag(
+                {
+                    "action": "replan",
+                    "handed_back": {
+                        name.removeprefix("worker-"): task
+                        for name, task in sorted(run.handed_back.items())
+                    },
+                    "workers": run.worker_count,
+                    "run_branch": run.run_branch,
+                }
+            ),
+        ]
+    )
+
+
 def _next_for_worker(run: RunView, view: InstanceView) -> Assignment | None:
     if view.worker is None or worker_branch(view.worker) in run.awaiting_merge:
+        return None
+    if view.name in run.handed_back:  # its task is back with the manager
         return None
     task_list = run.task_lists.get(view.worker)
     task = task_list.next_task if task_list else None
@@ -128,6 +164,10 @@ def _next_for_manager(run: RunView, view: InstanceView) -> Assignment | None:
         b for b in run.awaiting_merge if run.merge_requests.get(b, 0) < MAX_MERGE_REQUESTS
     )
     if not branches:
+        if run.handed_back and run.replan_requests < MAX_REPLAN_REQUESTS:
+            return Assignment(
+                instance=view.name, prompt=replan_prompt(run), kind=AssignmentKind.REPLAN
+            )
         return None
     return Assignment(
         instance=view.name,

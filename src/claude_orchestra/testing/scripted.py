@@ -19,7 +19,12 @@ from typing import Any, Protocol, final
 import attrs
 
 from claude_orchestra.prompt_tag import parse_prompt_tag
-from claude_orchestra.tasklists import parse_task_list, render_task_list, task_list_filename
+from claude_orchestra.tasklists import (
+    TaskList,
+    parse_task_list,
+    render_task_list,
+    task_list_filename,
+)
 from claude_orchestra.testing.messages import (
     Block,
     MessagesRequest,
@@ -30,6 +35,7 @@ from claude_orchestra.testing.messages import (
 )
 
 __all__ = [
+    "UNWORKABLE",
     "Block",
     "EchoScript",
     "MessagesRequest",
@@ -46,6 +52,9 @@ __all__ = [
     "tool_reply",
     "write",
 ]
+
+UNWORKABLE = "(as written, impossible)"
+"""A task holding this is refused by the scripted worker until the manager rewords it."""
 
 _RUN = re.compile(r"(?:^|\s)run:\s*(?P<command>[^\n]+)")
 
@@ -185,6 +194,11 @@ class OrchestraScript:
     * ``work`` (``worker``, ``branch``, ``run_branch``): merge the run branch and read the
       list; write the deliverable and tick the task; commit and push the branch; report.
     * ``merge`` (``branches``, ``run_branch``): merge each branch and push; report.
+    * ``replan`` (``handed_back``: worker number -> task, ``run_branch``): read those
+      workers' lists; reword each handed-back task (drop :data:`UNWORKABLE`); commit, push.
+
+    A task holding :data:`UNWORKABLE` is refused by a worker (a text reply, no commit), so
+    tests can make a worker stop without finishing.
 
     An untagged prompt gets a polite text; a failed tool ends the turn with its error.
     """
@@ -213,6 +227,9 @@ def _act(request: MessagesRequest, tag: Mapping[str, Any]) -> Reply:
         case "merge":
             branches = [str(b) for b in tag["branches"]]
             return _merge(request, branches, str(tag["run_branch"]))
+        case "replan":
+            handed_back = {int(n): str(t) for n, t in dict(tag["handed_back"]).items()}
+            return _replan(request, handed_back, str(tag["run_branch"]))
         case other:
             return text_reply(f"I do not know the action {other!r}.")
 
@@ -262,6 +279,8 @@ def _work(request: MessagesRequest, *, worker: int, run_branch: str) -> Reply:
     item = task_list.next_task
     if item is None:
         return text_reply("Nothing left to do.")
+    if UNWORKABLE in item.text:
+        return text_reply(f"I cannot do this task as it is written: {item.text}")
     match request.step:
         case 1:
             path = deliverable_path(item.text)
@@ -281,6 +300,50 @@ def _work(request: MessagesRequest, *, worker: int, run_branch: str) -> Reply:
             )
         case _:
             return text_reply(f"Done: {item.text}")
+
+
+def _replan(request: MessagesRequest, handed_back: Mapping[int, str], run_branch: str) -> Reply:
+    workers = sorted(handed_back)
+    names = [task_list_filename(n) for n in workers]
+    match request.step:
+        case 0:
+            shows = " && ".join(f"cat {name}" for name in names)
+            return tool_reply(
+                bash(
+                    f"git pull -q --no-edit origin {_quote(run_branch)} && {shows}",
+                    "Read the lists of the workers who handed tasks back",
+                )
+            )
+        case 1:
+            output = request.turn_results[0].text if request.turn_results else ""
+            chunks = re.split(r"(?m)^(?=# Worker \d+ Task List)", output)
+            lists = [parse_task_list(c) for c in chunks if c.startswith("# Worker ")]
+            return tool_reply(
+                TextBlock(text="Rewording the tasks that could not be done."),
+                *(
+                    write(_in(request.cwd, name), _reword(task_list, handed_back[n]))
+                    for n, name, task_list in zip(workers, names, lists, strict=False)
+                ),
+            )
+        case 2:
+            files = " ".join(names)
+            return tool_reply(
+                bash(
+                    f"git add {files} && git commit -q -m 'Replan: reword handed-back tasks' "
+                    f"&& git push -q origin HEAD:{_quote(run_branch)}",
+                    "Commit and push the reworked lists",
+                )
+            )
+        case _:
+            return text_reply(f"Reworked {len(workers)} task(s) on {run_branch}.")
+
+
+def _reword(task_list: TaskList, task: str) -> str:
+    lines = list(task_list.lines)
+    for item in task_list.items:
+        if item.text == task and not item.done:
+            lines[item.line] = lines[item.line].replace(task, task.replace(UNWORKABLE, "").strip())
+    return "\n".join(lines) + "\n"
 
 
 def _merge(request: MessagesRequest, branches: Sequence[str], run_branch: str) -> Reply:
