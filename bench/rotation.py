@@ -18,9 +18,7 @@ and the run's journal, both on the wall clock of this one machine:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
 import secrets
 import statistics
 import sys
@@ -28,14 +26,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _results import stamp, write_results
 from claude_orchestra import load_config
 from claude_orchestra.journal import read_journal
 from claude_orchestra.orchestrator import Orchestrator
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import create_origin, write_config_folder
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _round(folder: Path, retry_after: int) -> dict[str, float]:
@@ -98,8 +95,7 @@ def main() -> int:
         for name, rows in raw.items()
     }
     result: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        **stamp(),
         "rounds": raw,
         "medians": medians,
         "goals": {
@@ -124,10 +120,7 @@ def main() -> int:
         "",
         "Goals: ≤ 30 s and ≤ 5 s.",
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rotation.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "rotation.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("rotation", result, lines)
     return 0
 
 
