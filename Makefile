@@ -5,13 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CLAUDE := tools/node_modules/.bin/claude
+CCUSAGE := tools/ccusage/node_modules/.bin/ccusage
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all setup demo test lint format docs bench clean
 
 all: test
 
-setup: $(VENV)/.installed $(CLAUDE) .tmux-checked
+setup: $(VENV)/.installed $(CLAUDE) $(CCUSAGE) .tmux-checked
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,12 @@ $(CLAUDE): tools/package.json tools/package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	$(CLAUDE) --version
+	touch $@
+
+# ccusage (the ledger's cross-check) has no lock: see tools/ccusage/package.json.
+$(CCUSAGE): tools/ccusage/package.json
+	cd tools/ccusage && npm install --no-audit --no-fund --no-package-lock --loglevel=error
+	$(CCUSAGE) --version
 	touch $@
 
 .tmux-checked:
@@ -53,4 +60,4 @@ bench: setup
 	$(BIN)/python bench/hook_ingest.py
 
 clean:
-	rm -rf $(VENV) tools/node_modules .tmux-checked site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/node_modules tools/ccusage/node_modules .tmux-checked site .pytest_cache .mypy_cache .ruff_cache

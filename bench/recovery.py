@@ -104,7 +104,7 @@ def _claude_pid(folder: Path, name: str) -> int:
     """The pid of the ``claude`` process of instance ``name`` (child of its relay)."""
     marker = str(folder / "workspace" / ".orchestra" / "instances" / name)
     listing = subprocess.run(
-        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
+        ["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True
     ).stdout
     for line in listing.splitlines():
         pid, _, args = line.strip().partition(" ")

@@ -89,3 +89,26 @@ def test_a_spent_credential_moves_its_holders_to_the_next_one(target: Target) ->
     assert total == report["spending"]["total"]["tokens"]
     assert_counted_exactly(target, total, since=moved_at)
     assert json.dumps(report).count("sk-ant-") == 0
+
+
+def test_an_instance_over_its_budget_is_stopped_for_good_and_the_managers_ends_the_run(
+    target: Target,
+) -> None:
+    set_options(target, budget={"instanceUsd": 0.06})  # the manager spends ~$0.18 in a run
+    result = target.run()
+    assert result.returncode == 4, result.stderr[-3000:]
+    report = target.report()
+    spending = report["spending"]
+    assert "manager" in spending["stoppedForBudget"]
+    reached = [c for c in spending["crossings"] if c["reached"]]
+    assert {c["scope"] for c in reached} == {"instance"}
+    assert {c["name"] for c in reached} == set(spending["stoppedForBudget"])
+    incidents = [i for i in report["incidents"] if i["kind"] == "budget_reached"]
+    assert {i["instance"] for i in incidents} == set(spending["stoppedForBudget"])
+    assert all(i["action"] == "stop it for good; its branch is pushed" for i in incidents)
+    # a stopped instance was never restarted: one launch each
+    for instance in report["instances"]:
+        launches = [c for c in instance["history"] if c["evidence"] == "launched"]
+        assert len(launches) == 1, instance["name"]
+    target.assert_worker_commits_on_origin()
+    target.assert_nothing_left_running()

@@ -10,7 +10,7 @@ import pytest
 
 from .conftest import HOME, Target
 
-CCUSAGE = Path(__file__).resolve().parents[2] / "tools" / "node_modules" / ".bin" / "ccusage"
+CCUSAGE = Path(__file__).resolve().parents[2] / "tools/ccusage/node_modules/.bin/ccusage"
 
 
 def ccusage_totals(target: Target) -> dict[str, float]:

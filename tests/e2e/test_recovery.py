@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
@@ -93,3 +96,38 @@ def test_a_task_a_worker_cannot_finish_goes_back_to_the_manager(
     assert report["totals"]["tasksDone"] == 2
     refused = [r for r in fake.requests if "You are worker 2" in (r.last_user_text or "")]
     assert len({r.typed_prompts for r in refused}) >= 3  # the task, the follow-up, the redo
+
+
+def claude_pid(target: Target, name: str) -> int:
+    """The pid of instance ``name``'s ``claude`` process."""
+    marker = str(target.workspace / ".orchestra" / "instances" / name)
+    listing = subprocess.run(
+        ["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True
+    ).stdout
+    for line in listing.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if "/claude " in args and marker in args and "_relay.py" not in args:
+            return int(pid)
+    raise AssertionError(f"no claude process for {name}")
+
+
+def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(target: Target) -> None:
+    run = target.start()
+    first = target.fake.wait_for_request(
+        lambda r: "You are worker" in (r.last_user_text or ""), timeout=60
+    )
+    # mid-task: its first tool has run, so the transcript holds the conversation
+    seen = target.fake.wait_for_request(
+        lambda r: r.cwd == first.cwd and r.number > first.number, timeout=60
+    )
+    name = Path(seen.cwd or "").name
+    os.kill(claude_pid(target, name), signal.SIGKILL)
+    _, err = run.communicate(timeout=240)
+    assert run.returncode == 0, err[-3000:]
+    report = target.report()
+    died = [i for i in report["incidents"] if i["kind"] == "instance_died"]
+    assert [(i["instance"], i["action"]) for i in died] == [(name, "restart with --resume")]
+    later = [r for r in target.fake.requests if r.cwd == seen.cwd and r.number > seen.number]
+    assert later[0].session_id == seen.session_id  # the same conversation, resumed
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    target.assert_nothing_left_running()
