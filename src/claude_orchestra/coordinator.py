@@ -107,6 +107,10 @@ class Coordinator:
         return instance
 
     async def _apply(self, event: Event) -> None:
+        known = self.ctx.instances.get(event.instance)
+        if known is None:
+            return
+        before = known.state
         instance = await self._observe(event)
         if instance is None:
             return
@@ -123,11 +127,10 @@ class Coordinator:
                 await self.review.after_turn(instance, assignment)
             case TurnFailed():
                 await self.recovery.turn_failed(instance, event)
-            case PaneDied() | SessionEnded() if instance.state in {
-                InstanceState.DEAD,
-                InstanceState.EXITING,
-            }:
-                await self.recovery.exited(instance, event)
+            case PaneDied() | SessionEnded() if instance.state is not before and (
+                instance.state in {InstanceState.DEAD, InstanceState.EXITING}
+            ):  # a second report of the same death changes nothing
+                await self.recovery.exited(instance, event, before=before)
             case ToolUsed():
                 self.recovery.progressed(instance)
             case ToolStarted():

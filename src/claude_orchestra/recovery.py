@@ -5,7 +5,8 @@
 - a failed turn: a credential problem goes to :class:`~claude_orchestra.failover.Failover`
   (move, pause, stay, give up); any other error is retried on the same credential after a
   back-off;
-- an instance that exited or died: restarted with ``--resume``, a bounded number of times;
+- an instance that exited or died: restarted with ``--resume``, a bounded number of times,
+  backing off (``restart_delays``) when it dies again;
 - a restart: the old process is asked to exit and replaced only once it has gone;
 - deadlines: no ``SessionStart`` after a launch, no ``UserPromptSubmit`` after a prompt
   (Enter is pressed again), a pause that has ended, a retry that is due;
@@ -39,6 +40,7 @@ from claude_orchestra.timers import (
     ExitDeadline,
     ProgressProbe,
     QuietDeadline,
+    RestartDue,
     RetryDue,
     StartDeadline,
     Timer,
@@ -67,6 +69,8 @@ class Recovery:
     _replacing: dict[str, tuple[Credential | None, bool]] = attrs.field(init=False, factory=dict)
     """Instances whose process was asked to exit so it can be replaced: (credential, resume)."""
     _tools_running: set[str] = attrs.field(init=False, factory=set)
+    _exit_delays: dict[str, float] = attrs.field(init=False, factory=dict)
+    """Instances that ended their session by themselves: the back-off once the pane goes."""
     _stale_input: set[str] = attrs.field(init=False, factory=set)
     """Instances whose input box may hold an interrupted prompt: replace, never type."""
 
@@ -203,9 +207,18 @@ class Recovery:
                     IncidentKind.GAVE_UP, instance, clip(evidence), "no valid credential left"
                 )
 
-    async def exited(self, instance: Instance, event: Event) -> None:
-        """The process exited or died without our asking: restart it, a bounded number of times."""
+    async def exited(self, instance: Instance, event: Event, *, before: InstanceState) -> None:
+        """The process exited or died without our asking: restart it, a bounded number of
+        times, backing off when it happens again.
+
+        A ``SessionEnd`` and the pane's death that follows it are one exit: the restart
+        waits for the pane to go.
+        """
         ctx = self.ctx
+        if isinstance(event, PaneDied) and before is InstanceState.EXITING:
+            if instance.name in self._exit_delays:
+                await self._restart_after(instance, self._exit_delays.pop(instance.name))
+            return
         assignment = ctx.progress.finish_assignment(instance.name)
         restarts = self._restarts.get(instance.name, 0)
         if restarts >= ctx.rules.max_restarts:
@@ -215,12 +228,27 @@ class Recovery:
             return
         died = isinstance(event, PaneDied)
         kind = IncidentKind.INSTANCE_DIED if died else IncidentKind.INSTANCE_EXITED
-        ctx.incident(kind, instance, instance.history[-1].evidence, "restart with --resume")
+        delays = ctx.rules.restart_delays
+        delay = delays[min(restarts, len(delays) - 1)] if delays else 0.0
+        action = "restart with --resume" + (f" in {delay:.0f} s" if delay > 0 else "")
+        ctx.incident(kind, instance, instance.history[-1].evidence, action)
         self._restarts[instance.name] = restarts + 1
         if assignment is not None:
             ctx.resend[instance.name] = assignment
         if died:
+            await self._restart_after(instance, delay)
+        else:
+            self._exit_delays[instance.name] = delay  # restarted once its pane has gone
+
+    async def _restart_after(self, instance: Instance, delay: float) -> None:
+        """Restart now, or after ``delay`` seconds: it went before, never a tight loop."""
+        if delay <= 0:
             await self.relaunch(instance)
+            return
+        launch = self._launches.get(instance.name, 0)
+        self.ctx.timers.add(
+            self.ctx.clock.now() + delay, RestartDue(instance=instance.name, launch=launch)
+        )
 
     # -- deadlines -----------------------------------------------------------------------
 
@@ -277,6 +305,10 @@ class Recovery:
                 and instance.state is InstanceState.WORKING
             ):
                 await self._probe(instance, progress)
+            case RestartDue(launch=launch) if (
+                launch == self._launches.get(instance.name) and not instance.state.alive
+            ):
+                await self.relaunch(instance)
             case CredentialDue() if instance.state.accepts_prompt:
                 await self._follow(
                     instance, self.failover.decide(instance.snapshot()), "pause ended"

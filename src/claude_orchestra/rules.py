@@ -58,5 +58,7 @@ class RunRules:
     spinner's token count); unchanged means stuck. A hang is found within
     ``quiet_after + probe_after``."""
     max_restarts: int = 3
+    restart_delays: tuple[float, ...] = (0.0, 5.0, 20.0)
+    """Back-off before restarting an instance that died: the first death, the second..."""
     idle_retries: int = 1
     """Follow-up prompts for a worker that stopped without committing."""

@@ -53,6 +53,16 @@ class ExitDeadline:
 
 @final
 @attrs.frozen(kw_only=True)
+class RestartDue:
+    """An instance that died again is restarted after its back-off."""
+
+    instance: str
+    launch: int
+    """The launch that died; a later launch makes this timer moot."""
+
+
+@final
+@attrs.frozen(kw_only=True)
 class CredentialDue:
     """A paused instance's wait for a credential is over: decide again."""
 
@@ -84,6 +94,7 @@ Timer = (
     | DeliveryDeadline
     | RetryDue
     | ExitDeadline
+    | RestartDue
     | CredentialDue
     | QuietDeadline
     | ProgressProbe

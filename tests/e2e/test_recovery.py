@@ -131,3 +131,24 @@ def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(target: Tar
     assert later[0].session_id == seen.session_id  # the same conversation, resumed
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
     target.assert_nothing_left_running()
+
+
+def test_a_worker_that_dies_again_is_restarted_after_a_back_off(target: Target) -> None:
+    run = target.start()
+    first = target.fake.wait_for_request(
+        lambda r: "You are worker" in (r.last_user_text or ""), timeout=60
+    )
+    name = Path(first.cwd or "").name
+    os.kill(claude_pid(target, name), signal.SIGKILL)
+    again = target.fake.wait_for_request(  # the restarted process at work
+        lambda r: r.cwd == first.cwd and r.number > first.number, timeout=60
+    )
+    os.kill(claude_pid(target, name), signal.SIGKILL)
+    _, err = run.communicate(timeout=240)
+    assert run.returncode == 0, err[-3000:]
+    report = target.report()
+    died = [i for i in report["incidents"] if i["kind"] == "instance_died"]
+    assert [i["action"] for i in died] == ["restart with --resume", "restart with --resume in 5 s"]
+    back = next(r for r in target.fake.requests if r.cwd == first.cwd and r.number > again.number)
+    assert back.at - died[1]["at"] >= 5  # it waited out its back-off
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
