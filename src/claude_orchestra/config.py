@@ -131,6 +131,10 @@ class OrchestraConfig:
     """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
     rate_limit_cooldown_seconds: float = attrs.field(default=300, validator=_positive)
     """How long a rate-limited credential rests when the limit names no reset time."""
+    merge_test_command: str | None = None
+    """With ``"merger": "queue"``: a shell command run on each merged result before it is
+    pushed (``make test``, ``pytest -q``); a failure sends the branch back to its worker."""
+    merge_test_timeout_seconds: float = attrs.field(default=600, validator=_positive)
     idle_retries: int = attrs.field(default=1, validator=_between(0, 10))
     """Follow-up prompts for a worker that stopped without committing, before its task is
     handed back to the manager."""

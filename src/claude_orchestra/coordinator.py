@@ -23,6 +23,7 @@ from anyio.abc import ObjectReceiveStream
 from claude_orchestra.context import RunContext
 from claude_orchestra.events import (
     Event,
+    MergeFinished,
     PaneDied,
     SessionEnded,
     SessionStarted,
@@ -135,6 +136,8 @@ class Coordinator:
                 self.recovery.progressed(instance)
             case ToolStarted():
                 self.recovery.tool_started(instance)
+            case MergeFinished():
+                await self.review.merge_finished(instance, event)
             case _:
                 pass
 
@@ -150,7 +153,8 @@ class Coordinator:
         if ctx.progress.is_complete(views, self.review.branches_ahead):
             return Outcome.COMPLETE
         busy = any(i.state in _BUSY for i in ctx.instances.values())
-        if not busy and not ctx.progress.in_flight and not ctx.resend:
+        merging = self.review.merge_queue is not None and bool(ctx.progress.awaiting_merge)
+        if not busy and not merging and not ctx.progress.in_flight and not ctx.resend:
             if any(c.reached for c in self.spending.crossings):
                 logger.warning("nothing more can be done within the budget")
                 return Outcome.BUDGET

@@ -156,6 +156,37 @@ class PaneDied(Event):
     """The process that died, as tmux reported it."""
 
 
+class MergeOutcome(enum.Enum):
+    """How the merge queue's attempt at a branch went."""
+
+    MERGED = "merged"
+    """Merged, tested and pushed to the run branch."""
+    CONFLICT = "conflict"
+    """The merge stopped on conflicts (aborted; ``files`` names them)."""
+    TEST_FAILED = "test_failed"
+    """The test command failed on the merged result; nothing was pushed."""
+    PUSH_REJECTED = "push_rejected"
+    """Origin refused the push (the run branch moved); nothing was forced."""
+    GIT_FAILED = "git_failed"
+    """git failed otherwise."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class MergeFinished(Event):
+    """The merge queue is done with a worker's branch (``instance`` is that worker)."""
+
+    branch: str
+    commits: tuple[str, ...]
+    outcome: MergeOutcome
+    detail: str = ""
+    """The test command's output tail, or git's reason."""
+    files: tuple[str, ...] = ()
+    """For a conflict: the conflicting files."""
+    sha: str | None = None
+    """For a merge: the commit pushed to the run branch."""
+
+
 def _text(payload: Mapping[str, Any], key: str, *, default: str | None = None) -> str:
     value = payload.get(key, default)
     if value is None:

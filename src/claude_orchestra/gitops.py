@@ -423,6 +423,37 @@ def add_worktree(path: Path, worktree: Path, *, branch: str, base: str) -> None:
         s.run("worktree", "add", "--no-track", "-b", branch, str(worktree), start)
 
 
+def add_detached_worktree(path: Path, worktree: Path, ref: str) -> None:
+    """A worktree at ``worktree`` on a detached ``ref`` (the merge queue's own); kept if there."""
+    with session(path, f"worktree add --detach {ref}") as s:
+        s.run("worktree", "prune")
+        for info in _parse_worktrees(s.run("worktree", "list", "--porcelain")):
+            if info.path.resolve() == worktree.resolve():
+                return
+        s.run("worktree", "add", "--detach", str(worktree), s.resolve(ref))
+
+
+def checkout_detached(path: Path, ref: str) -> str:
+    """Put the checkout at ``path`` on a detached ``ref``; returns its commit.
+
+    Refuses a checkout with changes to tracked files or a merge in progress, so nothing is
+    ever thrown away; use it only in a worktree that holds no work of its own.
+    """
+    with session(path, f"checkout {ref}") as s:
+        dirty = _tracked_changes(s)
+        if dirty or _merge_in_progress(s):
+            raise GitError(path, s.op, "the checkout has changes: " + ", ".join(dirty))
+        sha = s.resolve(ref)
+        s.run("checkout", "--quiet", "--detach", sha)
+        return sha
+
+
+def head(path: Path) -> str:
+    """The commit checked out at ``path``."""
+    with session(path, "rev-parse HEAD") as s:
+        return s.resolve("HEAD")
+
+
 def _tracked_changes(s: Session) -> list[str]:
     out = s.run("status", "--porcelain", "--untracked-files=no")
     return [line[3:] for line in out.splitlines() if line.strip()]

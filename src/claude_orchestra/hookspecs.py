@@ -67,7 +67,10 @@ def orchestra_merge(run: RunView, finished: WorkerFinished) -> MergePlan | None:
 
     Built-in: ``manager`` (config ``"merger": "manager"``) answers
     :class:`~claude_orchestra.progress.MergeByManager`: the branch waits in
-    ``run.awaiting_merge`` until the scheduler asks the manager to merge it.
+    ``run.awaiting_merge`` until the scheduler asks the manager to merge it. ``queue``
+    (``"merger": "queue"``) answers :class:`~claude_orchestra.progress.MergeByQueue`: the
+    orchestrator merges it in its own worktree, runs ``mergeTestCommand``, and pushes only
+    what passed; a conflict or a failure goes back to the worker.
     """
 
 

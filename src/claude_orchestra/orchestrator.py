@@ -36,6 +36,7 @@ from claude_orchestra.failover import Failover
 from claude_orchestra.hookapp import create_hook_app
 from claude_orchestra.instance import Instance, LaunchSettings, Role
 from claude_orchestra.journal import Journal
+from claude_orchestra.mergequeue import MergeQueue
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.report import (
@@ -212,6 +213,8 @@ class Orchestrator:
                 )
                 instances = self._instances(names, claude, endpoint, tmux)
                 coordinator = self._coordinator(instances, repo, worktrees, journal, started)
+                if coordinator.review.merge_queue is not None:
+                    tg.start_soon(coordinator.review.merge_queue.run, send.send)
                 outcome = Outcome.FAILED
                 try:
                     if previous is not None:
@@ -274,6 +277,16 @@ class Orchestrator:
                 ctx=ctx,
                 repo=repo,
                 worktrees={f"worker-{n}": tree for n, tree in worktrees.items()},
+                merge_queue=MergeQueue(
+                    repo=repo,
+                    path=self.workspace.integration,
+                    run_branch=settings.branch,
+                    clock=self._clock,
+                    test_command=settings.merge_test_command,
+                    test_timeout=settings.merge_test_timeout_seconds,
+                )
+                if settings.merger == "queue"
+                else None,
             ),
             recovery=recovery,
             spending=spending,

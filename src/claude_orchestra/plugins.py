@@ -18,7 +18,7 @@ import pluggy
 
 from claude_orchestra import hookspecs
 from claude_orchestra.auth import CredentialFailure, PoolView
-from claude_orchestra.defaults import manager, rotation
+from claude_orchestra.defaults import manager, queue, rotation
 from claude_orchestra.errors import PluginError
 from claude_orchestra.instance import InstanceView
 from claude_orchestra.progress import Assignment, MergePlan, RunView, WorkerFinished
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 #: The built-in plugins, registered before any other, in this order.
 DEFAULT_PLUGINS: tuple[tuple[str, object], ...] = (
     ("claude_orchestra.defaults.manager", manager),
+    ("claude_orchestra.defaults.queue", queue),
     ("claude_orchestra.defaults.rotation", rotation),
 )
 

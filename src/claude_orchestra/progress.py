@@ -59,6 +59,12 @@ class MergeByManager(MergePlan):
 
 
 @final
+@attrs.frozen
+class MergeByQueue(MergePlan):
+    """The orchestrator merges it: in order, in its own worktree, tested, then pushed."""
+
+
+@final
 @attrs.frozen(kw_only=True)
 class WorkerFinished:
     """A worker stopped with commits that the run branch lacks."""
@@ -94,6 +100,7 @@ class IncidentKind(enum.Enum):
     PUSH_REJECTED = "push_rejected"
     GIT_FAILED = "git_failed"
     PROMPT_NOT_DELIVERED = "prompt_not_delivered"
+    MERGE_REFUSED = "merge_refused"
     WAITING_FOR_PERSON = "waiting_for_person"
     PLUGIN_FAILED = "plugin_failed"
     GAVE_UP = "gave_up"

@@ -16,17 +16,43 @@ import attrs
 
 from claude_orchestra.context import RunContext, clip
 from claude_orchestra.errors import GitError, PluginError
+from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.evidence import read_origin
 from claude_orchestra.instance import Instance, Role
+from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.progress import (
     Assignment,
     AssignmentKind,
     IncidentKind,
     MergeByManager,
+    MergeByQueue,
     MergeRecord,
     WorkerFinished,
 )
+from claude_orchestra.prompt_tag import render_prompt_tag
 from claude_orchestra.worktree import GitRepo, Worktree
+
+
+def fix_prompt(run_branch: str, event: MergeFinished, why: str) -> str:
+    """A worker's prompt when the merge queue could not land its branch."""
+    return "\n".join(
+        [
+            f"Your branch `{event.branch}` could not be merged into `{run_branch}`: {why}.",
+            f"Run `git fetch origin && git merge origin/{run_branch}` in your worktree, resolve "
+            "every conflict so that both sides' work is kept (never just take one side), make "
+            "the tests pass, commit, and push with "
+            f"`git push origin HEAD:{event.branch}`.",
+            render_prompt_tag(
+                {
+                    "action": "fix",
+                    "branch": event.branch,
+                    "run_branch": run_branch,
+                    "outcome": event.outcome.value,
+                    "files": list(event.files),
+                }
+            ),
+        ]
+    )
 
 
 @final
@@ -38,6 +64,10 @@ class WorkReview:
     repo: GitRepo
     worktrees: Mapping[str, Worktree]
     """Instance name -> its worktree (workers only)."""
+    merge_queue: MergeQueue | None = None
+    """The ``queue`` merger's queue, when the config selects it."""
+    _refused: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
+    """Branch -> the commits the merge queue last refused (sent back to the worker)."""
     _unmerged: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
 
     @property
@@ -137,6 +167,16 @@ class WorkReview:
         ctx = self.ctx
         branch = self.worktrees[instance.name].branch
         commits = self._unmerged.get(branch, ())
+        if commits and self._refused.get(branch) == commits:
+            task = assignment.task if assignment is not None and assignment.task else None
+            ctx.progress.handed_back[instance.name] = task or f"the refused work on {branch}"
+            ctx.incident(
+                IncidentKind.GAVE_UP,
+                instance,
+                f"{branch}: nothing new since the merge queue refused it",
+                "leave it unmerged; hand the task back to the manager",
+            )
+            return
         if commits:
             ctx.progress.idle_retries.pop(instance.name, None)
             if assignment is not None and assignment.task is not None:
@@ -148,6 +188,11 @@ class WorkReview:
             match plan:
                 case MergeByManager():
                     ctx.progress.await_merge(branch, commits)
+                case MergeByQueue() if self.merge_queue is not None:
+                    ctx.progress.await_merge(branch, commits)
+                    self.merge_queue.enqueue(
+                        MergeRequest(instance=instance.name, branch=branch, commits=commits)
+                    )
                 case _:
                     raise PluginError("?", "orchestra_merge", f"no merger for plan {plan!r}")
             return
@@ -177,6 +222,36 @@ class WorkReview:
                 assignment,
                 prompt="You stopped before finishing. Finish the task, commit and push "
                 f"your branch as asked.\n\n{assignment.prompt}",
+            )
+        )
+
+    async def merge_finished(self, instance: Instance, event: MergeFinished) -> None:
+        """The merge queue is done with a branch: record the merge, or send it back."""
+        ctx = self.ctx
+        if event.outcome is MergeOutcome.MERGED:
+            if event.branch in ctx.progress.awaiting_merge:
+                self._record_merge(event.branch, "queue")
+            await self._refresh(instance)
+            return
+        ctx.progress.awaiting_merge.pop(event.branch, None)
+        self._refused[event.branch] = event.commits
+        why = {
+            MergeOutcome.CONFLICT: f"conflicts in {', '.join(event.files)}",
+            MergeOutcome.TEST_FAILED: f"the test command failed on the merged result: "
+            f"{clip(event.detail, 600)}",
+        }.get(event.outcome, clip(event.detail))
+        ctx.incident(
+            IncidentKind.MERGE_REFUSED,
+            instance,
+            f"{event.branch}: {event.outcome.value}: {why}",
+            "not pushed; back to its worker",
+        )
+        await ctx.send(
+            Assignment(
+                instance=instance.name,
+                kind=AssignmentKind.WORK,
+                task=None,
+                prompt=fix_prompt(ctx.rules.run_branch, event, why),
             )
         )
 

@@ -4,6 +4,7 @@
 <workspace>/
   repo/                     the main clone (the manager works here, on the run branch)
   worktrees/worker-N/       one git worktree per worker, on branch worker-N
+  integration/              the queue merger's own worktree (detached), when it is used
   .orchestra/               never inside a git tree, so nothing here can be committed
     run.json                what cleanup and status need: tmux socket, hook port, pid
     hook-token              the run's hook secret (0600)
@@ -83,6 +84,11 @@ class Workspace:
     def journal(self) -> Path:
         """The append-only journal."""
         return self.state / "journal.jsonl"
+
+    @property
+    def integration(self) -> Path:
+        """The queue merger's worktree."""
+        return self.root / "integration"
 
     @property
     def status(self) -> Path:

@@ -144,6 +144,11 @@ class GitRepo:
         async with self._lock:
             return await self._thread(fn)
 
+    async def locked(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` (a blocking git step on this repository) in a thread, under the lock
+        every change to the shared ``.git`` takes."""
+        return await self._locked(fn)
+
     async def fetch(self) -> None:
         """Fetch origin's branches and preserved refs, pruning what origin deleted."""
         await self._locked(

@@ -24,7 +24,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from claude_orchestra._clock import SystemClock
 from claude_orchestra.errors import ConfigError, GitError, MergeConflict, UnmergedWorkError
+from claude_orchestra.events import MergeFinished, MergeOutcome
+from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.worktree import (
     PRESERVED_PREFIX,
     GitRepo,
@@ -677,3 +680,66 @@ async def test_a_rejected_push_preserves_the_tip_instead(
     assert git(origin, "rev-parse", ref) == mine  # the work is on origin
     assert git(origin, "rev-parse", "worker-1") == theirs  # and nothing was forced
     assert await repo.is_reachable_on_origin(mine)
+
+
+# ---- the merge queue ----------------------------------------------------------------------
+
+
+async def outcome_of(queue: MergeQueue, worker: Worktree) -> MergeFinished:
+    """Push the worker's branch, queue it, and return what the queue reported."""
+    await worker.push()
+    send, receive = anyio.create_memory_object_stream[MergeFinished](4)
+    async with send, receive, anyio.create_task_group() as tg:
+        tg.start_soon(queue.run, send.send)
+        queue.enqueue(MergeRequest(instance="worker-1", branch="worker-1", commits=("x",)))
+        with anyio.fail_after(60):
+            finished = await receive.receive()
+        tg.cancel_scope.cancel()
+    return finished
+
+
+def make_queue(repo: GitRepo, workspace: Path, test: str | None = None) -> MergeQueue:
+    return MergeQueue(
+        repo=repo,
+        path=workspace / "integration",
+        run_branch="main",
+        clock=SystemClock(),
+        test_command=test,
+    )
+
+
+async def test_a_clean_branch_is_merged_tested_and_pushed(
+    repo: GitRepo, worker: Worktree, origin: Path, workspace: Path
+) -> None:
+    sha = commit(worker.path, "a.txt", "a\n")
+    await advance_main(repo, "news.txt", "news\n")  # not a fast-forward: a real merge
+    finished = await outcome_of(make_queue(repo, workspace, "test -f a.txt"), worker)
+    assert finished.outcome is MergeOutcome.MERGED
+    assert git(origin, "rev-parse", "main") == finished.sha
+    assert git(origin, "merge-base", "--is-ancestor", sha, "main") == ""
+    assert is_clean(workspace / "integration")
+
+
+async def test_a_conflict_is_reported_with_its_files_and_nothing_lands(
+    repo: GitRepo, worker: Worktree, origin: Path, workspace: Path
+) -> None:
+    commit(worker.path, "shared.txt", "mine\n")
+    before = await advance_main(repo, "shared.txt", "theirs\n")
+    finished = await outcome_of(make_queue(repo, workspace), worker)
+    assert finished.outcome is MergeOutcome.CONFLICT
+    assert finished.files == ("shared.txt",)
+    assert git(origin, "rev-parse", "main") == before  # nothing taken, nothing pushed
+    assert is_clean(workspace / "integration")
+
+
+async def test_a_failing_test_command_keeps_the_merge_off_the_run_branch(
+    repo: GitRepo, worker: Worktree, origin: Path, workspace: Path
+) -> None:
+    commit(worker.path, "bad.txt", "breaks the build\n")
+    before = git(origin, "rev-parse", "main")
+    queue = make_queue(repo, workspace, "echo checking; ! test -f bad.txt")
+    finished = await outcome_of(queue, worker)
+    assert finished.outcome is MergeOutcome.TEST_FAILED
+    assert finished.detail.startswith("exit 1: checking")
+    assert git(origin, "rev-parse", "main") == before
+    assert not (workspace / "integration" / "bad.txt").exists()  # back on the run branch

@@ -161,8 +161,10 @@ def _next_for_manager(run: RunView, view: InstanceView) -> Assignment | None:
             return None
         return Assignment(instance=view.name, prompt=plan_prompt(run), kind=AssignmentKind.PLAN)
     branches = tuple(
-        b for b in run.awaiting_merge if run.merge_requests.get(b, 0) < MAX_MERGE_REQUESTS
-    )
+        b
+        for b in run.awaiting_merge
+        if run.merge_requests.get(b, 0) < MAX_MERGE_REQUESTS and run.merger == NAME
+    )  # with another merger (``queue``) the manager only plans
     if not branches:
         if run.handed_back and run.replan_requests < MAX_REPLAN_REQUESTS:
             return Assignment(

@@ -1,0 +1,53 @@
+"""The queue merger: the orchestrator merges, tests and pushes by itself."""
+
+from __future__ import annotations
+
+from claude_orchestra.testing.sample import DEFAULT_TASKS
+
+from .conftest import Target
+from .test_rotation import set_options
+
+SYNTAX_CHECK = (
+    "python3 -c 'import ast, pathlib; "
+    '[ast.parse(p.read_text()) for p in pathlib.Path(".").rglob("*.py")]\''
+)
+
+
+def test_the_queue_merges_tested_work_and_the_manager_only_plans(target: Target) -> None:
+    set_options(target, merger="queue", mergeTestCommand=SYNTAX_CHECK)
+    result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    assert report["merges"]
+    assert {m["merged_by"] for m in report["merges"]} == {"queue"}
+    merge_prompts = [
+        r for r in target.fake.requests if "Workers finished work on" in (r.last_user_text or "")
+    ]
+    assert merge_prompts == []  # no manager turn was spent on merging
+    files = target.git("ls-tree", "-r", "--name-only", "main").split()
+    assert {"greet.py", "farewell.py", "shout.py", "docs/usage.md"} <= set(files)
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    for worker in (1, 2):
+        assert target.git("rev-list", "--count", f"main..worker-{worker}").strip() == "0"
+    target.assert_nothing_left_running()
+
+
+def test_a_merge_that_fails_the_test_command_never_lands(target: Target) -> None:
+    set_options(target, merger="queue", mergeTestCommand="! test -f shout.py")
+    result = target.run()
+    assert result.returncode == 5, result.stderr[-3000:]  # the refused work stays open
+    report = target.report()
+    refused = [i for i in report["incidents"] if i["kind"] == "merge_refused"]
+    assert refused
+    assert all("test_failed" in i["evidence"] for i in refused)
+    assert refused[0]["action"] == "not pushed; back to its worker"
+    # never on the run branch, still on its worker's branch on origin
+    assert "shout.py" not in target.git("ls-tree", "-r", "--name-only", "main").split()
+    holder = refused[0]["instance"]
+    assert "shout.py" in target.git("ls-tree", "-r", "--name-only", holder).split()
+    # the worker was told why
+    told = [r for r in target.fake.requests if "could not be merged" in (r.last_user_text or "")]
+    assert told
+    assert "test command failed" in (told[0].last_user_text or "")
+    target.assert_worker_commits_on_origin()
+    target.assert_nothing_left_running()
