@@ -10,10 +10,12 @@ itself (fraction 1). The loop acts on a reached limit:
 - **instance**: that instance is stopped gracefully and not restarted; its branch is pushed;
   a manager over its budget ends the run;
 - **credential**: the credential is spent for this run; its holders move to the next
-  credential with their conversation, like after a rate limit.
+  credential with their conversation, like after a rate limit: an idle one at once, a
+  working one when its turn ends (cutting a turn would lose the work in flight).
 
-A limit is checked when a response is counted, so a run can overshoot by at most the
-responses in flight when it was reached.
+A limit is checked when a response is counted, so a run or an instance overshoots by at
+most the responses in flight when it was reached; a credential by at most the rest of its
+holders' current turns.
 """
 
 from __future__ import annotations

@@ -126,6 +126,7 @@ class Coordinator:
                 self.recovery.progressed(instance)
                 assignment = self.ctx.progress.finish_assignment(instance.name)
                 await self.review.after_turn(instance, assignment)
+                await self.spending.turn_ended(instance)
             case TurnFailed():
                 await self.recovery.turn_failed(instance, event)
             case PaneDied() | SessionEnded() if instance.state is not before and (

@@ -203,9 +203,15 @@ class Recovery:
                 ctx.timers.add(ctx.clock.now() + wait, CredentialDue(instance=instance.name))
             case NoCredential():
                 ctx.resend.pop(instance.name, None)
+                ctx.progress.finish_assignment(instance.name)
                 ctx.incident(
-                    IncidentKind.GAVE_UP, instance, clip(evidence), "no valid credential left"
+                    IncidentKind.GAVE_UP,
+                    instance,
+                    clip(evidence),
+                    "no valid credential left: stop it",
                 )
+                # Nothing may run on a retired or spent credential: not even a prompt.
+                await ctx.guard(instance, instance.stop())
 
     async def exited(self, instance: Instance, event: Event, *, before: InstanceState) -> None:
         """The process exited or died without our asking: restart it, a bounded number of

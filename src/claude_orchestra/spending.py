@@ -40,6 +40,8 @@ class Spending:
     crossings: list[BudgetCrossing] = attrs.field(init=False, factory=list)
     retired: set[str] = attrs.field(init=False, factory=set)
     """Instances stopped for good because they reached their budget."""
+    _moving: dict[str, BudgetCrossing] = attrs.field(init=False, factory=dict)
+    """Instances to move off their spent credential when their turn ends."""
     run_spent: bool = attrs.field(init=False, default=False)
     """A run limit was reached (or the manager's): the run ends."""
 
@@ -99,8 +101,21 @@ class Spending:
             case BudgetScope.CREDENTIAL:
                 self.rotator.mark_spent(crossing.name)
                 for instance in ctx.instances.values():
-                    if instance.credential.name == crossing.name and instance.state.alive:
+                    if instance.credential.name != crossing.name or not instance.state.alive:
+                        continue
+                    if (
+                        instance.state.accepts_prompt
+                        and instance.name not in ctx.progress.in_flight
+                    ):
                         await self._move_off(instance, crossing)
+                    else:  # let its turn end: cutting it would lose the work in flight
+                        self._moving[instance.name] = crossing
+
+    async def turn_ended(self, instance: Instance) -> None:
+        """A turn ended: an instance whose credential was spent meanwhile moves on now."""
+        crossing = self._moving.pop(instance.name, None)
+        if crossing is not None and instance.state.alive:
+            await self._move_off(instance, crossing)
 
     async def _move_off(self, instance: Instance, crossing: BudgetCrossing) -> None:
         """Move a holder of a spent credential on, like after a limit, prompt kept."""

@@ -153,3 +153,18 @@ def test_a_limit_claude_code_retries_silently_is_read_off_the_screen(target: Tar
         assert rotation["evidence"].startswith("screen: 429")
         assert rotation["to_credential"] == "second"
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+
+
+def test_with_no_valid_credential_left_the_instances_stop_and_the_run_ends(
+    target: Target,
+) -> None:
+    target.fake.inject("fake-api", Fault.auth())  # the only key is revoked
+    result = target.run()
+    assert result.returncode == 5, result.stderr[-3000:]  # stalled: nothing can run
+    report = target.report()
+    gave_up = [i for i in report["incidents"] if i["kind"] == "gave_up"]
+    assert gave_up
+    assert {i["action"] for i in gave_up} == {"no valid credential left: stop it"}
+    assert {c["status"] for c in report["credentials"]} == {"invalid"}
+    assert len(target.fake.requests) <= 3 * 3  # a few tries by Claude Code, then nothing
+    target.assert_nothing_left_running()
