@@ -19,7 +19,7 @@ def status(target: Target) -> dict[str, object]:
 
 
 def test_status_shows_a_live_run_with_evidence_then_its_outcome(target: Target) -> None:
-    target.fake.inject("*", Fault.slow(delay=0.3))
+    target.fake.inject("*", Fault.slow(delay=0.3), times=8)  # live while status is asked
     run = target.start()
     target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
     live = status(target)
