@@ -63,12 +63,24 @@ class MergeQueue:
     def __attrs_post_init__(self) -> None:
         self._send, self._receive = anyio.create_memory_object_stream[MergeRequest](256)
 
+    def close(self) -> None:
+        """Close the queue's channel (:meth:`run` does this itself when it ends)."""
+        self._send.close()
+        self._receive.close()
+
     def enqueue(self, request: MergeRequest) -> None:
         """Queue a finished branch (never blocks the loop)."""
         self._send.send_nowait(request)
 
     async def run(self, report: Callable[[MergeFinished], Awaitable[None]]) -> None:
         """Serve the queue until cancelled; each result is reported as an event."""
+        await self.prepare()
+        async with self._send, self._receive:  # closed when the run ends
+            async for request in self._receive:
+                await report(await self.merge(request))
+
+    async def prepare(self) -> None:
+        """Create the queue's worktree (detached on the run branch) and its git identity."""
         await self.repo.fetch()
         await self.repo.locked(
             functools.partial(
@@ -87,9 +99,6 @@ class MergeQueue:
                 email="merge-queue@claude-orchestra.invalid",
             )
         )
-        async with self._send, self._receive:  # closed when the run ends
-            async for request in self._receive:
-                await report(await self.merge(request))
 
     async def merge(self, request: MergeRequest) -> MergeFinished:
         """Merge one branch onto the run branch, test it, push it; say how it went."""
