@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from claude_orchestra.testing.sample import DEFAULT_TASKS
+from pathlib import Path
 
-from .conftest import Target
+from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
+from claude_orchestra.testing.scripted import BROKEN
+
+from .conftest import KEY, Target
 from .test_rotation import set_options
 
 SYNTAX_CHECK = (
@@ -51,3 +55,37 @@ def test_a_merge_that_fails_the_test_command_never_lands(target: Target) -> None
     assert "test command failed" in (told[0].last_user_text or "")
     target.assert_worker_commits_on_origin()
     target.assert_nothing_left_running()
+
+
+def test_a_refused_merge_goes_back_is_fixed_by_its_worker_and_lands(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    tasks = [
+        "Create `greet.py` with a function that greets a person by name",
+        f"Create `shout.py` with a function that upper-cases a greeting ({BROKEN} for now)",
+    ]
+    origin = create_origin(tmp_path, tasks=tasks)
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        config = write_config_folder(
+            tmp_path / "config",
+            origin=origin,
+            base_url=fake.base_url,
+            key=KEY,
+            workspace=tmp_path / "workspace",
+        )
+        target = Target(origin=origin, workspace=tmp_path / "workspace", config=config, fake=fake)
+        gate = f"! grep -rq {BROKEN} --include='*.py' ."
+        set_options(target, merger="queue", mergeTestCommand=gate)
+        result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    refused = [i for i in report["incidents"] if i["kind"] == "merge_refused"]
+    assert len(refused) == 1
+    assert "test_failed" in refused[0]["evidence"]
+    # the worker's fix went through the gate: shout.py is on main, repaired
+    shout = target.git("show", "main:shout.py")
+    assert BROKEN not in shout
+    assert "Fix: merge main, keep both sides" in target.git("log", "main", "--format=%s")
+    assert report["totals"]["tasksDone"] == 2
+    assert {m["merged_by"] for m in report["merges"]} == {"queue"}

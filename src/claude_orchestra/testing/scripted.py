@@ -35,6 +35,7 @@ from claude_orchestra.testing.messages import (
 )
 
 __all__ = [
+    "BROKEN",
     "UNWORKABLE",
     "Block",
     "EchoScript",
@@ -52,6 +53,9 @@ __all__ = [
     "tool_reply",
     "write",
 ]
+
+BROKEN = "BROKEN"
+"""Lines holding this break a test gate (``! grep -rq BROKEN``); the scripted ``fix`` drops them."""
 
 UNWORKABLE = "(as written, impossible)"
 """A task holding this is refused by the scripted worker until the manager rewords it."""
@@ -194,6 +198,8 @@ class OrchestraScript:
     * ``work`` (``worker``, ``branch``, ``run_branch``): merge the run branch and read the
       list; write the deliverable and tick the task; commit and push the branch; report.
     * ``merge`` (``branches``, ``run_branch``): merge each branch and push; report.
+    * ``fix`` (``branch``, ``run_branch``): merge the run branch keeping both sides of any
+      conflict, drop lines holding :data:`BROKEN`, commit and push.
     * ``replan`` (``handed_back``: worker number -> task, ``run_branch``): read those
       workers' lists; reword each handed-back task (drop :data:`UNWORKABLE`); commit, push.
 
@@ -230,6 +236,8 @@ def _act(request: MessagesRequest, tag: Mapping[str, Any]) -> Reply:
         case "replan":
             handed_back = {int(n): str(t) for n, t in dict(tag["handed_back"]).items()}
             return _replan(request, handed_back, str(tag["run_branch"]))
+        case "fix":
+            return _fix(request, branch=str(tag["branch"]), run_branch=str(tag["run_branch"]))
         case other:
             return text_reply(f"I do not know the action {other!r}.")
 
@@ -336,6 +344,30 @@ def _replan(request: MessagesRequest, handed_back: Mapping[int, str], run_branch
             )
         case _:
             return text_reply(f"Reworked {len(workers)} task(s) on {run_branch}.")
+
+
+def _fix(request: MessagesRequest, *, branch: str, run_branch: str) -> Reply:
+    """Bring the run branch in keeping both sides of every conflict, drop the lines marked
+    :data:`BROKEN`, commit and push."""
+    if request.step > 0:
+        return text_reply(f"Fixed {branch}: merged {run_branch}, kept both sides, tests repaired.")
+    resolve = (
+        "for f in $(git diff --name-only --diff-filter=U); do "
+        "sed -i -e '/^<<<<<<< /d' -e '/^=======$/d' -e '/^>>>>>>> /d' \"$f\"; done"
+    )
+    repair = (
+        f"for f in $(grep -rl {BROKEN} --include='*.py' . || true); "
+        f"do sed -i '/{BROKEN}/d' \"$f\"; done"
+    )
+    return tool_reply(
+        bash(
+            f"git fetch -q origin && (git merge -q --no-edit origin/{_quote(run_branch)} || true)"
+            f" && {resolve} && {repair} && git add -A"
+            f" && (git commit -q -m {_quote('Fix: merge ' + run_branch + ', keep both sides')}"
+            f" || true) && git push -q origin HEAD:{_quote(branch)}",
+            "Merge the run branch, resolve keeping both sides, repair, push",
+        )
+    )
 
 
 def _reword(task_list: TaskList, task: str) -> str:
