@@ -89,3 +89,37 @@ def test_a_refused_merge_goes_back_is_fixed_by_its_worker_and_lands(
     assert "Fix: merge main, keep both sides" in target.git("log", "main", "--format=%s")
     assert report["totals"]["tasksDone"] == 2
     assert {m["merged_by"] for m in report["merges"]} == {"queue"}
+
+
+def test_a_conflict_goes_back_and_the_worker_keeps_both_sides(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    tasks = [  # dealt one each: both workers write the same file
+        "Create `shared.py` with a function that greets in English",
+        "Create `shared.py` with a function that greets in French",
+    ]
+    origin = create_origin(tmp_path, tasks=tasks)
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        config = write_config_folder(
+            tmp_path / "config",
+            origin=origin,
+            base_url=fake.base_url,
+            key=KEY,
+            workspace=tmp_path / "workspace",
+        )
+        target = Target(origin=origin, workspace=tmp_path / "workspace", config=config, fake=fake)
+        set_options(target, merger="queue", mergeTestCommand=SYNTAX_CHECK)
+        result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    refused = [i for i in report["incidents"] if i["kind"] == "merge_refused"]
+    assert len(refused) == 1
+    assert "conflict" in refused[0]["evidence"]
+    assert "shared.py" in refused[0]["evidence"]
+    told = [r for r in fake.requests if "could not be merged" in (r.last_user_text or "")]
+    assert "conflicts in shared.py" in (told[0].last_user_text or "")
+    shared = target.git("show", "main:shared.py")
+    assert "in English" in shared
+    assert "in French" in shared  # both sides kept, nothing taken "ours" or "theirs"
+    assert report["totals"]["tasksDone"] == 2
