@@ -86,10 +86,11 @@ def test_a_task_a_worker_cannot_finish_goes_back_to_the_manager(
     assert result.returncode == 0, result.stderr[-3000:]
     report = target.report()
     kinds = [(i["kind"], i["instance"], i["action"]) for i in report["incidents"]]
-    assert kinds == [
+    assert kinds[:2] == [
         ("idle_without_work", "worker-2", "prompt again"),
         ("gave_up", "worker-2", "hand the task back to the manager"),
     ]
+    assert set(kinds) == set(kinds[:2])  # (a second replan, if the first failed, is the same)
     # the manager reworded the task, the worker did it, and it is on main
     assert "farewell.py" in target.git("ls-tree", "-r", "--name-only", "main").split()
     assert "Replan: reword handed-back tasks" in target.git("log", "main", "--format=%s")

@@ -318,7 +318,8 @@ def _replan(request: MessagesRequest, handed_back: Mapping[int, str], run_branch
             shows = " && ".join(f"cat {name}" for name in names)
             return tool_reply(
                 bash(
-                    f"git pull -q --no-edit origin {_quote(run_branch)} && {shows}",
+                    f"git fetch -q origin && git merge -q --no-edit "
+                    f"origin/{_quote(run_branch)} && {shows}",
                     "Read the lists of the workers who handed tasks back",
                 )
             )
