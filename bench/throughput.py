@@ -1,0 +1,149 @@
+"""Throughput: tasks merged per minute by worker count, manager merger vs queue merger.
+
+    .venv/bin/python bench/throughput.py [--workers 1,2,4,8] [--tasks 8] [--rounds 1]
+
+Each run is a real orchestration (real Claude Code in tmux, the fake API) of ``--tasks``
+independent tasks with the manager's planning, merged either by the manager
+(``"merger": "manager"``) or by the orchestrator's merge queue (``"merger": "queue"``).
+
+- tasks merged per minute: the tasks on the run branch at the end over the wall time from
+  the first API request to the last merge; speed-up against the same strategy's 1-worker
+  run (goal: at least 0.8 x N up to 4 workers on this 2-core machine);
+- queue merger: seconds from a worker's ``Stop`` to its work pushed on the run branch
+  (goal: 2 s plus the test command's own time; no test command here).
+
+The queue scheduler (no manager at all) is not built yet, so both strategies plan with the
+manager.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _results import stamp, write_results
+from claude_orchestra.journal import read_journal
+from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.sample import create_origin, write_config_folder
+
+KEY = "sk-ant-bench-" + "6" * 32
+
+
+def _tasks(count: int) -> list[str]:
+    return [f"Create `module_{n}.py` with a function that returns {n}" for n in range(count)]
+
+
+def _run(folder: Path, workers: int, merger: str, tasks: int) -> dict[str, float]:
+    origin = create_origin(folder, tasks=_tasks(tasks))
+    with FakeAnthropicAPI() as fake:
+        fake.register("fake-api", KEY)
+        config = write_config_folder(
+            folder / "config",
+            origin=origin,
+            base_url=fake.base_url,
+            key=KEY,
+            workspace=folder / "workspace",
+        )
+        settings = json.loads((config / "orchestrator.json").read_text())
+        settings.update(workerCount=workers, merger=merger, authMode="oauth")
+        (config / "orchestrator.json").write_text(json.dumps(settings))
+        home = folder / "home"
+        home.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-m", "claude_orchestra", "-q", "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+            env={**os.environ, "HOME": str(home)},
+        )
+        first_request = min(r.at for r in fake.requests)
+    if done.returncode != 0:
+        raise RuntimeError(f"{merger} x{workers} ended {done.returncode}: {done.stderr[-1500:]}")
+    state = folder / "workspace" / ".orchestra"
+    report = json.loads((state / "report.json").read_text())
+    last_merge = max(m["at"] for m in report["merges"])
+    minutes = (last_merge - first_request) / 60
+    result = {
+        "tasks_done": float(report["totals"]["tasksDone"]),
+        "minutes": minutes,
+        "tasks_per_minute": report["totals"]["tasksDone"] / minutes,
+    }
+    if merger == "queue":
+        result["stop_to_pushed_s"] = _stop_to_pushed(state / "journal.jsonl")
+    return result
+
+
+def _stop_to_pushed(journal: Path) -> float:
+    """Median seconds from a worker's Stop to its MergeFinished(merged), on the wall clock."""
+    stopped: dict[str, float] = {}
+    delays = []
+    for entry in read_journal(journal):
+        if entry["type"] == "TurnStopped" and str(entry["instance"]).startswith("worker-"):
+            stopped[entry["instance"]] = entry["recorded"]
+        elif entry["type"] == "MergeFinished" and entry["outcome"] == "merged":
+            delays.append(entry["recorded"] - stopped[entry["instance"]])
+    return statistics.median(delays)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--tasks", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    runs: dict[str, dict[int, list[dict[str, float]]]] = {
+        m: {n: [] for n in counts} for m in ("manager", "queue")
+    }
+    for _ in range(args.rounds):
+        for workers in counts:
+            for merger in ("manager", "queue"):  # alternated, same conditions
+                with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
+                    runs[merger][workers].append(_run(Path(folder), workers, merger, args.tasks))
+
+    def median(merger: str, workers: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[merger][workers])
+
+    table = [
+        f"Throughput, {args.tasks} tasks, {args.rounds} round(s), medians.",
+        "",
+        "| workers | manager merger: tasks/min (speed-up) | queue merger: tasks/min (speed-up) "
+        "| queue: Stop → pushed |",
+        "|---|---|---|---|",
+    ]
+    speedups: dict[str, dict[int, float]] = {"manager": {}, "queue": {}}
+    for workers in counts:
+        cells = []
+        for merger in ("manager", "queue"):
+            rate = median(merger, workers, "tasks_per_minute")
+            speedups[merger][workers] = rate / median(merger, counts[0], "tasks_per_minute")
+            cells.append(f"{rate:.1f} ({speedups[merger][workers]:.2f}x)")
+        pushed = median("queue", workers, "stop_to_pushed_s")
+        table.append(f"| {workers} | {cells[0]} | {cells[1]} | {pushed:.1f} s |")
+    goals = {
+        f"queue speed-up >= 0.8 x N at N={n}": speedups["queue"][n] >= 0.8 * n / counts[0]
+        for n in counts
+        if n <= 4
+    }
+    goals["queue Stop -> pushed <= 2 s"] = all(
+        median("queue", n, "stop_to_pushed_s") <= 2 for n in counts
+    )
+    table += [
+        "",
+        "Goals: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in goals.items()),
+    ]
+    result: dict[str, Any] = {**stamp(), "runs": runs, "speedups": speedups, "goals": goals}
+    write_results("throughput", result, table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
