@@ -454,6 +454,27 @@ def head(path: Path) -> str:
         return s.resolve("HEAD")
 
 
+def uncommitted(path: Path) -> list[str]:
+    """Paths at ``path`` with changes not committed (tracked or untracked, not ignored)."""
+    with session(path, "status") as s:
+        out = s.run("status", "--porcelain", "--untracked-files=all", "-z")
+    return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3 and entry[2] == " "})
+
+
+def exclude_locally(path: Path, files: Sequence[str]) -> None:
+    """Add ``files`` (repository-relative) to the clone's ``info/exclude``, shared by its
+    worktrees, so no ``git add -A`` ever picks them up."""
+    with session(path, "exclude") as s:
+        exclude = Path(s.run("rev-parse", "--git-common-dir").strip())
+    exclude = (path / exclude if not exclude.is_absolute() else exclude) / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    known = set(exclude.read_text(encoding="utf-8").splitlines()) if exclude.exists() else set()
+    lines = [f"/{f}" for f in files if f"/{f}" not in known]
+    if lines:
+        with exclude.open("a", encoding="utf-8") as f:
+            f.write("".join(f"{line}\n" for line in lines))
+
+
 def _tracked_changes(s: Session) -> list[str]:
     out = s.run("status", "--porcelain", "--untracked-files=no")
     return [line[3:] for line in out.splitlines() if line.strip()]

@@ -9,7 +9,7 @@ is an incident, and the scheduler asks again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import final
 
 import attrs
@@ -50,6 +50,23 @@ def fix_prompt(run_branch: str, event: MergeFinished, why: str) -> str:
                     "outcome": event.outcome.value,
                     "files": list(event.files),
                 }
+            ),
+        ]
+    )
+
+
+def commit_prompt(branch: str, task: str | None, files: Sequence[str]) -> str:
+    """A worker's prompt when it stopped leaving uncommitted changes in its worktree."""
+    shown = ", ".join(f"`{f}`" for f in files[:20]) + (" and more" if len(files) > 20 else "")
+    return "\n".join(
+        [
+            f"Your worktree has changes that are not committed: {shown}. An earlier turn was "
+            "probably cut off before it could commit them.",
+            "Check them, finish what they were for"
+            + (f" (your task: {task})" if task else "")
+            + f", commit everything, and push with `git push origin HEAD:{branch}`.",
+            render_prompt_tag(
+                {"action": "commit", "branch": branch, "task": task or "", "files": list(files)}
             ),
         ]
     )
@@ -211,19 +228,34 @@ class WorkReview:
             )
             return
         ctx.progress.idle_retries[instance.name] = tries + 1
-        ctx.incident(
-            IncidentKind.IDLE_WITHOUT_WORK,
-            instance,
-            f"stopped without new commits on {branch}: {clip(assignment.task or '')}",
-            "prompt again",
-        )
-        await ctx.send(
-            attrs.evolve(
-                assignment,
-                prompt="You stopped before finishing. Finish the task, commit and push "
-                f"your branch as asked.\n\n{assignment.prompt}",
+        leftovers = await self._uncommitted(instance)
+        if leftovers:  # e.g. a turn cut off between writing files and committing them
+            ctx.incident(
+                IncidentKind.IDLE_WITHOUT_WORK,
+                instance,
+                f"stopped with uncommitted changes on {branch}: {clip(', '.join(leftovers))}",
+                "ask it to commit them",
             )
-        )
+            prompt = commit_prompt(branch, assignment.task, leftovers)
+        else:
+            ctx.incident(
+                IncidentKind.IDLE_WITHOUT_WORK,
+                instance,
+                f"stopped without new commits on {branch}: {clip(assignment.task or '')}",
+                "prompt again",
+            )
+            prompt = (
+                "You stopped before finishing. Finish the task, commit and push your branch "
+                f"as asked.\n\n{assignment.prompt}"
+            )
+        await ctx.send(attrs.evolve(assignment, prompt=prompt))
+
+    async def _uncommitted(self, instance: Instance) -> list[str]:
+        try:
+            return await self.worktrees[instance.name].uncommitted()
+        except GitError as exc:
+            self.ctx.incident(IncidentKind.GIT_FAILED, instance, str(exc), "keep going")
+            return []
 
     async def merge_finished(self, instance: Instance, event: MergeFinished) -> None:
         """The merge queue is done with a branch: record the merge, or send it back."""

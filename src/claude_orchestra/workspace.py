@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any, final
 import anyio
 import attrs
 
+from claude_orchestra import gitops
 from claude_orchestra.claude_home import ClaudeHome
 from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
 
@@ -164,6 +166,10 @@ async def prepare_checkouts(
             workspace.worktree(n), branch=f"worker-{n}", base=branch
         )
         targets.append(workspace.worktree(n))
+    copied: set[str] = set()
     for target in targets:
-        await anyio.to_thread.run_sync(copy_worktree_files, source, target)
+        files = await anyio.to_thread.run_sync(copy_worktree_files, source, target)
+        copied.update(str(f) for f in files)
+    # The copies hold secrets (.env): no worker's `git add -A` may ever commit them.
+    await repo.locked(functools.partial(gitops.exclude_locally, repo.path, sorted(copied)))
     return repo, worktrees

@@ -316,6 +316,10 @@ class Worktree:
         await self._repo._locked(sync)
         _log.info("synced %s with origin/%s", self._branch, self._base, extra=self._extra())
 
+    async def uncommitted(self) -> list[str]:
+        """Paths with changes not committed (tracked or untracked, not ignored), sorted."""
+        return await self._repo._thread(functools.partial(gitops.uncommitted, self._path))
+
     async def commits_ahead(self) -> int:
         """How many commits the (local) branch has that ``origin/<base>`` lacks."""
         return await self._repo.commits_ahead(

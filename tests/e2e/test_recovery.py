@@ -5,12 +5,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from pathlib import Path
 
+import attrs
+
+from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.faults import Fault, FaultKind
 from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
-from claude_orchestra.testing.scripted import UNWORKABLE
+from claude_orchestra.testing.scripted import (
+    UNWORKABLE,
+    MessagesRequest,
+    OrchestraScript,
+    Reply,
+    text_reply,
+)
 
 from .conftest import KEY, Target
 from .test_rotation import set_options
@@ -153,3 +163,39 @@ def test_a_worker_that_dies_again_is_restarted_after_a_back_off(target: Target) 
     back = next(r for r in target.fake.requests if r.cwd == first.cwd and r.number > again.number)
     assert back.at - died[1]["at"] >= 5  # it waited out its back-off
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+
+
+@attrs.define
+class CutOffBeforeCommit:
+    """The orchestra script, except that the first worker turn ends after writing its files,
+    before it commits them (as when a process is killed between the two)."""
+
+    inner: OrchestraScript = attrs.field(factory=OrchestraScript)
+    cut: list[str] = attrs.field(factory=list)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def respond(self, request: MessagesRequest) -> Reply:
+        tag = parse_prompt_tag(request.prompt) if request.prompt else None
+        if tag and tag.get("action") == "work" and request.step == 2:
+            with self.lock:
+                if not self.cut:
+                    self.cut.append(str(request.cwd))
+                    return text_reply("(the turn ends here, before the commit)")
+        return self.inner.respond(request)
+
+
+def test_work_left_uncommitted_is_committed_on_request_not_redone(target: Target) -> None:
+    script = CutOffBeforeCommit()
+    target.fake.script = script
+    result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = target.report()
+    (name,) = {Path(cwd).name for cwd in script.cut}
+    asked = [i for i in report["incidents"] if i["kind"] == "idle_without_work"]
+    assert [(i["instance"], i["action"]) for i in asked] == [(name, "ask it to commit them")]
+    number = name.removeprefix("worker-")
+    assert f"WORKER_{number}_TASK_LIST.md" in asked[0]["evidence"]  # its ticked list, unsaved
+    subjects = target.git("log", "main", "--no-merges", "--format=%s").splitlines()
+    assert any(s.endswith("(left uncommitted)") for s in subjects)
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    target.assert_worker_commits_on_origin()

@@ -68,3 +68,33 @@ def test_only_local_working_trees_are_sources(tmp_path: Path) -> None:
     work = checkout_with_local_files(tmp_path / "w")
     assert local_checkout(str(work)) == work
     assert local_checkout(f"file://{work}") == work
+
+
+def checkout_ignoring_nothing(tmp_path: Path) -> Path:
+    """A user's checkout whose ``.gitignore`` is empty."""
+    origin = create_origin(tmp_path / "remote")
+    work = tmp_path / "mine"
+    env = {**os.environ, **IDENTITY}
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True, env=env)
+    (work / ".gitignore").write_text("")
+    subprocess.run(["git", "-C", str(work), "commit", "-qam", "no ignores"], check=True, env=env)
+    return work
+
+
+async def test_copied_env_files_are_never_committed_even_when_the_repo_does_not_ignore_them(
+    tmp_path: Path,
+) -> None:
+    work = checkout_ignoring_nothing(tmp_path)
+    (work / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-not-for-git\n")
+    workspace = Workspace(tmp_path / "ws")
+    _, worktrees = await prepare_checkouts(
+        workspace, repository=str(work), branch="main", workers=1
+    )
+    tree = worktrees[1].path
+    assert (tree / ".env").exists()
+    await anyio.run_process(["git", "-C", str(tree), "add", "-A"])
+    staged = await anyio.run_process(["git", "-C", str(tree), "diff", "--cached", "--name-only"])
+    assert b".env" not in staged.stdout
+    assert await worktrees[1].uncommitted() == []
+    (tree / "new.py").write_text("x = 1\n")
+    assert await worktrees[1].uncommitted() == ["new.py"]

@@ -13,7 +13,7 @@ every prompt (:mod:`claude_orchestra.prompt_tag`) rather than the prose.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, final
 
 import attrs
@@ -200,6 +200,11 @@ class OrchestraScript:
     * ``merge`` (``branches``, ``run_branch``): merge each branch and push; report.
     * ``fix`` (``branch``, ``run_branch``): merge the run branch keeping both sides of any
       conflict, drop lines holding :data:`BROKEN`, commit and push.
+    * ``commit`` (``branch``, ``task``): commit whatever the worktree holds and push.
+    * ``task`` (``branch``, ``run_branch``, ``task``): the ``queue`` scheduler's worker turn:
+      merge the run branch; write the task's deliverable; commit and push; report.
+    * ``plan_tasks`` (``file``, ``run_branch``): read ``PROJECT_DIRECTION.md``; write its
+      bullets to ``file`` as a checklist; commit and push to the run branch; summarise.
     * ``replan`` (``handed_back``: worker number -> task, ``run_branch``): read those
       workers' lists; reword each handed-back task (drop :data:`UNWORKABLE`); commit, push.
 
@@ -225,21 +230,29 @@ class OrchestraScript:
 
 
 def _act(request: MessagesRequest, tag: Mapping[str, Any]) -> Reply:
-    match tag.get("action"):
-        case "plan":
-            return _plan(request, workers=int(tag["workers"]), branch=str(tag["run_branch"]))
-        case "work":
-            return _work(request, worker=int(tag["worker"]), run_branch=str(tag["run_branch"]))
-        case "merge":
-            branches = [str(b) for b in tag["branches"]]
-            return _merge(request, branches, str(tag["run_branch"]))
-        case "replan":
-            handed_back = {int(n): str(t) for n, t in dict(tag["handed_back"]).items()}
-            return _replan(request, handed_back, str(tag["run_branch"]))
-        case "fix":
-            return _fix(request, branch=str(tag["branch"]), run_branch=str(tag["run_branch"]))
-        case other:
-            return text_reply(f"I do not know the action {other!r}.")
+    action = _ACTIONS.get(str(tag.get("action")))
+    if action is None:
+        return text_reply(f"I do not know the action {tag.get('action')!r}.")
+    return action(request, tag)
+
+
+def _act_replan(request: MessagesRequest, tag: Mapping[str, Any]) -> Reply:
+    handed_back = {int(n): str(t) for n, t in dict(tag["handed_back"]).items()}
+    return _replan(request, handed_back, str(tag["run_branch"]))
+
+
+_ACTIONS: Mapping[str, Callable[[MessagesRequest, Mapping[str, Any]], Reply]] = {
+    "plan": lambda r, t: _plan(r, workers=int(t["workers"]), branch=str(t["run_branch"])),
+    "work": lambda r, t: _work(r, worker=int(t["worker"]), run_branch=str(t["run_branch"])),
+    "merge": lambda r, t: _merge(r, [str(b) for b in t["branches"]], str(t["run_branch"])),
+    "replan": _act_replan,
+    "fix": lambda r, t: _fix(r, branch=str(t["branch"]), run_branch=str(t["run_branch"])),
+    "commit": lambda r, t: _commit(r, branch=str(t["branch"]), task=str(t.get("task") or "")),
+    "task": lambda r, t: _task(
+        r, branch=str(t["branch"]), run_branch=str(t["run_branch"]), task=str(t["task"])
+    ),
+    "plan_tasks": lambda r, t: _plan_tasks(r, file=str(t["file"]), branch=str(t["run_branch"])),
+}
 
 
 def _plan(request: MessagesRequest, *, workers: int, branch: str) -> Reply:
@@ -367,6 +380,76 @@ def _fix(request: MessagesRequest, *, branch: str, run_branch: str) -> Reply:
             f" && (git commit -q -m {_quote('Fix: merge ' + run_branch + ', keep both sides')}"
             f" || true) && git push -q origin HEAD:{_quote(branch)}",
             "Merge the run branch, resolve keeping both sides, repair, push",
+        )
+    )
+
+
+def _task(request: MessagesRequest, *, branch: str, run_branch: str, task: str) -> Reply:
+    """The ``queue`` scheduler's worker turn: the task comes in the prompt, not from a list."""
+    if UNWORKABLE in task:
+        return text_reply(f"I cannot do this task as it is written: {task}")
+    worker = int(branch.rsplit("-", 1)[-1]) if branch[-1:].isdigit() else 0
+    match request.step:
+        case 0:
+            return tool_reply(
+                bash(
+                    f"git fetch -q origin && git merge -q --no-edit origin/{_quote(run_branch)}",
+                    "Bring in the run branch",
+                )
+            )
+        case 1:
+            path = deliverable_path(task)
+            return tool_reply(
+                TextBlock(text=f"Working on: {task}"),
+                write(_in(request.cwd, path), deliverable_content(task, worker)),
+            )
+        case 2:
+            return tool_reply(
+                bash(
+                    f"git add -A && git commit -q -m {_quote(f'{branch}: {task}')} "
+                    f"&& git push -q origin HEAD:{_quote(branch)}",
+                    "Commit and push my work",
+                )
+            )
+        case _:
+            return text_reply(f"Done: {task}")
+
+
+def _plan_tasks(request: MessagesRequest, *, file: str, branch: str) -> Reply:
+    """The manager planning once for the ``queue`` scheduler: the direction's bullets become
+    the task file's checklist (attributes such as ``{after: x}`` kept as written)."""
+    match request.step:
+        case 0:
+            return tool_reply(bash("cat PROJECT_DIRECTION.md", "Read the project direction"))
+        case 1:
+            results = request.turn_results
+            tasks = direction_tasks(results[0].text if results else "")
+            text = "\n".join(["# Tasks", "", *(f"- [ ] {t}" for t in tasks)]) + "\n"
+            return tool_reply(
+                TextBlock(text=f"Writing {len(tasks)} tasks to {file}."),
+                write(_in(request.cwd, file), text),
+            )
+        case 2:
+            return tool_reply(
+                bash(
+                    f"git add {_quote(file)} && git commit -q -m {_quote('Plan: ' + file)} "
+                    f"&& git push -q origin HEAD:{_quote(branch)}",
+                    "Commit and push the task file",
+                )
+            )
+        case _:
+            return text_reply(f"Planned the tasks in {file} on {branch}.")
+
+
+def _commit(request: MessagesRequest, *, branch: str, task: str) -> Reply:
+    """Commit and push whatever the worktree holds."""
+    if request.step > 0:
+        return text_reply(f"Committed the leftover changes on {branch}.")
+    message = _quote(f"{branch}: {task or 'leftover work'} (left uncommitted)")
+    return tool_reply(
+        bash(
+            f"git add -A && git commit -q -m {message} && git push -q origin HEAD:{_quote(branch)}",
+            "Commit and push the changes left in the worktree",
         )
     )
 
