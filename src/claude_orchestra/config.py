@@ -32,6 +32,7 @@ from claude_orchestra.auth import AuthMode
 from claude_orchestra.budget import BudgetConfig
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import ConfigError
+from claude_orchestra.taskfile import TASK_FILE
 from claude_orchestra.transcripts import Price
 
 ORCHESTRATOR_JSON = "orchestrator.json"
@@ -82,6 +83,12 @@ def _branch(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
         raise ValueError(f"is not a valid branch name: {value!r}")
 
 
+def _repo_path(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    parts = value.split("/")
+    if not value or value.startswith("/") or ".." in parts or "" in parts or ".git" in parts:
+        raise ValueError(f"must be a path inside the repository, got {value!r}")
+
+
 def _name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", value):
         raise ValueError(f"must be a plugin strategy name (lowercase), got {value!r}")
@@ -124,7 +131,14 @@ class OrchestraConfig:
     claude_command: str | None = None
     """The claude executable (default: the project-local install, else ``claude``)."""
     scheduler: str = attrs.field(default="manager", validator=_name)
+    """``manager`` (the original tool's task lists) or ``queue`` (the task file), or a
+    plugin's strategy."""
     merger: str = attrs.field(default="manager", validator=_name)
+    """``manager`` (the manager merges) or ``queue`` (the orchestrator's merge queue), or a
+    plugin's strategy."""
+    task_file: str = attrs.field(default=TASK_FILE, validator=_repo_path)
+    """With ``"scheduler": "queue"``: the task file on the run branch, relative to the
+    repository root."""
     api_timeout_ms: int | None = attrs.field(default=None, validator=_at_least(1000))
     """``API_TIMEOUT_MS`` for every instance."""
     max_retries: int = attrs.field(default=2, validator=_between(0, 15))

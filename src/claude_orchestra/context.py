@@ -21,6 +21,7 @@ from claude_orchestra.journal import Journal
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.progress import Assignment, Incident, IncidentKind, RunProgress, RunView
 from claude_orchestra.rules import RunRules
+from claude_orchestra.taskfile import TASK_FILE
 from claude_orchestra.timers import DeliveryDeadline, Timers
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class RunContext:
             merger=self.rules.merger,
             worker_count=self.rules.worker_count,
             instances=[i.snapshot() for i in self.instances.values()],
+            pending=self.resend.values(),
+            task_file_name=self.rules.task_file or TASK_FILE,
         )
 
     def incident(self, kind: IncidentKind, instance: Instance, evidence: str, action: str) -> None:

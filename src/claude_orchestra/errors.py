@@ -31,6 +31,18 @@ class ConfigError(OrchestraError):
 
 
 @final
+class TaskFileError(OrchestraError):
+    """The ``queue`` scheduler's task file holds something it cannot use."""
+
+    def __init__(self, path: Path | str, line: int, field: str, reason: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{self.path}: line {line}: {field}: {reason}")
+
+
+@final
 class PrerequisiteError(OrchestraError):
     """A tool the run needs (claude, tmux, git) is missing or unusable."""
 

@@ -24,12 +24,20 @@ class OriginFacts:
     """Worker number -> its task list on the run branch (absent: no list yet)."""
     unmerged: Mapping[str, tuple[str, ...]]
     """Worker branch -> the commits on it that the run branch lacks, oldest first."""
+    task_file: str | None = None
+    """The task file's text on the run branch (``None``: absent, or none asked for)."""
 
 
 async def read_origin(
-    repo: GitRepo, *, run_branch: str, workers: Iterable[int], branches: Iterable[str]
+    repo: GitRepo,
+    *,
+    run_branch: str,
+    workers: Iterable[int],
+    branches: Iterable[str],
+    task_file: str | None = None,
 ) -> OriginFacts:
-    """Fetch origin, then read the task lists and each branch's unmerged commits.
+    """Fetch origin, then read the task lists (and ``task_file``, if named) and each
+    branch's unmerged commits.
 
     Raises:
         GitError: the fetch or a read failed.
@@ -44,4 +52,5 @@ async def read_origin(
     unmerged = {
         branch: tuple(await repo.commit_ids(f"origin/{branch}", run_ref)) for branch in branches
     }
-    return OriginFacts(task_lists=task_lists, unmerged=unmerged)
+    text = await repo.read_file(run_ref, task_file) if task_file else None
+    return OriginFacts(task_lists=task_lists, unmerged=unmerged, task_file=text)

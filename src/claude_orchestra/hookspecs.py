@@ -71,6 +71,11 @@ def orchestra_merge(run: RunView, finished: WorkerFinished) -> MergePlan | None:
     (``"merger": "queue"``) answers :class:`~claude_orchestra.progress.MergeByQueue`: the
     orchestrator merges it in its own worktree, runs ``mergeTestCommand``, and pushes only
     what passed; a conflict or a failure goes back to the worker.
+
+    A plugin that sends the work elsewhere (a pull request) answers
+    :class:`~claude_orchestra.progress.MergeDelivered`: the branch is not merged, the run
+    does not wait for it on the run branch, and its tasks count as done. The hook must not
+    block: make network calls from a thread. See ``examples/pull_request_merger.py``.
     """
 
 

@@ -30,7 +30,9 @@ from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.costs import CostLedger
 from claude_orchestra.credentials import Secret
-from claude_orchestra.errors import GitError, PrerequisiteError, UsageError
+from claude_orchestra.defaults.manager import NAME as MANAGER
+from claude_orchestra.defaults.queue import NAME as QUEUE
+from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, UsageError
 from claude_orchestra.events import Event
 from claude_orchestra.failover import Failover
 from claude_orchestra.hookapp import create_hook_app
@@ -50,6 +52,7 @@ from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
+from claude_orchestra.taskfile import TaskFile, parse_task_file
 from claude_orchestra.tmux import TmuxServer, tmux_config
 from claude_orchestra.transcripts import DEFAULT_PRICES
 from claude_orchestra.workspace import Workspace, prepare_checkouts
@@ -170,9 +173,8 @@ class Orchestrator:
             )
         # Bound first: a busy port is reported before anything is cloned.
         listening = hookserver.bind("127.0.0.1", settings.hook_server_port)
-        workspace.prepare()
         try:
-            repo, worktrees = await self._checkouts(previous)
+            repo, worktrees, task_file = await self._prepare_workspace(previous)
         except BaseException:
             listening.close()
             raise
@@ -180,7 +182,8 @@ class Orchestrator:
             started = previous.started_at
         workspace.write_secret(self._hook_token.reveal())
         send, receive = anyio.create_memory_object_stream[Event](1024)
-        names = ["manager", *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
+        manager = ["manager"] if self._needs_manager(task_file is not None) else []
+        names = [*manager, *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
         app = create_hook_app(
             secret=self._hook_token, deliver=send.send, instances=set(names), clock=self._clock
         )
@@ -213,6 +216,7 @@ class Orchestrator:
                 )
                 instances = self._instances(names, claude, endpoint, tmux)
                 coordinator = self._coordinator(instances, repo, worktrees, journal, started)
+                coordinator.ctx.progress.task_file = task_file
                 if coordinator.review.merge_queue is not None:
                     tg.start_soon(coordinator.review.merge_queue.run, send.send)
                 outcome = Outcome.FAILED
@@ -256,6 +260,7 @@ class Orchestrator:
                 quiet_after=quiet,
                 probe_after=min(10.0, max(2.0, quiet / 4)),
                 idle_retries=settings.idle_retries,
+                task_file=self._task_file,
             ),
             instances=instances,
             plugins=self.plugins,
@@ -285,7 +290,7 @@ class Orchestrator:
                     test_command=settings.merge_test_command,
                     test_timeout=settings.merge_test_timeout_seconds,
                 )
-                if settings.merger == "queue"
+                if settings.merger == QUEUE
                 else None,
             ),
             recovery=recovery,
@@ -326,6 +331,44 @@ class Orchestrator:
             await coordinator.review.reconcile()
         except GitError as exc:
             raise PrerequisiteError("git", str(exc)) from exc
+
+    async def _prepare_workspace(
+        self, previous: PreviousRun | None
+    ) -> tuple[GitRepo, dict[int, Worktree], TaskFile | None]:
+        """The checkouts, and the task file on the run branch (checked here)."""
+        self.workspace.prepare()
+        repo, worktrees = await self._checkouts(previous)
+        try:
+            return repo, worktrees, await self._read_task_file(repo)
+        except TaskFileError:
+            if previous is None:
+                self.workspace.discard_checkouts()  # just made, nothing in them: rerun as is
+            raise
+
+    @property
+    def _task_file(self) -> str | None:
+        """The task file the run reads: only the ``queue`` scheduler has one."""
+        settings = self.config.orchestrator
+        return settings.task_file if settings.scheduler == QUEUE else None
+
+    async def _read_task_file(self, repo: GitRepo) -> TaskFile | None:
+        """The task file on origin's run branch, if the run reads one and it is there.
+
+        Raises:
+            TaskFileError: the file is there but cannot be used (line and field named):
+                the run stops before it starts.
+        """
+        if self._task_file is None:
+            return None
+        ref = f"origin/{self.config.orchestrator.branch}"
+        text = await repo.read_file(ref, self._task_file)
+        return None if text is None else parse_task_file(text, path=self._task_file)
+
+    def _needs_manager(self, has_task_file: bool) -> bool:
+        """A manager is started unless nothing needs one: the ``queue`` scheduler with its
+        task file on the run branch, and a merger other than the manager."""
+        settings = self.config.orchestrator
+        return not (settings.scheduler == QUEUE and has_task_file and settings.merger != MANAGER)
 
     async def _checkouts(self, previous: PreviousRun | None) -> tuple[GitRepo, dict[int, Worktree]]:
         """A new clone and worktrees, or (``run --resume``) those a killed run left."""
@@ -418,15 +461,15 @@ class Orchestrator:
         for instance in instances:  # what was written after the last event
             spending.charge(instance)
         coordinator.board.publish(outcome.value)
-        tasks = [item for t in progress.task_lists.values() for item in t.items]
+        tasks_total, tasks_done = progress.task_counts()
         summary = RunSummary(
             outcome=outcome.value,
             exit_code=outcome.exit_code,
             run_branch=self.config.orchestrator.branch,
             started_at=started,
             ended_at=self._clock.wall(),
-            tasks_total=len(tasks),
-            tasks_done=sum(1 for item in tasks if item.done),
+            tasks_total=tasks_total,
+            tasks_done=tasks_done,
             merges=len(progress.merges),
             incidents=len(progress.incidents),
             usage=tuple(instance_usage(i, spending.ledger) for i in instances),

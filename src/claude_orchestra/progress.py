@@ -7,7 +7,7 @@ arrive (a Stop, a fetch of origin), and hands plugins a frozen :class:`RunView`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import final
 
@@ -15,6 +15,7 @@ import attrs
 
 from claude_orchestra.instance import InstanceView, Role
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.taskfile import TASK_FILE, TaskFile
 from claude_orchestra.tasklists import TaskList
 
 
@@ -45,6 +46,9 @@ class Assignment:
     """For MERGE: the branches to merge."""
     task: str | None = None
     """For WORK: the task the worker is expected to do (for the report)."""
+    task_key: str | None = None
+    """For WORK from the task file (``queue`` scheduler): the task's key. The task counts
+    as taken while the assignment is in flight or kept to be sent again."""
 
 
 @attrs.frozen
@@ -62,6 +66,17 @@ class MergeByManager(MergePlan):
 @attrs.frozen
 class MergeByQueue(MergePlan):
     """The orchestrator merges it: in order, in its own worktree, tested, then pushed."""
+
+
+@final
+@attrs.frozen
+class MergeDelivered(MergePlan):
+    """A plugin delivered the work somewhere else (a pull request, a review tool): it is
+    not merged into the run branch, and the run does not wait for it there. Its tasks
+    count as done; the worker goes on from its branch as it is."""
+
+    where: str
+    """Where the work went, for the report (``"pull request #12"``)."""
 
 
 @final
@@ -84,6 +99,21 @@ class MergeRecord:
     commits: tuple[str, ...]
     at: float
     merged_by: str
+    tasks: tuple[str, ...] = ()
+    """Keys of the task-file tasks whose work this merge brought in (now done)."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """A worker branch's finished work that a merger plugin delivered elsewhere."""
+
+    branch: str
+    commits: tuple[str, ...]
+    at: float
+    where: str
+    tasks: tuple[str, ...] = ()
+    """Keys of the task-file tasks whose work it holds (now done)."""
 
 
 class IncidentKind(enum.Enum):
@@ -106,6 +136,7 @@ class IncidentKind(enum.Enum):
     GAVE_UP = "gave_up"
     BUDGET_REACHED = "budget_reached"
     STUCK = "stuck"
+    TASK_FILE_INVALID = "task_file_invalid"
 
 
 @final
@@ -141,6 +172,17 @@ class RunView:
     """Branches with finished work that still have to be merged, oldest first."""
     merge_requests: Mapping[str, int]
     """Branch -> how many merge prompts were sent for it."""
+    task_file_name: str = TASK_FILE
+    """Where the ``queue`` scheduler's task file is, relative to the repository root."""
+    task_file: TaskFile | None = None
+    """The ``queue`` scheduler's task file as origin's run branch holds it (``None``: none
+    yet, or another scheduler)."""
+    tasks_done: frozenset[str] = frozenset()
+    """Task-file keys whose work is on the run branch (plus those ticked in the file)."""
+    tasks_taken: frozenset[str] = frozenset()
+    """Task-file keys a worker holds: being worked on, kept to resend, or awaiting merge."""
+    tasks_given_up: frozenset[str] = frozenset()
+    """Task-file keys a worker stopped on again and again without committing."""
     handed_back: Mapping[str, str] = attrs.field(factory=dict)
     """Worker instance -> the task it stopped on without committing, follow-ups used up:
     back with the manager, and the worker gets no work until the manager has replanned."""
@@ -171,6 +213,7 @@ class RunProgress:
     """Branch -> the finished commits it waits to have merged, in arrival order."""
     merge_requests: dict[str, int] = attrs.field(factory=dict)
     merges: list[MergeRecord] = attrs.field(factory=list)
+    deliveries: list[Delivery] = attrs.field(factory=list)
     incidents: list[Incident] = attrs.field(factory=list)
     task_lists: dict[int, TaskList] = attrs.field(factory=dict)
     plan_requests: int = 0
@@ -182,11 +225,27 @@ class RunProgress:
     """Preserved refs on origin holding work a rejected push could not deliver."""
     completed_tasks: list[tuple[str, str]] = attrs.field(factory=list)
     """(instance, task) for every WORK assignment that ended with new commits."""
+    task_file: TaskFile | None = None
+    """The task file on the run branch (``queue`` scheduler)."""
+    tasks_done: set[str] = attrs.field(factory=set)
+    tasks_finished: dict[str, list[str]] = attrs.field(factory=dict)
+    """Branch -> task-file keys whose work it holds, waiting to be merged."""
+    tasks_given_up: set[str] = attrs.field(factory=set)
 
     @property
     def planned(self) -> bool:
-        """Some task list exists on the run branch."""
-        return bool(self.task_lists)
+        """Some task list, or the task file, exists on the run branch."""
+        return bool(self.task_lists) or self.task_file is not None
+
+    def task_finished(self, branch: str, key: str) -> None:
+        """A worker committed the work of task ``key`` on ``branch``; done once merged."""
+        keys = self.tasks_finished.setdefault(branch, [])
+        if key not in keys:
+            keys.append(key)
+
+    def task_given_up(self, key: str) -> None:
+        """No worker will be given task ``key`` again in this run."""
+        self.tasks_given_up.add(key)
 
     def view(
         self,
@@ -195,11 +254,16 @@ class RunProgress:
         merger: str,
         worker_count: int,
         instances: Sequence[InstanceView],
+        pending: Iterable[Assignment] = (),
+        task_file_name: str = TASK_FILE,
     ) -> RunView:
-        """The frozen view handed to plugins."""
+        """The frozen view handed to plugins (``pending``: assignments kept to resend)."""
         idle = tuple(
             i for i in instances if i.state is InstanceState.IDLE and i.name not in self.in_flight
         )
+        held = (*self.in_flight.values(), *pending)
+        taken = {a.task_key for a in held if a.task_key is not None}
+        taken.update(key for keys in self.tasks_finished.values() for key in keys)
         return RunView(
             run_branch=self.run_branch,
             scheduler=scheduler,
@@ -214,6 +278,11 @@ class RunProgress:
             merge_requests=MappingProxyType(dict(self.merge_requests)),
             handed_back=MappingProxyType(dict(self.handed_back)),
             replan_requests=self.replan_requests,
+            task_file_name=task_file_name,
+            task_file=self.task_file,
+            tasks_done=frozenset(self.tasks_done),
+            tasks_taken=frozenset(taken),
+            tasks_given_up=frozenset(self.tasks_given_up),
         )
 
     def record_assignment(self, assignment: Assignment) -> None:
@@ -235,14 +304,54 @@ class RunProgress:
         self.awaiting_merge[branch] = commits
 
     def merged(self, record: MergeRecord) -> None:
-        """``record.branch`` reached the run branch."""
+        """``record.branch`` reached the run branch, and with it its finished tasks."""
         self.awaiting_merge.pop(record.branch, None)
         self.merge_requests.pop(record.branch, None)
+        self.tasks_finished.pop(record.branch, None)
+        self.tasks_done.update(record.tasks)
         self.merges.append(record)
 
+    def task_file_states(self) -> list[tuple[str, str, str]]:
+        """(key, text, state) for each task-file task: ``done``, ``awaiting_merge``,
+        ``given_up`` or ``open``."""
+        if self.task_file is None:
+            return []
+        done = self.tasks_done | self.task_file.done_in_file()
+        finished = {key for keys in self.tasks_finished.values() for key in keys}
+        states = []
+        for task in self.task_file.tasks:
+            if task.key in done:
+                state = "done"
+            elif task.key in finished:
+                state = "awaiting_merge"
+            elif task.key in self.tasks_given_up:
+                state = "given_up"
+            else:
+                state = "open"
+            states.append((task.key, task.text, state))
+        return states
+
+    def task_counts(self) -> tuple[int, int]:
+        """(total, done) over the task lists and the task file."""
+        items = [item for t in self.task_lists.values() for item in t.items]
+        queued = self.task_file_states()
+        return (
+            len(items) + len(queued),
+            sum(1 for i in items if i.done) + sum(1 for *_, state in queued if state == "done"),
+        )
+
+    def delivered(self, delivery: Delivery) -> None:
+        """``delivery.branch``'s finished work went elsewhere: its tasks are done."""
+        self.tasks_finished.pop(delivery.branch, None)
+        self.tasks_done.update(delivery.tasks)
+        self.deliveries.append(delivery)
+
     def open_tasks(self) -> int:
-        """Unticked items over every task list on the run branch."""
-        return sum(len(t.open_items) for t in self.task_lists.values())
+        """Unticked items over every task list on the run branch, and task-file tasks not
+        done."""
+        listed = sum(len(t.open_items) for t in self.task_lists.values())
+        queued = len(self.task_file.open_keys(self.tasks_done)) if self.task_file else 0
+        return listed + queued
 
     def is_complete(self, instances: Sequence[InstanceView], branches_ahead: int) -> bool:
         """Done: planned, nothing open, nothing to merge, nothing running.

@@ -129,8 +129,13 @@ def build_report(
         "config": dict(config),
         "plugins": list(plugins),
         "tasks": _tasks(progress.task_lists),
+        "taskFile": [
+            {"key": key, "task": text, "state": state}
+            for key, text, state in progress.task_file_states()
+        ],
         "completedAssignments": [{"instance": i, "task": t} for i, t in progress.completed_tasks],
         "merges": [to_json(m) for m in progress.merges],
+        "deliveries": [to_json(d) for d in progress.deliveries],
         "awaitingMerge": {b: list(c) for b, c in progress.awaiting_merge.items()},
         "preservedRefs": list(progress.preserved),
         "incidents": [to_json(i) for i in progress.incidents],

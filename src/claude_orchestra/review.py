@@ -15,21 +15,24 @@ from typing import final
 import attrs
 
 from claude_orchestra.context import RunContext, clip
-from claude_orchestra.errors import GitError, PluginError
+from claude_orchestra.errors import GitError, PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
-from claude_orchestra.evidence import read_origin
+from claude_orchestra.evidence import OriginFacts, read_origin
 from claude_orchestra.instance import Instance, Role
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.progress import (
     Assignment,
     AssignmentKind,
+    Delivery,
     IncidentKind,
     MergeByManager,
     MergeByQueue,
+    MergeDelivered,
     MergeRecord,
     WorkerFinished,
 )
 from claude_orchestra.prompt_tag import render_prompt_tag
+from claude_orchestra.taskfile import parse_task_file
 from claude_orchestra.worktree import GitRepo, Worktree
 
 
@@ -86,11 +89,15 @@ class WorkReview:
     _refused: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
     """Branch -> the commits the merge queue last refused (sent back to the worker)."""
     _unmerged: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
+    _delivered: set[str] = attrs.field(init=False, factory=set)
+    """Commits a merger plugin delivered elsewhere: not expected on the run branch."""
+    _merger: dict[str, str] = attrs.field(init=False, factory=dict)
+    """Branch -> who its plan says merges it (``manager``, ``queue``), for the record."""
 
     @property
     def branches_ahead(self) -> int:
         """Worker branches on origin holding commits the run branch lacks."""
-        return sum(1 for commits in self._unmerged.values() if commits)
+        return sum(1 for commits in self._unmerged.values() if set(commits) - self._delivered)
 
     async def after_turn(self, instance: Instance, assignment: Assignment | None) -> None:
         """The instance stopped normally: check what it did."""
@@ -124,14 +131,8 @@ class WorkReview:
         ctx = self.ctx
         for name, worktree in self.worktrees.items():
             await self.push(ctx.instances[name], worktree)
-        facts = await read_origin(
-            self.repo,
-            run_branch=ctx.rules.run_branch,
-            workers=range(1, ctx.rules.worker_count + 1),
-            branches=[tree.branch for tree in self.worktrees.values()],
-        )
-        ctx.progress.task_lists.update(facts.task_lists)
-        self._unmerged = dict(facts.unmerged)
+        facts = await self._read_origin()
+        self._take_facts(facts, None)
         for branch, commits in self._unmerged.items():
             if commits:
                 ctx.progress.await_merge(branch, commits)
@@ -143,20 +144,40 @@ class WorkReview:
         if worktree is not None:
             await self.push(instance, worktree)
         try:
-            facts = await read_origin(
-                self.repo,
-                run_branch=ctx.rules.run_branch,
-                workers=range(1, ctx.rules.worker_count + 1),
-                branches=[tree.branch for tree in self.worktrees.values()],
-            )
+            facts = await self._read_origin()
         except GitError as exc:
             ctx.incident(IncidentKind.GIT_FAILED, instance, str(exc), "keep going")
             return
+        self._take_facts(facts, instance)
+        for branch in list(ctx.progress.awaiting_merge):
+            if not self._unmerged.get(branch):  # seen at any Stop: credit the merger
+                self._record_merge(branch, self._merger.get(branch, instance.name))
+
+    async def _read_origin(self) -> OriginFacts:
+        rules = self.ctx.rules
+        return await read_origin(
+            self.repo,
+            run_branch=rules.run_branch,
+            workers=range(1, rules.worker_count + 1),
+            branches=[tree.branch for tree in self.worktrees.values()],
+            task_file=rules.task_file,
+        )
+
+    def _take_facts(self, facts: OriginFacts, instance: Instance | None) -> None:
+        """Keep what origin says; a task file that no longer parses keeps the last good one."""
+        ctx = self.ctx
         ctx.progress.task_lists.update(facts.task_lists)
         self._unmerged = dict(facts.unmerged)
-        for branch in list(ctx.progress.awaiting_merge):
-            if not self._unmerged.get(branch):
-                self._record_merge(branch, instance.name)
+        if facts.task_file is None or ctx.rules.task_file is None:
+            return
+        try:
+            ctx.progress.task_file = parse_task_file(facts.task_file, path=ctx.rules.task_file)
+        except TaskFileError as exc:
+            if instance is None:
+                raise
+            ctx.incident(
+                IncidentKind.TASK_FILE_INVALID, instance, str(exc), "keep the last good version"
+            )
 
     def _check_manager(self, instance: Instance, assignment: Assignment | None) -> None:
         if assignment is None:
@@ -195,36 +216,72 @@ class WorkReview:
             )
             return
         if commits:
-            ctx.progress.idle_retries.pop(instance.name, None)
-            if assignment is not None and assignment.task is not None:
-                ctx.progress.completed_tasks.append((instance.name, assignment.task))
-            finished = WorkerFinished(
-                instance=instance.name, worker=instance.worker or 0, branch=branch, commits=commits
-            )
-            plan = ctx.plugins.merge_plan(ctx.view(), finished)
-            match plan:
-                case MergeByManager():
-                    ctx.progress.await_merge(branch, commits)
-                case MergeByQueue() if self.merge_queue is not None:
-                    ctx.progress.await_merge(branch, commits)
-                    self.merge_queue.enqueue(
-                        MergeRequest(instance=instance.name, branch=branch, commits=commits)
-                    )
-                case _:
-                    raise PluginError("?", "orchestra_merge", f"no merger for plan {plan!r}")
-            return
-        if assignment is None or assignment.kind is not AssignmentKind.WORK:
-            return
+            self._finished(instance, assignment, branch, commits)
+        elif assignment is not None and assignment.kind is AssignmentKind.WORK:
+            await self._without_commits(instance, assignment, branch)
+
+    def _finished(
+        self,
+        instance: Instance,
+        assignment: Assignment | None,
+        branch: str,
+        commits: tuple[str, ...],
+    ) -> None:
+        """The worker's turn left commits: hand its branch to the merger."""
+        ctx = self.ctx
+        ctx.progress.idle_retries.pop(instance.name, None)
+        if assignment is not None and assignment.task is not None:
+            ctx.progress.completed_tasks.append((instance.name, assignment.task))
+        if assignment is not None and assignment.task_key is not None:
+            ctx.progress.task_finished(branch, assignment.task_key)
+        finished = WorkerFinished(
+            instance=instance.name, worker=instance.worker or 0, branch=branch, commits=commits
+        )
+        plan = ctx.plugins.merge_plan(ctx.view(), finished)
+        match plan:
+            case MergeByManager():
+                ctx.progress.await_merge(branch, commits)
+                self._merger[branch] = "manager"
+            case MergeByQueue() if self.merge_queue is not None:
+                ctx.progress.await_merge(branch, commits)
+                self._merger[branch] = "queue"
+                self.merge_queue.enqueue(
+                    MergeRequest(instance=instance.name, branch=branch, commits=commits)
+                )
+            case MergeDelivered(where=where):
+                self._delivered.update(commits)
+                delivery = Delivery(
+                    branch=branch,
+                    commits=commits,
+                    at=ctx.clock.wall(),
+                    where=where,
+                    tasks=tuple(ctx.progress.tasks_finished.get(branch, ())),
+                )
+                ctx.progress.delivered(delivery)
+                ctx.journal.record(delivery)
+            case _:
+                raise PluginError("?", "orchestra_merge", f"no merger for plan {plan!r}")
+
+    async def _without_commits(
+        self, instance: Instance, assignment: Assignment, branch: str
+    ) -> None:
+        """The worker stopped on its task without committing: ask again, then give up."""
+        ctx = self.ctx
         tries = ctx.progress.idle_retries.get(instance.name, 0)
         if tries >= ctx.rules.idle_retries:
             ctx.progress.idle_retries.pop(instance.name, None)
-            ctx.progress.handed_back[instance.name] = assignment.task or ""
+            if assignment.task_key is not None:  # from the task file: no manager to ask
+                ctx.progress.task_given_up(assignment.task_key)
+                action = "give the task up; the worker goes on with others"
+            else:
+                ctx.progress.handed_back[instance.name] = assignment.task or ""
+                action = "hand the task back to the manager"
             ctx.incident(
                 IncidentKind.GAVE_UP,
                 instance,
                 f"stopped {tries + 1} times without commits on {branch}: "
                 f"{clip(assignment.task or '')}",
-                "hand the task back to the manager",
+                action,
             )
             return
         ctx.progress.idle_retries[instance.name] = tries + 1
@@ -294,6 +351,7 @@ class WorkReview:
             commits=ctx.progress.awaiting_merge[branch],
             at=ctx.clock.wall(),
             merged_by=by,
+            tasks=tuple(ctx.progress.tasks_finished.get(branch, ())),
         )
         ctx.progress.merged(record)
         ctx.journal.record(record)

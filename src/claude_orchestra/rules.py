@@ -35,6 +35,8 @@ class RunRules:
     merger: str
     worker_count: int
     deadline: float
+    task_file: str | None = None
+    """The ``queue`` scheduler's task file on the run branch (``None``: not read)."""
     """Monotonic time at which the run stops (``maxRunDurationMinutes``)."""
     start_timeout: float = 30.0
     exit_timeout: float = 3.0

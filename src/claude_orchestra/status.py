@@ -79,13 +79,13 @@ class StatusBoard:
         ledger = self.spending.ledger
         budget = self.spending.watch.config
         by_instance = ledger.spend_by("instance")
-        tasks = [item for t in self.progress.task_lists.values() for item in t.items]
+        total, done = self.progress.task_counts()
         return {
             "pid": os.getpid(),
             "startedAt": self.started_at,
             "updatedAt": now,
             "outcome": outcome,
-            "tasks": {"total": len(tasks), "done": sum(1 for t in tasks if t.done)},
+            "tasks": {"total": total, "done": done},
             "instances": [
                 self._instance(instance, by_instance.get(name, Spend()))
                 for name, instance in self.instances.items()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, final
 
@@ -111,6 +112,12 @@ class Workspace:
         """Create the state folders (private to the user)."""
         for folder in (self.state, self.instances, self.logs):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def discard_checkouts(self) -> None:
+        """Remove the clone and worktrees a run has just made, before any instance worked in
+        them (a run that cannot start leaves the workspace as it found it)."""
+        for folder in (self.repo, self.root / "worktrees"):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def write_secret(self, token: str) -> None:
         """Store the run's hook secret, readable by the user only."""

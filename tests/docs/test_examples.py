@@ -6,9 +6,11 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
+import attrs
 import pytest
 
 from claude_orchestra import (
@@ -19,9 +21,12 @@ from claude_orchestra import (
     InstanceState,
     InstanceView,
     Measure,
+    MergeDelivered,
     MergeRecord,
     Role,
+    RunView,
     StateChange,
+    WorkerFinished,
 )
 from claude_orchestra.config import load_orchestrator_json
 from claude_orchestra.plugins import PluginHost
@@ -198,3 +203,67 @@ def test_the_webhook_notifier_posts_incidents_without_blocking(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_pull_request_merger_delivers_work_as_pull_requests_in_a_real_run(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "pull_request_merger.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "run complete: 3/3 tasks delivered" in result.stdout
+    opened = [line for line in result.stdout.splitlines() if line.startswith("pull request:")]
+    assert opened  # one per worker branch that finished work, never two for one branch
+    assert len(opened) == len(set(opened))
+    report = json.loads((tmp_path / "workspace" / ".orchestra" / "report.json").read_text())
+    assert report["merges"] == []
+    assert sorted(k for d in report["deliveries"] for k in d["tasks"]) == sorted(
+        ["greet", "Create `docs/usage.md` explaining `greet.py`", "Create `farewell.py` with a function that says goodbye"]
+    )
+    # nothing was merged: the run branch is as it started, the work is on the branches
+    log = subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "origin.git"), "log", "--format=%s", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert not any(line.startswith("worker-") for line in log.splitlines())
+
+
+def test_the_pull_request_merger_posts_once_per_branch_with_its_token() -> None:
+    example = load("pull_request_merger")
+    forge = example.FakeForge()
+    threading.Thread(target=forge.serve_forever, daemon=True).start()
+    try:
+        merger = example.PullRequestMerger(forge.url, "you/app", token="t0k")
+        run = RunView(
+            run_branch="main",
+            scheduler="queue",
+            merger="pull-request",
+            worker_count=1,
+            instances=(),
+            idle=(),
+            task_lists={},
+            planned=True,
+            plan_requests=0,
+            awaiting_merge=(),
+            merge_requests={},
+        )
+        finished = WorkerFinished(instance="worker-1", worker=1, branch="worker-1", commits=("c",))
+        first = merger.orchestra_merge(run, finished)
+        again = merger.orchestra_merge(run, finished)
+        merger.wait()
+        assert isinstance(first, MergeDelivered)
+        assert isinstance(again, MergeDelivered)
+        assert [(p["head"], p["base"]) for p in forge.pulls] == [("worker-1", "main")]
+        assert forge.tokens == ["Bearer t0k"]
+        other = attrs.evolve(run, merger="queue")
+        assert merger.orchestra_merge(other, finished) is None
+    finally:
+        forge.shutdown()
+        forge.server_close()

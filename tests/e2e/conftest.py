@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import attrs
 import pytest
 
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
-from claude_orchestra.testing.sample import create_origin, write_config_folder
+from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
 
 KEY = "sk-ant-e2e-" + "7" * 32
 
@@ -107,14 +108,35 @@ class Target:
         assert [line for line in processes.splitlines() if str(self.workspace) in line] == []
 
 
-@pytest.fixture
-def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Target]:
-    """A target for ``claude-orchestra run``: origin, fake API (key ``fake-api``), config."""
-    origin = create_origin(tmp_path)
+@contextlib.contextmanager
+def open_target(
+    tmp_path: Path,
+    *,
+    tasks: Sequence[str] = DEFAULT_TASKS,
+    files: Mapping[str, str] | None = None,
+    workers: int = 2,
+    **options: object,
+) -> Iterator[Target]:
+    """A target in ``tmp_path``: an origin whose direction lists ``tasks`` (and holds
+    ``files``), a fake API serving key ``fake-api``, and a config folder with ``options``."""
+    origin = create_origin(tmp_path, tasks=tasks, extra_files=files)
     workspace = tmp_path / "workspace"
     with FakeAnthropicAPI() as fake:
         fake.register("fake-api", KEY)
         config = write_config_folder(
-            tmp_path / "config", origin=origin, base_url=fake.base_url, key=KEY, workspace=workspace
+            tmp_path / "config",
+            origin=origin,
+            base_url=fake.base_url,
+            key=KEY,
+            workspace=workspace,
+            workers=workers,
+            extra=options,
         )
         yield Target(origin=origin, workspace=workspace, config=config, fake=fake)
+
+
+@pytest.fixture
+def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Target]:
+    """A target for ``claude-orchestra run``: origin, fake API (key ``fake-api``), config."""
+    with open_target(tmp_path) as made:
+        yield made

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claude_orchestra.testing.fake_api import FakeAnthropicAPI
-from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
+from claude_orchestra.testing.sample import DEFAULT_TASKS
 from claude_orchestra.testing.scripted import BROKEN
 
-from .conftest import KEY, Target
+from .conftest import Target, open_target
 from .test_rotation import set_options
 
 SYNTAX_CHECK = (
@@ -64,17 +63,7 @@ def test_a_refused_merge_goes_back_is_fixed_by_its_worker_and_lands(
         "Create `greet.py` with a function that greets a person by name",
         f"Create `shout.py` with a function that upper-cases a greeting ({BROKEN} for now)",
     ]
-    origin = create_origin(tmp_path, tasks=tasks)
-    with FakeAnthropicAPI() as fake:
-        fake.register("fake-api", KEY)
-        config = write_config_folder(
-            tmp_path / "config",
-            origin=origin,
-            base_url=fake.base_url,
-            key=KEY,
-            workspace=tmp_path / "workspace",
-        )
-        target = Target(origin=origin, workspace=tmp_path / "workspace", config=config, fake=fake)
+    with open_target(tmp_path, tasks=tasks) as target:
         gate = f"! grep -rq {BROKEN} --include='*.py' ."
         set_options(target, merger="queue", mergeTestCommand=gate)
         result = target.run()
@@ -98,17 +87,7 @@ def test_a_conflict_goes_back_and_the_worker_keeps_both_sides(
         "Create `shared.py` with a function that greets in English",
         "Create `shared.py` with a function that greets in French",
     ]
-    origin = create_origin(tmp_path, tasks=tasks)
-    with FakeAnthropicAPI() as fake:
-        fake.register("fake-api", KEY)
-        config = write_config_folder(
-            tmp_path / "config",
-            origin=origin,
-            base_url=fake.base_url,
-            key=KEY,
-            workspace=tmp_path / "workspace",
-        )
-        target = Target(origin=origin, workspace=tmp_path / "workspace", config=config, fake=fake)
+    with open_target(tmp_path, tasks=tasks) as target:
         set_options(target, merger="queue", mergeTestCommand=SYNTAX_CHECK)
         result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]
@@ -117,7 +96,7 @@ def test_a_conflict_goes_back_and_the_worker_keeps_both_sides(
     assert len(refused) == 1
     assert "conflict" in refused[0]["evidence"]
     assert "shared.py" in refused[0]["evidence"]
-    told = [r for r in fake.requests if "could not be merged" in (r.last_user_text or "")]
+    told = [r for r in target.fake.requests if "could not be merged" in (r.last_user_text or "")]
     assert "conflicts in shared.py" in (told[0].last_user_text or "")
     shared = target.git("show", "main:shared.py")
     assert "in English" in shared

@@ -11,9 +11,8 @@ from pathlib import Path
 import attrs
 
 from claude_orchestra.prompt_tag import parse_prompt_tag
-from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.faults import Fault, FaultKind
-from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
+from claude_orchestra.testing.sample import DEFAULT_TASKS
 from claude_orchestra.testing.scripted import (
     UNWORKABLE,
     MessagesRequest,
@@ -22,7 +21,7 @@ from claude_orchestra.testing.scripted import (
     text_reply,
 )
 
-from .conftest import KEY, Target
+from .conftest import Target, open_target
 from .test_rotation import set_options
 
 
@@ -81,17 +80,7 @@ def test_a_task_a_worker_cannot_finish_goes_back_to_the_manager(
         "Create `greet.py` with a function that greets a person by name",
         f"Create `farewell.py` with a function that says goodbye {UNWORKABLE}",
     ]
-    origin = create_origin(tmp_path, tasks=tasks)
-    with FakeAnthropicAPI() as fake:
-        fake.register("fake-api", KEY)
-        config = write_config_folder(
-            tmp_path / "config",
-            origin=origin,
-            base_url=fake.base_url,
-            key=KEY,
-            workspace=tmp_path / "workspace",
-        )
-        target = Target(origin=origin, workspace=tmp_path / "workspace", config=config, fake=fake)
+    with open_target(tmp_path, tasks=tasks) as target:
         result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]
     report = target.report()
@@ -105,7 +94,7 @@ def test_a_task_a_worker_cannot_finish_goes_back_to_the_manager(
     assert "farewell.py" in target.git("ls-tree", "-r", "--name-only", "main").split()
     assert "Replan: reword handed-back tasks" in target.git("log", "main", "--format=%s")
     assert report["totals"]["tasksDone"] == 2
-    refused = [r for r in fake.requests if "You are worker 2" in (r.last_user_text or "")]
+    refused = [r for r in target.fake.requests if "You are worker 2" in (r.last_user_text or "")]
     assert len({r.typed_prompts for r in refused}) >= 3  # the task, the follow-up, the redo
 
 

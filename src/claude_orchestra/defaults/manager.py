@@ -160,16 +160,21 @@ def _next_for_manager(run: RunView, view: InstanceView) -> Assignment | None:
         if run.plan_requests >= MAX_PLAN_REQUESTS:
             return None
         return Assignment(instance=view.name, prompt=plan_prompt(run), kind=AssignmentKind.PLAN)
+    merge = merge_assignment(run, view)
+    if merge is None and run.handed_back and run.replan_requests < MAX_REPLAN_REQUESTS:
+        return Assignment(instance=view.name, prompt=replan_prompt(run), kind=AssignmentKind.REPLAN)
+    return merge
+
+
+def merge_assignment(run: RunView, view: InstanceView) -> Assignment | None:
+    """The manager's prompt to merge what waits, with the ``manager`` merger (with another
+    merger, such as ``queue``, the manager does not merge)."""
     branches = tuple(
         b
         for b in run.awaiting_merge
         if run.merge_requests.get(b, 0) < MAX_MERGE_REQUESTS and run.merger == NAME
-    )  # with another merger (``queue``) the manager only plans
+    )
     if not branches:
-        if run.handed_back and run.replan_requests < MAX_REPLAN_REQUESTS:
-            return Assignment(
-                instance=view.name, prompt=replan_prompt(run), kind=AssignmentKind.REPLAN
-            )
         return None
     return Assignment(
         instance=view.name,
