@@ -310,7 +310,9 @@ class Orchestrator:
         """Carry on a killed run: its record, its sessions, origin's facts."""
         ctx = coordinator.ctx
         ctx.progress.merges.extend(previous.merges)
+        ctx.progress.deliveries.extend(previous.deliveries)
         ctx.progress.incidents.extend(previous.incidents)
+        ctx.progress.tasks_done.update(previous.tasks_done)
         for name, session in previous.sessions.items():
             if name in ctx.instances:
                 ctx.instances[name].adopt(session.session_id, session.transcript_path)
@@ -328,7 +330,9 @@ class Orchestrator:
             ", ".join(sorted(previous.sessions)) or "none",
         )
         try:
-            await coordinator.review.reconcile()
+            await coordinator.review.reconcile(
+                previous.held_tasks, delivered=[c for d in previous.deliveries for c in d.commits]
+            )
         except GitError as exc:
             raise PrerequisiteError("git", str(exc)) from exc
 

@@ -25,7 +25,7 @@ import attrs
 from claude_orchestra._process import alive
 from claude_orchestra.errors import UsageError
 from claude_orchestra.journal import read_journal
-from claude_orchestra.progress import Incident, IncidentKind, MergeRecord
+from claude_orchestra.progress import Delivery, Incident, IncidentKind, MergeRecord
 from claude_orchestra.workspace import Workspace
 
 
@@ -50,6 +50,16 @@ class PreviousRun:
     sessions: Mapping[str, Session]
     merges: tuple[MergeRecord, ...]
     incidents: tuple[Incident, ...]
+    deliveries: tuple[Delivery, ...] = ()
+    held_tasks: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Worker branch -> task-file tasks handed to its worker since its last merge or
+    delivery and not done: their work may be on the branch, unmerged."""
+
+    @property
+    def tasks_done(self) -> frozenset[str]:
+        """Task-file tasks whose work reached the run branch or went elsewhere."""
+        done = [k for m in self.merges for k in m.tasks]
+        return frozenset([*done, *(k for d in self.deliveries for k in d.tasks)])
 
 
 @final
@@ -90,6 +100,8 @@ def read_previous_run(workspace: Workspace) -> PreviousRun:
         sessions=_sessions(entries),
         merges=tuple(_merge(e) for e in entries if e.get("type") == "MergeRecord"),
         incidents=tuple(_incident(e) for e in entries if e.get("type") == "Incident"),
+        deliveries=tuple(_delivery(e) for e in entries if e.get("type") == "Delivery"),
+        held_tasks=_held_tasks(entries),
     )
 
 
@@ -106,12 +118,38 @@ def _sessions(entries: list[dict[str, Any]]) -> dict[str, Session]:
     return sessions
 
 
+def _held_tasks(entries: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Per worker branch, the task keys given since the branch was last merged or
+    delivered, in order (the journal is in time order)."""
+    held: dict[str, list[str]] = {}
+    for entry in entries:
+        kind = entry.get("type")
+        if kind in {"MergeRecord", "Delivery"}:
+            held.pop(str(entry.get("branch")), None)
+        elif kind == "Assignment" and isinstance(entry.get("task_key"), str):
+            keys = held.setdefault(str(entry.get("instance")), [])  # worker-N is its branch
+            if entry["task_key"] not in keys:
+                keys.append(entry["task_key"])
+    return {branch: tuple(keys) for branch, keys in held.items()}
+
+
 def _merge(entry: dict[str, Any]) -> MergeRecord:
     return MergeRecord(
         branch=str(entry["branch"]),
         commits=tuple(entry.get("commits", ())),
         at=float(entry["at"]),
         merged_by=str(entry.get("merged_by", "")),
+        tasks=tuple(str(k) for k in entry.get("tasks", ())),
+    )
+
+
+def _delivery(entry: dict[str, Any]) -> Delivery:
+    return Delivery(
+        branch=str(entry["branch"]),
+        commits=tuple(entry.get("commits", ())),
+        at=float(entry["at"]),
+        where=str(entry.get("where", "")),
+        tasks=tuple(str(k) for k in entry.get("tasks", ())),
     )
 
 

@@ -9,7 +9,7 @@ is an incident, and the scheduler asks again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import final
 
 import attrs
@@ -125,17 +125,33 @@ class WorkReview:
                 f"its tip is preserved as {preserved}",
             )
 
-    async def reconcile(self) -> None:
+    async def reconcile(
+        self,
+        held_tasks: Mapping[str, Sequence[str]] | None = None,
+        delivered: Iterable[str] = (),
+    ) -> None:
         """After ``run --resume``: push every worker branch, read origin back, and hand every
-        branch with unmerged commits to the merger again."""
+        branch with unmerged commits to the merger again.
+
+        Args:
+            held_tasks: worker branch -> task-file tasks its worker was given since its last
+                merge: on a branch with unmerged commits they count as finished (done once
+                merged), elsewhere they are open again.
+            delivered: commits a merger plugin already delivered elsewhere.
+        """
         ctx = self.ctx
+        self._delivered.update(delivered)
         for name, worktree in self.worktrees.items():
             await self.push(ctx.instances[name], worktree)
         facts = await self._read_origin()
         self._take_facts(facts, None)
+        owners = {tree.branch: name for name, tree in self.worktrees.items()}
         for branch, commits in self._unmerged.items():
-            if commits:
-                ctx.progress.await_merge(branch, commits)
+            if set(commits) - self._delivered and branch in owners:
+                for key in (held_tasks or {}).get(branch, ()):
+                    if key not in ctx.progress.tasks_done:
+                        ctx.progress.task_finished(branch, key)
+                self._hand_over(ctx.instances[owners[branch]], branch, commits)
 
     async def _refresh(self, instance: Instance) -> None:
         """Push the instance's branch, then read the run's facts back from origin."""
@@ -234,6 +250,12 @@ class WorkReview:
             ctx.progress.completed_tasks.append((instance.name, assignment.task))
         if assignment is not None and assignment.task_key is not None:
             ctx.progress.task_finished(branch, assignment.task_key)
+        self._hand_over(instance, branch, commits)
+
+    def _hand_over(self, instance: Instance, branch: str, commits: tuple[str, ...]) -> None:
+        """Ask the merger plugins how ``branch``'s finished ``commits`` reach the run branch,
+        and set that going."""
+        ctx = self.ctx
         finished = WorkerFinished(
             instance=instance.name, worker=instance.worker or 0, branch=branch, commits=commits
         )

@@ -14,13 +14,15 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.testing.ledger import ApiRequest
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import Target, cli, environment
+from .conftest import Target, cli, environment, open_target
 
 SEED = 20261124
 
@@ -150,3 +152,49 @@ def test_chaos_kills_at_random_points_lose_no_commit_and_redo_nothing(target: Ta
     assert_finished_once(target, (out, err), run.returncode)
     journal = target.state("journal.jsonl").read_text()
     assert journal.count('"type": "RunResumed"') == 2
+
+
+QUEUE_TASKS = """# Tasks
+
+- [ ] Create `greet.py` with a function that greets a person by name {#greet}
+- [ ] Create `farewell.py` with a function that says goodbye
+- [ ] Create `shout.py` with a function that upper-cases a greeting
+- [ ] Create `docs/usage.md` explaining how to use `greet.py` {after: greet}
+"""
+
+
+def second_task_of_a_worker() -> Callable[[ApiRequest], bool]:
+    """Matches the first request of a worker's second task: its first one was merged."""
+    first: dict[str, str] = {}
+
+    def seen(r: ApiRequest) -> bool:
+        tag = parse_prompt_tag(r.last_user_text or "")
+        if tag is None or tag.get("action") != "task" or r.cwd is None:
+            return False
+        return first.setdefault(r.cwd, str(tag["task"])) != tag["task"]
+
+    return seen
+
+
+def test_a_queue_run_killed_after_a_merge_resumes_and_redoes_no_task(tmp_path: Path) -> None:
+    with open_target(
+        tmp_path, files={"TASKS.md": QUEUE_TASKS}, scheduler="queue", merger="queue"
+    ) as target:
+        run = target.start()
+        kill_when(target, run, second_task_of_a_worker())
+        resumed = resume(target)
+        _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err[-3000:]
+    report = target.report()
+    assert [i["name"] for i in report["instances"]] == ["worker-1", "worker-2"]
+    assert {t["state"] for t in report["taskFile"]} == {"done"}
+    assert (report["totals"]["tasks"], report["totals"]["tasksDone"]) == (4, 4)
+    assert lost_commits(target) == set()
+    subjects = target.git("log", "main", "--no-merges", "--format=%s").splitlines()
+    work = [s for s in subjects if s.startswith("worker-")]
+    assert len(work) == len(set(work)), Counter(work).most_common(3)
+    tasks = [s.split(": ", 1)[1] for s in work if ": " in s]
+    assert len(tasks) == len(set(tasks))  # no task done twice, by the same or another worker
+    merged = [k for m in report["merges"] for k in m["tasks"]]
+    assert sorted(merged) == sorted(t["key"] for t in report["taskFile"])
+    target.assert_nothing_left_running()
