@@ -1,19 +1,18 @@
-"""Throughput: tasks merged per minute by worker count, manager merger vs queue merger.
+"""Throughput: tasks merged per minute by worker count, for three strategy pairs.
 
     .venv/bin/python bench/throughput.py [--workers 1,2,4,8] [--tasks 8] [--rounds 1]
 
 Each run is a real orchestration (real Claude Code in tmux, the fake API) of ``--tasks``
-independent tasks with the manager's planning, merged either by the manager
-(``"merger": "manager"``) or by the orchestrator's merge queue (``"merger": "queue"``).
+independent tasks, with (scheduler/merger) ``manager/manager`` (the original tool's
+protocol), ``manager/queue`` (the manager plans, the merge queue merges) and
+``queue/queue`` (the task file is handed out by the orchestrator, the merge queue merges:
+no manager at all).
 
 - tasks merged per minute: the tasks on the run branch at the end over the wall time from
   the first API request to the last merge; speed-up against the same strategy's 1-worker
   run (goal: at least 0.8 x N up to 4 workers on this 2-core machine);
 - queue merger: seconds from a worker's ``Stop`` to its work pushed on the run branch
   (goal: 2 s plus the test command's own time; no test command here).
-
-The queue scheduler (no manager at all) is not built yet, so both strategies plan with the
-manager.
 """
 
 from __future__ import annotations
@@ -40,8 +39,13 @@ def _tasks(count: int) -> list[str]:
     return [f"Create `module_{n}.py` with a function that returns {n}" for n in range(count)]
 
 
-def _run(folder: Path, workers: int, merger: str, tasks: int) -> dict[str, float]:
-    origin = create_origin(folder, tasks=_tasks(tasks))
+STRATEGIES = ("manager/manager", "manager/queue", "queue/queue")
+
+
+def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, float]:
+    scheduler, merger = strategy.split("/")
+    task_file = "".join(f"- [ ] {task}\n" for task in _tasks(tasks))
+    origin = create_origin(folder, tasks=_tasks(tasks), extra_files={"TASKS.md": task_file})
     with FakeAnthropicAPI() as fake:
         fake.register("fake-api", KEY)
         config = write_config_folder(
@@ -52,7 +56,7 @@ def _run(folder: Path, workers: int, merger: str, tasks: int) -> dict[str, float
             workspace=folder / "workspace",
         )
         settings = json.loads((config / "orchestrator.json").read_text())
-        settings.update(workerCount=workers, merger=merger, authMode="oauth")
+        settings.update(workerCount=workers, scheduler=scheduler, merger=merger, authMode="oauth")
         (config / "orchestrator.json").write_text(json.dumps(settings))
         home = folder / "home"
         home.mkdir()
@@ -66,7 +70,7 @@ def _run(folder: Path, workers: int, merger: str, tasks: int) -> dict[str, float
         )
         first_request = min(r.at for r in fake.requests)
     if done.returncode != 0:
-        raise RuntimeError(f"{merger} x{workers} ended {done.returncode}: {done.stderr[-1500:]}")
+        raise RuntimeError(f"{strategy} x{workers} ended {done.returncode}: {done.stderr[-1500:]}")
     state = folder / "workspace" / ".orchestra"
     report = json.loads((state / "report.json").read_text())
     last_merge = max(m["at"] for m in report["merges"])
@@ -101,40 +105,43 @@ def main() -> int:
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     runs: dict[str, dict[int, list[dict[str, float]]]] = {
-        m: {n: [] for n in counts} for m in ("manager", "queue")
+        s: {n: [] for n in counts} for s in STRATEGIES
     }
     for _ in range(args.rounds):
         for workers in counts:
-            for merger in ("manager", "queue"):  # alternated, same conditions
+            for strategy in STRATEGIES:  # alternated, same conditions
                 with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
-                    runs[merger][workers].append(_run(Path(folder), workers, merger, args.tasks))
+                    runs[strategy][workers].append(
+                        _run(Path(folder), workers, strategy, args.tasks)
+                    )
 
-    def median(merger: str, workers: int, key: str) -> float:
-        return statistics.median(r[key] for r in runs[merger][workers])
+    def median(strategy: str, workers: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[strategy][workers])
 
     table = [
-        f"Throughput, {args.tasks} tasks, {args.rounds} round(s), medians.",
+        f"Throughput, {args.tasks} tasks, {args.rounds} round(s), medians; tasks/min "
+        "(speed-up over the same strategies with the fewest workers).",
         "",
-        "| workers | manager merger: tasks/min (speed-up) | queue merger: tasks/min (speed-up) "
-        "| queue: Stop → pushed |",
-        "|---|---|---|---|",
+        "| workers | " + " | ".join(STRATEGIES) + " | queue merger: Stop → pushed |",
+        "|---|---|---|---|---|",
     ]
-    speedups: dict[str, dict[int, float]] = {"manager": {}, "queue": {}}
+    speedups: dict[str, dict[int, float]] = {s: {} for s in STRATEGIES}
     for workers in counts:
         cells = []
-        for merger in ("manager", "queue"):
-            rate = median(merger, workers, "tasks_per_minute")
-            speedups[merger][workers] = rate / median(merger, counts[0], "tasks_per_minute")
-            cells.append(f"{rate:.1f} ({speedups[merger][workers]:.2f}x)")
-        pushed = median("queue", workers, "stop_to_pushed_s")
-        table.append(f"| {workers} | {cells[0]} | {cells[1]} | {pushed:.1f} s |")
+        for strategy in STRATEGIES:
+            rate = median(strategy, workers, "tasks_per_minute")
+            speedups[strategy][workers] = rate / median(strategy, counts[0], "tasks_per_minute")
+            cells.append(f"{rate:.1f} ({speedups[strategy][workers]:.2f}x)")
+        pushed = median("queue/queue", workers, "stop_to_pushed_s")
+        table.append(f"| {workers} | {' | '.join(cells)} | {pushed:.1f} s |")
     goals = {
-        f"queue speed-up >= 0.8 x N at N={n}": speedups["queue"][n] >= 0.8 * n / counts[0]
+        f"queue/queue speed-up >= 0.8 x N at N={n}": speedups["queue/queue"][n]
+        >= 0.8 * n / counts[0]
         for n in counts
         if n <= 4
     }
-    goals["queue Stop -> pushed <= 2 s"] = all(
-        median("queue", n, "stop_to_pushed_s") <= 2 for n in counts
+    goals["queue merger Stop -> pushed <= 2 s"] = all(
+        median(s, n, "stop_to_pushed_s") <= 2 for s in STRATEGIES[1:] for n in counts
     )
     table += [
         "",

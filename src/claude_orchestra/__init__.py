@@ -62,6 +62,7 @@ from claude_orchestra.progress import (
 )
 from claude_orchestra.report import RunSummary
 from claude_orchestra.rules import Outcome
+from claude_orchestra.runtime import Runtime, RuntimeContext
 from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ __all__ = [
     "RunConfig",
     "RunSummary",
     "RunView",
+    "Runtime",
+    "RuntimeContext",
     "Secret",
     "Spend",
     "StateChange",

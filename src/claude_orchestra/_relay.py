@@ -5,9 +5,11 @@ quick to start. Three uses:
 
     _relay.py hook URL TOKEN_FILE                       (SessionStart: payload on stdin)
     _relay.py pane-died URL TOKEN_FILE STATUS SIGNAL PID (tmux's pane-died hook)
-    _relay.py run URL TOKEN_FILE -- COMMAND...           (the process in every pane)
+    _relay.py run URL TOKEN_FILE [--env-file FILE] -- COMMAND...   (every pane's process)
 
-``run`` starts COMMAND (claude) as its child on the same terminal, passes SIGTERM and
+``run`` starts COMMAND (claude) as its child on the same terminal, with the variables of
+the JSON object in FILE added to its environment (the file is deleted once read: secrets
+never travel on a command line or through tmux's environment), passes SIGTERM and
 SIGHUP on to it, waits for it, reports its exit status to URL, and exits the same way.
 tmux 3.3a sometimes leaves a killed pane process unreaped, so its ``pane-died`` hook never
 fires; the wrapper reports every exit itself (the tmux hook stays as a fallback).
@@ -18,6 +20,7 @@ the hook modes exit 0.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -50,9 +53,21 @@ def _report(url: str, token_file: str, status: str, sig: str, pid: str) -> None:
         print(f"claude-orchestra relay: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
-def run(url: str, token_file: str, command: list[str]) -> int:
+def _take_env(env_file: str) -> dict[str, str]:
+    """The variables in ``env_file`` (a JSON object); the file is removed."""
+    try:
+        with open(env_file, encoding="utf-8") as f:
+            loaded = json.load(f)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(env_file)
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def run(url: str, token_file: str, command: list[str], env_file: str | None = None) -> int:
     """Run ``command``, pass signals on, report its exit; returns its exit code."""
-    child = subprocess.Popen(command)
+    env = {**os.environ, **_take_env(env_file)} if env_file else None
+    child = subprocess.Popen(command, env=env)
 
     def forward(signum: int, _: FrameType | None) -> None:
         if child.poll() is None:
@@ -70,6 +85,8 @@ def run(url: str, token_file: str, command: list[str]) -> int:
 def main(argv: list[str]) -> int:
     """Relay one event, or run and watch a command."""
     match argv:
+        case ["run", url, token_file, "--env-file", env_file, "--", *command] if command:
+            return run(url, token_file, command, env_file)
         case ["run", url, token_file, "--", *command] if command:
             return run(url, token_file, command)
         case ["hook", url, token_file]:

@@ -111,10 +111,26 @@ def _shell_quote(arg: str) -> str:
 class LaunchSpec:
     """Everything needed to start one interactive Claude Code process."""
 
-    argv: tuple[str, ...]
+    command: tuple[str, ...]
+    """The instance's own process: ``claude`` and its arguments (a runtime may wrap it)."""
     cwd: Path
     env: Mapping[str, str] = attrs.field(repr=False)
     """The variables to set (credential values included: never log this)."""
+    supervisor: tuple[str, ...] = ()
+    """What runs in the pane around :attr:`command` (the relay that reports its exit)."""
+    env_file: Path | None = None
+    """Where the runtime writes :attr:`env` for the supervisor to read (and delete), so no
+    value travels on a command line or through tmux; ``None``: pass it to tmux."""
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The pane's whole command line: the supervisor, then the command."""
+        return (*self.supervisor, *self.command)
+
+    @property
+    def config_dir(self) -> Path:
+        """The instance's ``CLAUDE_CONFIG_DIR``."""
+        return Path(self.env["CLAUDE_CONFIG_DIR"])
 
     def env_names(self) -> tuple[str, ...]:
         """The variable names, safe to log."""
@@ -220,8 +236,14 @@ class ClaudeHome:
             argv += ["--model", model]
         if resume_session:
             argv += ["--resume", resume_session]
-        argv = relay_command(
-            "run", endpoint.pane_died_url(instance), str(endpoint.token_file), "--", *argv
+        env_file = self.path.parent / "launch-env.json"
+        supervisor = relay_command(
+            "run",
+            endpoint.pane_died_url(instance),
+            str(endpoint.token_file),
+            "--env-file",
+            str(env_file),
+            "--",
         )
         env = {
             "CLAUDE_CONFIG_DIR": str(self.path),
@@ -237,7 +259,22 @@ class ClaudeHome:
         }
         if os.geteuid() == 0:
             env["IS_SANDBOX"] = "1"  # bypass mode refuses to run as root without it
-        return LaunchSpec(argv=tuple(argv), cwd=cwd, env=env)
+        return LaunchSpec(
+            command=tuple(argv),
+            cwd=cwd,
+            env=env,
+            supervisor=tuple(supervisor),
+            env_file=env_file,
+        )
+
+
+def write_launch_env(spec: LaunchSpec) -> Mapping[str, str]:
+    """Write ``spec.env`` to ``spec.env_file`` (mode 0600) when it names one; returns what
+    is left to pass on the command line: nothing then, else ``spec.env``."""
+    if spec.env_file is None:
+        return spec.env
+    _write_private(spec.env_file, json.dumps(dict(spec.env)))
+    return {}
 
 
 def _write_private(path: Path, text: str) -> None:

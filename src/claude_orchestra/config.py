@@ -136,6 +136,9 @@ class OrchestraConfig:
     merger: str = attrs.field(default="manager", validator=_name)
     """``manager`` (the manager merges) or ``queue`` (the orchestrator's merge queue), or a
     plugin's strategy."""
+    runtime: str = attrs.field(default="local", validator=_name)
+    """Where instances run: ``local`` (tmux), ``sandbox`` (tmux + bubblewrap), or a
+    plugin's runtime."""
     task_file: str = attrs.field(default=TASK_FILE, validator=_repo_path)
     """With ``"scheduler": "queue"``: the task file on the run branch, relative to the
     repository root."""

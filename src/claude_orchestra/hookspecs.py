@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         WorkerFinished,
     )
     from claude_orchestra.report import RunSummary
+    from claude_orchestra.runtime import Runtime, RuntimeContext
 
 PROJECT = "claude_orchestra"
 
@@ -91,6 +92,20 @@ def orchestra_select_credential(
     credential becomes available.
 
     Built-in: the original tool's rotation (the next available credential in pool order).
+    """
+
+
+@hookspec(firstresult=True)
+def orchestra_runtime(name: str, context: RuntimeContext) -> Runtime | None:
+    """Provide the runtime called ``name`` (config ``"runtime"``) for a run.
+
+    Return an object implementing :class:`~claude_orchestra.runtime.Runtime` (start,
+    type into, read, signal and end each instance's process), or ``None`` when ``name`` is
+    not yours. Called once, when the run starts; may raise
+    :class:`~claude_orchestra.errors.PrerequisiteError` when a tool it needs is missing.
+
+    Built-in: ``local`` (each instance in a window of the run's private tmux server) and
+    ``sandbox`` (the same, each process inside a bubblewrap sandbox).
     """
 
 

@@ -31,7 +31,7 @@ from claude_orchestra.lifecycle import (
     StopRequested,
     advance,
 )
-from claude_orchestra.tmux import TmuxBackend
+from claude_orchestra.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class Instance:
     cwd: Path
     home: ClaudeHome
     worker: int | None = None
-    _backend: TmuxBackend = attrs.field(kw_only=True, alias="backend")
+    _backend: Runtime = attrs.field(kw_only=True, alias="backend")
     _credential: Credential = attrs.field(kw_only=True, alias="credential")
     _settings: LaunchSettings = attrs.field(kw_only=True, alias="settings")
     _clock: Clock = attrs.field(kw_only=True, alias="clock")

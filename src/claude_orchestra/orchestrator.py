@@ -50,12 +50,13 @@ from claude_orchestra.report import (
 from claude_orchestra.resume import PreviousRun, RunResumed, read_previous_run
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
+from claude_orchestra.runtime import Runtime, RuntimeContext
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
 from claude_orchestra.taskfile import TaskFile, parse_task_file
 from claude_orchestra.tmux import TmuxServer, tmux_config
 from claude_orchestra.transcripts import DEFAULT_PRICES
-from claude_orchestra.workspace import Workspace, prepare_checkouts
+from claude_orchestra.workspace import Workspace, local_origin, prepare_checkouts
 from claude_orchestra.worktree import GitRepo, Worktree
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,9 @@ class Orchestrator:
                 f"--resume --workspace {workspace.root}`, or run `claude-orchestra cleanup "
                 f"--workspace {workspace.root}`, or choose another workspace",
             )
-        # Bound first: a busy port is reported before anything is cloned.
+        # The runtime and the port first: a missing tool or a busy port is reported before
+        # anything is cloned.
+        runtime, socket_name = self._runtime()
         listening = hookserver.bind("127.0.0.1", settings.hook_server_port)
         try:
             repo, worktrees, task_file = await self._prepare_workspace(previous)
@@ -193,28 +196,18 @@ class Orchestrator:
                 endpoint = HookEndpoint(
                     base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
                 )
-                workspace.tmux_config.write_text(
-                    tmux_config(
-                        pane_died_url=endpoint.pane_died_url,
-                        token_file=workspace.token_file,
-                        relay_log=workspace.logs / "relay.log",
-                    )
-                )
-                tmux = TmuxServer(
-                    socket_name=f"orchestra-{secrets.token_hex(4)}",
-                    config_file=workspace.tmux_config,
-                )
+                self._write_tmux_config(endpoint)
                 workspace.write_run_file(
                     {
                         "pid": os.getpid(),
                         "hookPort": port,
-                        "tmuxSocket": tmux.socket_name,
+                        "tmuxSocket": socket_name,
                         "branch": settings.branch,
                         "configDir": str(self.config.config_dir),
                         "startedAt": started,
                     }
                 )
-                instances = self._instances(names, claude, endpoint, tmux)
+                instances = self._instances(names, claude, endpoint, runtime)
                 coordinator = self._coordinator(instances, repo, worktrees, journal, started)
                 coordinator.ctx.progress.task_file = task_file
                 if coordinator.review.merge_queue is not None:
@@ -233,7 +226,7 @@ class Orchestrator:
                     raise
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self._shutdown(coordinator, receive, tmux, worktrees)
+                        await self._shutdown(coordinator, receive, runtime, worktrees)
                         summary = self._finish(coordinator, outcome, started)
                     tg.cancel_scope.cancel()
         self.plugins.notify("orchestra_run_finished", summary=summary)
@@ -349,6 +342,33 @@ class Orchestrator:
                 self.workspace.discard_checkouts()  # just made, nothing in them: rerun as is
             raise
 
+    def _write_tmux_config(self, endpoint: HookEndpoint) -> None:
+        """The config the run's tmux server starts from: dead panes reported to ``endpoint``."""
+        workspace = self.workspace
+        workspace.tmux_config.write_text(
+            tmux_config(
+                pane_died_url=endpoint.pane_died_url,
+                token_file=workspace.token_file,
+                relay_log=workspace.logs / "relay.log",
+            )
+        )
+
+    def _runtime(self) -> tuple[Runtime, str]:
+        """The runtime the config names (asked of the plugins), and its tmux socket."""
+        socket_name = f"orchestra-{secrets.token_hex(4)}"
+        workspace = self.workspace
+        origin = local_origin(self.config.repository)
+        context = RuntimeContext(
+            socket_name=socket_name,
+            tmux_config=workspace.tmux_config,
+            workspace=workspace.root,
+            instances_dir=workspace.instances,
+            token_file=workspace.token_file,
+            config_dir=self.config.config_dir,
+            local_origin=origin,
+        )
+        return self.plugins.runtime(self.config.orchestrator.runtime, context), socket_name
+
     @property
     def _task_file(self) -> str | None:
         """The task file the run reads: only the ``queue`` scheduler has one."""
@@ -408,7 +428,7 @@ class Orchestrator:
             raise PrerequisiteError("git", str(exc)) from exc
 
     def _instances(
-        self, names: list[str], claude: str, endpoint: HookEndpoint, tmux: TmuxServer
+        self, names: list[str], claude: str, endpoint: HookEndpoint, runtime: Runtime
     ) -> dict[str, Instance]:
         settings = self.config.orchestrator
         knobs = {"CLAUDE_CODE_MAX_RETRIES": str(settings.max_retries)}
@@ -431,7 +451,7 @@ class Orchestrator:
                 self.workspace.repo if worker is None else self.workspace.worktree(worker),
                 self.workspace.home(name),
                 worker=worker,
-                backend=tmux,
+                backend=runtime,
                 credential=credentials[name],
                 settings=launch,
                 clock=self._clock,
@@ -442,21 +462,21 @@ class Orchestrator:
         self,
         coordinator: Coordinator,
         receive: anyio.abc.ObjectReceiveStream[Event],
-        tmux: TmuxServer,
+        runtime: Runtime,
         worktrees: Mapping[int, Worktree],
     ) -> None:
-        """Stop every instance, keep every worker's commits on origin, end tmux."""
+        """Stop every instance, keep every worker's commits on origin, end the runtime."""
         with anyio.move_on_after(_SHUTDOWN_GRACE):
             for instance in coordinator.ctx.instances.values():
                 await instance.stop()
             await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
             for instance in coordinator.ctx.instances.values():
                 if instance.state.alive:  # /exit went unheard: end it the hard way
-                    await tmux.terminate(instance.name)
+                    await runtime.terminate(instance.name)
             await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
         for n, worktree in worktrees.items():
             await coordinator.review.push(coordinator.ctx.instances[f"worker-{n}"], worktree)
-        await tmux.close()
+        await runtime.close()
 
     def _finish(self, coordinator: Coordinator, outcome: Outcome, started: float) -> RunSummary:
         progress = coordinator.ctx.progress

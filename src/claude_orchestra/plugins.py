@@ -18,10 +18,11 @@ import pluggy
 
 from claude_orchestra import hookspecs
 from claude_orchestra.auth import CredentialFailure, PoolView
-from claude_orchestra.defaults import manager, queue, rotation
-from claude_orchestra.errors import PluginError
+from claude_orchestra.defaults import manager, queue, rotation, runtimes
+from claude_orchestra.errors import ConfigError, OrchestraError, PluginError
 from claude_orchestra.instance import InstanceView
 from claude_orchestra.progress import Assignment, MergePlan, RunView, WorkerFinished
+from claude_orchestra.runtime import Runtime, RuntimeContext
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, object], ...] = (
     ("claude_orchestra.defaults.manager", manager),
     ("claude_orchestra.defaults.queue", queue),
     ("claude_orchestra.defaults.rotation", rotation),
+    ("claude_orchestra.defaults.runtimes", runtimes),
 )
 
 ObserverErrorHandler = Callable[[str, str, BaseException], None]
@@ -120,6 +122,27 @@ class PluginHost:
             failure=failure,
         )
         return answer
+
+    def runtime(self, name: str, context: RuntimeContext) -> Runtime:
+        """``orchestra_runtime``: the runtime called ``name``.
+
+        Raises:
+            ConfigError: no plugin provides it.
+        """
+        caller = self._pm.hook.orchestra_runtime
+        try:
+            answer = caller(name=name, context=context)
+        except OrchestraError:
+            raise
+        except Exception as exc:
+            raise PluginError(_culprit(caller), "orchestra_runtime", str(exc)) from exc
+        if answer is None:
+            raise ConfigError(
+                context.config_dir / "orchestrator.json",
+                [f"runtime: no plugin provides {name!r} (built-in: local, sandbox)"],
+            )
+        runtime: Runtime = answer
+        return runtime
 
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call an observer hook on every plugin; exceptions are reported, not raised."""

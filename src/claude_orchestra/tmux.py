@@ -1,8 +1,7 @@
 """tmux, the runtime instances live in: one private server per run, one window per instance.
 
-:class:`TmuxBackend` is the seam the orchestrator uses (a later runtime — containers,
-other hosts — implements the same Protocol). :class:`TmuxServer` implements it with
-libtmux; its blocking calls run in threads. The server starts from a generated config
+:class:`TmuxServer` is the ``local`` runtime (:class:`~claude_orchestra.runtime.Runtime`),
+built on libtmux; its blocking calls run in threads. The server starts from a generated config
 file that keeps dead panes (``remain-on-exit``), reports each death through the
 ``pane-died`` hook to the hook app, and removes inherited credential variables from the
 global environment, so no instance sees a secret it was not given.
@@ -17,15 +16,16 @@ import shlex
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypeVar, final
+from typing import TypeVar, final
 
 import anyio
 import attrs
 import libtmux
 from libtmux import exc as tmux_exc
 
-from claude_orchestra.claude_home import SCRUBBED_ENV, LaunchSpec, relay_command
+from claude_orchestra.claude_home import SCRUBBED_ENV, LaunchSpec, relay_command, write_launch_env
 from claude_orchestra.errors import TmuxError
+from claude_orchestra.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -34,40 +34,8 @@ _SESSION = "orchestra"
 _limiter = anyio.CapacityLimiter(4)
 
 
-class TmuxBackend(Protocol):
-    """What the orchestrator needs from the place instances run in."""
-
-    async def launch(self, name: str, spec: LaunchSpec) -> int:
-        """Start ``spec`` in a new window called ``name``; returns the process id."""
-        ...
-
-    async def respawn(self, name: str, spec: LaunchSpec) -> int:
-        """Replace the (dead or live) process in ``name``'s pane; returns the new pid."""
-        ...
-
-    async def type_text(self, name: str, text: str) -> None:
-        """Paste ``text`` into the pane exactly (bracketed paste), then press Enter."""
-        ...
-
-    async def send_keys(self, name: str, *keys: str) -> None:
-        """Press keys (tmux key names such as ``Escape``, ``C-c``)."""
-        ...
-
-    async def capture(self, name: str) -> str:
-        """The pane's visible text (the labelled fallback for states without a hook)."""
-        ...
-
-    async def terminate(self, name: str) -> None:
-        """Send SIGTERM to the pane's process (it exits; the pane stays to report it)."""
-        ...
-
-    async def kill(self, name: str) -> None:
-        """Close the window and end its process."""
-        ...
-
-    async def close(self) -> None:
-        """End the server and everything in it."""
-        ...
+TmuxBackend = Runtime
+"""The name this Protocol had before runtimes became plugins."""
 
 
 def tmux_config(
@@ -150,9 +118,9 @@ class TmuxServer:
     async def launch(self, name: str, spec: LaunchSpec) -> int:
         """Start ``spec`` in a new window ``name`` (the first one creates the session)."""
         command = shlex.join(spec.argv)
-        env = dict(spec.env)
 
         def start() -> int:
+            env = dict(write_launch_env(spec))  # secrets to a private file, not to tmux
             if self._server.has_session(_SESSION):
                 session = self._server.sessions.get(session_name=_SESSION, default=None)
                 if session is None:
@@ -184,7 +152,7 @@ class TmuxServer:
 
         def respawn() -> int:
             args = ["respawn-pane", "-k", "-t", self._pane(name).id or "", "-c", str(spec.cwd)]
-            for key, value in spec.env.items():
+            for key, value in write_launch_env(spec).items():
                 args += ["-e", f"{key}={value}"]
             result = self._server.cmd(*args, shlex.join(spec.argv))
             if result.stderr:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, final
@@ -136,6 +137,16 @@ class Workspace:
         except (OSError, ValueError):
             return None
         return facts if isinstance(facts, dict) else None
+
+
+def local_origin(repository: str) -> Path | None:
+    """The folder ``repository`` names, when it is on this machine (a path or ``file://``)."""
+    if "://" in repository and not repository.startswith("file://"):
+        return None
+    if re.match(r"^[\w.-]+@[\w.-]+:", repository):
+        return None  # scp-like ssh: user@host:path
+    path = Path(repository.removeprefix("file://")).expanduser()
+    return path.resolve() if path.exists() else None
 
 
 def local_checkout(repository: str) -> Path | None:

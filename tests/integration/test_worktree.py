@@ -120,7 +120,9 @@ async def worker(repo: GitRepo, workspace: Path) -> Worktree:
 
 
 async def advance_main(repo: GitRepo, name: str, text: str) -> str:
-    """Commit on ``main`` in the main clone and push it to origin."""
+    """Commit on ``main`` in the main clone, on top of origin's main, and push it."""
+    await repo.fetch()
+    git(repo.path, "merge", "-q", "--ff-only", "origin/main")  # like a manager's pull
     sha = commit(repo.path, name, text)
     await repo.push("main", "main")
     return sha

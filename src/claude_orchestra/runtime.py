@@ -1,0 +1,80 @@
+"""Runtimes: where and how an instance's process runs.
+
+A :class:`Runtime` starts an instance's process in a terminal the orchestrator can type
+into and read (a tmux pane), signals it and ends it. The orchestrator gets its runtime from
+the ``orchestra_runtime`` hook by the name ``runtime`` in ``orchestrator.json`` names, and
+nothing else in it knows which runtime runs an instance.
+
+Built-in (:mod:`claude_orchestra.defaults.runtimes`):
+
+- ``local``: every instance in a window of the run's private tmux server
+  (:class:`~claude_orchestra.tmux.TmuxServer`);
+- ``sandbox``: the same, with each instance's process inside a bubblewrap sandbox
+  (:class:`~claude_orchestra.sandbox.SandboxRuntime`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, final
+
+import attrs
+
+from claude_orchestra.claude_home import LaunchSpec
+
+
+class Runtime(Protocol):
+    """What the orchestrator needs from the place instances run in."""
+
+    async def launch(self, name: str, spec: LaunchSpec) -> int:
+        """Start ``spec`` in a new window called ``name``; returns the process id."""
+        ...
+
+    async def respawn(self, name: str, spec: LaunchSpec) -> int:
+        """Replace the (dead or live) process in ``name``'s pane; returns the new pid."""
+        ...
+
+    async def type_text(self, name: str, text: str) -> None:
+        """Paste ``text`` into the pane exactly (bracketed paste), then press Enter."""
+        ...
+
+    async def send_keys(self, name: str, *keys: str) -> None:
+        """Press keys (tmux key names such as ``Escape``, ``C-c``)."""
+        ...
+
+    async def capture(self, name: str) -> str:
+        """The pane's visible text (the labelled fallback for states without a hook)."""
+        ...
+
+    async def terminate(self, name: str) -> None:
+        """Send SIGTERM to the pane's process (it exits; the pane stays to report it)."""
+        ...
+
+    async def kill(self, name: str) -> None:
+        """Close the window and end its process."""
+        ...
+
+    async def close(self) -> None:
+        """End the runtime and everything in it."""
+        ...
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RuntimeContext:
+    """What a runtime plugin is told about the run it serves."""
+
+    socket_name: str
+    """The run's private tmux server (``tmux -L <socket_name>``)."""
+    tmux_config: Path
+    """The tmux config file the server starts from (pane-died reporting, scrubbed env)."""
+    workspace: Path
+    """The run's workspace: the clone (``repo``), ``worktrees``, ``.orchestra``."""
+    instances_dir: Path
+    """Where every instance's private home lives (``.orchestra/instances``)."""
+    token_file: Path
+    """The hook secret's file, which an instance's hook commands read."""
+    config_dir: Path
+    """The config folder (``orchestrator.json``, ``api-keys.json``)."""
+    local_origin: Path | None = None
+    """The repository, when it is a folder on this machine: pushing writes into it."""

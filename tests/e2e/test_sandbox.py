@@ -1,0 +1,90 @@
+"""The sandbox runtime on a real run: work gets done, nothing outside the worktree can be
+read or written."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import attrs
+import pytest
+
+from claude_orchestra.prompt_tag import parse_prompt_tag
+from claude_orchestra.testing.sample import DEFAULT_TASKS
+from claude_orchestra.testing.scripted import (
+    MessagesRequest,
+    OrchestraScript,
+    Reply,
+    bash,
+    text_reply,
+    tool_reply,
+)
+
+from .conftest import Target
+from .test_resume import lost_commits
+from .test_rotation import set_options
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
+
+
+@attrs.define
+class ProbeAfterWork:
+    """The orchestra script; the first worker to finish a task then runs ``probe`` with its
+    Bash tool before it stops, and the output is kept."""
+
+    probe: str
+    inner: OrchestraScript = attrs.field(factory=OrchestraScript)
+    output: list[str] = attrs.field(factory=list)
+    prober: list[str] = attrs.field(factory=list)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def respond(self, request: MessagesRequest) -> Reply:
+        tag = parse_prompt_tag(request.prompt) if request.prompt else None
+        if tag and tag.get("action") == "work" and request.step >= 3:
+            with self.lock:
+                if request.step == 3 and not self.prober:
+                    self.prober.append(str(request.cwd))
+                    return tool_reply(bash(self.probe, "Look around"))
+                if request.step == 4 and self.prober == [str(request.cwd)]:
+                    self.output.append(request.turn_results[-1].text)
+                    return text_reply("Done, and looked around.")
+        return self.inner.respond(request)
+
+
+def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
+    target: Target, tmp_path: Path
+) -> None:
+    workspace = target.workspace
+    outside = tmp_path / "outside.txt"
+    manager_home = workspace / ".orchestra" / "instances" / "manager"
+    probe = "; ".join(
+        [
+            f"ls {manager_home}/orchestra-settings.json >/dev/null 2>&1; echo seen-manager=$?",
+            f"cat {target.config}/api-keys.json | grep -c sk-ant; echo keys=$?",
+            f"touch {outside} 2>/dev/null; echo write-outside=$?",
+            f"touch {workspace}/repo/probe.txt 2>/dev/null; echo write-clone=$?",
+            "touch mine.txt && rm mine.txt; echo write-own=$?",
+            "ls /proc | grep -c '^[0-9]' ",
+        ]
+    )
+    script = ProbeAfterWork(probe=probe)
+    target.fake.script = script
+    set_options(target, runtime="sandbox")
+    result = target.run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    (output,) = script.output
+    facts = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    assert facts["seen-manager"] != "0"  # another instance's home is not there at all
+    assert facts["keys"] != "0"  # api-keys.json reads as empty
+    assert facts["write-outside"] != "0"
+    assert facts["write-clone"] != "0"
+    assert facts["write-own"] == "0"  # its own worktree is writable
+    assert not outside.exists()
+    assert not (workspace / "repo" / "probe.txt").exists()
+    processes = int(output.strip().splitlines()[-1])
+    assert processes < 10  # a private pid namespace: its own few processes only
+    report = target.report()
+    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert lost_commits(target) == set()
+    target.assert_nothing_left_running()
