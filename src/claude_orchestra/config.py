@@ -89,6 +89,16 @@ def _repo_path(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
         raise ValueError(f"must be a path inside the repository, got {value!r}")
 
 
+def _engine(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and value not in {"docker", "podman"}:
+        raise ValueError(f"must be docker or podman, got {value!r}")
+
+
+def _image(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._/:@-]*", value):
+        raise ValueError(f"is not an image reference: {value!r}")
+
+
 def _name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", value):
         raise ValueError(f"must be a plugin strategy name (lowercase), got {value!r}")
@@ -137,8 +147,14 @@ class OrchestraConfig:
     """``manager`` (the manager merges) or ``queue`` (the orchestrator's merge queue), or a
     plugin's strategy."""
     runtime: str = attrs.field(default="local", validator=_name)
-    """Where instances run: ``local`` (tmux), ``sandbox`` (tmux + bubblewrap), or a
-    plugin's runtime."""
+    """Where instances run: ``local`` (tmux), ``sandbox`` (tmux + bubblewrap),
+    ``container`` (tmux + Docker or Podman), or a plugin's runtime."""
+    container_engine: str | None = attrs.field(default=None, validator=_engine)
+    """With ``"runtime": "container"``: ``docker`` or ``podman`` (default: whichever is
+    installed, docker first)."""
+    container_image: str = attrs.field(default="claude-orchestra:latest", validator=_image)
+    """With ``"runtime": "container"``: the image holding Claude Code
+    (``docker/Dockerfile``)."""
     task_file: str = attrs.field(default=TASK_FILE, validator=_repo_path)
     """With ``"scheduler": "queue"``: the task file on the run branch, relative to the
     repository root."""

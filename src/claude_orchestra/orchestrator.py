@@ -366,6 +366,8 @@ class Orchestrator:
             token_file=workspace.token_file,
             config_dir=self.config.config_dir,
             local_origin=origin,
+            container_engine=self.config.orchestrator.container_engine,
+            container_image=self.config.orchestrator.container_image,
         )
         return self.plugins.runtime(self.config.orchestrator.runtime, context), socket_name
 

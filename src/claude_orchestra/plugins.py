@@ -139,7 +139,7 @@ class PluginHost:
         if answer is None:
             raise ConfigError(
                 context.config_dir / "orchestrator.json",
-                [f"runtime: no plugin provides {name!r} (built-in: local, sandbox)"],
+                [f"runtime: no plugin provides {name!r} (built-in: local, sandbox, container)"],
             )
         runtime: Runtime = answer
         return runtime

@@ -10,7 +10,9 @@ Built-in (:mod:`claude_orchestra.defaults.runtimes`):
 - ``local``: every instance in a window of the run's private tmux server
   (:class:`~claude_orchestra.tmux.TmuxServer`);
 - ``sandbox``: the same, with each instance's process inside a bubblewrap sandbox
-  (:class:`~claude_orchestra.sandbox.SandboxRuntime`).
+  (:class:`~claude_orchestra.sandbox.SandboxRuntime`);
+- ``container``: the same, with each instance's process in its own Docker or Podman
+  container (:class:`~claude_orchestra.container.ContainerRuntime`).
 """
 
 from __future__ import annotations
@@ -78,3 +80,8 @@ class RuntimeContext:
     """The config folder (``orchestrator.json``, ``api-keys.json``)."""
     local_origin: Path | None = None
     """The repository, when it is a folder on this machine: pushing writes into it."""
+    container_engine: str | None = None
+    """For the ``container`` runtime: ``docker`` or ``podman`` (``None``: whichever is
+    installed, docker first)."""
+    container_image: str = "claude-orchestra:latest"
+    """For the ``container`` runtime: the image holding Claude Code."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra.claude_home import LaunchSpec
+from claude_orchestra.container import ContainerPolicy
 from claude_orchestra.errors import ConfigError, PrerequisiteError
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.runtime import RuntimeContext
@@ -37,7 +38,7 @@ def test_the_builtin_runtimes_are_plugins_and_an_unknown_name_is_a_config_error(
     with pytest.raises(ConfigError) as caught:
         host.runtime("vm", context(tmp_path))
     assert str(caught.value).endswith(
-        "orchestrator.json: runtime: no plugin provides 'vm' (built-in: local, sandbox)"
+        "orchestrator.json: runtime: no plugin provides 'vm' (built-in: local, sandbox, container)"
     )
 
 
@@ -98,3 +99,61 @@ def test_the_command_hides_first_then_opens_what_the_instance_may_write(tmp_path
     assert wrapped.env["TMPDIR"] == str(home / "tmp")
     assert (home / "tmp").is_dir()
     assert "--unshare-pid" in argv
+
+
+def test_the_container_command_mounts_at_host_paths_and_names_variables_without_values(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "ws" / ".orchestra" / "instances" / "worker-2"
+    worktree = tmp_path / "ws" / "worktrees" / "worker-2"
+    worktree.mkdir(parents=True)
+    policy = ContainerPolicy(
+        engine="/usr/bin/podman",
+        image="claude-orchestra:test",
+        run="orchestra-abcd",
+        readable=(tmp_path / "hook-token",),
+        writable=(tmp_path / "origin.git",),
+        user="1000:1000",
+    )
+    spec = LaunchSpec(
+        command=("/host/tools/claude", "--settings", str(home / "orchestra-settings.json")),
+        cwd=worktree,
+        env={"CLAUDE_CONFIG_DIR": str(home / "config"), "ANTHROPIC_API_KEY": "sk-ant-y"},
+        supervisor=("relay", "run", "--env-file", str(home / "launch-env.json"), "--"),
+    )
+    wrapped = policy.wrap(spec, "worker-2")
+    argv = list(wrapped.argv)
+    assert argv[5:9] == ["/usr/bin/podman", "run", "--rm", "--interactive"]
+    assert "sk-ant-y" not in " ".join(argv)
+    envs = [argv[i + 1] for i, a in enumerate(argv) if a == "--env"]
+    assert envs == sorted(["ANTHROPIC_API_KEY", "CLAUDE_CONFIG_DIR", "HOME", "TMPDIR"])
+    assert wrapped.env["ANTHROPIC_API_KEY"] == "sk-ant-y"  # for the engine to pass on
+    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "--mount"]
+    assert mounts == [
+        f"type=bind,source={worktree},target={worktree}",
+        f"type=bind,source={home},target={home}",
+        f"type=bind,source={tmp_path / 'origin.git'},target={tmp_path / 'origin.git'}",
+        f"type=bind,source={tmp_path / 'hook-token'},target={tmp_path / 'hook-token'},readonly",
+    ]
+    assert argv[argv.index("--name") + 1] == "orchestra-abcd-worker-2"
+    assert argv[argv.index("--label") + 1] == "io.claude-orchestra.run=orchestra-abcd"
+    assert argv[argv.index("--network") + 1] == "host"
+    assert argv[argv.index("--user") + 1] == "1000:1000"
+    image = argv.index("claude-orchestra:test")
+    assert argv[image + 1 :] == ["claude", "--settings", str(home / "orchestra-settings.json")]
+
+
+def test_the_container_runtime_needs_an_engine_that_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = PluginHost(load_entry_points=False)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(PrerequisiteError, match="needs docker or podman"):
+        host.runtime("container", context(tmp_path))
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(
+        "claude_orchestra.defaults.runtimes.engine_problem",
+        lambda engine: f"{engine} info: Cannot connect to the Docker daemon",
+    )
+    with pytest.raises(PrerequisiteError, match="cannot run containers: /usr/bin/docker info"):
+        host.runtime("container", context(tmp_path))

@@ -1,12 +1,16 @@
-"""The built-in runtimes (config ``"runtime"``): ``local`` and ``sandbox``.
+"""The built-in runtimes (config ``"runtime"``): ``local``, ``sandbox`` and ``container``.
 
 ``local`` runs every instance in a window of the run's private tmux server. ``sandbox``
 runs each instance's process inside a bubblewrap sandbox in the same kind of window
-(:mod:`claude_orchestra.sandbox`).
+(:mod:`claude_orchestra.sandbox`); ``container`` in its own Docker or Podman container
+(:mod:`claude_orchestra.container`). Both check their tool when the run starts, before
+anything is cloned.
 """
 
 from __future__ import annotations
 
+from claude_orchestra.container import ContainerPolicy, ContainerRuntime, engine_problem
+from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.runtime import Runtime, RuntimeContext
 from claude_orchestra.sandbox import SandboxPolicy, SandboxRuntime
@@ -14,14 +18,23 @@ from claude_orchestra.tmux import TmuxServer
 
 LOCAL = "local"
 SANDBOX = "sandbox"
+CONTAINER = "container"
 
 
 @hookimpl(trylast=True)
 def orchestra_runtime(name: str, context: RuntimeContext) -> Runtime | None:
-    """The ``local`` and ``sandbox`` runtimes."""
-    if name not in {LOCAL, SANDBOX}:
+    """The ``local``, ``sandbox`` and ``container`` runtimes."""
+    if name not in {LOCAL, SANDBOX, CONTAINER}:
         return None
     tmux = TmuxServer(socket_name=context.socket_name, config_file=context.tmux_config)
     if name == LOCAL:
         return tmux
-    return SandboxRuntime(inner=tmux, policy=SandboxPolicy.for_run(context))
+    if name == SANDBOX:
+        return SandboxRuntime(inner=tmux, policy=SandboxPolicy.for_run(context))
+    policy = ContainerPolicy.for_run(
+        context, engine=context.container_engine, image=context.container_image
+    )
+    problem = engine_problem(policy.engine)
+    if problem is not None:
+        raise PrerequisiteError("container", f"the engine cannot run containers: {problem}")
+    return ContainerRuntime(inner=tmux, policy=policy)
