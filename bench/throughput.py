@@ -24,9 +24,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from _cpu import CpuSampler
 from _results import stamp, write_results
 from claude_orchestra.journal import read_journal
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
@@ -60,17 +62,21 @@ def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, flo
         (config / "orchestrator.json").write_text(json.dumps(settings))
         home = folder / "home"
         home.mkdir()
-        done = subprocess.run(
+        started = time.monotonic()
+        process = subprocess.Popen(
             [sys.executable, "-m", "claude_orchestra", "-q", "run", "--config", str(config)],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=1800,
-            check=False,
             env={**os.environ, "HOME": str(home)},
         )
+        sampler = CpuSampler(folder, process.pid)
+        _, err = process.communicate(timeout=1800)
+        cpu = sampler.stop()
+        wall = time.monotonic() - started
         first_request = min(r.at for r in fake.requests)
-    if done.returncode != 0:
-        raise RuntimeError(f"{strategy} x{workers} ended {done.returncode}: {done.stderr[-1500:]}")
+    if process.returncode != 0:
+        raise RuntimeError(f"{strategy} x{workers} ended {process.returncode}: {err[-1500:]}")
     state = folder / "workspace" / ".orchestra"
     report = json.loads((state / "report.json").read_text())
     last_merge = max(m["at"] for m in report["merges"])
@@ -79,6 +85,8 @@ def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, flo
         "tasks_done": float(report["totals"]["tasksDone"]),
         "minutes": minutes,
         "tasks_per_minute": report["totals"]["tasksDone"] / minutes,
+        "cores_busy": sum(cpu.values()) / wall,
+        **{f"cpu_{kind}_s": seconds for kind, seconds in cpu.items()},
     }
     if merger == "queue":
         result["stop_to_pushed_s"] = _stop_to_pushed(state / "journal.jsonl")
@@ -134,6 +142,15 @@ def main() -> int:
             cells.append(f"{rate:.1f} ({speedups[strategy][workers]:.2f}x)")
         pushed = median("queue/queue", workers, "stop_to_pushed_s")
         table.append(f"| {workers} | {' | '.join(cells)} | {pushed:.1f} s |")
+    table += ["", "CPU during the queue/queue runs (cores busy; CPU seconds by process kind):", ""]
+    for workers in counts:
+        run = runs["queue/queue"][workers][0]
+        split = ", ".join(
+            f"{k.removeprefix('cpu_').removesuffix('_s')} {v:.0f} s"
+            for k, v in sorted(run.items())
+            if k.startswith("cpu_")
+        )
+        table.append(f"- {workers} worker(s): {run['cores_busy']:.2f} cores busy; {split}")
     goals = {
         f"queue/queue speed-up >= 0.8 x N at N={n}": speedups["queue/queue"][n]
         >= 0.8 * n / counts[0]

@@ -54,7 +54,7 @@ from claude_orchestra.runtime import Runtime, RuntimeContext
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
 from claude_orchestra.taskfile import TaskFile, parse_task_file
-from claude_orchestra.tmux import TmuxServer, tmux_config
+from claude_orchestra.tmux import tmux_config
 from claude_orchestra.transcripts import DEFAULT_PRICES
 from claude_orchestra.workspace import Workspace, local_origin, prepare_checkouts
 from claude_orchestra.worktree import GitRepo, Worktree
@@ -98,6 +98,30 @@ def check_tools() -> None:
     for tool in ("tmux", "git"):
         if shutil.which(tool) is None:
             raise PrerequisiteError(tool, "not found on PATH; run `make setup`")
+
+
+def runtime_of(config: RunConfig, plugins: PluginHost, socket_name: str) -> Runtime:
+    """The runtime ``config`` names, from the plugins, for the run whose tmux socket is
+    ``socket_name`` (a new run's, or a killed run's to end what it left).
+
+    Raises:
+        ConfigError: no plugin provides it.
+        PrerequisiteError: a tool it needs is missing.
+    """
+    workspace = Workspace(config.workspace)
+    settings = config.orchestrator
+    context = RuntimeContext(
+        socket_name=socket_name,
+        tmux_config=workspace.tmux_config,
+        workspace=workspace.root,
+        instances_dir=workspace.instances,
+        token_file=workspace.token_file,
+        config_dir=config.config_dir,
+        local_origin=local_origin(config.repository),
+        container_engine=settings.container_engine,
+        container_image=settings.container_image,
+    )
+    return plugins.runtime(settings.runtime, context)
 
 
 @final
@@ -356,20 +380,7 @@ class Orchestrator:
     def _runtime(self) -> tuple[Runtime, str]:
         """The runtime the config names (asked of the plugins), and its tmux socket."""
         socket_name = f"orchestra-{secrets.token_hex(4)}"
-        workspace = self.workspace
-        origin = local_origin(self.config.repository)
-        context = RuntimeContext(
-            socket_name=socket_name,
-            tmux_config=workspace.tmux_config,
-            workspace=workspace.root,
-            instances_dir=workspace.instances,
-            token_file=workspace.token_file,
-            config_dir=self.config.config_dir,
-            local_origin=origin,
-            container_engine=self.config.orchestrator.container_engine,
-            container_image=self.config.orchestrator.container_image,
-        )
-        return self.plugins.runtime(self.config.orchestrator.runtime, context), socket_name
+        return runtime_of(self.config, self.plugins, socket_name), socket_name
 
     @property
     def _task_file(self) -> str | None:
@@ -401,7 +412,7 @@ class Orchestrator:
         if previous is None:
             return await self._prepare_git()
         if previous.tmux_socket:  # its instances lost their hook server: end them
-            await TmuxServer.attach(previous.tmux_socket).close()
+            await runtime_of(self.config, self.plugins, previous.tmux_socket).close()
         settings = self.config.orchestrator
         repo = GitRepo.open(self.workspace.repo)
         worktrees = {}

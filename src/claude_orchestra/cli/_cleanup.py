@@ -15,7 +15,11 @@ from typing import Any
 
 import anyio
 
-from claude_orchestra.errors import GitError, UsageError
+from claude_orchestra.config import load_config
+from claude_orchestra.errors import GitError, OrchestraError, UsageError
+from claude_orchestra.orchestrator import runtime_of
+from claude_orchestra.plugins import PluginHost
+from claude_orchestra.runtime import Runtime
 from claude_orchestra.tmux import TmuxServer
 from claude_orchestra.workspace import Workspace
 from claude_orchestra.worktree import GitRepo, Worktree
@@ -33,7 +37,7 @@ async def cleanup(workspace: Workspace) -> list[str]:
     facts = workspace.read_run_file() or {}
     socket = facts.get("tmuxSocket")
     if isinstance(socket, str):
-        await TmuxServer.attach(socket).close()
+        await _runtime(facts, socket).close()
     if not workspace.repo.exists():
         return []
     repo = GitRepo.open(workspace.repo)
@@ -47,6 +51,18 @@ async def cleanup(workspace: Workspace) -> list[str]:
         except GitError as exc:
             kept.append(f"kept {info.path}: {exc.reason}")
     return kept
+
+
+def _runtime(facts: dict[str, Any], socket: str) -> Runtime:
+    """The run's own runtime (so a container runtime removes its containers too), else its
+    tmux server alone when its config is gone or its runtime's tool is."""
+    config_dir = facts.get("configDir")
+    if isinstance(config_dir, str):
+        try:
+            return runtime_of(load_config(config_dir), PluginHost(), socket)
+        except OrchestraError as exc:
+            print(f"claude-orchestra: ending its tmux server only: {exc}", file=sys.stderr)
+    return TmuxServer.attach(socket)
 
 
 def handle(args: argparse.Namespace) -> int:
