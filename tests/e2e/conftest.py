@@ -140,3 +140,17 @@ def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Ta
     """A target for ``claude-orchestra run``: origin, fake API (key ``fake-api``), config."""
     with open_target(tmp_path) as made:
         yield made
+
+
+QUEUED_TASKS = "# Tasks\n\n" + "".join(f"- [ ] {task}\n" for task in DEFAULT_TASKS)
+
+
+@pytest.fixture
+def queued_target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Target]:
+    """The same work (``DEFAULT_TASKS``) with the queue scheduler and merger: two workers,
+    no manager, no planning or merging turns, so a run takes a third of the time. For tests
+    of what does not depend on the manager's protocol (rotation, recovery, limits)."""
+    with open_target(
+        tmp_path, files={"TASKS.md": QUEUED_TASKS}, scheduler="queue", merger="queue"
+    ) as made:
+        yield made

@@ -19,7 +19,7 @@ import pytest
 from claude_orchestra.container import DEFAULT_IMAGE, engine_problem
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import KEY, Target, environment
+from .conftest import KEY, Target, environment, open_target
 from .test_resume import lost_commits
 from .test_rotation import set_options
 
@@ -54,10 +54,19 @@ def test_a_run_in_containers_completes_with_no_commit_lost(target: Target) -> No
 
 
 def test_the_container_runtime_plumbing_with_a_stand_in_engine(
-    target: Target, tmp_path: Path, claude_binary: Path
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
 ) -> None:
     """No isolation here (the stand-in runs the command on the host): this checks what the
-    runtime asks of the engine, and that a whole run works through it."""
+    runtime asks of the engine, and that a whole (short: two tasks, no manager) run works
+    through it."""
+    tasks = "- [ ] Create `greet.py` that greets\n- [ ] Create `shout.py` that shouts\n"
+    with open_target(
+        tmp_path, files={"TASKS.md": tasks}, scheduler="queue", merger="queue"
+    ) as target:
+        run_through_a_stand_in_engine(target, tmp_path, claude_binary)
+
+
+def run_through_a_stand_in_engine(target: Target, tmp_path: Path, claude_binary: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     engine = bin_dir / "docker"
@@ -85,8 +94,8 @@ def test_the_container_runtime_plumbing_with_a_stand_in_engine(
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     runs = [c for c in calls if c[0] == "run"]
     names = {c[c.index("--name") + 1].split("-", 2)[-1] for c in runs}
-    assert names == {"manager", "worker-1", "worker-2"}
+    assert names == {"worker-1", "worker-2"}
     assert all(KEY not in " ".join(c) for c in calls)  # the key never on a command line
     assert all("ANTHROPIC_API_KEY" in c for c in runs)  # named, its value from the env
     assert any(c[:2] == ["ps", "--all"] for c in calls)  # close looked for leftovers
-    assert target.report()["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert target.report()["totals"]["tasksDone"] == 2

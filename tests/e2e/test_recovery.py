@@ -30,7 +30,8 @@ def at_work(target: Target) -> None:
     target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
 
 
-def test_a_hung_request_is_found_stuck_and_the_instance_recovers(target: Target) -> None:
+def test_a_hung_request_is_found_stuck_and_the_instance_recovers(queued_target: Target) -> None:
+    target = queued_target
     set_options(target, stuckThresholdMs=3000)  # quiet after 3 s, progress looked at 2 s later
     run = target.start()
     at_work(target)
@@ -55,7 +56,8 @@ def test_a_hung_request_is_found_stuck_and_the_instance_recovers(target: Target)
     target.assert_nothing_left_running()
 
 
-def test_a_slowly_streaming_reply_is_not_stuck(target: Target) -> None:
+def test_a_slowly_streaming_reply_is_not_stuck(queued_target: Target) -> None:
+    target = queued_target
     set_options(target, stuckThresholdMs=3000)
     run = target.start()
     at_work(target)
@@ -111,7 +113,8 @@ def claude_pid(target: Target, name: str) -> int:
     raise AssertionError(f"no claude process for {name}")
 
 
-def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(target: Target) -> None:
+def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(queued_target: Target) -> None:
+    target = queued_target
     run = target.start()
     first = target.fake.wait_for_request(
         lambda r: "You are worker" in (r.last_user_text or ""), timeout=60
@@ -133,7 +136,8 @@ def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(target: Tar
     target.assert_nothing_left_running()
 
 
-def test_a_worker_that_dies_again_is_restarted_after_a_back_off(target: Target) -> None:
+def test_a_worker_that_dies_again_is_restarted_after_a_back_off(queued_target: Target) -> None:
+    target = queued_target
     run = target.start()
     first = target.fake.wait_for_request(
         lambda r: "You are worker" in (r.last_user_text or ""), timeout=60

@@ -78,7 +78,8 @@ def test_two_workers_finish_the_direction_and_leave_nothing_running(target: Targ
     assert KEY not in target.git("log", "-p", "--all")
 
 
-def test_at_the_time_limit_the_run_stops_gracefully_with_exit_3(target: Target) -> None:
+def test_at_the_time_limit_the_run_stops_gracefully_with_exit_3(queued_target: Target) -> None:
+    target = queued_target
     settings = json.loads((target.config / "orchestrator.json").read_text())
     settings["maxRunDurationMinutes"] = 0.25
     (target.config / "orchestrator.json").write_text(json.dumps(settings))
@@ -96,7 +97,8 @@ def test_at_the_time_limit_the_run_stops_gracefully_with_exit_3(target: Target) 
     target.assert_nothing_left_running()
 
 
-def test_a_rate_limited_key_moves_the_instance_to_the_next_key(target: Target) -> None:
+def test_a_rate_limited_key_moves_the_instance_to_the_next_key(queued_target: Target) -> None:
+    target = queued_target
     second = "sk-ant-e2e-" + "8" * 32
     target.fake.register("second", second)
     keys = json.loads((target.config / "api-keys.json").read_text())
@@ -116,7 +118,8 @@ def test_a_rate_limited_key_moves_the_instance_to_the_next_key(target: Target) -
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
 
 
-def test_sigterm_stops_the_run_cleanly(target: Target) -> None:
+def test_sigterm_stops_the_run_cleanly(queued_target: Target) -> None:
+    target = queued_target
     target.fake.inject("*", Fault.slow(delay=0.5))  # keep the run busy while we stop it
     run = target.start()
     target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)

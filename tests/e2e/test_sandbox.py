@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 
 from claude_orchestra.prompt_tag import parse_prompt_tag
-from claude_orchestra.testing.sample import DEFAULT_TASKS
 from claude_orchestra.testing.scripted import (
     MessagesRequest,
     OrchestraScript,
@@ -21,9 +21,8 @@ from claude_orchestra.testing.scripted import (
     tool_reply,
 )
 
-from .conftest import Target
+from .conftest import Target, open_target
 from .test_resume import lost_commits
-from .test_rotation import set_options
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
 
@@ -41,7 +40,7 @@ class ProbeAfterWork:
 
     def respond(self, request: MessagesRequest) -> Reply:
         tag = parse_prompt_tag(request.prompt) if request.prompt else None
-        if tag and tag.get("action") == "work" and request.step >= 3:
+        if tag and tag.get("action") == "task" and request.step >= 3:
             with self.lock:
                 if request.step == 3 and not self.prober:
                     self.prober.append(str(request.cwd))
@@ -52,15 +51,33 @@ class ProbeAfterWork:
         return self.inner.respond(request)
 
 
+TASKS = """# Tasks
+- [ ] Create `greet.py` with a function that greets a person by name
+- [ ] Create `shout.py` with a function that upper-cases a greeting
+"""
+
+
+@pytest.fixture
+def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Target]:
+    """Two workers and two tasks, no manager (the queue strategies): a short run."""
+    with open_target(
+        tmp_path, files={"TASKS.md": TASKS}, scheduler="queue", merger="queue", runtime="sandbox"
+    ) as made:
+        yield made
+
+
 def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
     target: Target, tmp_path: Path
 ) -> None:
     workspace = target.workspace
     outside = tmp_path / "outside.txt"
-    manager_home = workspace / ".orchestra" / "instances" / "manager"
+    homes = workspace / ".orchestra" / "instances"
     probe = "; ".join(
         [
-            f"ls {manager_home}/orchestra-settings.json >/dev/null 2>&1; echo seen-manager=$?",
+            *(
+                f"ls {homes}/{name}/orchestra-settings.json >/dev/null 2>&1; echo seen-{name}=$?"
+                for name in ("worker-1", "worker-2")
+            ),
             f"cat {target.config}/api-keys.json | grep -c sk-ant; echo keys=$?",
             f"touch {outside} 2>/dev/null; echo write-outside=$?",
             f"touch {workspace}/repo/probe.txt 2>/dev/null; echo write-clone=$?",
@@ -70,12 +87,14 @@ def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
     )
     script = ProbeAfterWork(probe=probe)
     target.fake.script = script
-    set_options(target, runtime="sandbox")
     result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]
     (output,) = script.output
     facts = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
-    assert facts["seen-manager"] != "0"  # another instance's home is not there at all
+    (prober,) = {Path(cwd).name for cwd in script.prober}
+    other = "worker-2" if prober == "worker-1" else "worker-1"
+    assert facts[f"seen-{prober}"] == "0"  # its own home is there
+    assert facts[f"seen-{other}"] != "0"  # another instance's home is not there at all
     assert facts["keys"] != "0"  # api-keys.json reads as empty
     assert facts["write-outside"] != "0"
     assert facts["write-clone"] != "0"
@@ -85,6 +104,6 @@ def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
     processes = int(output.strip().splitlines()[-1])
     assert processes < 10  # a private pid namespace: its own few processes only
     report = target.report()
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == 2
     assert lost_commits(target) == set()
     target.assert_nothing_left_running()

@@ -5,10 +5,30 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 
 from claude_orchestra.testing.faults import Fault
 
-from .conftest import Target, cli
+from .conftest import KEY, Target, cli
+
+
+def where_the_key_shows(target: Target) -> list[str]:
+    """Places a live run could leak the API key: tmux's session environment (a window
+    without its own value inherits it) and global one, every process's command line, and
+    the launch files the relays delete once read."""
+    socket = json.loads(target.state("run.json").read_text())["tmuxSocket"]
+    places = {
+        "tmux session env": ["tmux", "-L", socket, "show-environment", "-t", "orchestra"],
+        "tmux global env": ["tmux", "-L", socket, "show-environment", "-g"],
+        "a command line": ["ps", "-eww", "-o", "args"],
+    }
+    seen = []
+    for place, command in places.items():
+        out = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+        if KEY in out or (place.startswith("tmux") and "ANTHROPIC_API_KEY=" in out):
+            seen.append(place)
+    leftovers = (target.workspace / ".orchestra" / "instances").glob("*/launch-env.json")
+    return seen + [f"left file {path}" for path in leftovers]
 
 
 def status(target: Target) -> dict[str, object]:
@@ -19,9 +39,11 @@ def status(target: Target) -> dict[str, object]:
 
 
 def test_status_shows_a_live_run_with_evidence_then_its_outcome(target: Target) -> None:
+    """Also: while instances run, no key is on a command line or in tmux's environment."""
     target.fake.inject("*", Fault.slow(delay=0.3), times=8)  # live while status is asked
     run = target.start()
     target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+    secrets_seen = where_the_key_shows(target)
     live = status(target)
     assert live["run"] == "running"
     instances = {i["name"]: i for i in live["instances"]}  # type: ignore[attr-defined]
@@ -36,6 +58,7 @@ def test_status_shows_a_live_run_with_evidence_then_its_outcome(target: Target) 
 
     _, err = run.communicate(timeout=240)
     assert run.returncode == 0, err[-3000:]
+    assert secrets_seen == []  # and every instance had its key: the run completed
     ended = status(target)
     assert ended["run"] == "ended: complete"
     assert ended["tasks"] == {"total": 4, "done": 4}
@@ -44,8 +67,9 @@ def test_status_shows_a_live_run_with_evidence_then_its_outcome(target: Target) 
 
 
 def test_a_killed_orchestrator_shows_as_not_running_and_cleanup_ends_its_instances(
-    target: Target,
+    queued_target: Target,
 ) -> None:
+    target = queued_target
     target.fake.inject("*", Fault.slow(delay=0.3))
     run = target.start()
     target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
