@@ -53,6 +53,8 @@ class StateChange:
     before: InstanceState
     after: InstanceState
     evidence: str
+    instance: str = ""
+    """Whose state changed (so a journal line stands on its own)."""
 
 
 @final
@@ -182,6 +184,7 @@ class Instance:
                     before=self._state,
                     after=step.state,
                     evidence=step.reason,
+                    instance=self.name,
                 )
             )
             logger.info(
