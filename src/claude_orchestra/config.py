@@ -32,6 +32,7 @@ from claude_orchestra.auth import AuthMode
 from claude_orchestra.budget import BudgetConfig
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import ConfigError
+from claude_orchestra.gitops import redact
 from claude_orchestra.taskfile import TASK_FILE
 from claude_orchestra.transcripts import Price
 
@@ -369,8 +370,8 @@ def load_config(config_dir: Path | str) -> RunConfig:
 
 
 def describe(config: RunConfig) -> Mapping[str, Any]:
-    """The config as the report shows it: ``orchestrator.json`` and credential names."""
-    return {
-        **dump_orchestrator_json(config.orchestrator),
-        "credentials": [c.name for c in config.credentials],
-    }
+    """The config as the report shows it: ``orchestrator.json`` (a user or token in the
+    repository URL blanked out) and the credentials' names."""
+    dumped = dump_orchestrator_json(config.orchestrator)
+    dumped["repositoryUrl"] = redact(dumped["repositoryUrl"])
+    return {**dumped, "credentials": [c.name for c in config.credentials]}

@@ -97,7 +97,8 @@ class ContainerPolicy:
     run: str
     """The run's id (its tmux socket name), in every container's name and label."""
     readable: tuple[Path, ...] = ()
-    """Mounted read-only (the hook secret's file, the relay, its Python)."""
+    """Mounted read-only when they exist (the hook secret's file, the git credentials of an
+    https origin, the relay, its Python)."""
     writable: tuple[Path, ...] = ()
     """Mounted writable for every instance (a local origin)."""
     user: str = attrs.field(factory=lambda: f"{os.getuid()}:{os.getgid()}")
@@ -115,7 +116,12 @@ class ContainerPolicy:
             engine=find_engine(engine),
             image=image,
             run=context.socket_name,
-            readable=(context.token_file, Path(_relay.__file__), *_python_paths()),
+            readable=(
+                context.token_file,
+                context.token_file.parent / "git-credentials",  # pushes over https
+                Path(_relay.__file__),
+                *_python_paths(),
+            ),
             writable=(context.local_origin,) if context.local_origin else (),
         )
 
@@ -140,7 +146,7 @@ class ContainerPolicy:
         ]  # fmt: skip
         writable = (spec.cwd, home, *worktree_git_dirs(spec.cwd), *self.writable)
         args += _mounts(writable, read_only=False)
-        args += _mounts(self.readable, read_only=True)
+        args += _mounts([p for p in self.readable if p.exists()], read_only=True)
         for name in sorted(env):
             args += ["--env", name]  # the value comes from the engine's own environment
         args += [self.image, "claude", *spec.command[1:]]

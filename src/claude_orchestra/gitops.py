@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import os
 import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final, final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 import git
@@ -216,9 +217,51 @@ def session(path: Path, op: str) -> Iterator[Session]:
         repo.close()
 
 
-def clone(url: str, dest: Path, *, branch: str, depth: int | None, timeout: float) -> None:
-    """Clone ``url`` into ``dest`` (absent or empty) with ``branch`` checked out."""
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its user and password, and a ``git credential-store`` line holding
+    them (``None`` when an http(s) URL carries no password: it is left as it is)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if parts.scheme not in {"http", "https"} or not parts.password:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, f"{parts.scheme}://{parts.netloc}"
+
+
+def clone(
+    url: str,
+    dest: Path,
+    *,
+    branch: str,
+    depth: int | None,
+    timeout: float,
+    credentials_file: Path | None = None,
+) -> None:
+    """Clone ``url`` into ``dest`` (absent or empty) with ``branch`` checked out.
+
+    With ``credentials_file``, a user and password in an http(s) ``url`` go to that file
+    (mode 0600) instead of the clone's config: origin's URL is stored without them and
+    git's ``store`` helper reads them from the file, for the clone and every worktree. So
+    no ``git remote -v`` in a worktree shows the token, and no command line holds it.
+    """
     op = "clone"
+    secrets = url_secrets(url)
+    store: str | None = None
+    helper: list[str] = []
+    if credentials_file is not None:
+        url, line = split_credentials(url)
+        if line is not None:
+            _write_private(credentials_file, line + "\n")
+            store = f"store --file={credentials_file}"
+            helper = [
+                "-c",
+                "credential.helper=",
+                "-c",
+                f"credential.helper={store}",
+            ]
     check_ref_name(branch)
     if depth is not None and depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
@@ -231,7 +274,7 @@ def clone(url: str, dest: Path, *, branch: str, depth: int | None, timeout: floa
     runner = git.Git()
     try:
         status, out, err = runner.execute(
-            ["git", *args, "--", url, str(dest)],
+            ["git", *helper, *args, "--", url, str(dest)],
             with_extended_output=True,
             with_exceptions=False,
             kill_after_timeout=timeout,
@@ -246,7 +289,18 @@ def clone(url: str, dest: Path, *, branch: str, depth: int | None, timeout: floa
         _empty(dest, remove=not existed)
         if "not found in upstream" in err:
             raise GitError(dest, op, f"origin has no branch {branch!r}")
-        raise GitError(dest, op, reason_of(err, out, url_secrets(url)))
+        raise GitError(dest, op, reason_of(err, out, secrets))
+    if store is not None:
+        with session(dest, "config credential.helper") as s:
+            s.run("config", "credential.helper", "")  # no helper of the user's saves it
+            s.run("config", "--add", "credential.helper", store)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def _empty(directory: Path, *, remove: bool) -> None:

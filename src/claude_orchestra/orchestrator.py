@@ -25,7 +25,7 @@ from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
 from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
-from claude_orchestra.config import RunConfig, dump_orchestrator_json
+from claude_orchestra.config import RunConfig, describe
 from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.costs import CostLedger
@@ -519,7 +519,7 @@ class Orchestrator:
                 summary=summary,
                 progress=progress,
                 instances=instances,
-                config=dump_orchestrator_json(self.config.orchestrator),
+                config=describe(self.config),
                 plugins=self.plugins.names(),
                 rotations=coordinator.recovery.failover.rotations,
                 pool=self.rotator.view(),

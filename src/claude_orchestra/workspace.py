@@ -95,6 +95,12 @@ class Workspace:
         return self.root / "integration"
 
     @property
+    def git_credentials(self) -> Path:
+        """The user and password of an http(s) repository URL (mode 0600), for git's
+        ``store`` helper; never in the clone's config."""
+        return self.state / "git-credentials"
+
+    @property
     def status(self) -> Path:
         """``status.json``: the live status, rewritten after every event."""
         return self.state / "status.json"
@@ -175,7 +181,13 @@ async def prepare_checkouts(
     Raises:
         GitError: the clone or a worktree could not be made.
     """
-    repo = await GitRepo.clone(repository, workspace.repo, branch=branch, depth=depth)
+    repo = await GitRepo.clone(
+        repository,
+        workspace.repo,
+        branch=branch,
+        depth=depth,
+        credentials_file=workspace.git_credentials,
+    )
     source = local_checkout(repository) or workspace.repo
     targets = [workspace.repo] if source != workspace.repo else []
     worktrees = {}

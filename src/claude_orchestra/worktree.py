@@ -101,6 +101,7 @@ class GitRepo:
         branch: str,
         depth: int | None = None,
         network_timeout: float = DEFAULT_NETWORK_TIMEOUT,
+        credentials_file: Path | None = None,
     ) -> GitRepo:
         """Clone ``url`` into ``dest`` with ``branch`` checked out.
 
@@ -111,6 +112,8 @@ class GitRepo:
             branch: The branch to check out; origin must have it.
             depth: Make a shallow clone of this many commits per branch.
             network_timeout: Seconds a clone, fetch or push may take.
+            credentials_file: Where a user and password in an http(s) ``url`` go (mode
+                0600) instead of the clone's config; git's ``store`` helper reads them.
 
         Raises:
             GitError: ``dest`` is not empty, origin lacks ``branch`` ("origin has no
@@ -119,7 +122,13 @@ class GitRepo:
         """
         dest = _absolute(dest)
         clone = functools.partial(
-            gitops.clone, url, dest, branch=branch, depth=depth, timeout=network_timeout
+            gitops.clone,
+            url,
+            dest,
+            branch=branch,
+            depth=depth,
+            timeout=network_timeout,
+            credentials_file=credentials_file,
         )
         await anyio.to_thread.run_sync(clone)
         _log.info("cloned into %s", dest, extra={"path": str(dest), "branch": branch})

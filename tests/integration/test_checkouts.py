@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from claude_orchestra.testing.git_http import GitHttpServer
 from claude_orchestra.testing.sample import create_origin
 from claude_orchestra.workspace import Workspace, local_checkout, prepare_checkouts
 
@@ -98,3 +99,36 @@ async def test_copied_env_files_are_never_committed_even_when_the_repo_does_not_
     assert await worktrees[1].uncommitted() == []
     (tree / "new.py").write_text("x = 1\n")
     assert await worktrees[1].uncommitted() == ["new.py"]
+
+
+async def test_a_token_in_the_repository_url_is_kept_out_of_the_clone_and_worktrees(
+    tmp_path: Path,
+) -> None:
+    create_origin(tmp_path / "served")
+    token = "tok3n-not-for-worktrees"
+    with GitHttpServer(tmp_path / "served", user="x-access-token", password=token) as server:
+        url = server.url("origin.git", with_credentials=True)
+        workspace = Workspace(tmp_path / "ws")
+        repo, worktrees = await prepare_checkouts(
+            workspace, repository=url, branch="main", workers=1
+        )
+        # the worktree fetches and pushes through git's store helper, reading the file
+        tree = worktrees[1]
+        (tree.path / "work.txt").write_text("work\n")
+        await anyio.run_process(["git", "-C", str(tree.path), "add", "work.txt"])
+        await anyio.run_process(
+            ["git", "-C", str(tree.path), "commit", "-qm", "work"], env={**os.environ, **IDENTITY}
+        )
+        await tree.push()
+        await repo.fetch()
+    assert await repo.commits_ahead("origin/worker-1", "origin/main") == 1
+    remote = await anyio.run_process(["git", "-C", str(tree.path), "remote", "-v"])
+    assert token not in remote.stdout.decode()
+    config = (workspace.repo / ".git" / "config").read_text()
+    assert token not in config
+    for folder in (workspace.repo, tree.path):
+        found = await anyio.run_process(["grep", "-rl", token, str(folder)], check=False)
+        assert found.stdout == b""  # nowhere in the clone, its .git or the worktree
+    stored = workspace.git_credentials
+    assert token in stored.read_text()
+    assert stored.stat().st_mode & 0o777 == 0o600

@@ -107,11 +107,12 @@ def test_the_container_command_mounts_at_host_paths_and_names_variables_without_
     home = tmp_path / "ws" / ".orchestra" / "instances" / "worker-2"
     worktree = tmp_path / "ws" / "worktrees" / "worker-2"
     worktree.mkdir(parents=True)
+    (tmp_path / "hook-token").write_text("t")
     policy = ContainerPolicy(
         engine="/usr/bin/podman",
         image="claude-orchestra:test",
         run="orchestra-abcd",
-        readable=(tmp_path / "hook-token",),
+        readable=(tmp_path / "hook-token", tmp_path / "absent-credentials"),
         writable=(tmp_path / "origin.git",),
         user="1000:1000",
     )
