@@ -22,6 +22,7 @@ import fnmatch
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final, final
@@ -320,8 +321,23 @@ def fetch(path: Path, *, timeout: float) -> None:
         _fetch(s, timeout)
 
 
-def _fetch(s: Session, timeout: float) -> None:
-    s.run("fetch", "--prune", "--quiet", REMOTE, *_FETCH_REFSPECS, timeout=timeout)
+_REF_RACE = ("cannot lock ref", ".lock': File exists")
+"""What git says when another git process (a worker's own fetch or push in its worktree,
+which shares the clone's refs) updated a ref at the same moment."""
+
+
+def _fetch(s: Session, timeout: float, attempts: int = 4) -> None:
+    """Fetch; a ref another git process moved meanwhile makes git give up on it, so the
+    fetch is tried again (a back-off off the loop: this runs in a thread)."""
+    for attempt in range(1, attempts + 1):
+        status, out, err = s.try_run(
+            "fetch", "--prune", "--quiet", REMOTE, *_FETCH_REFSPECS, timeout=timeout
+        )
+        if status == 0:
+            return
+        if attempt == attempts or not any(race in err for race in _REF_RACE):
+            raise s.error(err, out)
+        time.sleep(0.1 * attempt)
 
 
 def set_identity(path: Path, *, name: str, email: str) -> None:

@@ -348,7 +348,9 @@ class Orchestrator:
         )
         try:
             await coordinator.review.reconcile(
-                previous.held_tasks, delivered=[c for d in previous.deliveries for c in d.commits]
+                previous.held_tasks,
+                delivered=[c for d in previous.deliveries for c in d.commits],
+                finished_tasks=previous.finished_tasks,
             )
         except GitError as exc:
             raise PrerequisiteError("git", str(exc)) from exc

@@ -105,6 +105,18 @@ class MergeRecord:
 
 @final
 @attrs.frozen(kw_only=True)
+class TaskFinished:
+    """Journal entry: a worker's turn on a task-file task ended with these commits (the
+    task is done once they are merged). Lets ``run --resume`` tell a task whose merge the
+    killed run never recorded from one that was never done."""
+
+    branch: str
+    task: str
+    commits: tuple[str, ...]
+
+
+@final
+@attrs.frozen(kw_only=True)
 class Delivery:
     """A worker branch's finished work that a merger plugin delivered elsewhere."""
 

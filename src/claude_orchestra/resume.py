@@ -25,7 +25,13 @@ import attrs
 from claude_orchestra._process import alive
 from claude_orchestra.errors import UsageError
 from claude_orchestra.journal import read_journal
-from claude_orchestra.progress import Delivery, Incident, IncidentKind, MergeRecord
+from claude_orchestra.progress import (
+    Delivery,
+    Incident,
+    IncidentKind,
+    MergeRecord,
+    TaskFinished,
+)
 from claude_orchestra.workspace import Workspace
 
 
@@ -53,7 +59,10 @@ class PreviousRun:
     deliveries: tuple[Delivery, ...] = ()
     held_tasks: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     """Worker branch -> task-file tasks handed to its worker since its last merge or
-    delivery and not done: their work may be on the branch, unmerged."""
+    delivery, with no finished turn recorded: their work may be on the branch, unmerged."""
+    finished_tasks: tuple[TaskFinished, ...] = ()
+    """Task-file tasks whose turn ended with commits since their branch's last recorded
+    merge or delivery."""
 
     @property
     def tasks_done(self) -> frozenset[str]:
@@ -102,6 +111,7 @@ def read_previous_run(workspace: Workspace) -> PreviousRun:
         incidents=tuple(_incident(e) for e in entries if e.get("type") == "Incident"),
         deliveries=tuple(_delivery(e) for e in entries if e.get("type") == "Delivery"),
         held_tasks=_held_tasks(entries),
+        finished_tasks=_finished_tasks(entries),
     )
 
 
@@ -126,11 +136,33 @@ def _held_tasks(entries: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
         kind = entry.get("type")
         if kind in {"MergeRecord", "Delivery"}:
             held.pop(str(entry.get("branch")), None)
+        elif kind == "TaskFinished":
+            keys = held.get(str(entry.get("branch")), [])
+            if entry.get("task") in keys:
+                keys.remove(entry["task"])
         elif kind == "Assignment" and isinstance(entry.get("task_key"), str):
             keys = held.setdefault(str(entry.get("instance")), [])  # worker-N is its branch
             if entry["task_key"] not in keys:
                 keys.append(entry["task_key"])
     return {branch: tuple(keys) for branch, keys in held.items()}
+
+
+def _finished_tasks(entries: list[dict[str, Any]]) -> tuple[TaskFinished, ...]:
+    """The ``TaskFinished`` entries no later merge or delivery of their branch covers."""
+    pending: dict[str, list[TaskFinished]] = {}
+    for entry in entries:
+        kind = entry.get("type")
+        if kind in {"MergeRecord", "Delivery"}:
+            pending.pop(str(entry.get("branch")), None)
+        elif kind == "TaskFinished":
+            pending.setdefault(str(entry["branch"]), []).append(
+                TaskFinished(
+                    branch=str(entry["branch"]),
+                    task=str(entry["task"]),
+                    commits=tuple(str(c) for c in entry.get("commits", ())),
+                )
+            )
+    return tuple(f for items in pending.values() for f in items)
 
 
 def _merge(entry: dict[str, Any]) -> MergeRecord:

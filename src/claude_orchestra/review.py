@@ -29,6 +29,7 @@ from claude_orchestra.progress import (
     MergeByQueue,
     MergeDelivered,
     MergeRecord,
+    TaskFinished,
     WorkerFinished,
 )
 from claude_orchestra.prompt_tag import render_prompt_tag
@@ -129,6 +130,7 @@ class WorkReview:
         self,
         held_tasks: Mapping[str, Sequence[str]] | None = None,
         delivered: Iterable[str] = (),
+        finished_tasks: Sequence[TaskFinished] = (),
     ) -> None:
         """After ``run --resume``: push every worker branch, read origin back, and hand every
         branch with unmerged commits to the merger again.
@@ -138,6 +140,9 @@ class WorkReview:
                 merge: on a branch with unmerged commits they count as finished (done once
                 merged), elsewhere they are open again.
             delivered: commits a merger plugin already delivered elsewhere.
+            finished_tasks: tasks whose turn ended with commits, since their branch's last
+                recorded merge: done if those commits are on the run branch now (merged
+                before the kill, unrecorded: the merge is recorded here), else finished.
         """
         ctx = self.ctx
         self._delivered.update(delivered)
@@ -145,6 +150,7 @@ class WorkReview:
             await self.push(ctx.instances[name], worktree)
         facts = await self._read_origin()
         self._take_facts(facts, None)
+        self._take_finished(finished_tasks)
         owners = {tree.branch: name for name, tree in self.worktrees.items()}
         for branch, commits in self._unmerged.items():
             if set(commits) - self._delivered and branch in owners:
@@ -152,6 +158,25 @@ class WorkReview:
                     if key not in ctx.progress.tasks_done:
                         ctx.progress.task_finished(branch, key)
                 self._hand_over(ctx.instances[owners[branch]], branch, commits)
+
+    def _take_finished(self, finished_tasks: Sequence[TaskFinished]) -> None:
+        progress = self.ctx.progress
+        for finished in finished_tasks:
+            if finished.task in progress.tasks_done:
+                continue
+            if set(finished.commits) & set(self._unmerged.get(finished.branch, ())):
+                progress.task_finished(finished.branch, finished.task)
+                continue
+            record = MergeRecord(
+                branch=finished.branch,
+                commits=finished.commits,
+                at=self.ctx.clock.wall(),
+                merged_by="before the restart",
+                tasks=(finished.task,),
+            )
+            progress.merges.append(record)
+            progress.tasks_done.add(finished.task)
+            self.ctx.journal.record(record)
 
     async def _refresh(self, instance: Instance) -> None:
         """Push the instance's branch, then read the run's facts back from origin."""
@@ -250,6 +275,9 @@ class WorkReview:
             ctx.progress.completed_tasks.append((instance.name, assignment.task))
         if assignment is not None and assignment.task_key is not None:
             ctx.progress.task_finished(branch, assignment.task_key)
+            ctx.journal.record(
+                TaskFinished(branch=branch, task=assignment.task_key, commits=commits)
+            )
         self._hand_over(instance, branch, commits)
 
     def _hand_over(self, instance: Instance, branch: str, commits: tuple[str, ...]) -> None:
