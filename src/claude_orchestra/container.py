@@ -38,7 +38,7 @@ import attrs
 from claude_orchestra import _relay
 from claude_orchestra.claude_home import LaunchSpec
 from claude_orchestra.errors import PrerequisiteError
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtime import Runtime, RuntimeContext, WrappingRuntime
 from claude_orchestra.sandbox import worktree_git_dirs
 
 DEFAULT_IMAGE = "claude-orchestra:latest"
@@ -162,46 +162,30 @@ def _mounts(paths: Iterable[Path], *, read_only: bool) -> list[str]:
 
 
 @final
-@attrs.define(eq=False)
-class ContainerRuntime:
+class ContainerRuntime(WrappingRuntime):
     """A runtime that starts every command in a container, in another runtime's panes."""
 
-    inner: Runtime
-    policy: ContainerPolicy
+    def __init__(self, inner: Runtime, policy: ContainerPolicy) -> None:
+        super().__init__(inner)
+        self.policy = policy
 
-    async def launch(self, name: str, spec: LaunchSpec) -> int:
-        """Start the container in a new window."""
-        return await self.inner.launch(name, self.policy.wrap(spec, name))
+    def wrap(self, spec: LaunchSpec, name: str) -> LaunchSpec:
+        """The command in instance ``name``'s container."""
+        return self.policy.wrap(spec, name)
 
     async def respawn(self, name: str, spec: LaunchSpec) -> int:
         """Replace the pane's process (and its container) with a new container."""
         await self._remove([self.policy.container_name(name)])
-        return await self.inner.respawn(name, self.policy.wrap(spec, name))
-
-    async def type_text(self, name: str, text: str) -> None:
-        """Paste into the pane (the container's terminal)."""
-        await self.inner.type_text(name, text)
-
-    async def send_keys(self, name: str, *keys: str) -> None:
-        """Press keys in the pane."""
-        await self.inner.send_keys(name, *keys)
-
-    async def capture(self, name: str) -> str:
-        """The pane's text."""
-        return await self.inner.capture(name)
-
-    async def terminate(self, name: str) -> None:
-        """SIGTERM the engine's client, which passes it to the container."""
-        await self.inner.terminate(name)
+        return await super().respawn(name, spec)
 
     async def kill(self, name: str) -> None:
         """Close the window and remove its container."""
-        await self.inner.kill(name)
+        await super().kill(name)
         await self._remove([self.policy.container_name(name)])
 
     async def close(self) -> None:
         """End every pane, then remove every container labelled with this run."""
-        await self.inner.close()
+        await super().close()
         listed = await anyio.run_process(
             [
                 self.policy.engine,

@@ -61,6 +61,50 @@ class Runtime(Protocol):
         ...
 
 
+class WrappingRuntime:
+    """A runtime that runs every command its own way inside another runtime's panes: only
+    :meth:`wrap` differs (the ``sandbox`` and ``container`` runtimes are two)."""
+
+    def __init__(self, inner: Runtime) -> None:
+        self.inner = inner
+
+    def wrap(self, spec: LaunchSpec, name: str) -> LaunchSpec:
+        """``spec`` as instance ``name``'s pane should run it."""
+        raise NotImplementedError
+
+    async def launch(self, name: str, spec: LaunchSpec) -> int:
+        """Start the wrapped command in a new window."""
+        return await self.inner.launch(name, self.wrap(spec, name))
+
+    async def respawn(self, name: str, spec: LaunchSpec) -> int:
+        """Replace the pane's process with the wrapped command."""
+        return await self.inner.respawn(name, self.wrap(spec, name))
+
+    async def type_text(self, name: str, text: str) -> None:
+        """Paste into the pane."""
+        await self.inner.type_text(name, text)
+
+    async def send_keys(self, name: str, *keys: str) -> None:
+        """Press keys in the pane."""
+        await self.inner.send_keys(name, *keys)
+
+    async def capture(self, name: str) -> str:
+        """The pane's text."""
+        return await self.inner.capture(name)
+
+    async def terminate(self, name: str) -> None:
+        """SIGTERM the pane's process."""
+        await self.inner.terminate(name)
+
+    async def kill(self, name: str) -> None:
+        """Close the window."""
+        await self.inner.kill(name)
+
+    async def close(self) -> None:
+        """End everything."""
+        await self.inner.close()
+
+
 @final
 @attrs.frozen(kw_only=True)
 class RuntimeContext:

@@ -30,7 +30,7 @@ import attrs
 
 from claude_orchestra.claude_home import LaunchSpec
 from claude_orchestra.errors import PrerequisiteError
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtime import Runtime, RuntimeContext, WrappingRuntime
 
 
 def worktree_git_dirs(worktree: Path) -> tuple[Path, ...]:
@@ -119,41 +119,13 @@ class SandboxPolicy:
 
 
 @final
-@attrs.define(eq=False)
-class SandboxRuntime:
+class SandboxRuntime(WrappingRuntime):
     """A runtime that starts every command inside the sandbox, in another runtime's panes."""
 
-    inner: Runtime
-    policy: SandboxPolicy
+    def __init__(self, inner: Runtime, policy: SandboxPolicy) -> None:
+        super().__init__(inner)
+        self.policy = policy
 
-    async def launch(self, name: str, spec: LaunchSpec) -> int:
-        """Start the sandboxed command in a new window."""
-        return await self.inner.launch(name, self.policy.wrap(spec))
-
-    async def respawn(self, name: str, spec: LaunchSpec) -> int:
-        """Replace the pane's process with the sandboxed command."""
-        return await self.inner.respawn(name, self.policy.wrap(spec))
-
-    async def type_text(self, name: str, text: str) -> None:
-        """Paste into the pane."""
-        await self.inner.type_text(name, text)
-
-    async def send_keys(self, name: str, *keys: str) -> None:
-        """Press keys in the pane."""
-        await self.inner.send_keys(name, *keys)
-
-    async def capture(self, name: str) -> str:
-        """The pane's text."""
-        return await self.inner.capture(name)
-
-    async def terminate(self, name: str) -> None:
-        """SIGTERM the pane's process (the sandbox dies with it)."""
-        await self.inner.terminate(name)
-
-    async def kill(self, name: str) -> None:
-        """Close the window."""
-        await self.inner.kill(name)
-
-    async def close(self) -> None:
-        """End everything."""
-        await self.inner.close()
+    def wrap(self, spec: LaunchSpec, name: str) -> LaunchSpec:
+        """The command inside the sandbox (the sandbox dies with the pane's process)."""
+        return self.policy.wrap(spec)
