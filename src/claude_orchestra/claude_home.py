@@ -22,6 +22,7 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra import _relay
+from claude_orchestra._private import write_private
 from claude_orchestra.credentials import Credential
 
 HOOK_TOKEN_ENV = "CLAUDE_ORCHESTRA_HOOK_TOKEN"  # noqa: S105 (a variable name)
@@ -183,11 +184,11 @@ class ClaudeHome:
         projects = state.setdefault("projects", {})
         for folder in trusted:
             projects.setdefault(str(folder), {})["hasTrustDialogAccepted"] = True
-        _write_private(state_file, json.dumps(state, indent=2))
+        write_private(state_file, json.dumps(state, indent=2))
         user_settings = self.path / "settings.json"
         if not user_settings.exists():
-            _write_private(user_settings, json.dumps({"skipDangerousModePermissionPrompt": True}))
-        _write_private(
+            write_private(user_settings, json.dumps({"skipDangerousModePermissionPrompt": True}))
+        write_private(
             self.settings_file, json.dumps(hook_settings(instance, launch, endpoint), indent=2)
         )
         if credential.oauth_file is not None:
@@ -273,12 +274,5 @@ def write_launch_env(spec: LaunchSpec) -> Mapping[str, str]:
     is left to pass on the command line: nothing then, else ``spec.env``."""
     if spec.env_file is None:
         return spec.env
-    _write_private(spec.env_file, json.dumps(dict(spec.env)))
+    write_private(spec.env_file, json.dumps(dict(spec.env)))
     return {}
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)

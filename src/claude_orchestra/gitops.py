@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import os
 import re
 import shutil
 import time
@@ -31,6 +30,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import attrs
 import git
 
+from claude_orchestra._private import write_private
 from claude_orchestra.errors import GitError, MergeConflict, UnmergedWorkError
 
 REMOTE: Final = "origin"
@@ -255,7 +255,7 @@ def clone(
     if credentials_file is not None:
         url, line = split_credentials(url)
         if line is not None:
-            _write_private(credentials_file, line + "\n")
+            write_private(credentials_file, line + "\n")
             store = f"store --file={credentials_file}"
             helper = [
                 "-c",
@@ -295,13 +295,6 @@ def clone(
         with session(dest, "config credential.helper") as s:
             s.run("config", "credential.helper", "")  # no helper of the user's saves it
             s.run("config", "--add", "credential.helper", store)
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 def _empty(directory: Path, *, remove: bool) -> None:

@@ -274,8 +274,7 @@ class RunProgress:
             i for i in instances if i.state is InstanceState.IDLE and i.name not in self.in_flight
         )
         held = (*self.in_flight.values(), *pending)
-        taken = {a.task_key for a in held if a.task_key is not None}
-        taken.update(key for keys in self.tasks_finished.values() for key in keys)
+        taken = {a.task_key for a in held if a.task_key is not None} | self._finished_keys()
         return RunView(
             run_branch=self.run_branch,
             scheduler=scheduler,
@@ -329,7 +328,7 @@ class RunProgress:
         if self.task_file is None:
             return []
         done = self.tasks_done | self.task_file.done_in_file()
-        finished = {key for keys in self.tasks_finished.values() for key in keys}
+        finished = self._finished_keys()
         states = []
         for task in self.task_file.tasks:
             if task.key in done:
@@ -342,6 +341,10 @@ class RunProgress:
                 state = "open"
             states.append((task.key, task.text, state))
         return states
+
+    def _finished_keys(self) -> set[str]:
+        """Task-file keys whose work waits on a branch to be merged."""
+        return {key for keys in self.tasks_finished.values() for key in keys}
 
     def task_counts(self) -> tuple[int, int]:
         """(total, done) over the task lists and the task file."""

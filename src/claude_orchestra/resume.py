@@ -101,6 +101,7 @@ def read_previous_run(workspace: Workspace) -> PreviousRun:
     config_dir = facts.get("configDir")
     started = facts.get("startedAt")
     socket = facts.get("tmuxSocket")
+    held, finished = _task_record(entries)
     return PreviousRun(
         pid=pid if isinstance(pid, int) else None,
         tmux_socket=socket if isinstance(socket, str) else None,
@@ -110,8 +111,8 @@ def read_previous_run(workspace: Workspace) -> PreviousRun:
         merges=tuple(_merge(e) for e in entries if e.get("type") == "MergeRecord"),
         incidents=tuple(_incident(e) for e in entries if e.get("type") == "Incident"),
         deliveries=tuple(_delivery(e) for e in entries if e.get("type") == "Delivery"),
-        held_tasks=_held_tasks(entries),
-        finished_tasks=_finished_tasks(entries),
+        held_tasks=held,
+        finished_tasks=finished,
     )
 
 
@@ -128,41 +129,35 @@ def _sessions(entries: list[dict[str, Any]]) -> dict[str, Session]:
     return sessions
 
 
-def _held_tasks(entries: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
-    """Per worker branch, the task keys given since the branch was last merged or
-    delivered, in order (the journal is in time order)."""
+def _task_record(
+    entries: list[dict[str, Any]],
+) -> tuple[dict[str, tuple[str, ...]], tuple[TaskFinished, ...]]:
+    """Per worker branch, since its last merge or delivery (the journal is in time order):
+    the tasks given to its worker with no finished turn (held), and the finished turns."""
     held: dict[str, list[str]] = {}
+    finished: dict[str, list[TaskFinished]] = {}
     for entry in entries:
-        kind = entry.get("type")
+        kind, branch = entry.get("type"), str(entry.get("branch"))
         if kind in {"MergeRecord", "Delivery"}:
-            held.pop(str(entry.get("branch")), None)
+            held.pop(branch, None)
+            finished.pop(branch, None)
         elif kind == "TaskFinished":
-            keys = held.get(str(entry.get("branch")), [])
-            if entry.get("task") in keys:
-                keys.remove(entry["task"])
+            done = TaskFinished(
+                branch=branch,
+                task=str(entry["task"]),
+                commits=tuple(str(c) for c in entry.get("commits", ())),
+            )
+            finished.setdefault(branch, []).append(done)
+            if done.task in held.get(branch, []):
+                held[branch].remove(done.task)
         elif kind == "Assignment" and isinstance(entry.get("task_key"), str):
             keys = held.setdefault(str(entry.get("instance")), [])  # worker-N is its branch
             if entry["task_key"] not in keys:
                 keys.append(entry["task_key"])
-    return {branch: tuple(keys) for branch, keys in held.items()}
-
-
-def _finished_tasks(entries: list[dict[str, Any]]) -> tuple[TaskFinished, ...]:
-    """The ``TaskFinished`` entries no later merge or delivery of their branch covers."""
-    pending: dict[str, list[TaskFinished]] = {}
-    for entry in entries:
-        kind = entry.get("type")
-        if kind in {"MergeRecord", "Delivery"}:
-            pending.pop(str(entry.get("branch")), None)
-        elif kind == "TaskFinished":
-            pending.setdefault(str(entry["branch"]), []).append(
-                TaskFinished(
-                    branch=str(entry["branch"]),
-                    task=str(entry["task"]),
-                    commits=tuple(str(c) for c in entry.get("commits", ())),
-                )
-            )
-    return tuple(f for items in pending.values() for f in items)
+    return (
+        {b: tuple(keys) for b, keys in held.items()},
+        tuple(f for items in finished.values() for f in items),
+    )
 
 
 def _merge(entry: dict[str, Any]) -> MergeRecord:

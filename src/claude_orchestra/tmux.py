@@ -25,17 +25,12 @@ from libtmux import exc as tmux_exc
 
 from claude_orchestra.claude_home import SCRUBBED_ENV, LaunchSpec, relay_command, write_launch_env
 from claude_orchestra.errors import TmuxError
-from claude_orchestra.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _SESSION = "orchestra"
 _limiter = anyio.CapacityLimiter(4)
-
-
-TmuxBackend = Runtime
-"""The name this Protocol had before runtimes became plugins."""
 
 
 def tmux_config(

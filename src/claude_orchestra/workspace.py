@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -31,6 +30,7 @@ import anyio
 import attrs
 
 from claude_orchestra import gitops
+from claude_orchestra._private import write_private
 from claude_orchestra.claude_home import ClaudeHome
 from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
 
@@ -128,9 +128,7 @@ class Workspace:
 
     def write_secret(self, token: str) -> None:
         """Store the run's hook secret, readable by the user only."""
-        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(token)
+        write_private(self.token_file, token)
 
     def write_run_file(self, facts: dict[str, Any]) -> None:
         """Record ``run.json``."""
