@@ -229,6 +229,15 @@ class AuthRotator:
             self._holders[instance] = credential.name
         return chosen
 
+    def usable(self, name: str) -> bool:
+        """Whether a request on credential ``name`` may be sent now (not cooling, invalid
+        or spent)."""
+        return self._status(name) is CredentialStatus.AVAILABLE
+
+    def standing(self, name: str) -> CredentialState:
+        """One credential's standing (see :meth:`view`)."""
+        return next(c for c in self.view().credentials if c.name == name)
+
     def holder_of(self, instance: str) -> Credential:
         """The credential ``instance`` holds."""
         return self.get(self._holders[instance])
@@ -242,6 +251,14 @@ class AuthRotator:
             )
         elif failure.kind.is_credential_problem:
             self._invalid.add(failure.credential)
+
+    def restore_limits(self, failures: Iterable[CredentialFailure]) -> None:
+        """Cool down again what an earlier process of this run saw limited (``run
+        --resume``); limits of credentials no longer in the pool are ignored."""
+        names = {c.name for c in self._pool}
+        for failure in failures:
+            if failure.credential in names and failure.kind is FailureKind.RATE_LIMIT:
+                self.record_failure(failure)
 
     def mark_spent(self, name: str) -> None:
         """The credential's budget is used up: never hand it out again in this run."""

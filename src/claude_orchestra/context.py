@@ -15,6 +15,7 @@ from typing import final
 import attrs
 
 from claude_orchestra._clock import Clock
+from claude_orchestra.auth import AuthRotator
 from claude_orchestra.errors import TmuxError
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import Journal
@@ -43,6 +44,7 @@ class RunContext:
     plugins: PluginHost
     journal: Journal
     clock: Clock
+    rotator: AuthRotator
     progress: RunProgress = attrs.field(init=False)
     timers: Timers = attrs.field(init=False, factory=Timers)
     resend: dict[str, Assignment] = attrs.field(init=False, factory=dict)
@@ -60,7 +62,13 @@ class RunContext:
             instances=[i.snapshot() for i in self.instances.values()],
             pending=self.resend.values(),
             task_file_name=self.rules.task_file or TASK_FILE,
+            unavailable=[i.name for i in self.instances.values() if not self.can_prompt(i)],
         )
+
+    def can_prompt(self, instance: Instance) -> bool:
+        """Whether a request on the instance's credential may be sent now: no prompt is
+        ever typed on a credential that is cooling down, invalid or spent."""
+        return self.rotator.usable(instance.credential.name)
 
     def incident(self, kind: IncidentKind, instance: Instance, evidence: str, action: str) -> None:
         """Record what went wrong and what is done about it: log, journal, report, plugins."""
@@ -79,7 +87,8 @@ class RunContext:
     async def send(self, assignment: Assignment) -> None:
         """Type the assignment's prompt, or keep it until the instance can take one."""
         instance = self.instances[assignment.instance]
-        if not instance.state.accepts_prompt:
+        if not instance.state.accepts_prompt or not self.can_prompt(instance):
+            # kept: sent once it is up again, or once it has moved to a usable credential
             self.resend[instance.name] = assignment
             return
         self.progress.record_assignment(assignment)

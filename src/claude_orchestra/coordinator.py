@@ -14,11 +14,12 @@ in threads behind the adapters, one step at a time, so no state is shared betwee
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import final
 
 import anyio
 import attrs
-from anyio.abc import ObjectReceiveStream
+from anyio.abc import ObjectReceiveStream, TaskGroup
 
 from claude_orchestra.context import RunContext
 from claude_orchestra.events import (
@@ -33,7 +34,9 @@ from claude_orchestra.events import (
     TurnStopped,
 )
 from claude_orchestra.instance import Instance
+from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.origin_watch import OriginRead
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome
@@ -55,6 +58,8 @@ class Coordinator:
     recovery: Recovery
     spending: Spending
     board: StatusBoard
+    latency: LoopLatency = attrs.field(factory=LoopLatency)
+    """How long events wait for the loop (received -> applied)."""
 
     async def run(self, events: ObjectReceiveStream[Event]) -> Outcome:
         """Consume events until the run is complete, stalls or reaches its deadline."""
@@ -72,12 +77,20 @@ class Coordinator:
             if event is not None:
                 await self._apply(event)
                 await self.spending.enforce()
+                self.latency.record(ctx.clock.now() - event.at)
             for timer in ctx.timers.pop_due(ctx.clock.now()):
                 await self.recovery.on_timer(timer)
             outcome = await self._settle()
             self.board.publish()
             if outcome is not None:
                 return outcome
+
+    def start_services(self, tg: TaskGroup, deliver: Callable[[Event], Awaitable[None]]) -> None:
+        """Start what works beside the loop and reports back as events: the origin watch
+        (git), and the merge queue when the ``queue`` merger is chosen."""
+        tg.start_soon(self.review.watch.run, deliver)
+        if self.review.merge_queue is not None:
+            tg.start_soon(self.review.merge_queue.run, deliver)
 
     async def drain_until_stopped(self, events: ObjectReceiveStream[Event], grace: float) -> None:
         """After asking instances to stop, apply events until all have exited."""
@@ -108,6 +121,9 @@ class Coordinator:
         return instance
 
     async def _apply(self, event: Event) -> None:
+        if isinstance(event, OriginRead):
+            await self.review.origin_read(event)
+            return
         known = self.ctx.instances.get(event.instance)
         if known is None:
             return
@@ -125,7 +141,7 @@ class Coordinator:
             case TurnStopped() if instance.state is InstanceState.IDLE:
                 self.recovery.progressed(instance)
                 assignment = self.ctx.progress.finish_assignment(instance.name)
-                await self.review.after_turn(instance, assignment)
+                self.review.stopped(instance, assignment)  # judged when origin's facts come
                 await self.spending.turn_ended(instance)
             case TurnFailed():
                 await self.recovery.turn_failed(instance, event)
@@ -147,6 +163,13 @@ class Coordinator:
         ctx = self.ctx
         if self.spending.run_spent:
             return Outcome.BUDGET
+        for instance in ctx.instances.values():
+            if (
+                instance.state.accepts_prompt
+                and not ctx.can_prompt(instance)
+                and instance.name not in self.spending.retired
+            ):
+                await self.recovery.move_off_unusable(instance)
         for assignment in ctx.plugins.schedule(ctx.view()):
             if assignment.instance not in ctx.resend:
                 await ctx.send(assignment)
@@ -155,7 +178,14 @@ class Coordinator:
             return Outcome.COMPLETE
         busy = any(i.state in _BUSY for i in ctx.instances.values())
         merging = self.review.merge_queue is not None and bool(ctx.progress.awaiting_merge)
-        if not busy and not merging and not ctx.progress.in_flight and not ctx.resend:
+        judging = bool(ctx.progress.judging) or self.review.watch.busy
+        if (
+            not busy
+            and not merging
+            and not judging
+            and not ctx.progress.in_flight
+            and not ctx.resend
+        ):
             if any(c.reached for c in self.spending.crossings):
                 logger.warning("nothing more can be done within the budget")
                 return Outcome.BUDGET

@@ -43,8 +43,24 @@ The pins live on origin; the clone's refs of this name mirror origin's (a fetch 
 them with the rest), so they are only ever written by :func:`preserve`.
 """
 
+TRACKING: Final = "refs/orchestra/origin"
+"""Where the orchestrator's own fetches put origin's branches.
+
+Not ``refs/remotes/origin``: the instances fetch and push in worktrees that share the
+clone's refs, and git updates a ref only if it still holds what it read first, so two
+processes fetching into the same refs make one fail (``cannot lock ref``). The
+orchestrator fetches after every turn; in a namespace of its own it never breaks an
+instance's ``git fetch``, and an instance's fetch never changes what it reads.
+"""
+
+
+def tracking(branch: str) -> str:
+    """The orchestrator's ref for origin's ``branch`` (as of its last fetch)."""
+    return f"{TRACKING}/{branch}"
+
+
 _FETCH_REFSPECS: Final = (
-    f"+refs/heads/*:refs/remotes/{REMOTE}/*",
+    f"+refs/heads/*:{TRACKING}/*",
     f"+{PRESERVED_PREFIX}*:{PRESERVED_PREFIX}*",
 )
 # Git must never wait for a person: no credential prompt on a terminal, no editor for a
@@ -295,6 +311,8 @@ def clone(
         with session(dest, "config credential.helper") as s:
             s.run("config", "credential.helper", "")  # no helper of the user's saves it
             s.run("config", "--add", "credential.helper", store)
+    with session(dest, "fetch") as s:  # the orchestrator's own view of origin
+        _fetch(s, timeout)
 
 
 def _empty(directory: Path, *, remove: bool) -> None:
@@ -380,7 +398,7 @@ def commits_ahead(path: Path, ref: str, base: str) -> int:
 
 def remote_branches(path: Path) -> dict[str, str]:
     """Origin's branches as of the last fetch or push: name to commit id."""
-    prefix = f"refs/remotes/{REMOTE}/"
+    prefix = f"{TRACKING}/"
     with session(path, "for-each-ref") as s:
         out = s.run("for-each-ref", "--format=%(objectname) %(refname) %(symref)", prefix)
     branches: dict[str, str] = {}
@@ -397,9 +415,46 @@ def push(
     """Push ``src`` to ``dest_ref`` on origin; never forced, a rejection is a GitError."""
     check_ref_name(dest_ref)
     with session(path, f"push {dest_ref}") as s:
-        s.resolve(src)  # a clear error for a missing source
+        sha = s.resolve(src)  # a clear error for a missing source
         upstream = ["--set-upstream"] if set_upstream else []
         s.run("push", "--quiet", *upstream, REMOTE, f"{src}:{dest_ref}", timeout=timeout)
+        if dest_ref.startswith("refs/heads/"):  # origin has it now: so does our view of it
+            s.run("update-ref", tracking(dest_ref.removeprefix("refs/heads/")), sha)
+
+
+def push_branches(path: Path, branches: Sequence[str], *, timeout: float) -> dict[str, str | None]:
+    """Push each local branch to origin's branch of the same name, in one ``git push``.
+
+    Never forced. One refused branch does not stop the others.
+
+    Returns:
+        Branch -> ``None`` (pushed, or origin had it already) or git's reason for refusing it.
+
+    Raises:
+        GitError: git failed for every branch (origin unreachable, say).
+    """
+    if not branches:
+        return {}
+    specs = [f"refs/heads/{check_ref_name(b)}:refs/heads/{b}" for b in branches]
+    with session(path, "push") as s:
+        status, out, err = s.try_run(
+            "push", "--porcelain", "--set-upstream", REMOTE, *specs, timeout=timeout
+        )
+        results: dict[str, str | None] = {}
+        for line in out.splitlines():
+            flag, _, rest = line.partition("\t")
+            spec, _, summary = rest.partition("\t")
+            if ":refs/heads/" not in spec:
+                continue
+            branch = spec.split(":refs/heads/", 1)[1]
+            results[branch] = (summary.strip() or "refused") if flag == "!" else None
+        if status != 0 and not results:
+            raise s.error(err, out)
+        for branch, refused in results.items():
+            if refused is None:  # origin has it now: so does our view of it
+                s.run("update-ref", tracking(branch), s.resolve(f"refs/heads/{branch}"))
+        reason = reason_of(err, out, s._secrets()) if status != 0 else "refused"
+        return {b: results.get(b, reason) for b in branches}
 
 
 def preserve(path: Path, ref: str, name: str, *, timeout: float) -> str:
@@ -423,7 +478,7 @@ def is_reachable_on_origin(path: Path, sha: str) -> bool:
             "--count=1",
             "--format=%(refname)",
             f"--contains={s.resolve(sha)}",
-            f"refs/remotes/{REMOTE}/",
+            f"{TRACKING}/",
             PRESERVED_PREFIX,
         )
         return bool(out.strip())
@@ -479,8 +534,8 @@ def add_worktree(path: Path, worktree: Path, *, branch: str, base: str) -> None:
         if s.exists(f"refs/heads/{branch}"):
             s.run("worktree", "add", str(worktree), branch)
             return
-        remote_branch = f"refs/remotes/{REMOTE}/{branch}"
-        start = remote_branch if s.exists(remote_branch) else f"refs/remotes/{REMOTE}/{base}"
+        remote_branch = tracking(branch)
+        start = remote_branch if s.exists(remote_branch) else tracking(base)
         if not s.exists(start):
             raise GitError(path, s.op, f"origin has no branch {base!r} (fetch first?)")
         s.run("worktree", "add", "--no-track", "-b", branch, str(worktree), start)

@@ -87,7 +87,7 @@ class MergeQueue:
                 gitops.add_detached_worktree,
                 self.repo.path,
                 self.path,
-                f"{gitops.REMOTE}/{self.run_branch}",
+                gitops.tracking(self.run_branch),
             )
         )
         # Its merge commits need an author; instances set theirs in their environment.
@@ -102,12 +102,12 @@ class MergeQueue:
 
     async def merge(self, request: MergeRequest) -> MergeFinished:
         """Merge one branch onto the run branch, test it, push it; say how it went."""
-        run_ref = f"{gitops.REMOTE}/{self.run_branch}"
+        run_ref = gitops.tracking(self.run_branch)
         try:
             await self.repo.fetch()
             await self.repo.locked(functools.partial(gitops.checkout_detached, self.path, run_ref))
             await self.repo.locked(
-                functools.partial(gitops.merge, self.path, f"{gitops.REMOTE}/{request.branch}")
+                functools.partial(gitops.merge, self.path, gitops.tracking(request.branch))
             )
         except MergeConflict as conflict:
             return self._finished(request, MergeOutcome.CONFLICT, files=tuple(conflict.files))

@@ -34,11 +34,15 @@ from claude_orchestra.defaults.manager import NAME as MANAGER
 from claude_orchestra.defaults.queue import NAME as QUEUE
 from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, UsageError
 from claude_orchestra.events import Event
+from claude_orchestra.evidence import OriginReader
 from claude_orchestra.failover import Failover
+from claude_orchestra.gitops import tracking
 from claude_orchestra.hookapp import create_hook_app
 from claude_orchestra.instance import Instance, LaunchSettings, Role
 from claude_orchestra.journal import Journal
+from claude_orchestra.latency import LoopLatency
 from claude_orchestra.mergequeue import MergeQueue
+from claude_orchestra.origin_watch import OriginWatch
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.report import (
@@ -188,7 +192,7 @@ class Orchestrator:
         check_tools()
         started = self._clock.wall()
         workspace = self.workspace
-        previous = read_previous_run(workspace) if resume else None
+        previous = self._previous_run() if resume else None
         if previous is None and workspace.repo.exists():
             raise UsageError(
                 "workspaceDir",
@@ -234,8 +238,7 @@ class Orchestrator:
                 instances = self._instances(names, claude, endpoint, runtime)
                 coordinator = self._coordinator(instances, repo, worktrees, journal, started)
                 coordinator.ctx.progress.task_file = task_file
-                if coordinator.review.merge_queue is not None:
-                    tg.start_soon(coordinator.review.merge_queue.run, send.send)
+                coordinator.start_services(tg, send.send)
                 outcome = Outcome.FAILED
                 try:
                     if previous is not None:
@@ -256,6 +259,13 @@ class Orchestrator:
         self.plugins.notify("orchestra_run_finished", summary=summary)
         return summary
 
+    def _previous_run(self) -> PreviousRun:
+        """The killed run to take up; its limits hold here too, before any credential is
+        handed out."""
+        previous = read_previous_run(self.workspace)
+        self.rotator.restore_limits(previous.limits)
+        return previous
+
     def _coordinator(
         self,
         instances: dict[str, Instance],
@@ -266,7 +276,7 @@ class Orchestrator:
     ) -> Coordinator:
         """The loop and its parts, wired for this run."""
         settings = self.config.orchestrator
-        quiet = settings.stuck_threshold_ms / 1000 if settings.stuck_threshold_ms else 120.0
+        quiet = settings.stuck_threshold_ms / 1000 if settings.stuck_threshold_ms else 30.0
         ctx = RunContext(
             rules=RunRules(
                 run_branch=settings.branch,
@@ -275,7 +285,8 @@ class Orchestrator:
                 worker_count=settings.worker_count,
                 deadline=self._clock.now() + settings.max_run_duration_minutes * 60,
                 quiet_after=quiet,
-                probe_after=min(10.0, max(2.0, quiet / 4)),
+                look_after=min(8.0, quiet),
+                probe_after=min(5.0, max(1.0, quiet / 4)),
                 idle_retries=settings.idle_retries,
                 task_file=self._task_file,
             ),
@@ -283,7 +294,9 @@ class Orchestrator:
             plugins=self.plugins,
             journal=journal,
             clock=self._clock,
+            rotator=self.rotator,
         )
+        latency = LoopLatency()
         failover = Failover(rotator=self.rotator, plugins=self.plugins, clock=self._clock)
         recovery = Recovery(ctx=ctx, failover=failover)
         spending = Spending(
@@ -299,6 +312,16 @@ class Orchestrator:
                 ctx=ctx,
                 repo=repo,
                 worktrees={f"worker-{n}": tree for n, tree in worktrees.items()},
+                watch=OriginWatch(
+                    reader=OriginReader(
+                        repo=repo,
+                        run_branch=settings.branch,
+                        workers=tuple(range(1, settings.worker_count + 1)),
+                        branches=tuple(tree.branch for tree in worktrees.values()),
+                        task_file=self._task_file,
+                    ),
+                    clock=self._clock,
+                ),
                 merge_queue=MergeQueue(
                     repo=repo,
                     path=self.workspace.integration,
@@ -320,7 +343,9 @@ class Orchestrator:
                 rotator=self.rotator,
                 clock=self._clock,
                 started_at=started,
+                latency=latency,
             ),
+            latency=latency,
         )
 
     async def _take_up(self, previous: PreviousRun, coordinator: Coordinator) -> None:
@@ -399,7 +424,7 @@ class Orchestrator:
         """
         if self._task_file is None:
             return None
-        ref = f"origin/{self.config.orchestrator.branch}"
+        ref = tracking(self.config.orchestrator.branch)
         text = await repo.read_file(ref, self._task_file)
         return None if text is None else parse_task_file(text, path=self._task_file)
 
@@ -526,6 +551,7 @@ class Orchestrator:
                 rotations=coordinator.recovery.failover.rotations,
                 pool=self.rotator.view(),
                 spending=spending,
+                loop_latency=coordinator.latency.as_json(),
             ),
         )
         return summary

@@ -149,6 +149,9 @@ class IncidentKind(enum.Enum):
     BUDGET_REACHED = "budget_reached"
     STUCK = "stuck"
     TASK_FILE_INVALID = "task_file_invalid"
+    CREDENTIAL_UNAVAILABLE = "credential_unavailable"
+    """An idle instance's credential cooled down, was found invalid or was spent (through
+    another instance's request or the budget): it is moved before it is given a prompt."""
 
 
 @final
@@ -199,6 +202,9 @@ class RunView:
     """Worker instance -> the task it stopped on without committing, follow-ups used up:
     back with the manager, and the worker gets no work until the manager has replanned."""
     replan_requests: int = 0
+    branch_task_lists: Mapping[int, TaskList] = attrs.field(factory=dict)
+    """Worker number -> its task list as its own branch on origin holds it: ahead of the
+    run branch's copy (its ticks) until its work is merged."""
 
     def instance(self, name: str) -> InstanceView:
         """The view of one instance by name."""
@@ -228,6 +234,11 @@ class RunProgress:
     deliveries: list[Delivery] = attrs.field(factory=list)
     incidents: list[Incident] = attrs.field(factory=list)
     task_lists: dict[int, TaskList] = attrs.field(factory=dict)
+    branch_task_lists: dict[int, TaskList] = attrs.field(factory=dict)
+    """Worker number -> its task list on its own branch (see :attr:`RunView.branch_task_lists`)."""
+    judging: dict[str, Assignment | None] = attrs.field(factory=dict)
+    """Instance -> the assignment its ``Stop`` ended, while origin's facts are read: it gets
+    no new work until its turn is judged."""
     plan_requests: int = 0
     idle_retries: dict[str, int] = attrs.field(factory=dict)
     handed_back: dict[str, str] = attrs.field(factory=dict)
@@ -268,12 +279,22 @@ class RunProgress:
         instances: Sequence[InstanceView],
         pending: Iterable[Assignment] = (),
         task_file_name: str = TASK_FILE,
+        unavailable: Iterable[str] = (),
     ) -> RunView:
-        """The frozen view handed to plugins (``pending``: assignments kept to resend)."""
+        """The frozen view handed to plugins (``pending``: assignments kept to resend;
+        ``unavailable``: instances whose credential cannot take a request now, which are
+        not idle for the plugins)."""
+        unavailable = frozenset(unavailable)
         idle = tuple(
-            i for i in instances if i.state is InstanceState.IDLE and i.name not in self.in_flight
+            i
+            for i in instances
+            if i.state is InstanceState.IDLE
+            and i.name not in self.in_flight
+            and i.name not in self.judging
+            and i.name not in unavailable
         )
-        held = (*self.in_flight.values(), *pending)
+        judged = (a for a in self.judging.values() if a is not None)
+        held = (*self.in_flight.values(), *judged, *pending)
         taken = {a.task_key for a in held if a.task_key is not None} | self._finished_keys()
         return RunView(
             run_branch=self.run_branch,
@@ -283,6 +304,7 @@ class RunProgress:
             instances=tuple(instances),
             idle=idle,
             task_lists=MappingProxyType(dict(self.task_lists)),
+            branch_task_lists=MappingProxyType(dict(self.branch_task_lists)),
             planned=self.planned,
             plan_requests=self.plan_requests,
             awaiting_merge=tuple(self.awaiting_merge),
@@ -381,6 +403,7 @@ class RunProgress:
             and self.open_tasks() == 0
             and not self.awaiting_merge
             and not self.in_flight
+            and not self.judging
             and branches_ahead == 0
             and all(i.state is InstanceState.IDLE for i in instances)
         )

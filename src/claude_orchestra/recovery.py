@@ -10,12 +10,14 @@
 - a restart: the old process is asked to exit and replaced only once it has gone;
 - deadlines: no ``SessionStart`` after a launch, no ``UserPromptSubmit`` after a prompt
   (Enter is pressed again), a pause that has ended, a retry that is due;
-- quiet: a turn with no hook event for ``quiet_after`` seconds has its screen read (the
-  labelled fallback, :mod:`claude_orchestra.screen`); a limit Claude Code is silently
-  retrying is treated as the ``StopFailure`` it will become;
+- quiet: a turn with no hook event for ``look_after`` seconds has its screen read (the
+  labelled fallback, :mod:`claude_orchestra.screen`), then again every ``probe_after``
+  seconds; a limit Claude Code is silently retrying is treated as the ``StopFailure`` it
+  will become, so the instance moves to a free credential instead of waiting it out;
 - stuck: a quiet turn whose transcript and streamed-token count have not moved for
-  ``probe_after`` more seconds, with no tool running, is restarted on its conversation and
-  its prompt sent again. A reply that streams slowly moves the count, so it is never stuck.
+  ``quiet_after`` seconds, with no tool running and no retry of Claude Code's own on
+  screen, is restarted on its conversation and its prompt sent again. A reply that streams
+  slowly moves the count, so it is never stuck.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.auth import CredentialFailure
+from claude_orchestra.auth import CredentialFailure, CredentialStatus
 from claude_orchestra.context import RunContext, clip
 from claude_orchestra.credentials import Credential
 from claude_orchestra.events import Event, FailureKind, PaneDied, TurnFailed
@@ -66,6 +68,8 @@ class Recovery:
     _restarts: dict[str, int] = attrs.field(init=False, factory=dict)
     _launches: dict[str, int] = attrs.field(init=False, factory=dict)
     _activity: dict[str, int] = attrs.field(init=False, factory=dict)
+    _active_at: dict[str, float] = attrs.field(init=False, factory=dict)
+    """When each instance's last event arrived (monotonic seconds)."""
     _replacing: dict[str, tuple[Credential | None, bool]] = attrs.field(init=False, factory=dict)
     """Instances whose process was asked to exit so it can be replaced: (credential, resume)."""
     _tools_running: set[str] = attrs.field(init=False, factory=set)
@@ -73,6 +77,8 @@ class Recovery:
     """Instances that ended their session by themselves: the back-off once the pane goes."""
     _stale_input: set[str] = attrs.field(init=False, factory=set)
     """Instances whose input box may hold an interrupted prompt: replace, never type."""
+    _paused: set[str] = attrs.field(init=False, factory=set)
+    """Instances waiting for a credential to reset (a ``CredentialDue`` is set)."""
 
     # -- what the coordinator tells us ---------------------------------------------------
 
@@ -91,9 +97,10 @@ class Recovery:
         """An event arrived for ``instance``; while it works, watch for quiet."""
         count = self._activity.get(instance.name, 0) + 1
         self._activity[instance.name] = count
+        self._active_at[instance.name] = self.ctx.clock.now()
         if instance.state is InstanceState.WORKING:
             self.ctx.timers.add(
-                self.ctx.clock.now() + self.ctx.rules.quiet_after,
+                self.ctx.clock.now() + self.ctx.rules.look_after,
                 QuietDeadline(instance=instance.name, mark=count),
             )
 
@@ -145,7 +152,8 @@ class Recovery:
         if assignment is not None:
             ctx.resend[instance.name] = assignment
         if event.error.is_credential_problem:
-            self.failover.failure_of(instance.snapshot(), event)
+            # journaled: a resumed run keeps the cooldown (and sends nothing on it)
+            ctx.journal.record(self.failover.failure_of(instance.snapshot(), event))
             await self._follow(instance, self.failover.decide(instance.snapshot()), event.detail)
             return
         count = self._failures.get(instance.name, 0)
@@ -164,6 +172,37 @@ class Recovery:
             f"retry on the same credential in {delay:.0f} s",
         )
         ctx.timers.add(ctx.clock.now() + delay, RetryDue(instance=instance.name))
+
+    async def move_off_unusable(self, instance: Instance) -> None:
+        """The instance is idle on a credential that cannot take a request now (another
+        instance's limit made it cool down; it was found invalid; its budget is spent):
+        move it before anything is typed. A prompt there would only fail, and with real
+        accounts hammering a limited key can lengthen the limit."""
+        if instance.name in self._replacing or instance.name in self._paused:
+            return
+        standing = self.failover.rotator.standing(instance.credential.name)
+        kind = {
+            CredentialStatus.COOLING: FailureKind.RATE_LIMIT,
+            CredentialStatus.SPENT: FailureKind.BILLING_ERROR,
+        }.get(standing.status, FailureKind.AUTHENTICATION_FAILED)
+        failure = CredentialFailure(
+            instance=instance.name,
+            credential=standing.name,
+            kind=kind,
+            detail=f"its credential {standing.name} is {standing.status.value}"
+            + (
+                f" for {standing.until - self.ctx.clock.wall():.0f} s more"
+                if standing.until
+                else ""
+            ),
+            at=self.ctx.clock.wall(),
+            reset_at=standing.until,
+            budget=standing.status is CredentialStatus.SPENT,
+        )
+        decision = self.failover.move_off(instance.snapshot(), failure)
+        await self._follow(
+            instance, decision, failure.detail, moved=IncidentKind.CREDENTIAL_UNAVAILABLE
+        )
 
     async def move_off(self, instance: Instance, failure: CredentialFailure) -> None:
         """The core retired the instance's credential (its budget): move on, like after a limit."""
@@ -200,6 +239,7 @@ class Recovery:
                     clip(evidence),
                     f"pause {wait:.0f} s until a credential resets",
                 )
+                self._paused.add(instance.name)
                 ctx.timers.add(ctx.clock.now() + wait, CredentialDue(instance=instance.name))
             case NoCredential():
                 ctx.resend.pop(instance.name, None)
@@ -262,40 +302,19 @@ class Recovery:
         """A deadline came due: act if what it waited for still has not happened."""
         ctx = self.ctx
         instance = ctx.instances[timer.instance]
+        if isinstance(timer, CredentialDue):
+            self._paused.discard(instance.name)
         match timer:
             case StartDeadline(launch=launch) if (
                 launch == self._launches.get(instance.name)
                 and instance.state is InstanceState.STARTING
             ):
-                ctx.incident(
-                    IncidentKind.INSTANCE_DIED,
-                    instance,
-                    f"no SessionStart within {ctx.rules.start_timeout:.0f} s; "
-                    f"screen: {await ctx.screen(instance)}",
-                    "restart",
-                )
-                if self._restarts.get(instance.name, 0) < ctx.rules.max_restarts:
-                    self._restarts[instance.name] = self._restarts.get(instance.name, 0) + 1
-                    await self.relaunch(instance, resume=False)
-            case DeliveryDeadline(prompt_number=number, nudge=nudge) if (
+                await self._no_session_start(instance)
+            case DeliveryDeadline(prompt_number=number) if (
                 instance.state is InstanceState.PROMPTED
                 and instance.snapshot().prompts_sent == number
             ):
-                logger.debug("%s: no UserPromptSubmit yet; pressing Enter again", instance.name)
-                await ctx.guard(instance, instance.press("Enter"))
-                if nudge + 1 < len(ctx.rules.delivery_nudges):
-                    ctx.timers.add(
-                        ctx.clock.now() + ctx.rules.delivery_nudges[nudge + 1],
-                        attrs.evolve(timer, nudge=nudge + 1),
-                    )
-                else:
-                    ctx.incident(
-                        IncidentKind.PROMPT_NOT_DELIVERED,
-                        instance,
-                        f"no UserPromptSubmit within {sum(ctx.rules.delivery_nudges):.0f} s; "
-                        f"screen: {await ctx.screen(instance)}",
-                        "wait for the instance",
-                    )
+                await self._not_delivered(instance, timer)
             case ExitDeadline(launch=launch) if (
                 launch == self._launches.get(instance.name) and instance.name in self._replacing
             ):
@@ -306,11 +325,11 @@ class Recovery:
                 and instance.state is InstanceState.WORKING
             ):
                 await self._quiet(instance)
-            case ProgressProbe(mark=mark, progress=progress) if (
+            case ProgressProbe(mark=mark) if (
                 mark == self._activity.get(instance.name)
                 and instance.state is InstanceState.WORKING
             ):
-                await self._probe(instance, progress)
+                await self._probe(instance, timer)
             case RestartDue(launch=launch) if (
                 launch == self._launches.get(instance.name) and not instance.state.alive
             ):
@@ -324,46 +343,100 @@ class Recovery:
             case _:
                 pass
 
+    async def _no_session_start(self, instance: Instance) -> None:
+        ctx = self.ctx
+        ctx.incident(
+            IncidentKind.INSTANCE_DIED,
+            instance,
+            f"no SessionStart within {ctx.rules.start_timeout:.0f} s; "
+            f"screen: {await ctx.screen(instance)}",
+            "restart",
+        )
+        if self._restarts.get(instance.name, 0) < ctx.rules.max_restarts:
+            self._restarts[instance.name] = self._restarts.get(instance.name, 0) + 1
+            await self.relaunch(instance, resume=False)
+
+    async def _not_delivered(self, instance: Instance, timer: DeliveryDeadline) -> None:
+        ctx = self.ctx
+        logger.debug("%s: no UserPromptSubmit yet; pressing Enter again", instance.name)
+        await ctx.guard(instance, instance.press("Enter"))
+        if timer.nudge + 1 < len(ctx.rules.delivery_nudges):
+            ctx.timers.add(
+                ctx.clock.now() + ctx.rules.delivery_nudges[timer.nudge + 1],
+                attrs.evolve(timer, nudge=timer.nudge + 1),
+            )
+            return
+        ctx.incident(
+            IncidentKind.PROMPT_NOT_DELIVERED,
+            instance,
+            f"no UserPromptSubmit within {sum(ctx.rules.delivery_nudges):.0f} s; "
+            f"screen: {await ctx.screen(instance)}",
+            "wait for the instance",
+        )
+
     async def _quiet(self, instance: Instance) -> None:
         """No hook for a while in the middle of a turn: read the screen (labelled evidence).
 
-        A limit or a dialog there is acted on. A running tool is left to its own timeout.
-        Otherwise the turn's progress (transcript size, the spinner's token count) is noted
-        and looked at again ``probe_after`` seconds later.
+        A limit or a dialog there is acted on. Otherwise the turn's progress (transcript
+        size, the spinner's token count) is noted and looked at again ``probe_after``
+        seconds later.
         """
         ctx = self.ctx
         reading = read_screen(await instance.screen(), now=ctx.clock.wall())
         logger.info("%s: quiet; the screen says %s", instance.name, reading.state.value)
         if await self._screen_problem(instance, reading):
             return
-        if instance.name in self._tools_running:
-            self._watch_quiet(instance)
-            return
-        ctx.timers.add(
-            ctx.clock.now() + ctx.rules.probe_after,
-            ProgressProbe(
-                instance=instance.name,
-                mark=self._activity.get(instance.name, 0),
-                progress=(transcript_bytes(instance), reading.tokens),
-            ),
+        self._probe_later(
+            instance,
+            (transcript_bytes(instance), reading.tokens),
+            since=self._active_at.get(instance.name, ctx.clock.now()),
         )
 
-    async def _probe(self, instance: Instance, before: tuple[int, int | None]) -> None:
-        """Quiet since the last look: moving on, or stuck?"""
+    async def _probe(self, instance: Instance, probe: ProgressProbe) -> None:
+        """Quiet since the last look: moving on, or stuck?
+
+        Moving on: the transcript grew, the spinner's count moved, a tool runs (it has its
+        own timeout), or Claude Code shows a retry of its own (it ends in a ``StopFailure``).
+        Stuck: none of these for ``quiet_after`` seconds.
+        """
         ctx = self.ctx
+        now = ctx.clock.now()
         reading = read_screen(await instance.screen(), now=ctx.clock.wall())
         if await self._screen_problem(instance, reading):
             return
-        now = (transcript_bytes(instance), reading.tokens)
-        if now != before or instance.name in self._tools_running:
-            logger.info("%s: quiet but progressing (%s -> %s)", instance.name, before, now)
-            self._watch_quiet(instance)
+        progress = (transcript_bytes(instance), reading.tokens)
+        moving = (
+            progress != probe.progress
+            or instance.name in self._tools_running
+            or reading.state is ScreenState.RETRYING
+        )
+        if moving:
+            logger.info(
+                "%s: quiet but progressing (%s -> %s)", instance.name, probe.progress, progress
+            )
+            self._probe_later(instance, progress, since=now)
             return
-        quiet = ctx.rules.quiet_after + ctx.rules.probe_after
+        if now - probe.since < ctx.rules.quiet_after:
+            self._probe_later(instance, progress, since=probe.since)
+            return
+        quiet = now - self._active_at.get(instance.name, probe.since)
         await self._stuck(
             instance,
-            f"no hook for {quiet:.0f} s, transcript at {now[0]} bytes and the spinner at "
-            f"{now[1]} tokens for {ctx.rules.probe_after:.0f} s; screen: {reading.line}",
+            f"no hook for {quiet:.0f} s, transcript at {progress[0]} bytes and the spinner at "
+            f"{progress[1]} tokens for {now - probe.since:.0f} s; screen: {reading.line}",
+        )
+
+    def _probe_later(
+        self, instance: Instance, progress: tuple[int, int | None], *, since: float
+    ) -> None:
+        self.ctx.timers.add(
+            self.ctx.clock.now() + self.ctx.rules.probe_after,
+            ProgressProbe(
+                instance=instance.name,
+                mark=self._activity.get(instance.name, 0),
+                progress=progress,
+                since=since,
+            ),
         )
 
     async def _stuck(self, instance: Instance, evidence: str) -> None:
@@ -381,12 +454,6 @@ class Recovery:
             IncidentKind.STUCK, instance, evidence, "restart with --resume, resend the prompt"
         )
         await self.relaunch(instance)
-
-    def _watch_quiet(self, instance: Instance) -> None:
-        self.ctx.timers.add(
-            self.ctx.clock.now() + self.ctx.rules.quiet_after,
-            QuietDeadline(instance=instance.name, mark=self._activity.get(instance.name, 0)),
-        )
 
     async def _screen_problem(self, instance: Instance, reading: ScreenReading) -> bool:
         """Act on a limit or a dialog the screen shows; ``True`` when it showed one."""
@@ -419,6 +486,10 @@ class Recovery:
                 f"screen: {reading.line}",
                 "keep watching",
             )
-            self._watch_quiet(instance)
+            # a person is needed: look again, but not so often that the incident repeats
+            self.ctx.timers.add(
+                self.ctx.clock.now() + self.ctx.rules.quiet_after,
+                QuietDeadline(instance=instance.name, mark=self._activity.get(instance.name, 0)),
+            )
             return True
         return False

@@ -116,6 +116,7 @@ def build_report(
     rotations: Sequence[Rotation] = (),
     pool: PoolView | None = None,
     spending: Spending | None = None,
+    loop_latency: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document written to ``report.json``."""
     usage = {u.instance: u for u in summary.usage}
@@ -144,6 +145,7 @@ def build_report(
         ],
         "credentials": [to_json(c) for c in pool.credentials] if pool else [],
         "spending": spending_report(spending) if spending else None,
+        "loopLatency": dict(loop_latency) if loop_latency is not None else None,
         "instances": [
             {
                 "name": i.name,

@@ -23,7 +23,9 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra._process import alive
+from claude_orchestra.auth import CredentialFailure
 from claude_orchestra.errors import UsageError
+from claude_orchestra.events import FailureKind
 from claude_orchestra.journal import read_journal
 from claude_orchestra.progress import (
     Delivery,
@@ -63,6 +65,9 @@ class PreviousRun:
     finished_tasks: tuple[TaskFinished, ...] = ()
     """Task-file tasks whose turn ended with commits since their branch's last recorded
     merge or delivery."""
+    limits: tuple[CredentialFailure, ...] = ()
+    """Rate and usage limits the killed run met, oldest first: the resumed run's credentials
+    keep cooling down until the same times."""
 
     @property
     def tasks_done(self) -> frozenset[str]:
@@ -113,6 +118,23 @@ def read_previous_run(workspace: Workspace) -> PreviousRun:
         deliveries=tuple(_delivery(e) for e in entries if e.get("type") == "Delivery"),
         held_tasks=held,
         finished_tasks=finished,
+        limits=tuple(
+            _limit(e)
+            for e in entries
+            if e.get("type") == "CredentialFailure" and e.get("kind") == "rate_limit"
+        ),
+    )
+
+
+def _limit(entry: dict[str, Any]) -> CredentialFailure:
+    reset, at = entry.get("reset_at"), entry.get("at")
+    return CredentialFailure(
+        instance=str(entry.get("instance", "")),
+        credential=str(entry.get("credential", "")),
+        kind=FailureKind.RATE_LIMIT,
+        detail=str(entry.get("detail", "")),
+        at=float(at) if isinstance(at, int | float) else 0.0,
+        reset_at=float(reset) if isinstance(reset, int | float) else None,
     )
 
 

@@ -1,10 +1,12 @@
 """Judging a finished turn by what origin holds, not by what the instance says.
 
-After every ``Stop`` the worker's branch is pushed, origin is fetched, and the task lists
-and unmerged commits are read back (:mod:`claude_orchestra.evidence`). A worker's turn that
-added commits hands its branch to the merger; one that added none gets one follow-up
-prompt, then the task is left open. A manager's plan or merge that left no trace on origin
-is an incident, and the scheduler asks again.
+After every ``Stop`` the loop asks the :class:`~claude_orchestra.origin_watch.OriginWatch`
+to push the worker's branch and read origin back, and goes on; the turn is judged when the
+:class:`~claude_orchestra.origin_watch.OriginRead` arrives (until then the instance gets no
+new work). A worker's turn that added commits hands its branch to the merger; one that
+added none — and whose own list on its branch does not show the task ticked — gets one
+follow-up prompt, then the task is left open. A manager's plan or merge that left no trace
+on origin is an incident, and the scheduler asks again.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import attrs
 from claude_orchestra.context import RunContext, clip
 from claude_orchestra.errors import GitError, PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
-from claude_orchestra.evidence import OriginFacts, read_origin
+from claude_orchestra.evidence import OriginFacts
 from claude_orchestra.instance import Instance, Role
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
+from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
 from claude_orchestra.progress import (
     Assignment,
     AssignmentKind,
@@ -85,6 +88,8 @@ class WorkReview:
     repo: GitRepo
     worktrees: Mapping[str, Worktree]
     """Instance name -> its worktree (workers only)."""
+    watch: OriginWatch
+    """Pushes, fetches and reads origin off the loop."""
     merge_queue: MergeQueue | None = None
     """The ``queue`` merger's queue, when the config selects it."""
     _refused: dict[str, tuple[str, ...]] = attrs.field(init=False, factory=dict)
@@ -100,13 +105,57 @@ class WorkReview:
         """Worker branches on origin holding commits the run branch lacks."""
         return sum(1 for commits in self._unmerged.values() if set(commits) - self._delivered)
 
-    async def after_turn(self, instance: Instance, assignment: Assignment | None) -> None:
-        """The instance stopped normally: check what it did."""
-        await self._refresh(instance)
-        if instance.role is Role.MANAGER:
-            self._check_manager(instance, assignment)
+    def stopped(self, instance: Instance, assignment: Assignment | None) -> None:
+        """The instance stopped normally: ask for origin's facts; judge when they come."""
+        worktree = self.worktrees.get(instance.name)
+        self.ctx.progress.judging[instance.name] = assignment
+        self.watch.request(
+            ReadRequest(
+                instance=instance.name,
+                worktree=worktree,
+                uncommitted=worktree is not None
+                and assignment is not None
+                and assignment.kind is AssignmentKind.WORK,
+            )
+        )
+
+    async def origin_read(self, read: OriginRead) -> None:
+        """A round of git work came back: keep its facts, then judge the turns it answers."""
+        ctx = self.ctx
+        answered = [ctx.instances[n] for n in read.answers if n in ctx.instances]
+        for name, push in read.pushes.items():
+            self._pushed(ctx.instances[name], push)
+        if read.facts is None:
+            for instance in answered:  # judged on the facts the loop had
+                ctx.incident(IncidentKind.GIT_FAILED, instance, read.error or "", "keep going")
         else:
-            await self._check_worker(instance, assignment)
+            self._take_facts(read.facts, answered[0] if answered else None)
+            for branch in list(ctx.progress.awaiting_merge):
+                if not self._unmerged.get(branch):  # seen at any read: credit the merger
+                    self._record_merge(branch, self._merger.get(branch, ctx.rules.merger))
+        for instance in answered:
+            if instance.name not in ctx.progress.judging:
+                continue
+            assignment = ctx.progress.judging.pop(instance.name)
+            if instance.role is Role.MANAGER:
+                self._check_manager(instance, assignment)
+            else:
+                await self._check_worker(
+                    instance, assignment, read.uncommitted.get(instance.name, ())
+                )
+
+    def _pushed(self, instance: Instance, push: PushResult) -> None:
+        ctx = self.ctx
+        if push.error is not None:
+            ctx.incident(IncidentKind.PUSH_REJECTED, instance, push.error, "keep going")
+        elif push.preserved is not None:
+            ctx.progress.preserved.append(push.preserved)
+            ctx.incident(
+                IncidentKind.PUSH_REJECTED,
+                instance,
+                f"origin rejected the push of {push.branch}: {push.refused}",
+                f"its tip is preserved as {push.preserved}",
+            )
 
     async def push(self, instance: Instance, worktree: Worktree) -> None:
         """Push a worker's branch; a rejected push pins its tip as a preserved ref on origin,
@@ -148,7 +197,7 @@ class WorkReview:
         self._delivered.update(delivered)
         for name, worktree in self.worktrees.items():
             await self.push(ctx.instances[name], worktree)
-        facts = await self._read_origin()
+        facts = await self.watch.reader.read()
         self._take_facts(facts, None)
         self._take_finished(finished_tasks)
         owners = {tree.branch: name for name, tree in self.worktrees.items()}
@@ -178,36 +227,11 @@ class WorkReview:
             progress.tasks_done.add(finished.task)
             self.ctx.journal.record(record)
 
-    async def _refresh(self, instance: Instance) -> None:
-        """Push the instance's branch, then read the run's facts back from origin."""
-        ctx = self.ctx
-        worktree = self.worktrees.get(instance.name)
-        if worktree is not None:
-            await self.push(instance, worktree)
-        try:
-            facts = await self._read_origin()
-        except GitError as exc:
-            ctx.incident(IncidentKind.GIT_FAILED, instance, str(exc), "keep going")
-            return
-        self._take_facts(facts, instance)
-        for branch in list(ctx.progress.awaiting_merge):
-            if not self._unmerged.get(branch):  # seen at any Stop: credit the merger
-                self._record_merge(branch, self._merger.get(branch, instance.name))
-
-    async def _read_origin(self) -> OriginFacts:
-        rules = self.ctx.rules
-        return await read_origin(
-            self.repo,
-            run_branch=rules.run_branch,
-            workers=range(1, rules.worker_count + 1),
-            branches=[tree.branch for tree in self.worktrees.values()],
-            task_file=rules.task_file,
-        )
-
     def _take_facts(self, facts: OriginFacts, instance: Instance | None) -> None:
         """Keep what origin says; a task file that no longer parses keeps the last good one."""
         ctx = self.ctx
         ctx.progress.task_lists.update(facts.task_lists)
+        ctx.progress.branch_task_lists.update(facts.branch_task_lists)
         self._unmerged = dict(facts.unmerged)
         if facts.task_file is None or ctx.rules.task_file is None:
             return
@@ -242,7 +266,9 @@ class WorkReview:
                     "ask again",
                 )
 
-    async def _check_worker(self, instance: Instance, assignment: Assignment | None) -> None:
+    async def _check_worker(
+        self, instance: Instance, assignment: Assignment | None, uncommitted: Sequence[str]
+    ) -> None:
         ctx = self.ctx
         branch = self.worktrees[instance.name].branch
         commits = self._unmerged.get(branch, ())
@@ -259,7 +285,18 @@ class WorkReview:
         if commits:
             self._finished(instance, assignment, branch, commits)
         elif assignment is not None and assignment.kind is AssignmentKind.WORK:
-            await self._without_commits(instance, assignment, branch)
+            if self._ticked_on_own_branch(instance, assignment):
+                # Its list on its branch shows the task done: its commits reached the run
+                # branch before this turn was judged. Nothing to ask, nothing went wrong.
+                ctx.progress.idle_retries.pop(instance.name, None)
+                return
+            await self._without_commits(instance, assignment, branch, uncommitted)
+
+    def _ticked_on_own_branch(self, instance: Instance, assignment: Assignment) -> bool:
+        own = self.ctx.progress.branch_task_lists.get(instance.worker or 0)
+        if own is None or assignment.task is None:
+            return False
+        return any(item.done and item.text == assignment.task for item in own.items)
 
     def _finished(
         self,
@@ -313,7 +350,11 @@ class WorkReview:
                 raise PluginError("?", "orchestra_merge", f"no merger for plan {plan!r}")
 
     async def _without_commits(
-        self, instance: Instance, assignment: Assignment, branch: str
+        self,
+        instance: Instance,
+        assignment: Assignment,
+        branch: str,
+        leftovers: Sequence[str],
     ) -> None:
         """The worker stopped on its task without committing: ask again, then give up."""
         ctx = self.ctx
@@ -335,7 +376,6 @@ class WorkReview:
             )
             return
         ctx.progress.idle_retries[instance.name] = tries + 1
-        leftovers = await self._uncommitted(instance)
         if leftovers:  # e.g. a turn cut off between writing files and committing them
             ctx.incident(
                 IncidentKind.IDLE_WITHOUT_WORK,
@@ -357,20 +397,13 @@ class WorkReview:
             )
         await ctx.send(attrs.evolve(assignment, prompt=prompt))
 
-    async def _uncommitted(self, instance: Instance) -> list[str]:
-        try:
-            return await self.worktrees[instance.name].uncommitted()
-        except GitError as exc:
-            self.ctx.incident(IncidentKind.GIT_FAILED, instance, str(exc), "keep going")
-            return []
-
     async def merge_finished(self, instance: Instance, event: MergeFinished) -> None:
         """The merge queue is done with a branch: record the merge, or send it back."""
         ctx = self.ctx
         if event.outcome is MergeOutcome.MERGED:
             if event.branch in ctx.progress.awaiting_merge:
                 self._record_merge(event.branch, "queue")
-            await self._refresh(instance)
+            self.watch.request(ReadRequest(instance=instance.name))
             return
         ctx.progress.awaiting_merge.pop(event.branch, None)
         self._refused[event.branch] = event.commits

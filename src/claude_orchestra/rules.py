@@ -52,13 +52,17 @@ class RunRules:
     safe. After the last one the prompt is reported as not delivered."""
     retry_delays: tuple[float, ...] = (5.0, 20.0, 60.0)
     """Back-off before resending a failed turn's prompt; one retry per entry."""
-    quiet_after: float = 120.0
-    """Seconds a working instance may send no hook event before its screen is read
-    (``stuckThresholdMs``). Claude Code fires none while it retries or hangs."""
-    probe_after: float = 10.0
-    """Seconds between two looks at a quiet instance's progress (transcript size, the
-    spinner's token count); unchanged means stuck. A hang is found within
-    ``quiet_after + probe_after``."""
+    quiet_after: float = 30.0
+    """Seconds a working instance may show no progress at all — no hook event, no growth of
+    its transcript, no streamed token on its spinner, no tool running — before its turn is
+    stuck and it is restarted on its conversation (``stuckThresholdMs``). Claude Code fires
+    no hook while a reply streams, while it retries, or while a request hangs."""
+    look_after: float = 8.0
+    """Seconds of quiet before the screen is first read: a limit Claude Code is waiting out
+    by itself is noticed this soon (the instance moves to a free credential)."""
+    probe_after: float = 5.0
+    """Seconds between two looks at a quiet instance (its screen and its progress). A hang
+    is found within ``quiet_after + probe_after``."""
     max_restarts: int = 3
     restart_delays: tuple[float, ...] = (0.0, 5.0, 20.0)
     """Back-off before restarting an instance that died: the first death, the second..."""

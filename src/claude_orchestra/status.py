@@ -24,6 +24,7 @@ from claude_orchestra.costs import Spend
 from claude_orchestra.events import Event
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
+from claude_orchestra.latency import LoopLatency
 from claude_orchestra.progress import RunProgress
 from claude_orchestra.spending import Spending
 
@@ -61,6 +62,8 @@ class StatusBoard:
     rotator: AuthRotator
     clock: Clock
     started_at: float
+    latency: LoopLatency = attrs.field(factory=LoopLatency)
+    """The loop's event latency (hook received -> applied)."""
     _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
 
     def saw(self, event: Event) -> None:
@@ -86,6 +89,7 @@ class StatusBoard:
             "updatedAt": now,
             "outcome": outcome,
             "tasks": {"total": total, "done": done},
+            "loopLatency": self.latency.as_json(),
             "instances": [
                 self._instance(instance, by_instance.get(name, Spend()))
                 for name, instance in self.instances.items()

@@ -87,6 +87,8 @@ class ProgressProbe:
     mark: int
     progress: tuple[int, int | None]
     """What was seen: transcript bytes and the spinner's token count."""
+    since: float
+    """When the instance was last seen making progress (monotonic seconds)."""
 
 
 Timer = (

@@ -20,7 +20,7 @@ import functools
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Final, TypeVar, final
 
@@ -30,7 +30,7 @@ import attrs
 
 from claude_orchestra import gitops
 from claude_orchestra.errors import ConfigError, GitError
-from claude_orchestra.gitops import PRESERVED_PREFIX, REMOTE, WorktreeInfo
+from claude_orchestra.gitops import PRESERVED_PREFIX, WorktreeInfo
 
 __all__ = [
     "DEFAULT_NETWORK_TIMEOUT",
@@ -215,6 +215,21 @@ class GitRepo:
         )
         _log.info("pushed %s to origin/%s", ref, remote_branch, extra={"branch": remote_branch})
 
+    async def push_branches(self, branches: Sequence[str]) -> dict[str, str | None]:
+        """Push each local branch to origin's branch of that name, in one push. Never forced.
+
+        Returns:
+            Branch -> ``None`` when origin has it now, else git's reason for refusing it.
+
+        Raises:
+            GitError: git failed for every branch (origin unreachable, say).
+        """
+        return await self._locked(
+            functools.partial(
+                gitops.push_branches, self._path, list(branches), timeout=self._network_timeout
+            )
+        )
+
     async def preserve(self, ref: str, name: str) -> str:
         """Pin ``ref``'s commit on origin as ``refs/orchestra/preserved/<name>``.
 
@@ -295,6 +310,11 @@ class Worktree:
         return self._path
 
     @property
+    def repo(self) -> GitRepo:
+        """The clone this worktree belongs to."""
+        return self._repo
+
+    @property
     def branch(self) -> str:
         """The worker's branch (``worker-1``)."""
         return self._branch
@@ -320,7 +340,7 @@ class Worktree:
 
         def sync() -> None:
             gitops.fetch(self._repo.path, timeout=self._repo._network_timeout)
-            gitops.merge(self._path, f"{REMOTE}/{self._base}", branch=self._branch)
+            gitops.merge(self._path, gitops.tracking(self._base), branch=self._branch)
 
         await self._repo._locked(sync)
         _log.info("synced %s with origin/%s", self._branch, self._base, extra=self._extra())
@@ -332,7 +352,7 @@ class Worktree:
     async def commits_ahead(self) -> int:
         """How many commits the (local) branch has that ``origin/<base>`` lacks."""
         return await self._repo.commits_ahead(
-            f"refs/heads/{self._branch}", f"{REMOTE}/{self._base}"
+            f"refs/heads/{self._branch}", gitops.tracking(self._base)
         )
 
     async def push(self) -> None:
@@ -370,11 +390,7 @@ class Worktree:
         try:
             await self.push()
         except GitError as rejected:
-            ahead = await self._repo.commit_ids(
-                f"refs/heads/{self._branch}", f"{REMOTE}/{self._base}"
-            )
-            name = f"{self._branch}/{ahead[-1][:12]}" if ahead else f"{self._branch}/tip"
-            ref = await self.preserve(name)
+            ref = await self.preserve_tip()
             _log.warning(
                 "push of %s rejected (%s); its tip is preserved as %s",
                 self._branch,
@@ -384,6 +400,15 @@ class Worktree:
             )
             return ref
         return None
+
+    async def preserve_tip(self) -> str:
+        """Pin the branch's tip on origin as ``refs/orchestra/preserved/<branch>/<short sha>``
+        (after origin refused a push of it), and return the ref's full name."""
+        ahead = await self._repo.commit_ids(
+            f"refs/heads/{self._branch}", gitops.tracking(self._base)
+        )
+        name = f"{self._branch}/{ahead[-1][:12]}" if ahead else f"{self._branch}/tip"
+        return await self.preserve(name)
 
     async def remove(self) -> None:
         """Remove the worktree's directory; the branch stays.

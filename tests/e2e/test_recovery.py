@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -12,17 +13,19 @@ import attrs
 
 from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.testing.faults import Fault, FaultKind
+from claude_orchestra.testing.messages import ToolUseBlock
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 from claude_orchestra.testing.scripted import (
     UNWORKABLE,
     MessagesRequest,
     OrchestraScript,
     Reply,
+    bash,
     text_reply,
+    tool_reply,
 )
 
 from .conftest import Target, open_target
-from .test_rotation import set_options
 
 
 def at_work(target: Target) -> None:
@@ -31,8 +34,9 @@ def at_work(target: Target) -> None:
 
 
 def test_a_hung_request_is_found_stuck_and_the_instance_recovers(queued_target: Target) -> None:
+    # The shipped defaults: stuck after 30 s without progress (the end-to-end figure, hang to
+    # working again, is measured by bench/recovery.py).
     target = queued_target
-    set_options(target, stuckThresholdMs=3000)  # quiet after 3 s, progress looked at 2 s later
     run = target.start()
     at_work(target)
     target.fake.inject("*", Fault.hang(), times=1)  # the next request never answers
@@ -46,7 +50,10 @@ def test_a_hung_request_is_found_stuck_and_the_instance_recovers(queued_target: 
     name = incident["instance"]
     folder = "repo" if name == "manager" else f"worktrees/{name}"
     assert hung.cwd == str(target.workspace / folder)
-    assert "no hook for 5 s" in incident["evidence"]
+    quiet = re.search(r"no hook for (\d+) s, .* for (\d+) s;", incident["evidence"])
+    assert quiet, incident["evidence"]
+    # not before 30 s without progress (no false alarm), and found well within 45 s
+    assert 30 <= int(quiet[2]) <= int(quiet[1]) < 45
     assert incident["action"] == "restart with --resume, resend the prompt"
     # the restarted instance resumed its conversation and was given its prompt again
     later = [r for r in target.fake.requests if r.cwd == hung.cwd and r.number > hung.number]
@@ -56,21 +63,48 @@ def test_a_hung_request_is_found_stuck_and_the_instance_recovers(queued_target: 
     target.assert_nothing_left_running()
 
 
-def test_a_slowly_streaming_reply_is_not_stuck(queued_target: Target) -> None:
+@attrs.define
+class LongBuild:
+    """The orchestra script, except that one worker's commit runs a 40 s "build" first (a
+    long tool call: no hook until it ends, and no streamed token either)."""
+
+    inner: OrchestraScript = attrs.field(factory=OrchestraScript)
+    built: list[str] = attrs.field(factory=list)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def respond(self, request: MessagesRequest) -> Reply:
+        reply = self.inner.respond(request)
+        tag = parse_prompt_tag(request.prompt) if request.prompt else None
+        if tag and tag.get("action") == "work" and request.step == 2:
+            with self.lock:
+                if not self.built:
+                    self.built.append(str(request.cwd))
+                    (block,) = reply.blocks
+                    assert isinstance(block, ToolUseBlock)
+                    command = f"sleep 40 && {block.input['command']}"
+                    return tool_reply(bash(command, "Build, then commit and push"))
+        return reply
+
+
+def test_slow_replies_and_long_tool_calls_are_not_stuck(queued_target: Target) -> None:
+    # The shipped defaults: a reply streaming for more than 30 s and a 40 s tool call are
+    # both quiet for longer than the stuck threshold, and both are left alone.
     target = queued_target
-    set_options(target, stuckThresholdMs=3000)
+    script = LongBuild()
+    target.fake.script = script
     run = target.start()
     at_work(target)
-    target.fake.inject("*", Fault.slow(delay=1.0), times=2)  # replies taking 10 s and more
+    target.fake.inject("*", Fault.slow(delay=4.0), times=1)  # frames 4 s apart: 40 s and more
     _, err = run.communicate(timeout=300)
     assert run.returncode == 0, err[-3000:]
-    slow = [r for r in target.fake.requests if r.fault is FaultKind.SLOW]
-    assert len(slow) == 2
-    assert all(r.status == 200 and r.usage is not None for r in slow)
+    (slow,) = [r for r in target.fake.requests if r.fault is FaultKind.SLOW]
+    assert slow.status == 200
+    assert slow.usage is not None
+    assert script.built
     report = target.report()
     assert [i for i in report["incidents"] if i["kind"] in {"stuck", "gave_up"}] == []
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
-    # the watchdog did look: the turn was quiet long enough and was seen moving
+    # the watchdog did look: the turns were quiet long enough and were seen moving
     log = target.state("logs/orchestra.jsonl").read_text()
     assert "quiet but progressing" in log
 

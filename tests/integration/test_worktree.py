@@ -27,6 +27,7 @@ from hypothesis.stateful import (
 from claude_orchestra._clock import SystemClock
 from claude_orchestra.errors import ConfigError, GitError, MergeConflict, UnmergedWorkError
 from claude_orchestra.events import MergeFinished, MergeOutcome
+from claude_orchestra.gitops import tracking
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.worktree import (
     PRESERVED_PREFIX,
@@ -365,7 +366,7 @@ async def test_sync_conflict_is_aborted_and_names_the_file(repo: GitRepo, worker
         await worker.sync()
 
     assert caught.value.files == ("shared.txt",)
-    assert caught.value.branch == "origin/main"
+    assert caught.value.branch == tracking("main")
     assert "conflicts in shared.txt" in str(caught.value)
     assert is_clean(worker.path)
     assert git(worker.path, "rev-parse", "HEAD") == mine

@@ -138,3 +138,41 @@ def test_rotation_takes_the_next_available_after_the_failed_one() -> None:
     assert orchestra_select_credential(view, rotator.view(), failed("k1")) == "k2"
     assert orchestra_select_credential(view, rotator.view(), failed("k2")) == "oauth"
     assert orchestra_select_credential(view, rotator.view(), failed("oauth")) is None
+
+
+def limit(credential: str, at: float, reset_at: float | None) -> CredentialFailure:
+    return CredentialFailure(
+        instance="worker-1",
+        credential=credential,
+        kind=FailureKind.RATE_LIMIT,
+        detail="API Error: Request rejected (429)",
+        at=at,
+        reset_at=reset_at,
+    )
+
+
+def test_a_credential_takes_requests_only_while_available() -> None:
+    clock = ManualClock()
+    rotator = AuthRotator(pool=tuple(KEYS), clock=clock)
+    assert rotator.usable("k1")
+    rotator.record_failure(limit("k1", clock.wall(), clock.wall() + 30))
+    assert not rotator.usable("k1")
+    assert rotator.standing("k1").until == clock.wall() + 30
+    rotator.mark_spent("k2")
+    assert not rotator.usable("k2")
+    clock.advance(31)
+    assert rotator.usable("k1")
+
+
+def test_a_resumed_run_keeps_the_limits_of_the_killed_one() -> None:
+    clock = ManualClock()
+    rotator = AuthRotator(pool=tuple(KEYS), clock=clock, spread=True)
+    rotator.restore_limits(
+        [
+            limit("k1", clock.wall() - 10, clock.wall() + 100),
+            limit("gone", clock.wall() - 10, clock.wall() + 100),  # no longer in the pool
+        ]
+    )
+    chosen = rotator.assign_initial(["manager", "worker-1", "worker-2"])
+    assert {c.name for c in chosen.values()} == {"k2"}  # nothing starts on the limited key
+    assert rotator.next_available_at() == clock.wall() + 100

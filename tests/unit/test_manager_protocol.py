@@ -182,3 +182,70 @@ def test_a_handed_back_task_goes_to_the_manager_and_the_worker_waits(host: Plugi
     # no replan left: nobody is asked, the worker keeps waiting (the run stalls, no spin)
     idle_workers_only = host.schedule(run_view(progress))
     assert [(a.instance, a.kind) for a in idle_workers_only] == [("worker-2", AssignmentKind.WORK)]
+
+
+def test_a_worker_is_judged_by_the_list_on_its_own_branch(host: PluginHost) -> None:
+    # The run branch lags behind: worker 1 ticked its first task on its branch, whose merge
+    # was recorded before the run branch's copy was read again.
+    plan = render_task_list(1, ["Write `a.py`", "Write `b.py`"])
+    progress = RunProgress(run_branch="main")
+    progress.task_lists = {1: parse_task_list(plan), 2: parse_task_list(render_task_list(2, []))}
+    own = parse_task_list(plan)
+    progress.branch_task_lists = {1: own.tick(own.items[0])}
+    assignments = host.schedule(run_view(progress))
+    assert [(a.instance, a.task) for a in assignments] == [("worker-1", "Write `b.py`")]
+
+
+def test_a_worker_whose_own_list_is_done_gets_nothing(host: PluginHost) -> None:
+    plan = render_task_list(1, ["Write `a.py`"])
+    progress = RunProgress(run_branch="main")
+    progress.task_lists = {1: parse_task_list(plan), 2: parse_task_list(render_task_list(2, []))}
+    own = parse_task_list(plan)
+    progress.branch_task_lists = {1: own.tick(own.items[0])}
+    assert host.schedule(run_view(progress)) == []
+
+
+def test_a_replanned_task_on_the_run_branch_is_handed_out(host: PluginHost) -> None:
+    # the manager added a task after the worker's last merge of the run branch: the plan
+    # decides what is to do, the worker's own list only what it has done
+    progress = RunProgress(run_branch="main")
+    progress.task_lists = {
+        1: parse_task_list(render_task_list(1, ["Write `a.py`", "Write `c.py`"])),
+        2: parse_task_list(render_task_list(2, [])),
+    }
+    own = parse_task_list(render_task_list(1, ["Write `a.py`"]))
+    progress.branch_task_lists = {1: own.tick(own.items[0])}
+    assignments = host.schedule(run_view(progress))
+    assert [(a.instance, a.task) for a in assignments] == [("worker-1", "Write `c.py`")]
+
+
+def test_instances_being_judged_or_on_an_unusable_credential_are_not_idle() -> None:
+    progress = RunProgress(run_branch="main")
+    progress.judging["worker-1"] = None
+    views = [view("manager"), view("worker-1"), view("worker-2")]
+    run = progress.view(
+        scheduler="manager",
+        merger="manager",
+        worker_count=2,
+        instances=views,
+        unavailable=["manager"],
+    )
+    assert [v.name for v in run.idle] == ["worker-2"]
+
+
+def test_a_task_being_judged_is_taken() -> None:
+    progress = RunProgress(run_branch="main")
+    progress.judging["worker-1"] = Assignment(
+        instance="worker-1", prompt="p", kind=AssignmentKind.WORK, task="t", task_key="t1"
+    )
+    run = progress.view(scheduler="queue", merger="queue", worker_count=2, instances=[])
+    assert run.tasks_taken == frozenset({"t1"})
+
+
+def test_completion_waits_for_every_judgement() -> None:
+    progress = RunProgress(run_branch="main")
+    progress.task_lists = {1: parse_task_list(render_task_list(1, []))}
+    views = [view("worker-1")]
+    assert progress.is_complete(views, branches_ahead=0)
+    progress.judging["worker-1"] = None
+    assert not progress.is_complete(views, branches_ahead=0)

@@ -20,6 +20,7 @@ from claude_orchestra.prompt_tag import render_prompt_tag
 from claude_orchestra.tasklists import parse_task_list, render_task_list
 from claude_orchestra.testing.messages import parse_request
 from claude_orchestra.testing.scripted import (
+    FETCH,
     EchoScript,
     OrchestraScript,
     Reply,
@@ -376,7 +377,7 @@ def test_merge_runs_every_branch_in_one_command() -> None:
     block = reply.blocks[0]
     assert isinstance(block, ToolUseBlock)
     assert block.input["command"] == (
-        "git fetch -q origin && git merge --no-edit origin/'worker-1' "
+        f"{FETCH} && git merge --no-edit origin/'worker-1' "
         "&& git merge --no-edit origin/'worker-2' && git push -q origin HEAD:'r'"
     )
 

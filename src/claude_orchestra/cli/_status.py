@@ -76,6 +76,12 @@ def render(status: dict[str, Any], now: float) -> str:
         f"${rate.get('usdPerHour', 0.0):.2f}/h"
         + ("" if left is None else f" · budget spent in about {left / 60:.0f} min at this rate")
     )
+    latency = status.get("loopLatency") or {}
+    if latency.get("events"):
+        lines.append(
+            f"Loop: {latency['events']} events · latency p50 {latency['p50Ms']} ms, "
+            f"p99 {latency['p99Ms']} ms"
+        )
     return "\n".join(lines)
 
 

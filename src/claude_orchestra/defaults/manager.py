@@ -32,7 +32,7 @@ from claude_orchestra.progress import (
     WorkerFinished,
 )
 from claude_orchestra.prompt_tag import render_prompt_tag
-from claude_orchestra.tasklists import task_list_filename
+from claude_orchestra.tasklists import TaskItem, task_list_filename
 
 NAME = "manager"
 MAX_PLAN_REQUESTS = 3
@@ -143,8 +143,7 @@ def _next_for_worker(run: RunView, view: InstanceView) -> Assignment | None:
         return None
     if view.name in run.handed_back:  # its task is back with the manager
         return None
-    task_list = run.task_lists.get(view.worker)
-    task = task_list.next_task if task_list else None
+    task = next_task(run, view.worker)
     if task is None:
         return None
     return Assignment(
@@ -153,6 +152,21 @@ def _next_for_worker(run: RunView, view: InstanceView) -> Assignment | None:
         kind=AssignmentKind.WORK,
         task=task.text,
     )
+
+
+def next_task(run: RunView, worker: int) -> TaskItem | None:
+    """The worker's next task: the first open item of its list on the run branch (the plan)
+    that its list on its own branch does not show ticked.
+
+    The run branch lags behind: a ticked task waits there, unticked, until the worker's
+    branch is merged; the worker's own branch is where it says what it has done.
+    """
+    plan = run.task_lists.get(worker)
+    if plan is None:
+        return None
+    own = run.branch_task_lists.get(worker)
+    done = {item.text for item in own.items if item.done} if own is not None else set()
+    return next((item for item in plan.open_items if item.text not in done), None)
 
 
 def _next_for_manager(run: RunView, view: InstanceView) -> Assignment | None:

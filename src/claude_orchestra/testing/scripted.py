@@ -284,14 +284,18 @@ def _plan(request: MessagesRequest, *, workers: int, branch: str) -> Reply:
             return text_reply(f"Planned {count} tasks for {workers} workers on {branch}.")
 
 
+FETCH = "(git fetch -q origin || (sleep 1 && git fetch -q origin))"
+"""How the scripted model fetches: once more when git fails, as a model would after
+``cannot lock ref`` (another instance's git moved a shared ref at that moment)."""
+
+
 def _work(request: MessagesRequest, *, worker: int, run_branch: str) -> Reply:
     name = task_list_filename(worker)
     branch = f"worker-{worker}"
     if request.step == 0:
         return tool_reply(
             bash(
-                f"git fetch -q origin && git merge -q --no-edit origin/{_quote(run_branch)} "
-                f"&& cat {name}",
+                f"{FETCH} && git merge -q --no-edit origin/{_quote(run_branch)} && cat {name}",
                 "Bring in the plan and read my task list",
             )
         )
@@ -331,8 +335,7 @@ def _replan(request: MessagesRequest, handed_back: Mapping[int, str], run_branch
             shows = " && ".join(f"cat {name}" for name in names)
             return tool_reply(
                 bash(
-                    f"git fetch -q origin && git merge -q --no-edit "
-                    f"origin/{_quote(run_branch)} && {shows}",
+                    f"{FETCH} && git merge -q --no-edit origin/{_quote(run_branch)} && {shows}",
                     "Read the lists of the workers who handed tasks back",
                 )
             )
@@ -375,7 +378,7 @@ def _fix(request: MessagesRequest, *, branch: str, run_branch: str) -> Reply:
     )
     return tool_reply(
         bash(
-            f"git fetch -q origin && (git merge -q --no-edit origin/{_quote(run_branch)} || true)"
+            f"{FETCH} && (git merge -q --no-edit origin/{_quote(run_branch)} || true)"
             f" && {resolve} && {repair} && git add -A"
             f" && (git commit -q -m {_quote('Fix: merge ' + run_branch + ', keep both sides')}"
             f" || true) && git push -q origin HEAD:{_quote(branch)}",
@@ -393,7 +396,7 @@ def _task(request: MessagesRequest, *, branch: str, run_branch: str, task: str) 
         case 0:
             return tool_reply(
                 bash(
-                    f"git fetch -q origin && git merge -q --no-edit origin/{_quote(run_branch)}",
+                    f"{FETCH} && git merge -q --no-edit origin/{_quote(run_branch)}",
                     "Bring in the run branch",
                 )
             )
@@ -467,7 +470,7 @@ def _merge(request: MessagesRequest, branches: Sequence[str], run_branch: str) -
         merges = " && ".join(f"git merge --no-edit origin/{_quote(b)}" for b in branches)
         return tool_reply(
             bash(
-                f"git fetch -q origin && {merges} && git push -q origin HEAD:{_quote(run_branch)}",
+                f"{FETCH} && {merges} && git push -q origin HEAD:{_quote(run_branch)}",
                 "Merge the finished branches and push",
             )
         )
