@@ -63,7 +63,9 @@ def test_eight_workers_in_the_manager_protocol_waste_no_turn(
                     prompted[cwd, str(tag["task"])] += 1
         assert len(prompted) == len(DEFAULT_TASKS)
         assert set(prompted.values()) == {1}, prompted
-        journal = [json.loads(line) for line in target.state("journal.jsonl").open()]
+        journal = [
+            json.loads(line) for line in target.state("journal.jsonl").read_text().splitlines()
+        ]
         work = Counter(
             (e["instance"], e["task"])
             for e in journal

@@ -75,7 +75,7 @@ class LongBuild:
     def respond(self, request: MessagesRequest) -> Reply:
         reply = self.inner.respond(request)
         tag = parse_prompt_tag(request.prompt) if request.prompt else None
-        if tag and tag.get("action") == "work" and request.step == 2:
+        if tag and tag.get("action") == "task" and request.step == 2:
             with self.lock:
                 if not self.built:
                     self.built.append(str(request.cwd))
