@@ -1,6 +1,9 @@
-"""Throughput: tasks merged per minute by worker count, for three strategy pairs.
+"""Throughput: tasks merged per minute by worker count, instant replies or model-like latency.
 
     .venv/bin/python bench/throughput.py [--workers 1,2,4,8] [--tasks 8] [--rounds 1]
+    .venv/bin/python bench/throughput.py --latency [--quick] [--rounds 3]
+
+**Instant replies** (the first form, the CPU ceiling):
 
 Each run is a real orchestration (real Claude Code in tmux, the fake API) of ``--tasks``
 independent tasks, with (scheduler/merger) ``manager/manager`` (the original tool's
@@ -13,6 +16,19 @@ no manager at all).
   run (goal: at least 0.8 x N up to 4 workers on this 2-core machine);
 - queue merger: seconds from a worker's ``Stop`` to its work pushed on the run branch
   (goal: 2 s plus the test command's own time; no test command here).
+
+**Model-like latency** (``--latency``): the fake waits a seeded time to first token (1-3 s)
+and streams each reply at 30-80 tokens/s (:class:`~claude_orchestra.testing.latency.Latency`),
+so Claude Code mostly waits, as with a real model, and the figures measure the orchestrator.
+``queue/queue`` only, ``--workers`` (default 1,2,4,8,16) with ``--per-worker`` (4) tasks
+each, ``--rounds`` (3) rounds alternating the worker counts, then ``--rss-workers`` (20)
+workers with 2 tasks each for the orchestrator's memory. Every figure is the median over
+rounds with its range: tasks/min, speed-up over 1 worker (goal >= 0.8 x N), ``Stop`` ->
+pushed on the run branch p50/p99 from the journal (goal <= 2 s at 16 workers), the loop's
+event latency p50/p99 from ``report.json``'s ``loopLatency`` when the run writes it (goal
+p99 <= 50 ms at 16), the orchestrator process's peak RSS (``VmHWM``; goal <= 100 MB at 20
+workers). The load average is recorded before and after every run. ``--quick``: 1, 2, 4
+workers, one round, no memory run, results in ``throughput-latency-quick.*``.
 """
 
 from __future__ import annotations
@@ -30,8 +46,10 @@ from typing import Any
 
 from _cpu import CpuSampler
 from _results import stamp, write_results
+from _rss import PeakRss
 from claude_orchestra.journal import read_journal
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.sample import create_origin, write_config_folder
 
 KEY = "sk-ant-bench-" + "6" * 32
@@ -44,11 +62,20 @@ def _tasks(count: int) -> list[str]:
 STRATEGIES = ("manager/manager", "manager/queue", "queue/queue")
 
 
-def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, float]:
+def _run(
+    folder: Path,
+    workers: int,
+    strategy: str,
+    tasks: int,
+    *,
+    latency: Latency | None = None,
+    minutes: float = 10,
+) -> dict[str, float]:
     scheduler, merger = strategy.split("/")
     task_file = "".join(f"- [ ] {task}\n" for task in _tasks(tasks))
     origin = create_origin(folder, tasks=_tasks(tasks), extra_files={"TASKS.md": task_file})
-    with FakeAnthropicAPI() as fake:
+    load_before = os.getloadavg()
+    with FakeAnthropicAPI(latency=latency) as fake:
         fake.register("fake-api", KEY)
         config = write_config_folder(
             folder / "config",
@@ -56,6 +83,7 @@ def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, flo
             base_url=fake.base_url,
             key=KEY,
             workspace=folder / "workspace",
+            minutes=minutes,
         )
         settings = json.loads((config / "orchestrator.json").read_text())
         settings.update(workerCount=workers, scheduler=scheduler, merger=merger, authMode="oauth")
@@ -71,30 +99,51 @@ def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, flo
             env={**os.environ, "HOME": str(home)},
         )
         sampler = CpuSampler(folder, process.pid)
-        _, err = process.communicate(timeout=1800)
+        memory = PeakRss(process.pid)
+        _, err = process.communicate(timeout=minutes * 60 + 300)
+        rss = memory.stop()
         cpu = sampler.stop()
         wall = time.monotonic() - started
         first_request = min(r.at for r in fake.requests)
+    load_after = os.getloadavg()
     if process.returncode != 0:
         raise RuntimeError(f"{strategy} x{workers} ended {process.returncode}: {err[-1500:]}")
     state = folder / "workspace" / ".orchestra"
     report = json.loads((state / "report.json").read_text())
     last_merge = max(m["at"] for m in report["merges"])
-    minutes = (last_merge - first_request) / 60
+    minutes_taken = (last_merge - first_request) / 60
     result = {
+        "workers": float(workers),
+        "tasks": float(tasks),
         "tasks_done": float(report["totals"]["tasksDone"]),
-        "minutes": minutes,
-        "tasks_per_minute": report["totals"]["tasksDone"] / minutes,
+        "incidents": float(report["totals"]["incidents"]),
+        "minutes": minutes_taken,
+        "tasks_per_minute": report["totals"]["tasksDone"] / minutes_taken,
         "cores_busy": sum(cpu.values()) / wall,
+        "load_1min_before": load_before[0],
+        "load_1min_after": load_after[0],
+        **rss,
         **{f"cpu_{kind}_s": seconds for kind, seconds in cpu.items()},
     }
+    loop = report.get("loopLatency")
+    if isinstance(loop, dict) and "p50Ms" in loop and "p99Ms" in loop:
+        result["loop_p50_ms"] = float(loop["p50Ms"])
+        result["loop_p99_ms"] = float(loop["p99Ms"])
     if merger == "queue":
-        result["stop_to_pushed_s"] = _stop_to_pushed(state / "journal.jsonl")
+        delays = _stop_to_pushed(state / "journal.jsonl")
+        result["stop_to_pushed_s"] = statistics.median(delays)
+        result["stop_to_pushed_p99_s"] = _p99(delays)
     return result
 
 
-def _stop_to_pushed(journal: Path) -> float:
-    """Median seconds from a worker's Stop to its MergeFinished(merged), on the wall clock."""
+def _p99(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def _stop_to_pushed(journal: Path) -> list[float]:
+    """Seconds from each worker's Stop to its MergeFinished(merged), on the wall clock."""
     stopped: dict[str, float] = {}
     delays = []
     for entry in read_journal(journal):
@@ -102,16 +151,12 @@ def _stop_to_pushed(journal: Path) -> float:
             stopped[entry["instance"]] = entry["recorded"]
         elif entry["type"] == "MergeFinished" and entry["outcome"] == "merged":
             delays.append(entry["recorded"] - stopped[entry["instance"]])
-    return statistics.median(delays)
+    return delays
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", default="1,2,4,8")
-    parser.add_argument("--tasks", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=1)
-    args = parser.parse_args()
-    counts = [int(n) for n in args.workers.split(",")]
+def _instant(args: argparse.Namespace) -> int:
+    counts = [int(n) for n in (args.workers or "1,2,4,8").split(",")]
+    args.rounds = args.rounds or 1
     runs: dict[str, dict[int, list[dict[str, float]]]] = {
         s: {n: [] for n in counts} for s in STRATEGIES
     }
@@ -126,9 +171,12 @@ def main() -> int:
     def median(strategy: str, workers: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[strategy][workers])
 
+    loads = [r["load_1min_before"] for s in STRATEGIES for n in counts for r in runs[s][n]]
     table = [
         f"Throughput, {args.tasks} tasks, {args.rounds} round(s), medians; tasks/min "
         "(speed-up over the same strategies with the fewest workers).",
+        f"Load average (1 min) before each run {min(loads):.2f}-{max(loads):.2f}; "
+        f"{os.cpu_count()} CPUs.",
         "",
         "| workers | " + " | ".join(STRATEGIES) + " | queue merger: Stop → pushed |",
         "|---|---|---|---|---|",
@@ -167,6 +215,173 @@ def main() -> int:
     result: dict[str, Any] = {**stamp(), "runs": runs, "speedups": speedups, "goals": goals}
     write_results("throughput", result, table)
     return 0
+
+
+STRATEGY = "queue/queue"
+
+
+def _spread(values: list[float], unit: str = "", digits: int = 1) -> str:
+    """``median (min-max)``, or the single value for one round."""
+    middle = f"{statistics.median(values):.{digits}f}{unit}"
+    if len(values) < 2:
+        return middle
+    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def _latency(args: argparse.Namespace) -> int:
+    if args.quick:
+        counts, rounds, rss_workers = [1, 2, 4], 1, 0
+    else:
+        counts = [int(n) for n in (args.workers or "1,2,4,8,16").split(",")]
+        rounds, rss_workers = args.rounds or 3, args.rss_workers
+    latency = Latency(seed=args.seed)
+    load_start = os.getloadavg()
+    started = time.monotonic()
+    runs: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
+    rss_runs: list[dict[str, float]] = []
+    for round_number in range(rounds):
+        # Alternate the order between rounds, so no count always runs on a fresher machine.
+        order = counts if round_number % 2 == 0 else counts[::-1]
+        for workers in order:
+            with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
+                run = _run(
+                    Path(folder),
+                    workers,
+                    STRATEGY,
+                    args.per_worker * workers,
+                    latency=latency,
+                    minutes=60,
+                )
+            runs[workers].append(run)
+            print(
+                f"round {round_number + 1}/{rounds}, {workers} worker(s): "
+                f"{run['tasks_per_minute']:.1f} tasks/min, load {run['load_1min_before']:.2f}"
+                f" -> {run['load_1min_after']:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
+        if rss_workers:
+            with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
+                run = _run(
+                    Path(folder),
+                    rss_workers,
+                    STRATEGY,
+                    2 * rss_workers,
+                    latency=latency,
+                    minutes=60,
+                )
+            rss_runs.append(run)
+            print(
+                f"round {round_number + 1}/{rounds}, {rss_workers} worker(s): "
+                f"peak RSS {run['peak_rss_mb']:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+    load_end = os.getloadavg()
+
+    def values(rows: list[dict[str, float]], key: str) -> list[float]:
+        return [r[key] for r in rows if key in r]
+
+    base = statistics.median(values(runs[counts[0]], "tasks_per_minute"))
+    speedups = {n: [r / base for r in values(runs[n], "tasks_per_minute")] for n in counts}
+
+    def row(label: str, rows: list[dict[str, float]], speedup: list[float] | None) -> str:
+        loop = values(rows, "loop_p50_ms")
+        cells = [
+            label,
+            f"{statistics.median(values(rows, 'tasks')):.0f}",
+            _spread(values(rows, "tasks_per_minute")),
+            _spread(speedup, "x", 2) if speedup else "—",
+            _spread(values(rows, "stop_to_pushed_s"), " s"),
+            _spread(values(rows, "stop_to_pushed_p99_s"), " s"),
+            _spread(loop, " ms") if loop else "n/a",
+            _spread(values(rows, "loop_p99_ms"), " ms") if loop else "n/a",
+            _spread(values(rows, "peak_rss_mb"), " MB", 0),
+            _spread(values(rows, "cores_busy"), "", 2),
+            f"{sum(values(rows, 'incidents')):.0f}",
+        ]
+        return "| " + " | ".join(cells) + " |"
+
+    loads = [v for n in counts for v in values(runs[n], "load_1min_before")]
+    loads += values(rss_runs, "load_1min_before")
+    table = [
+        f"Throughput with model-like latency ({STRATEGY}; time to first token "
+        f"{latency.first_token[0]:g}-{latency.first_token[1]:g} s, "
+        f"{latency.tokens_per_second[0]:g}-{latency.tokens_per_second[1]:g} tokens/s, "
+        f"seed {latency.seed}), {stamp()['date']}, {rounds} round(s): median (range).",
+        f"Load average (1 min) at the start {load_start[0]:.2f}, at the end {load_end[0]:.2f}, "
+        f"before each run {min(loads):.2f}-{max(loads):.2f}; {os.cpu_count()} CPUs; "
+        f"{(time.monotonic() - started) / 60:.0f} min in all.",
+        "",
+        "| workers | tasks | tasks/min | speed-up | Stop → pushed p50 | p99 | loop p50 | "
+        "loop p99 | orchestrator peak RSS | cores busy | incidents |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    table += [row(str(n), runs[n], speedups[n]) for n in counts]
+    if rss_runs:
+        table.append(row(f"{rss_workers} (memory)", rss_runs, None))
+    top = counts[-1]
+    goals: dict[str, bool] = {
+        f"speed-up >= 0.8 x N at N={n}": statistics.median(speedups[n]) >= 0.8 * n / counts[0]
+        for n in counts
+        if n > counts[0]
+    }
+    goals[f"Stop -> pushed p50 <= 2 s at {top}"] = (
+        statistics.median(values(runs[top], "stop_to_pushed_s")) <= 2
+    )
+    goals[f"Stop -> pushed p99 <= 2 s at {top}"] = (
+        statistics.median(values(runs[top], "stop_to_pushed_p99_s")) <= 2
+    )
+    if values(runs[top], "loop_p99_ms"):
+        goals[f"loop p99 <= 50 ms at {top}"] = (
+            statistics.median(values(runs[top], "loop_p99_ms")) <= 50
+        )
+    if rss_runs:
+        goals[f"orchestrator RSS <= 100 MB at {rss_workers}"] = (
+            max(values(rss_runs, "peak_rss_mb")) <= 100
+        )
+    incomplete = [
+        f"{int(r['workers'])}w: {r['tasks_done']:.0f}/{r['tasks']:.0f}"
+        for r in [*(r for n in counts for r in runs[n]), *rss_runs]
+        if r["tasks_done"] < r["tasks"]
+    ]
+    table += [
+        "",
+        "Goals: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in goals.items()),
+    ]
+    if incomplete:
+        table.append("Runs that did not finish every task: " + ", ".join(incomplete))
+    result: dict[str, Any] = {
+        **stamp(),
+        "latency": {
+            "first_token": latency.first_token,
+            "tokens_per_second": latency.tokens_per_second,
+            "seed": latency.seed,
+        },
+        "load_average": {"start": load_start, "end": load_end},
+        "runs": runs,
+        "memory_runs": rss_runs,
+        "speedups": speedups,
+        "goals": goals,
+    }
+    write_results("throughput-latency-quick" if args.quick else "throughput-latency", result, table)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", help="worker counts (instant 1,2,4,8; latency 1,2,4,8,16)")
+    parser.add_argument("--tasks", type=int, default=8, help="instant: tasks per run")
+    parser.add_argument("--rounds", type=int, help="rounds (instant 1; latency 3)")
+    parser.add_argument("--latency", action="store_true", help="model-like replies")
+    parser.add_argument("--per-worker", type=int, default=4, help="latency: tasks per worker")
+    parser.add_argument(
+        "--rss-workers", type=int, default=20, help="latency: workers of the memory run (0: none)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="latency: seed of the draws")
+    parser.add_argument("--quick", action="store_true", help="latency: 1, 2, 4 workers, 1 round")
+    args = parser.parse_args()
+    return _latency(args) if args.latency else _instant(args)
 
 
 if __name__ == "__main__":
