@@ -105,6 +105,7 @@ def _run(
         cpu = sampler.stop()
         wall = time.monotonic() - started
         first_request = min(r.at for r in fake.requests)
+        served = [r for r in fake.requests if r.usage is not None]
     load_after = os.getloadavg()
     if process.returncode != 0:
         raise RuntimeError(f"{strategy} x{workers} ended {process.returncode}: {err[-1500:]}")
@@ -125,6 +126,18 @@ def _run(
         **rss,
         **{f"cpu_{kind}_s": seconds for kind, seconds in cpu.items()},
     }
+    result["requests_per_task"] = len(served) / max(1, report["totals"]["tasksDone"])
+    if latency is not None:
+        # The model time the fake made Claude Code wait (time to first token plus the
+        # output at the drawn rate), against the workers' time from first request to last
+        # merge: near 1 when the instances mostly wait, as with a real model.
+        model_s = 0.0
+        for request in served:
+            assert request.usage is not None
+            pace = latency.pace(request.number)
+            model_s += pace.first_token + request.usage.output_tokens / pace.tokens_per_second
+        result["model_s_per_task"] = model_s / max(1, report["totals"]["tasksDone"])
+        result["model_wait_share"] = model_s / (workers * minutes_taken * 60)
     loop = report.get("loopLatency")
     if isinstance(loop, dict) and "p50Ms" in loop and "p99Ms" in loop:
         result["loop_p50_ms"] = float(loop["p50Ms"])
@@ -320,6 +333,15 @@ def _latency(args: argparse.Namespace) -> int:
     table += [row(str(n), runs[n], speedups[n]) for n in counts]
     if rss_runs:
         table.append(row(f"{rss_workers} (memory)", rss_runs, None))
+    every = [r for n in counts for r in runs[n]]
+    table += [
+        "",
+        f"Per task: {_spread(values(every, 'requests_per_task'))} API requests, "
+        f"{_spread(values(every, 'model_s_per_task'), ' s')} of model time; share of the "
+        "workers' time spent waiting on the model: "
+        + ", ".join(f"{n}: {_spread(values(runs[n], 'model_wait_share'), '', 2)}" for n in counts)
+        + ".",
+    ]
     top = counts[-1]
     goals: dict[str, bool] = {
         f"speed-up >= 0.8 x N at N={n}": statistics.median(speedups[n]) >= 0.8 * n / counts[0]
