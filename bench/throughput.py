@@ -48,7 +48,7 @@ from _cpu import CpuSampler
 from _results import stamp, write_results
 from _rss import PeakRss
 from claude_orchestra.journal import read_journal
-from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.fake_api import ApiRequest, FakeAnthropicAPI
 from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.sample import create_origin, write_config_folder
 
@@ -100,7 +100,12 @@ def _run(
         )
         sampler = CpuSampler(folder, process.pid)
         memory = PeakRss(process.pid)
-        _, err = process.communicate(timeout=minutes * 60 + 300)
+        try:
+            _, err = process.communicate(timeout=minutes * 60 + 300)
+        except subprocess.TimeoutExpired:
+            process.terminate()  # the orchestrator ends its own instances on SIGTERM
+            _, err = process.communicate(timeout=120)
+            err = f"timed out after {minutes} min; {err}"
         rss = memory.stop()
         cpu = sampler.stop()
         wall = time.monotonic() - started
@@ -126,27 +131,41 @@ def _run(
         **rss,
         **{f"cpu_{kind}_s": seconds for kind, seconds in cpu.items()},
     }
-    result["requests_per_task"] = len(served) / max(1, report["totals"]["tasksDone"])
+    done = max(1, report["totals"]["tasksDone"])
+    result["requests_per_task"] = len(served) / done
     if latency is not None:
-        # The model time the fake made Claude Code wait (time to first token plus the
-        # output at the drawn rate), against the workers' time from first request to last
-        # merge: near 1 when the instances mostly wait, as with a real model.
-        model_s = 0.0
-        for request in served:
-            assert request.usage is not None
-            pace = latency.pace(request.number)
-            model_s += pace.first_token + request.usage.output_tokens / pace.tokens_per_second
-        result["model_s_per_task"] = model_s / max(1, report["totals"]["tasksDone"])
+        model_s = _model_seconds(served, latency)
+        result["model_s_per_task"] = model_s / done
         result["model_wait_share"] = model_s / (workers * minutes_taken * 60)
+    return result | _journal_figures(report, state, merger)
+
+
+def _model_seconds(served: list[ApiRequest], latency: Latency) -> float:
+    """The model time the fake made Claude Code wait: first token plus output at the rate.
+
+    Against the workers' time from first request to last merge, near 1 when the instances
+    mostly wait, as with a real model (output counted as the usage does, so about).
+    """
+    total = 0.0
+    for request in served:
+        if request.usage is not None:
+            pace = latency.pace(request.number)
+            total += pace.first_token + request.usage.output_tokens / pace.tokens_per_second
+    return total
+
+
+def _journal_figures(report: dict[str, Any], state: Path, merger: str) -> dict[str, float]:
+    """The loop's event latency (when the report has it) and the queue merger's delays."""
+    figures: dict[str, float] = {}
     loop = report.get("loopLatency")
     if isinstance(loop, dict) and "p50Ms" in loop and "p99Ms" in loop:
-        result["loop_p50_ms"] = float(loop["p50Ms"])
-        result["loop_p99_ms"] = float(loop["p99Ms"])
+        figures["loop_p50_ms"] = float(loop["p50Ms"])
+        figures["loop_p99_ms"] = float(loop["p99Ms"])
     if merger == "queue":
         delays = _stop_to_pushed(state / "journal.jsonl")
-        result["stop_to_pushed_s"] = statistics.median(delays)
-        result["stop_to_pushed_p99_s"] = _p99(delays)
-    return result
+        figures["stop_to_pushed_s"] = statistics.median(delays)
+        figures["stop_to_pushed_p99_s"] = _p99(delays)
+    return figures
 
 
 def _p99(values: list[float]) -> float:
@@ -232,13 +251,164 @@ def _instant(args: argparse.Namespace) -> int:
 
 STRATEGY = "queue/queue"
 
+Rows = list[dict[str, float]]
+
 
 def _spread(values: list[float], unit: str = "", digits: int = 1) -> str:
-    """``median (min-max)``, or the single value for one round."""
+    """``median (min-max)``, the single value for one round, or a dash for none."""
+    if not values:
+        return "-"
     middle = f"{statistics.median(values):.{digits}f}{unit}"
     if len(values) < 2:
         return middle
     return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def _values(rows: Rows, key: str) -> list[float]:
+    return [r[key] for r in rows if key in r]
+
+
+def _median(rows: Rows, key: str) -> float | None:
+    found = _values(rows, key)
+    return statistics.median(found) if found else None
+
+
+class _Measured:
+    """Every latency run so far, by worker count; the memory runs; the failures."""
+
+    def __init__(self, counts: list[int], latency: Latency) -> None:
+        self.counts = counts
+        self.latency = latency
+        self.runs: dict[int, Rows] = {n: [] for n in counts}
+        self.memory: Rows = []
+        self.failures: list[str] = []
+
+    def attempt(self, workers: int, tasks: int, label: str) -> dict[str, float] | None:
+        """One run; a failure (a timeout, a crash at 16 workers) is kept, not raised."""
+        with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
+            try:
+                run = _run(Path(folder), workers, STRATEGY, tasks, latency=self.latency, minutes=60)
+            except RuntimeError as exc:
+                self.failures.append(f"{label}: {exc}")
+                print(f"{label}: FAILED {exc}", file=sys.stderr, flush=True)
+                return None
+        print(
+            f"{label}: {run['tasks_per_minute']:.1f} tasks/min, peak RSS "
+            f"{run['peak_rss_mb']:.0f} MB, load {run['load_1min_before']:.2f} -> "
+            f"{run['load_1min_after']:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return run
+
+    def speedups(self) -> dict[int, list[float]]:
+        """Each run's tasks/min over the fewest workers' median."""
+        base = _median(self.runs[self.counts[0]], "tasks_per_minute")
+        return {
+            n: [r / base for r in _values(self.runs[n], "tasks_per_minute")] if base else []
+            for n in self.counts
+        }
+
+    def every(self) -> Rows:
+        """The runs of every worker count (not the memory runs)."""
+        return [r for n in self.counts for r in self.runs[n]]
+
+
+def _row(label: str, rows: Rows, speedup: list[float]) -> str:
+    loop = _values(rows, "loop_p50_ms")
+    tasks = _median(rows, "tasks")
+    cells = [
+        label,
+        "-" if tasks is None else f"{tasks:.0f}",
+        _spread(_values(rows, "tasks_per_minute")),
+        _spread(speedup, "x", 2),
+        _spread(_values(rows, "stop_to_pushed_s"), " s"),
+        _spread(_values(rows, "stop_to_pushed_p99_s"), " s"),
+        _spread(loop, " ms") if loop else "n/a",
+        _spread(_values(rows, "loop_p99_ms"), " ms") if loop else "n/a",
+        _spread(_values(rows, "peak_rss_mb"), " MB", 0),
+        _spread(_values(rows, "cores_busy"), "", 2),
+        f"{sum(_values(rows, 'incidents')):.0f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _goals(measured: _Measured, rss_workers: int) -> dict[str, str]:
+    """Each goal: met, NOT met, or no figure (no run, or the report lacks it)."""
+    counts, runs, top = measured.counts, measured.runs, measured.counts[-1]
+    speedups = measured.speedups()
+
+    def verdict(value: float | None, limit: float, *, at_least: bool = False) -> str:
+        if value is None:
+            return "no figure"
+        return "met" if (value >= limit if at_least else value <= limit) else "NOT met"
+
+    goals = {
+        f"speed-up >= 0.8 x N at N={n}": verdict(
+            statistics.median(speedups[n]) if speedups[n] else None,
+            0.8 * n / counts[0],
+            at_least=True,
+        )
+        for n in counts[1:]
+    }
+    at_most = {
+        f"Stop -> pushed p50 <= 2 s at {top}": (_median(runs[top], "stop_to_pushed_s"), 2.0),
+        f"Stop -> pushed p99 <= 2 s at {top}": (_median(runs[top], "stop_to_pushed_p99_s"), 2.0),
+        f"loop p99 <= 50 ms at {top}": (_median(runs[top], "loop_p99_ms"), 50.0),
+    }
+    if rss_workers:
+        peak = max(_values(measured.memory, "peak_rss_mb"), default=None)
+        at_most[f"orchestrator RSS <= 100 MB at {rss_workers}"] = (peak, 100.0)
+    for name, (value, limit) in at_most.items():
+        goals[name] = verdict(value, limit)
+    return goals
+
+
+def _latency_table(
+    measured: _Measured, rss_workers: int, rounds: int, loads: tuple[float, float], minutes: float
+) -> list[str]:
+    latency, counts, runs = measured.latency, measured.counts, measured.runs
+    before = [*_values(measured.every(), "load_1min_before")]
+    before += _values(measured.memory, "load_1min_before")
+    speedups = measured.speedups()
+    table = [
+        f"Throughput with model-like latency ({STRATEGY}; time to first token "
+        f"{latency.first_token[0]:g}-{latency.first_token[1]:g} s, "
+        f"{latency.tokens_per_second[0]:g}-{latency.tokens_per_second[1]:g} tokens/s, "
+        f"seed {latency.seed}), {stamp()['date']}, {rounds} round(s): median (range).",
+        f"Load average (1 min) at the start {loads[0]:.2f}, at the end {loads[1]:.2f}, "
+        f"before each run {_spread(before, '', 2)}; {os.cpu_count()} CPUs; "
+        f"{minutes:.0f} min in all.",
+        "",
+        "| workers | tasks | tasks/min | speed-up | Stop → pushed p50 | p99 | loop p50 | "
+        "loop p99 | orchestrator peak RSS | cores busy | incidents |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    table += [_row(str(n), runs[n], speedups[n]) for n in counts]
+    if rss_workers:
+        table.append(_row(f"{rss_workers} (memory)", measured.memory, []))
+    every = measured.every()
+    shares = ", ".join(
+        f"{n}: {_spread(_values(runs[n], 'model_wait_share'), '', 2)}" for n in counts
+    )
+    table += [
+        "",
+        f"Per task: {_spread(_values(every, 'requests_per_task'))} API requests, "
+        f"{_spread(_values(every, 'model_s_per_task'), ' s')} of model time; share of the "
+        f"workers' time spent waiting on the model: {shares}.",
+        "",
+        "Goals: " + "; ".join(f"{k}: {v}" for k, v in _goals(measured, rss_workers).items()),
+    ]
+    incomplete = [
+        f"{int(r['workers'])}w: {r['tasks_done']:.0f}/{r['tasks']:.0f}"
+        for r in [*every, *measured.memory]
+        if r["tasks_done"] < r["tasks"]
+    ]
+    if incomplete:
+        table.append("Runs that did not finish every task: " + ", ".join(incomplete))
+    if measured.failures:
+        table.append("Runs that failed: " + "; ".join(f[:300] for f in measured.failures))
+    return table
 
 
 def _latency(args: argparse.Namespace) -> int:
@@ -247,144 +417,42 @@ def _latency(args: argparse.Namespace) -> int:
     else:
         counts = [int(n) for n in (args.workers or "1,2,4,8,16").split(",")]
         rounds, rss_workers = args.rounds or 3, args.rss_workers
-    latency = Latency(seed=args.seed)
+    measured = _Measured(counts, Latency(seed=args.seed))
     load_start = os.getloadavg()
     started = time.monotonic()
-    runs: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
-    rss_runs: list[dict[str, float]] = []
     for round_number in range(rounds):
         # Alternate the order between rounds, so no count always runs on a fresher machine.
-        order = counts if round_number % 2 == 0 else counts[::-1]
-        for workers in order:
-            with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
-                run = _run(
-                    Path(folder),
-                    workers,
-                    STRATEGY,
-                    args.per_worker * workers,
-                    latency=latency,
-                    minutes=60,
-                )
-            runs[workers].append(run)
-            print(
-                f"round {round_number + 1}/{rounds}, {workers} worker(s): "
-                f"{run['tasks_per_minute']:.1f} tasks/min, load {run['load_1min_before']:.2f}"
-                f" -> {run['load_1min_after']:.2f}",
-                file=sys.stderr,
-                flush=True,
-            )
+        for workers in counts if round_number % 2 == 0 else counts[::-1]:
+            label = f"round {round_number + 1}/{rounds}, {workers} worker(s)"
+            run = measured.attempt(workers, args.per_worker * workers, label)
+            if run is not None:
+                measured.runs[workers].append(run)
         if rss_workers:
-            with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
-                run = _run(
-                    Path(folder),
-                    rss_workers,
-                    STRATEGY,
-                    2 * rss_workers,
-                    latency=latency,
-                    minutes=60,
-                )
-            rss_runs.append(run)
-            print(
-                f"round {round_number + 1}/{rounds}, {rss_workers} worker(s): "
-                f"peak RSS {run['peak_rss_mb']:.0f} MB",
-                file=sys.stderr,
-                flush=True,
-            )
+            label = f"round {round_number + 1}/{rounds}, {rss_workers} worker(s), memory"
+            run = measured.attempt(rss_workers, 2 * rss_workers, label)
+            if run is not None:
+                measured.memory.append(run)
     load_end = os.getloadavg()
-
-    def values(rows: list[dict[str, float]], key: str) -> list[float]:
-        return [r[key] for r in rows if key in r]
-
-    base = statistics.median(values(runs[counts[0]], "tasks_per_minute"))
-    speedups = {n: [r / base for r in values(runs[n], "tasks_per_minute")] for n in counts}
-
-    def row(label: str, rows: list[dict[str, float]], speedup: list[float] | None) -> str:
-        loop = values(rows, "loop_p50_ms")
-        cells = [
-            label,
-            f"{statistics.median(values(rows, 'tasks')):.0f}",
-            _spread(values(rows, "tasks_per_minute")),
-            _spread(speedup, "x", 2) if speedup else "—",
-            _spread(values(rows, "stop_to_pushed_s"), " s"),
-            _spread(values(rows, "stop_to_pushed_p99_s"), " s"),
-            _spread(loop, " ms") if loop else "n/a",
-            _spread(values(rows, "loop_p99_ms"), " ms") if loop else "n/a",
-            _spread(values(rows, "peak_rss_mb"), " MB", 0),
-            _spread(values(rows, "cores_busy"), "", 2),
-            f"{sum(values(rows, 'incidents')):.0f}",
-        ]
-        return "| " + " | ".join(cells) + " |"
-
-    loads = [v for n in counts for v in values(runs[n], "load_1min_before")]
-    loads += values(rss_runs, "load_1min_before")
-    table = [
-        f"Throughput with model-like latency ({STRATEGY}; time to first token "
-        f"{latency.first_token[0]:g}-{latency.first_token[1]:g} s, "
-        f"{latency.tokens_per_second[0]:g}-{latency.tokens_per_second[1]:g} tokens/s, "
-        f"seed {latency.seed}), {stamp()['date']}, {rounds} round(s): median (range).",
-        f"Load average (1 min) at the start {load_start[0]:.2f}, at the end {load_end[0]:.2f}, "
-        f"before each run {min(loads):.2f}-{max(loads):.2f}; {os.cpu_count()} CPUs; "
-        f"{(time.monotonic() - started) / 60:.0f} min in all.",
-        "",
-        "| workers | tasks | tasks/min | speed-up | Stop → pushed p50 | p99 | loop p50 | "
-        "loop p99 | orchestrator peak RSS | cores busy | incidents |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    table += [row(str(n), runs[n], speedups[n]) for n in counts]
-    if rss_runs:
-        table.append(row(f"{rss_workers} (memory)", rss_runs, None))
-    every = [r for n in counts for r in runs[n]]
-    table += [
-        "",
-        f"Per task: {_spread(values(every, 'requests_per_task'))} API requests, "
-        f"{_spread(values(every, 'model_s_per_task'), ' s')} of model time; share of the "
-        "workers' time spent waiting on the model: "
-        + ", ".join(f"{n}: {_spread(values(runs[n], 'model_wait_share'), '', 2)}" for n in counts)
-        + ".",
-    ]
-    top = counts[-1]
-    goals: dict[str, bool] = {
-        f"speed-up >= 0.8 x N at N={n}": statistics.median(speedups[n]) >= 0.8 * n / counts[0]
-        for n in counts
-        if n > counts[0]
-    }
-    goals[f"Stop -> pushed p50 <= 2 s at {top}"] = (
-        statistics.median(values(runs[top], "stop_to_pushed_s")) <= 2
+    table = _latency_table(
+        measured,
+        rss_workers,
+        rounds,
+        (load_start[0], load_end[0]),
+        (time.monotonic() - started) / 60,
     )
-    goals[f"Stop -> pushed p99 <= 2 s at {top}"] = (
-        statistics.median(values(runs[top], "stop_to_pushed_p99_s")) <= 2
-    )
-    if values(runs[top], "loop_p99_ms"):
-        goals[f"loop p99 <= 50 ms at {top}"] = (
-            statistics.median(values(runs[top], "loop_p99_ms")) <= 50
-        )
-    if rss_runs:
-        goals[f"orchestrator RSS <= 100 MB at {rss_workers}"] = (
-            max(values(rss_runs, "peak_rss_mb")) <= 100
-        )
-    incomplete = [
-        f"{int(r['workers'])}w: {r['tasks_done']:.0f}/{r['tasks']:.0f}"
-        for r in [*(r for n in counts for r in runs[n]), *rss_runs]
-        if r["tasks_done"] < r["tasks"]
-    ]
-    table += [
-        "",
-        "Goals: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in goals.items()),
-    ]
-    if incomplete:
-        table.append("Runs that did not finish every task: " + ", ".join(incomplete))
     result: dict[str, Any] = {
         **stamp(),
         "latency": {
-            "first_token": latency.first_token,
-            "tokens_per_second": latency.tokens_per_second,
-            "seed": latency.seed,
+            "first_token": measured.latency.first_token,
+            "tokens_per_second": measured.latency.tokens_per_second,
+            "seed": measured.latency.seed,
         },
         "load_average": {"start": load_start, "end": load_end},
-        "runs": runs,
-        "memory_runs": rss_runs,
-        "speedups": speedups,
-        "goals": goals,
+        "runs": measured.runs,
+        "memory_runs": measured.memory,
+        "speedups": measured.speedups(),
+        "goals": _goals(measured, rss_workers),
+        "failures": measured.failures,
     }
     write_results("throughput-latency-quick" if args.quick else "throughput-latency", result, table)
     return 0
