@@ -1,6 +1,9 @@
-"""Throughput: tasks merged per minute by worker count, for three strategy pairs.
+"""Throughput: tasks merged per minute by worker count, instant replies or model-like latency.
 
     .venv/bin/python bench/throughput.py [--workers 1,2,4,8] [--tasks 8] [--rounds 1]
+    .venv/bin/python bench/throughput.py --latency [--quick] [--rounds 3]
+
+**Instant replies** (the first form, the CPU ceiling):
 
 Each run is a real orchestration (real Claude Code in tmux, the fake API) of ``--tasks``
 independent tasks, with (scheduler/merger) ``manager/manager`` (the original tool's
@@ -13,6 +16,19 @@ no manager at all).
   run (goal: at least 0.8 x N up to 4 workers on this 2-core machine);
 - queue merger: seconds from a worker's ``Stop`` to its work pushed on the run branch
   (goal: 2 s plus the test command's own time; no test command here).
+
+**Model-like latency** (``--latency``): the fake waits a seeded time to first token (1-3 s)
+and streams each reply at 30-80 tokens/s (:class:`~claude_orchestra.testing.latency.Latency`),
+so Claude Code mostly waits, as with a real model, and the figures measure the orchestrator.
+``queue/queue`` only, ``--workers`` (default 1,2,4,8,16) with ``--per-worker`` (4) tasks
+each, ``--rounds`` (3) rounds alternating the worker counts, then ``--rss-workers`` (20)
+workers with 2 tasks each for the orchestrator's memory. Every figure is the median over
+rounds with its range: tasks/min, speed-up over 1 worker (goal >= 0.8 x N), ``Stop`` ->
+pushed on the run branch p50/p99 from the journal (goal <= 2 s at 16 workers), the loop's
+event latency p50/p99 from ``report.json``'s ``loopLatency`` when the run writes it (goal
+p99 <= 50 ms at 16), the orchestrator process's peak RSS (``VmHWM``; goal <= 100 MB at 20
+workers). The load average is recorded before and after every run. ``--quick``: 1, 2, 4
+workers, one round, no memory run, results in ``throughput-latency-quick.*``.
 """
 
 from __future__ import annotations
@@ -30,8 +46,10 @@ from typing import Any
 
 from _cpu import CpuSampler
 from _results import stamp, write_results
+from _rss import PeakRss
 from claude_orchestra.journal import read_journal
-from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.testing.fake_api import ApiRequest, FakeAnthropicAPI
+from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.sample import create_origin, write_config_folder
 
 KEY = "sk-ant-bench-" + "6" * 32
@@ -44,11 +62,20 @@ def _tasks(count: int) -> list[str]:
 STRATEGIES = ("manager/manager", "manager/queue", "queue/queue")
 
 
-def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, float]:
+def _run(
+    folder: Path,
+    workers: int,
+    strategy: str,
+    tasks: int,
+    *,
+    latency: Latency | None = None,
+    minutes: float = 10,
+) -> dict[str, float]:
     scheduler, merger = strategy.split("/")
     task_file = "".join(f"- [ ] {task}\n" for task in _tasks(tasks))
     origin = create_origin(folder, tasks=_tasks(tasks), extra_files={"TASKS.md": task_file})
-    with FakeAnthropicAPI() as fake:
+    load_before = os.getloadavg()
+    with FakeAnthropicAPI(latency=latency) as fake:
         fake.register("fake-api", KEY)
         config = write_config_folder(
             folder / "config",
@@ -56,6 +83,7 @@ def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, flo
             base_url=fake.base_url,
             key=KEY,
             workspace=folder / "workspace",
+            minutes=minutes,
         )
         settings = json.loads((config / "orchestrator.json").read_text())
         settings.update(workerCount=workers, scheduler=scheduler, merger=merger, authMode="oauth")
@@ -71,30 +99,83 @@ def _run(folder: Path, workers: int, strategy: str, tasks: int) -> dict[str, flo
             env={**os.environ, "HOME": str(home)},
         )
         sampler = CpuSampler(folder, process.pid)
-        _, err = process.communicate(timeout=1800)
+        memory = PeakRss(process.pid)
+        try:
+            _, err = process.communicate(timeout=minutes * 60 + 300)
+        except subprocess.TimeoutExpired:
+            process.terminate()  # the orchestrator ends its own instances on SIGTERM
+            _, err = process.communicate(timeout=120)
+            err = f"timed out after {minutes} min; {err}"
+        rss = memory.stop()
         cpu = sampler.stop()
         wall = time.monotonic() - started
         first_request = min(r.at for r in fake.requests)
+        served = [r for r in fake.requests if r.usage is not None]
+    load_after = os.getloadavg()
     if process.returncode != 0:
         raise RuntimeError(f"{strategy} x{workers} ended {process.returncode}: {err[-1500:]}")
     state = folder / "workspace" / ".orchestra"
     report = json.loads((state / "report.json").read_text())
     last_merge = max(m["at"] for m in report["merges"])
-    minutes = (last_merge - first_request) / 60
+    minutes_taken = (last_merge - first_request) / 60
     result = {
+        "workers": float(workers),
+        "tasks": float(tasks),
         "tasks_done": float(report["totals"]["tasksDone"]),
-        "minutes": minutes,
-        "tasks_per_minute": report["totals"]["tasksDone"] / minutes,
+        "incidents": float(report["totals"]["incidents"]),
+        "minutes": minutes_taken,
+        "tasks_per_minute": report["totals"]["tasksDone"] / minutes_taken,
         "cores_busy": sum(cpu.values()) / wall,
+        "load_1min_before": load_before[0],
+        "load_1min_after": load_after[0],
+        **rss,
         **{f"cpu_{kind}_s": seconds for kind, seconds in cpu.items()},
     }
+    done = max(1, report["totals"]["tasksDone"])
+    result["requests_per_task"] = len(served) / done
+    if latency is not None:
+        model_s = _model_seconds(served, latency)
+        result["model_s_per_task"] = model_s / done
+        result["model_wait_share"] = model_s / (workers * minutes_taken * 60)
+    return result | _journal_figures(report, state, merger)
+
+
+def _model_seconds(served: list[ApiRequest], latency: Latency) -> float:
+    """The model time the fake made Claude Code wait: first token plus output at the rate.
+
+    Against the workers' time from first request to last merge, near 1 when the instances
+    mostly wait, as with a real model (output counted as the usage does, so about).
+    """
+    total = 0.0
+    for request in served:
+        if request.usage is not None:
+            pace = latency.pace(request.number)
+            total += pace.first_token + request.usage.output_tokens / pace.tokens_per_second
+    return total
+
+
+def _journal_figures(report: dict[str, Any], state: Path, merger: str) -> dict[str, float]:
+    """The loop's event latency (when the report has it) and the queue merger's delays."""
+    figures: dict[str, float] = {}
+    loop = report.get("loopLatency")
+    if isinstance(loop, dict) and "p50Ms" in loop and "p99Ms" in loop:
+        figures["loop_p50_ms"] = float(loop["p50Ms"])
+        figures["loop_p99_ms"] = float(loop["p99Ms"])
     if merger == "queue":
-        result["stop_to_pushed_s"] = _stop_to_pushed(state / "journal.jsonl")
-    return result
+        delays = _stop_to_pushed(state / "journal.jsonl")
+        figures["stop_to_pushed_s"] = statistics.median(delays)
+        figures["stop_to_pushed_p99_s"] = _p99(delays)
+    return figures
 
 
-def _stop_to_pushed(journal: Path) -> float:
-    """Median seconds from a worker's Stop to its MergeFinished(merged), on the wall clock."""
+def _p99(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def _stop_to_pushed(journal: Path) -> list[float]:
+    """Seconds from each worker's Stop to its MergeFinished(merged), on the wall clock."""
     stopped: dict[str, float] = {}
     delays = []
     for entry in read_journal(journal):
@@ -102,16 +183,12 @@ def _stop_to_pushed(journal: Path) -> float:
             stopped[entry["instance"]] = entry["recorded"]
         elif entry["type"] == "MergeFinished" and entry["outcome"] == "merged":
             delays.append(entry["recorded"] - stopped[entry["instance"]])
-    return statistics.median(delays)
+    return delays
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", default="1,2,4,8")
-    parser.add_argument("--tasks", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=1)
-    args = parser.parse_args()
-    counts = [int(n) for n in args.workers.split(",")]
+def _instant(args: argparse.Namespace) -> int:
+    counts = [int(n) for n in (args.workers or "1,2,4,8").split(",")]
+    args.rounds = args.rounds or 1
     runs: dict[str, dict[int, list[dict[str, float]]]] = {
         s: {n: [] for n in counts} for s in STRATEGIES
     }
@@ -126,9 +203,12 @@ def main() -> int:
     def median(strategy: str, workers: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[strategy][workers])
 
+    loads = [r["load_1min_before"] for s in STRATEGIES for n in counts for r in runs[s][n]]
     table = [
         f"Throughput, {args.tasks} tasks, {args.rounds} round(s), medians; tasks/min "
         "(speed-up over the same strategies with the fewest workers).",
+        f"Load average (1 min) before each run {min(loads):.2f}-{max(loads):.2f}; "
+        f"{os.cpu_count()} CPUs.",
         "",
         "| workers | " + " | ".join(STRATEGIES) + " | queue merger: Stop → pushed |",
         "|---|---|---|---|---|",
@@ -167,6 +247,231 @@ def main() -> int:
     result: dict[str, Any] = {**stamp(), "runs": runs, "speedups": speedups, "goals": goals}
     write_results("throughput", result, table)
     return 0
+
+
+STRATEGY = "queue/queue"
+
+Rows = list[dict[str, float]]
+
+
+def _spread(values: list[float], unit: str = "", digits: int = 1) -> str:
+    """``median (min-max)``, the single value for one round, or a dash for none."""
+    if not values:
+        return "-"
+    middle = f"{statistics.median(values):.{digits}f}{unit}"
+    if len(values) < 2:
+        return middle
+    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def _values(rows: Rows, key: str) -> list[float]:
+    return [r[key] for r in rows if key in r]
+
+
+def _median(rows: Rows, key: str) -> float | None:
+    found = _values(rows, key)
+    return statistics.median(found) if found else None
+
+
+class _Measured:
+    """Every latency run so far, by worker count; the memory runs; the failures."""
+
+    def __init__(self, counts: list[int], latency: Latency) -> None:
+        self.counts = counts
+        self.latency = latency
+        self.runs: dict[int, Rows] = {n: [] for n in counts}
+        self.memory: Rows = []
+        self.failures: list[str] = []
+
+    def attempt(self, workers: int, tasks: int, label: str) -> dict[str, float] | None:
+        """One run; a failure (a timeout, a crash at 16 workers) is kept, not raised."""
+        with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
+            try:
+                run = _run(Path(folder), workers, STRATEGY, tasks, latency=self.latency, minutes=60)
+            except RuntimeError as exc:
+                self.failures.append(f"{label}: {exc}")
+                print(f"{label}: FAILED {exc}", file=sys.stderr, flush=True)
+                return None
+        print(
+            f"{label}: {run['tasks_per_minute']:.1f} tasks/min, peak RSS "
+            f"{run['peak_rss_mb']:.0f} MB, load {run['load_1min_before']:.2f} -> "
+            f"{run['load_1min_after']:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return run
+
+    def speedups(self) -> dict[int, list[float]]:
+        """Each run's tasks/min over the fewest workers' median."""
+        base = _median(self.runs[self.counts[0]], "tasks_per_minute")
+        return {
+            n: [r / base for r in _values(self.runs[n], "tasks_per_minute")] if base else []
+            for n in self.counts
+        }
+
+    def every(self) -> Rows:
+        """The runs of every worker count (not the memory runs)."""
+        return [r for n in self.counts for r in self.runs[n]]
+
+
+def _row(label: str, rows: Rows, speedup: list[float]) -> str:
+    loop = _values(rows, "loop_p50_ms")
+    tasks = _median(rows, "tasks")
+    cells = [
+        label,
+        "-" if tasks is None else f"{tasks:.0f}",
+        _spread(_values(rows, "tasks_per_minute")),
+        _spread(speedup, "x", 2),
+        _spread(_values(rows, "stop_to_pushed_s"), " s"),
+        _spread(_values(rows, "stop_to_pushed_p99_s"), " s"),
+        _spread(loop, " ms") if loop else "n/a",
+        _spread(_values(rows, "loop_p99_ms"), " ms") if loop else "n/a",
+        _spread(_values(rows, "peak_rss_mb"), " MB", 0),
+        _spread(_values(rows, "cores_busy"), "", 2),
+        f"{sum(_values(rows, 'incidents')):.0f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _goals(measured: _Measured, rss_workers: int) -> dict[str, str]:
+    """Each goal: met, NOT met, or no figure (no run, or the report lacks it)."""
+    counts, runs, top = measured.counts, measured.runs, measured.counts[-1]
+    speedups = measured.speedups()
+
+    def verdict(value: float | None, limit: float, *, at_least: bool = False) -> str:
+        if value is None:
+            return "no figure"
+        return "met" if (value >= limit if at_least else value <= limit) else "NOT met"
+
+    goals = {
+        f"speed-up >= 0.8 x N at N={n}": verdict(
+            statistics.median(speedups[n]) if speedups[n] else None,
+            0.8 * n / counts[0],
+            at_least=True,
+        )
+        for n in counts[1:]
+    }
+    at_most = {
+        f"Stop -> pushed p50 <= 2 s at {top}": (_median(runs[top], "stop_to_pushed_s"), 2.0),
+        f"Stop -> pushed p99 <= 2 s at {top}": (_median(runs[top], "stop_to_pushed_p99_s"), 2.0),
+        f"loop p99 <= 50 ms at {top}": (_median(runs[top], "loop_p99_ms"), 50.0),
+    }
+    if rss_workers:
+        peak = max(_values(measured.memory, "peak_rss_mb"), default=None)
+        at_most[f"orchestrator RSS <= 100 MB at {rss_workers}"] = (peak, 100.0)
+    for name, (value, limit) in at_most.items():
+        goals[name] = verdict(value, limit)
+    return goals
+
+
+def _latency_table(
+    measured: _Measured, rss_workers: int, rounds: int, loads: tuple[float, float], minutes: float
+) -> list[str]:
+    latency, counts, runs = measured.latency, measured.counts, measured.runs
+    before = [*_values(measured.every(), "load_1min_before")]
+    before += _values(measured.memory, "load_1min_before")
+    speedups = measured.speedups()
+    table = [
+        f"Throughput with model-like latency ({STRATEGY}; time to first token "
+        f"{latency.first_token[0]:g}-{latency.first_token[1]:g} s, "
+        f"{latency.tokens_per_second[0]:g}-{latency.tokens_per_second[1]:g} tokens/s, "
+        f"seed {latency.seed}), {stamp()['date']}, {rounds} round(s): median (range).",
+        f"Load average (1 min) at the start {loads[0]:.2f}, at the end {loads[1]:.2f}, "
+        f"before each run {_spread(before, '', 2)}; {os.cpu_count()} CPUs; "
+        f"{minutes:.0f} min in all.",
+        "",
+        "| workers | tasks | tasks/min | speed-up | Stop → pushed p50 | p99 | loop p50 | "
+        "loop p99 | orchestrator peak RSS | cores busy | incidents |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    table += [_row(str(n), runs[n], speedups[n]) for n in counts]
+    if rss_workers:
+        table.append(_row(f"{rss_workers} (memory)", measured.memory, []))
+    every = measured.every()
+    shares = ", ".join(
+        f"{n}: {_spread(_values(runs[n], 'model_wait_share'), '', 2)}" for n in counts
+    )
+    table += [
+        "",
+        f"Per task: {_spread(_values(every, 'requests_per_task'))} API requests, "
+        f"{_spread(_values(every, 'model_s_per_task'), ' s')} of model time; share of the "
+        f"workers' time spent waiting on the model: {shares}.",
+        "",
+        "Goals: " + "; ".join(f"{k}: {v}" for k, v in _goals(measured, rss_workers).items()),
+    ]
+    incomplete = [
+        f"{int(r['workers'])}w: {r['tasks_done']:.0f}/{r['tasks']:.0f}"
+        for r in [*every, *measured.memory]
+        if r["tasks_done"] < r["tasks"]
+    ]
+    if incomplete:
+        table.append("Runs that did not finish every task: " + ", ".join(incomplete))
+    if measured.failures:
+        table.append("Runs that failed: " + "; ".join(f[:300] for f in measured.failures))
+    return table
+
+
+def _latency(args: argparse.Namespace) -> int:
+    if args.quick:
+        counts, rounds, rss_workers = [1, 2, 4], 1, 0
+    else:
+        counts = [int(n) for n in (args.workers or "1,2,4,8,16").split(",")]
+        rounds, rss_workers = args.rounds or 3, args.rss_workers
+    measured = _Measured(counts, Latency(seed=args.seed))
+    load_start = os.getloadavg()
+    started = time.monotonic()
+    for round_number in range(rounds):
+        # Alternate the order between rounds, so no count always runs on a fresher machine.
+        for workers in counts if round_number % 2 == 0 else counts[::-1]:
+            label = f"round {round_number + 1}/{rounds}, {workers} worker(s)"
+            run = measured.attempt(workers, args.per_worker * workers, label)
+            if run is not None:
+                measured.runs[workers].append(run)
+        if rss_workers:
+            label = f"round {round_number + 1}/{rounds}, {rss_workers} worker(s), memory"
+            run = measured.attempt(rss_workers, 2 * rss_workers, label)
+            if run is not None:
+                measured.memory.append(run)
+    load_end = os.getloadavg()
+    table = _latency_table(
+        measured,
+        rss_workers,
+        rounds,
+        (load_start[0], load_end[0]),
+        (time.monotonic() - started) / 60,
+    )
+    result: dict[str, Any] = {
+        **stamp(),
+        "latency": {
+            "first_token": measured.latency.first_token,
+            "tokens_per_second": measured.latency.tokens_per_second,
+            "seed": measured.latency.seed,
+        },
+        "load_average": {"start": load_start, "end": load_end},
+        "runs": measured.runs,
+        "memory_runs": measured.memory,
+        "speedups": measured.speedups(),
+        "goals": _goals(measured, rss_workers),
+        "failures": measured.failures,
+    }
+    write_results("throughput-latency-quick" if args.quick else "throughput-latency", result, table)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", help="worker counts (instant 1,2,4,8; latency 1,2,4,8,16)")
+    parser.add_argument("--tasks", type=int, default=8, help="instant: tasks per run")
+    parser.add_argument("--rounds", type=int, help="rounds (instant 1; latency 3)")
+    parser.add_argument("--latency", action="store_true", help="model-like replies")
+    parser.add_argument("--per-worker", type=int, default=4, help="latency: tasks per worker")
+    parser.add_argument(
+        "--rss-workers", type=int, default=20, help="latency: workers of the memory run (0: none)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="latency: seed of the draws")
+    parser.add_argument("--quick", action="store_true", help="latency: 1, 2, 4 workers, 1 round")
+    args = parser.parse_args()
+    return _latency(args) if args.latency else _instant(args)
 
 
 if __name__ == "__main__":

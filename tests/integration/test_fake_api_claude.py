@@ -20,7 +20,7 @@ import pytest
 
 from claude_orchestra.prompt_tag import render_prompt_tag
 from claude_orchestra.tasklists import parse_task_list
-from claude_orchestra.testing.fake_api import FakeAnthropicAPI, Fault, FaultKind
+from claude_orchestra.testing.fake_api import FakeAnthropicAPI, Fault, FaultKind, Latency
 from claude_orchestra.testing.scripted import EchoScript, OrchestraScript
 from claude_orchestra.transcripts import Usage, UsageLedger
 
@@ -121,6 +121,28 @@ def test_a_tool_round_trip_runs_bash_and_the_transcript_usage_matches(
     assert run.returncode == 0, run.stderr
     assert (work / "made.txt").read_text() == "made\n"
     assert run.output["result"] == "done: created it"
+    assert [r.status for r in fake.requests] == [200, 200]
+    ledger = UsageLedger()
+    ledger.read_tree(config / "projects")
+    assert ledger.responses == 2
+    assert ledger.total == fake.served_usage()
+    assert Usage.from_api(run.output["usage"]) == fake.served_usage()
+
+
+def test_with_latency_claude_code_takes_the_split_stream_and_records_the_same_usage(
+    claude_binary: Path, fake: FakeAnthropicAPI, tmp_path: Path
+) -> None:
+    # Short waits, but every reply streamed in many frames: the tool input arrives in
+    # pieces, as from the real API, and must still run as one command.
+    fake.latency = Latency(first_token=(0.1, 0.3), tokens_per_second=(200, 400), seed=1)
+    work = git_repo(tmp_path / "work")
+    config = tmp_path / "cfg"
+    words = " ".join(f"piece-{n}" for n in range(20))
+    prompt = f"please run: echo {words} > made.txt && echo streamed"
+    run = run_claude(claude_binary, prompt, cwd=work, env=claude_env(fake, config), bypass=True)
+    assert run.returncode == 0, run.stderr
+    assert (work / "made.txt").read_text() == f"{words}\n"
+    assert run.output["result"] == "done: streamed"
     assert [r.status for r in fake.requests] == [200, 200]
     ledger = UsageLedger()
     ledger.read_tree(config / "projects")

@@ -15,15 +15,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
+import attrs
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from claude_orchestra.credentials import Secret
 from claude_orchestra.testing.fake_api import (
     FakeAnthropicAPI,
     Fault,
     FaultKind,
+    Latency,
+    main,
 )
+from claude_orchestra.testing.fake_app import create_app
+from claude_orchestra.testing.faults import FaultBook
+from claude_orchestra.testing.ledger import RequestLedger
 from claude_orchestra.testing.scripted import EchoScript, Script
 from claude_orchestra.transcripts import Usage
 
@@ -262,6 +269,120 @@ def test_slow_replies_space_their_frames(fake: FakeAnthropicAPI, client: httpx.C
     assert fake.requests[0].fault is FaultKind.SLOW
 
 
+LONG_COMMAND = "run: printf '%s\\n' " + " ".join(f"word-{n}" for n in range(30))
+
+
+@attrs.define
+class RecordedWaits:
+    """The fake's injected sleep: records each wait and returns at once."""
+
+    waits: list[float] = attrs.Factory(list)
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def latency_app(latency: Latency | None, waits: RecordedWaits) -> tuple[TestClient, RequestLedger]:
+    ledger = RequestLedger()
+    ledger.register("alice", KEY)
+
+    async def no_hang(_: float | None) -> None:
+        return None
+
+    app = create_app(
+        script=EchoScript,
+        ledger=ledger,
+        faults=FaultBook(),
+        ids=lambda n: (f"msg_fake_t_{n}", f"req_fake_t_{n}"),
+        wait_hang=no_hang,
+        release_hangs=lambda: None,
+        latency=lambda: latency,
+        sleep=waits,
+    )
+    return TestClient(app), ledger
+
+
+def test_latency_waits_for_the_first_token_then_streams_each_delta_at_the_drawn_rate() -> None:
+    latency = Latency(seed=3)
+    waits = RecordedWaits()
+    client, ledger = latency_app(latency, waits)
+    with client:
+        response = client.post("/v1/messages", json=messages_body(LONG_COMMAND), headers=HEADERS)
+    events = sse_events(response.text)
+    deltas = [d["delta"]["partial_json"] for n, d in events if n == "content_block_delta"]
+    assert len(deltas) > 3, "the tool input is streamed over several frames, not one"
+    assert max(len(d) for d in deltas) <= latency.chunk_chars
+    assert json.loads("".join(deltas))["command"].startswith("printf")
+    pace = latency.pace(1)
+    assert 1.0 <= pace.first_token <= 3.0
+    assert 30 <= pace.tokens_per_second <= 80
+    assert len(waits.waits) == 1 + len(deltas), "one wait for the first token, one per delta"
+    assert waits.waits[0] == pace.first_token
+    assert waits.waits[1:] == [pace.seconds_for(len(d)) for d in deltas]
+    assert sum(waits.waits) == pytest.approx(pace.total(sum(len(d) for d in deltas)))
+    assert ledger.requests[0].status == 200
+
+
+def test_a_non_streamed_reply_waits_its_whole_time_once() -> None:
+    latency = Latency(seed=4)
+    waits = RecordedWaits()
+    client, _ = latency_app(latency, waits)
+    with client:
+        body = messages_body("say hi", stream=False)
+        message = client.post("/v1/messages", json=body, headers=HEADERS).json()
+    assert message["content"][0]["text"] == "echo: say hi"
+    assert waits.waits == [latency.pace(1).total(len("echo: say hi"))]
+
+
+def test_latency_changes_the_timing_only_not_the_reply_or_the_usage() -> None:
+    served = []
+    for latency in (None, Latency(seed=5)):
+        waits = RecordedWaits()
+        client, ledger = latency_app(latency, waits)
+        with client:
+            texts = [
+                client.post("/v1/messages", json=messages_body(p), headers=HEADERS).text
+                for p in ("say hi", LONG_COMMAND)
+            ]
+        assert bool(waits.waits) is (latency is not None)
+        replies = []
+        for text in texts:
+            events = sse_events(text)
+            pieces = [d["delta"] for n, d in events if n == "content_block_delta"]
+            replies.append("".join(p.get("text", p.get("partial_json", "")) for p in pieces))
+            usage = Usage.from_api(events[-2][1]["usage"])
+            assert usage == Usage.from_api(events[0][1]["message"]["usage"])
+        served.append((replies, ledger.served_usage()))
+        assert ledger.served_usage() == sum(
+            (r.usage for r in ledger.requests if r.usage is not None), Usage()
+        )
+    assert served[0] == served[1]
+
+
+def test_a_served_stream_with_latency_takes_at_least_its_drawn_time() -> None:
+    latency = Latency(first_token=(0.05, 0.1), tokens_per_second=(2000, 4000), seed=6)
+    with FakeAnthropicAPI(script=EchoScript(), latency=latency) as fake:
+        fake.register("alice", KEY)
+        with httpx.Client(base_url=fake.base_url, timeout=10) as http:
+            started = time.monotonic()
+            events = sse_events(post(http, LONG_COMMAND).text)
+            elapsed = time.monotonic() - started
+        deltas = [d["delta"]["partial_json"] for n, d in events if n == "content_block_delta"]
+        assert len(deltas) > 3
+        assert elapsed >= latency.pace(1).total(sum(len(d) for d in deltas))
+        [record] = fake.requests
+        assert fake.served_usage() == record.usage == Usage.from_api(events[-2][1]["usage"])
+
+
+@pytest.mark.parametrize(
+    "argv", [["--first-token", "3-1"], ["--tokens-per-second", "0-5"], ["--first-token", "x"]]
+)
+def test_the_standalone_refuses_impossible_latency(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+
+
 def test_the_control_api(fake: FakeAnthropicAPI, client: httpx.Client) -> None:
     rule = {"target": "carol", "fault": {"kind": "rate_limit", "retry_after": 3600}, "times": 1}
     created = client.post("/_fake/faults", json=rule)
@@ -357,8 +478,11 @@ def test_the_fixture_defaults_to_the_orchestra_script(fake_api: FakeAnthropicAPI
     assert "scripted model" in message.json()["content"][0]["text"]
 
 
-def test_standalone_prints_its_address_and_stops_on_sigterm() -> None:
-    command = [sys.executable, "-m", "claude_orchestra.testing.fake_api", "--port", "0"]
+@pytest.mark.parametrize(
+    "latency", [[], ["--latency", "--first-token", "0.01-0.02", "--tokens-per-second", "999"]]
+)
+def test_standalone_prints_its_address_and_stops_on_sigterm(latency: list[str]) -> None:
+    command = [sys.executable, "-m", "claude_orchestra.testing.fake_api", "--port", "0", *latency]
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as proc:
         try:

@@ -15,8 +15,14 @@ tests and subprocesses) or as an async context manager (in the caller's task gro
         ...  # run claude with ANTHROPIC_BASE_URL=fake.base_url
         assert fake.requests[0].status == 429
 
-Standalone: ``python -m claude_orchestra.testing.fake_api --port 0 [--script echo]``
-prints ``listening on http://127.0.0.1:PORT`` and serves until SIGINT or SIGTERM.
+Replies are instant unless a :class:`~claude_orchestra.testing.latency.Latency` is given:
+``FakeAnthropicAPI(latency=Latency(first_token=(1, 3), tokens_per_second=(30, 80),
+seed=7))`` answers like a model, a seeded wait for the first token then the output
+streamed over several frames.
+
+Standalone: ``python -m claude_orchestra.testing.fake_api --port 0 [--script echo]
+[--latency [--first-token 1-3] [--tokens-per-second 30-80] [--seed 0]]`` prints
+``listening on http://127.0.0.1:PORT`` and serves until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from claude_orchestra.credentials import Secret
 from claude_orchestra.hookserver import bind
 from claude_orchestra.testing import fake_app
 from claude_orchestra.testing.faults import ANY, Fault, FaultBook, FaultKind, FaultRule
+from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.ledger import ApiRequest, RequestLedger
 from claude_orchestra.testing.scripted import EchoScript, OrchestraScript, Script
 from claude_orchestra.transcripts import Usage
@@ -55,6 +62,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FaultRule",
+    "Latency",
     "main",
 ]
 
@@ -82,11 +90,14 @@ class FakeAnthropicAPI:
         script: decides every reply; may be swapped while serving.
         host: the address to bind (only loopback unless you mean it).
         port: the port to bind; 0 picks a free one (see :attr:`base_url`).
+        latency: model-like timing of every reply; ``None`` (the default) answers at
+            once. May be swapped while serving.
     """
 
     script: Script = attrs.field(factory=OrchestraScript)
     host: str = "127.0.0.1"
     port: int = 0
+    latency: Latency | None = None
     _ledger: RequestLedger = attrs.field(init=False, repr=False, factory=RequestLedger)
     _faults: FaultBook = attrs.field(init=False, repr=False, factory=FaultBook)
     _run_token: str = attrs.field(init=False, repr=False, factory=lambda: secrets.token_hex(3))
@@ -211,6 +222,7 @@ class FakeAnthropicAPI:
             ids=self._ids,
             wait_hang=self._wait_hang,
             release_hangs=self._release_in_loop,
+            latency=lambda: self.latency,
         )
         sock = bind(self.host, self.port)
         try:
@@ -310,14 +322,51 @@ async def _serve_until_signal(fake: FakeAnthropicAPI) -> None:
                 break
 
 
+def _range(text: str) -> tuple[float, float]:
+    """``"1-3"`` or ``"2"`` as ``(low, high)``."""
+    low, _, high = text.partition("-")
+    try:
+        return float(low), float(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW-HIGH or a number, got {text!r}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fake standalone until SIGINT or SIGTERM; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m claude_orchestra.testing.fake_api")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free one)")
     parser.add_argument("--script", choices=sorted(SCRIPTS), default="orchestra")
+    model = Latency()
+    timing = parser.add_argument_group("latency", "model-like replies (default: instant)")
+    timing.add_argument("--latency", action="store_true", help="answer like a model")
+    timing.add_argument(
+        "--first-token",
+        type=_range,
+        metavar="LOW-HIGH",
+        help="seconds to the first token, drawn uniformly (1-3)",
+    )
+    timing.add_argument(
+        "--tokens-per-second",
+        type=_range,
+        metavar="LOW-HIGH",
+        help="output rate, drawn uniformly (30-80)",
+    )
+    timing.add_argument("--seed", type=int, default=0, help="seed of the draws (0)")
     args = parser.parse_args(argv)
-    fake = FakeAnthropicAPI(script=SCRIPTS[args.script](), host=args.host, port=args.port)
+    latency = None
+    if args.latency or args.first_token or args.tokens_per_second:
+        try:
+            latency = Latency(
+                first_token=args.first_token or model.first_token,
+                tokens_per_second=args.tokens_per_second or model.tokens_per_second,
+                seed=args.seed,
+            )
+        except ValueError as exc:
+            parser.error(str(exc))
+    fake = FakeAnthropicAPI(
+        script=SCRIPTS[args.script](), host=args.host, port=args.port, latency=latency
+    )
     anyio.run(_serve_until_signal, fake)
     return 0
 

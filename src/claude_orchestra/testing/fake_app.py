@@ -37,6 +37,7 @@ from claude_orchestra.testing.faults import (
     rule_from_json,
     rule_to_json,
 )
+from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.ledger import (
     NO_CREDENTIAL,
     ApiRequest,
@@ -49,7 +50,8 @@ from claude_orchestra.testing.sse import (
     Envelope,
     error_json,
     message_json,
-    stream_frames,
+    output_chars,
+    sized_frames,
     usage_for,
 )
 
@@ -72,6 +74,8 @@ class _Messages:
     faults: FaultBook
     ids: Callable[[int], tuple[str, str]]
     wait_hang: Callable[[float | None], Awaitable[None]]
+    latency: Callable[[], Latency | None]
+    sleep: Callable[[float], Awaitable[None]]
 
     async def handle(self, request: Request) -> Response:
         """Answer one request: log it, apply a fault, else the script's reply."""
@@ -146,17 +150,25 @@ class _Messages:
             usage=usage,
             tool_id_prefix=f"toolu_fake_{message_id.removeprefix('msg_fake_')}",
         )
+        latency = self.latency()
+        pace = None if latency is None else latency.pace(record.number)
         if not parsed.stream:
-            if delay:
-                await anyio.sleep(delay)  # the delay is the behaviour under test
+            wait = delay + (0.0 if pace is None else pace.total(output_chars(reply)))
+            if wait:
+                await self.sleep(wait)  # the delay is the behaviour under test
             self.ledger.update(record, status=200, usage=usage, message_id=message_id)
             return JSONResponse(message_json(reply, envelope), headers=headers)
         record = self.ledger.update(record, status=200, message_id=message_id)
+        chunk = None if latency is None else latency.chunk_chars
+        parts = list(sized_frames(reply, envelope, chunk=chunk))
+        waits = [delay if index else 0.0 for index in range(len(parts))]
+        if pace is not None:
+            waits = [w + p for w, p in zip(waits, pace.delays([s for _, s in parts]), strict=True)]
 
         async def frames() -> AsyncIterator[bytes]:
-            for index, data in enumerate(stream_frames(reply, envelope)):
-                if delay and index:
-                    await anyio.sleep(delay)  # the delay is the behaviour under test
+            for (data, _), wait in zip(parts, waits, strict=True):
+                if wait:
+                    await self.sleep(wait)  # the delay is the behaviour under test
                 yield data
             self.ledger.update(record, usage=usage)  # sent in full: now it counts
 
@@ -175,6 +187,8 @@ def create_app(
     ids: Callable[[int], tuple[str, str]],
     wait_hang: Callable[[float | None], Awaitable[None]],
     release_hangs: Callable[[], None],
+    latency: Callable[[], Latency | None] = lambda: None,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> Starlette:
     """The fake's ASGI app over its owner's state.
 
@@ -185,6 +199,9 @@ def create_app(
         ids: a request number's message id and request id.
         wait_hang: waits until hung requests are released or the given epoch time.
         release_hangs: answers every hung request (called on the server's loop).
+        latency: returns the latency model to answer with, or ``None`` for instant
+            replies (read per request, so it can change).
+        sleep: waits a number of seconds (a test may record the waits instead).
     """
 
     async def post_fault(request: Request) -> Response:
@@ -225,7 +242,15 @@ def create_app(
         kind = "not_found_error" if status == 404 else "invalid_request_error"
         return _error(status, kind, str(getattr(exc, "detail", exc)))
 
-    messages = _Messages(script=script, ledger=ledger, faults=faults, ids=ids, wait_hang=wait_hang)
+    messages = _Messages(
+        script=script,
+        ledger=ledger,
+        faults=faults,
+        ids=ids,
+        wait_hang=wait_hang,
+        latency=latency,
+        sleep=sleep,
+    )
     return Starlette(
         routes=[
             Route("/v1/messages", messages.handle, methods=["POST"]),

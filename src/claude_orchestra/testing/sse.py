@@ -101,53 +101,97 @@ def frame(event: str, data: Mapping[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def _chunks(text: str) -> Iterator[str]:
-    for start in range(0, len(text), _TEXT_CHUNK):
-        yield text[start : start + _TEXT_CHUNK]
+def _chunks(text: str, size: int) -> Iterator[str]:
+    for start in range(0, len(text), size):
+        yield text[start : start + size]
 
 
-def _block_frames(index: int, block: dict[str, Any]) -> Iterator[bytes]:
+def _block_frames(
+    index: int, block: dict[str, Any], input_chunk: int | None
+) -> Iterator[tuple[bytes, int]]:
     start: dict[str, Any]
     if block["type"] == "text":
         start = {"type": "text", "text": ""}
-        deltas = [{"type": "text_delta", "text": c} for c in list(_chunks(block["text"])) or [""]]
+        chunk = input_chunk or _TEXT_CHUNK
+        deltas = [{"type": "text_delta", "text": c} for c in list(_chunks(block["text"], chunk))]
+        deltas = deltas or [{"type": "text_delta", "text": ""}]
+        sizes = [len(d["text"]) for d in deltas]
     else:
         start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
-        deltas = [{"type": "input_json_delta", "partial_json": json.dumps(block["input"])}]
-    yield frame(
-        "content_block_start",
-        {"type": "content_block_start", "index": index, "content_block": start},
+        partial = json.dumps(block["input"])
+        pieces = [partial] if input_chunk is None else list(_chunks(partial, input_chunk))
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces]
+        sizes = [len(p) for p in pieces]
+    yield (
+        frame(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": start},
+        ),
+        0,
     )
-    for delta in deltas:
-        yield frame(
-            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+    for delta, size in zip(deltas, sizes, strict=True):
+        yield (
+            frame(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            ),
+            size,
         )
-    yield frame("content_block_stop", {"type": "content_block_stop", "index": index})
+    yield frame("content_block_stop", {"type": "content_block_stop", "index": index}), 0
+
+
+def sized_frames(
+    reply: Reply, envelope: Envelope, *, chunk: int | None = None
+) -> Iterator[tuple[bytes, int]]:
+    """The SSE frames of a streamed reply, each with the characters of output it carries.
+
+    Args:
+        reply: what the script answered.
+        envelope: ids, model and usage.
+        chunk: characters per delta for text and tool input alike; ``None``: text in
+            24-character deltas and each tool input in one delta.
+    """
+    message = message_json(reply, envelope)
+    content = message["content"]
+    yield (
+        frame(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {**message, "content": [], "stop_reason": None},
+            },
+        ),
+        0,
+    )
+    yield frame("ping", {"type": "ping"}), 0
+    for index, block in enumerate(content):
+        yield from _block_frames(index, block, chunk)
+    yield (
+        frame(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+                "usage": usage_json(envelope.usage),
+            },
+        ),
+        0,
+    )
+    yield frame("message_stop", {"type": "message_stop"}), 0
 
 
 def stream_frames(reply: Reply, envelope: Envelope) -> Iterator[bytes]:
     """The SSE frames of a streamed reply, in the order the real API sends them."""
-    message = message_json(reply, envelope)
-    content = message["content"]
-    yield frame(
-        "message_start",
-        {
-            "type": "message_start",
-            "message": {**message, "content": [], "stop_reason": None},
-        },
+    for data, _ in sized_frames(reply, envelope):
+        yield data
+
+
+def output_chars(reply: Reply) -> int:
+    """Characters of text and tool input in ``reply`` (what a stream of it carries)."""
+    return sum(
+        len(block.text) if isinstance(block, TextBlock) else len(json.dumps(dict(block.input)))
+        for block in reply.blocks
     )
-    yield frame("ping", {"type": "ping"})
-    for index, block in enumerate(content):
-        yield from _block_frames(index, block)
-    yield frame(
-        "message_delta",
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-            "usage": usage_json(envelope.usage),
-        },
-    )
-    yield frame("message_stop", {"type": "message_stop"})
 
 
 def error_json(error_type: str, message: str) -> dict[str, Any]:
