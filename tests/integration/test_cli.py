@@ -15,6 +15,7 @@ import pytest
 from claude_orchestra.cli import cli, main
 from claude_orchestra.prerequisites import CLAUDE_CODE_VERSION
 
+ROOT = Path(__file__).resolve().parents[2]
 COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7]m")
 
 
@@ -193,3 +194,16 @@ def test_validate_refuses_a_machine_without_a_login(tmp_path: Path) -> None:
     verdict = json.loads(run("validate", "--config", str(config), "--json", **env).stdout)
     assert verdict["ok"] is False
     assert verdict["problems"][0].startswith("login: ")
+
+
+def test_a_demo_that_cannot_start_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The demo checks before it makes anything: here tmux and git are missing."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    claude = ROOT / "tools/node_modules/.bin/claude"
+    result = run("demo", PATH=str(empty), TMPDIR=str(scratch), CLAUDE_ORCHESTRA_CLAUDE=str(claude))
+    assert result.returncode == 2
+    assert [line.split(":")[1].strip() for line in result.stderr.splitlines()] == ["tmux", "git"]
+    assert list(scratch.iterdir()) == []
