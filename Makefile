@@ -37,7 +37,7 @@ $(VENV)/.installed: pyproject.toml
 
 $(CLAUDE): tools/package.json tools/package-lock.json
 	@$(NEED) npm "nodejs npm" node
-	@node -e 'process.exit(+process.versions.node.split(".")[0] < $(NODE_MAJOR))' || \
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) < $(NODE_MAJOR) ? 1 : 0)' || \
 	  echo "warning: Node $$(node --version) is older than Claude Code's engines (>= $(NODE_MAJOR)); npm installs it anyway, but upgrade Node (nodejs.org, nvm, brew install node)" >&2
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	$(CLAUDE) --version
