@@ -14,6 +14,7 @@ from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.machine import Machine, detect_platform, install_line
 from claude_orchestra.prerequisites import (
     CLAUDE_CODE_VERSION,
+    Check,
     Severity,
     cache_dir,
     check_all,
@@ -57,8 +58,8 @@ def fake_machine(
     )
 
 
-def by_name(checks: Sequence[object]) -> dict[str, object]:
-    return {c.name: c for c in checks}  # type: ignore[attr-defined]
+def by_name(checks: Sequence[Check]) -> dict[str, Check]:
+    return {c.name: c for c in checks}
 
 
 def test_the_pin_is_the_one_in_tools_package_json() -> None:
@@ -115,8 +116,8 @@ def test_an_insisted_claude_of_another_version_is_a_warning(tmp_path: Path) -> N
         environ={"CLAUDE_ORCHESTRA_CLAUDE": "/opt/claude"},
     )
     claude = by_name(check_all(machine, login=False, installers=False))["claude"]
-    assert claude.severity is Severity.WARNING  # type: ignore[attr-defined]
-    assert "CLAUDE_ORCHESTRA_CLAUDE" in claude.line()  # type: ignore[attr-defined]
+    assert claude.severity is Severity.WARNING
+    assert "CLAUDE_ORCHESTRA_CLAUDE" in claude.line()
 
 
 def test_a_missing_insisted_claude_keeps_its_one_line(tmp_path: Path) -> None:
@@ -167,17 +168,17 @@ def test_node_and_npm_matter_only_while_claude_must_be_installed(tmp_path: Path)
         answers={"/bin/claude": PINNED, "/bin/node": "v20.11.0"},
     )
     checks = by_name(check_all(installed, login=False))
-    assert checks["node"].severity is Severity.WARNING  # type: ignore[attr-defined]
-    assert ">= 22.0" in checks["node"].line()  # type: ignore[attr-defined]
-    assert checks["npm"].severity is Severity.WARNING  # type: ignore[attr-defined]
+    assert checks["node"].severity is Severity.WARNING
+    assert ">= 22.0" in checks["node"].line()
+    assert checks["npm"].severity is Severity.WARNING
     missing = by_name(check_all(fake_machine(tmp_path, {"node": "/bin/node"}), login=False))
-    assert missing["claude"].severity is Severity.PROBLEM  # type: ignore[attr-defined]
-    assert missing["npm"].severity is Severity.PROBLEM  # type: ignore[attr-defined]
+    assert missing["claude"].severity is Severity.PROBLEM
+    assert missing["npm"].severity is Severity.PROBLEM
     current = fake_machine(tmp_path, {"node": "/bin/node"}, answers={"/bin/node": "v22.3.1\n"})
-    assert by_name(check_node_only(current))["node"].severity is Severity.OK  # type: ignore[attr-defined]
+    assert by_name(check_node_only(current))["node"].severity is Severity.OK
 
 
-def check_node_only(machine: Machine) -> list[object]:
+def check_node_only(machine: Machine) -> list[Check]:
     return [c for c in check_all(machine, login=False) if c.name == "node"]
 
 
