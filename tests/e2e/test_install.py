@@ -181,12 +181,12 @@ def test_a_wrong_version_claude_on_path_is_passed_over_or_refused(
     ]
 
 
-@pytest.mark.usefixtures("doctor_before_and_after_fix")
 def test_uv_tool_install_and_uvx_run_the_wheel(installed: Installed, tmp_path: Path) -> None:
-    """uv itself comes from PyPI into the test's venv; its tools and cache stay in tmp_path."""
+    """uv itself comes from PyPI into the test's venv; its tools and cache stay in tmp_path.
+    The demo, with an empty user cache, installs the pinned Claude Code by itself."""
     subprocess.run([str(installed.bin / "pip"), "install", "-q", "uv"], check=True, timeout=600)
     env = {
-        **installed.env(),
+        **installed.env(cache=tmp_path / "user-cache"),
         "UV_TOOL_DIR": str(tmp_path / "uv-tools"),
         "UV_TOOL_BIN_DIR": str(tmp_path / "uv-bin"),
         "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
@@ -211,8 +211,9 @@ def test_uv_tool_install_and_uvx_run_the_wheel(installed: Installed, tmp_path: P
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1200,
         check=False,
     )
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-3000:]
+    assert f"Installing Claude Code {CLAUDE_CODE_VERSION} into {tmp_path}" in demo.stderr
     assert "Tokens in the transcripts are equal to what the fake API served" in demo.stdout
