@@ -1,27 +1,44 @@
 # Everything a fresh machine needs, in two targets: `make demo` and `make test`.
 # The virtualenv lives in .venv, the pinned Claude Code CLI in tools/node_modules.
+# System packages come from apt-get (Debian, Ubuntu), brew (macOS) or dnf (Fedora) through
+# tools/need.sh; elsewhere it says in one line what to install.
+#
+#   setup-run   what `claude-orchestra run` and `make demo` need: Python >= 3.11, the
+#               package, Node/npm and the pinned Claude Code, tmux, git
+#   setup-test  what only the test suite needs: bubblewrap (the sandbox runtime's tests,
+#               Linux only) and ccusage (the cost cross-check test)
+#   setup       both (what CI runs)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CLAUDE := tools/node_modules/.bin/claude
 CCUSAGE := tools/ccusage/node_modules/.bin/ccusage
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NEED := sh tools/need.sh
+NODE_MAJOR := 22
 
-.PHONY: all setup demo test lint format docs bench clean
+.PHONY: all setup setup-run setup-test demo test lint format docs bench clean
 
 all: test
 
-setup: $(VENV)/.installed $(CLAUDE) $(CCUSAGE) .tmux-checked
+setup: setup-run setup-test
+
+setup-run: $(VENV)/.installed $(CLAUDE) .tools-checked
+
+setup-test: setup-run $(CCUSAGE) .test-tools-checked
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "Python >= 3.11 is needed; $(PYTHON) is $$($(PYTHON) -V 2>&1 || echo missing): run make PYTHON=python3.12 (or newer)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 $(CLAUDE): tools/package.json tools/package-lock.json
-	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	@$(NEED) npm "nodejs npm" node
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) < $(NODE_MAJOR) ? 1 : 0)' || \
+	  echo "warning: Node $$(node --version) is older than Claude Code's engines (>= $(NODE_MAJOR)); npm installs it anyway, but upgrade Node (nodejs.org, nvm, brew install node)" >&2
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	$(CLAUDE) --version
 	touch $@
@@ -32,14 +49,18 @@ $(CCUSAGE): tools/ccusage/package.json
 	$(CCUSAGE) --version
 	touch $@
 
-.tmux-checked:
-	@command -v tmux >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux; }
-	@command -v git >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq git; }
-	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap; }
+.tools-checked: tools/need.sh
+	@$(NEED) tmux tmux
+	@$(NEED) git git
 	tmux -V
 	touch $@
 
-demo: setup
+# bubblewrap runs on Linux only; on macOS the sandbox tests skip.
+.test-tools-checked: tools/need.sh
+	@if [ "$$(uname -s)" = Linux ]; then $(NEED) bwrap bubblewrap; else echo "no bubblewrap on $$(uname -s): the sandbox tests will skip"; fi
+	touch $@
+
+demo: setup-run
 	$(BIN)/claude-orchestra demo
 
 test: setup
@@ -61,4 +82,4 @@ bench: setup
 	$(BIN)/python bench/hook_ingest.py
 
 clean:
-	rm -rf $(VENV) tools/node_modules tools/ccusage/node_modules .tmux-checked site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/node_modules tools/ccusage/node_modules .tools-checked .test-tools-checked .tmux-checked site .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,12 @@ Extend it with pluggy plugins (``@hookimpl``); see :mod:`claude_orchestra.hooksp
 
 from __future__ import annotations
 
+import os
+
+# GitPython refuses to import without git on PATH; `claude-orchestra doctor` must still run
+# there to say how to install it. Our own code reports a missing git (PrerequisiteError).
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
 from typing import TYPE_CHECKING, Any
 
 from claude_orchestra.auth import (

@@ -13,7 +13,6 @@ import functools
 import logging
 import os
 import secrets
-import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import final
@@ -44,6 +43,7 @@ from claude_orchestra.latency import LoopLatency
 from claude_orchestra.mergequeue import MergeQueue
 from claude_orchestra.origin_watch import OriginWatch
 from claude_orchestra.plugins import PluginHost
+from claude_orchestra.prerequisites import check_tools, find_claude
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.report import (
     RunSummary,
@@ -66,42 +66,6 @@ from claude_orchestra.worktree import GitRepo, Worktree
 logger = logging.getLogger(__name__)
 
 _SHUTDOWN_GRACE = 15.0
-
-
-def find_claude(configured: str | None, environ: Mapping[str, str]) -> str:
-    """The claude executable.
-
-    ``claudeCommand`` when the config sets it (it must exist), else
-    ``CLAUDE_ORCHESTRA_CLAUDE``, else the project-local install (``tools/node_modules``),
-    else ``claude`` on PATH.
-
-    Raises:
-        PrerequisiteError: the chosen one, or any, is not found.
-    """
-    chosen = configured or environ.get("CLAUDE_ORCHESTRA_CLAUDE")
-    if chosen:
-        found = shutil.which(chosen)
-        if found is None:
-            raise PrerequisiteError("claude", f"not found: {chosen}")
-        return found
-    for candidate in (
-        Path.cwd() / "tools/node_modules/.bin/claude",
-        Path(__file__).resolve().parents[2] / "tools/node_modules/.bin/claude",
-    ):
-        if found := shutil.which(str(candidate)):
-            return found
-    if found := shutil.which("claude"):
-        return found
-    raise PrerequisiteError(
-        "claude", "not found in tools/node_modules or on PATH; run `make setup`"
-    )
-
-
-def check_tools() -> None:
-    """tmux and git must be on PATH."""
-    for tool in ("tmux", "git"):
-        if shutil.which(tool) is None:
-            raise PrerequisiteError(tool, "not found on PATH; run `make setup`")
 
 
 def runtime_of(config: RunConfig, plugins: PluginHost, socket_name: str) -> Runtime:

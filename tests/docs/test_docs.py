@@ -10,7 +10,7 @@ import pytest
 
 import claude_orchestra
 from claude_orchestra import hookspecs
-from claude_orchestra.cli import build_parser
+from claude_orchestra.cli import cli
 from claude_orchestra.config import OrchestraConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,12 +38,12 @@ def test_every_public_name_has_a_docstring_and_an_entry(name: str) -> None:
 
 
 def test_every_command_is_in_the_cli_reference() -> None:
-    parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command").choices
-    assert commands is not None
+    assert cli.commands
     text = page("reference/cli.md")
-    for command in commands:
-        assert f"claude-orchestra {command}" in text
+    for name, command in cli.commands.items():
+        assert f"claude-orchestra {name}" in text
+        assert command.help, name
+        assert "Examples:" in (command.epilog or ""), name
 
 
 def test_every_config_key_is_in_the_configuration_reference() -> None:
@@ -54,11 +54,19 @@ def test_every_config_key_is_in_the_configuration_reference() -> None:
         assert f"`{key}`" in text, f"{key} missing from reference/configuration.md"
 
 
-def test_the_quick_start_is_exactly_two_commands() -> None:
+def test_the_quick_start_is_two_commands_installed_and_two_from_a_clone() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert block.split("\n")[:-1] == ["make demo", "make test"]
+    installed, clone = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    commands = [line.split("#")[0].strip() for line in installed.splitlines()]
+    assert commands == ["pip install claude-orchestra", "claude-orchestra demo"]
+    assert clone.split("\n")[:-1] == ["make demo", "make test"]
+
+
+def test_the_readme_states_every_exit_code() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in ("`0`", "`1`", "`2`", "`3`", "`4`", "`5`", "`130`"):
+        assert f"{code} " in readme.split("Exit codes:", 1)[1][:800], code
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -1,5 +1,8 @@
 """The ``claude-orchestra`` command: ``main(argv) -> exit code``.
 
+Built with click (one sub-command per module) and rich (colour and aligned tables in a
+terminal, plain text in a pipe, none with ``NO_COLOR``).
+
 Exit codes: 0 done; 1 something unexpected (traceback in the log); 2 bad usage, config or
 missing prerequisite (one line on stderr, no traceback); 3 time limit reached (stopped
 gracefully, work pushed); 4 budget spent (likewise); 5 stalled (nothing left that can run,
@@ -8,38 +11,59 @@ work pushed); 130 interrupted.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import NoReturn
 
-from claude_orchestra.errors import OrchestraError, UsageError
+import click
 
-from . import _cleanup, _demo, _run, _status, _validate
+import claude_orchestra
+from claude_orchestra.errors import OrchestraError
+from claude_orchestra.prerequisites import CLAUDE_CODE_VERSION
 
-logger = logging.getLogger("claude_orchestra.cli")
+from . import _cleanup, _demo, _doctor, _init, _run, _status, _validate
+from ._output import PROG, problem_lines
+
+_EPILOG = """\b
+Examples:
+  claude-orchestra demo                      # a whole run, offline, on a fake API
+  claude-orchestra doctor --fix              # check (and install) what a run needs
+  claude-orchestra init --repo . ./config    # a config folder to edit
+  claude-orchestra run --config ./config     # plan, build, merge, push
+
+\b
+Shell completion (bash; zsh and fish likewise):
+  eval "$(_CLAUDE_ORCHESTRA_COMPLETE=bash_source claude-orchestra)"
+
+\b
+Exit codes: 0 done, 1 unexpected, 2 usage/config/prerequisite, 3 time limit,
+4 budget spent, 5 stalled, 130 interrupted.
+"""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line and exits 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(self.prog, message)
+def _version() -> str:
+    return f"{claude_orchestra.__version__} (drives Claude Code {CLAUDE_CODE_VERSION})"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line, one sub-command per module."""
-    parser = _Parser(prog="claude-orchestra", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (_run, _status, _validate, _cleanup, _demo):
-        module.register(commands)
-    return parser
+@click.group(
+    name=PROG,
+    epilog=_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(_version(), "-V", "--version", prog_name=PROG, message="%(prog)s %(version)s")
+@click.option("-v", "--verbose", count=True, help="More output (debug with -v).")
+@click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Run a team of real Claude Code instances on one git repository: a manager that
+    plans and merges, workers in their own worktrees, all in tmux."""
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+for _module in (_run, _status, _validate, _cleanup, _demo, _doctor, _init):
+    cli.add_command(_module.command)
 
 
 def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -51,14 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
-        code: int = args.handler(args)
-    except OrchestraError as exc:
-        for line in str(exc).splitlines():
-            print(f"claude-orchestra: {line}", file=sys.stderr)
+        code = cli.main(args=args, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
         return 2
-    except KeyboardInterrupt:
-        print("claude-orchestra: interrupted", file=sys.stderr)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else PROG
+        problem_lines([f"{exc.format_message()} (see `{where} --help`)"])
+        return 2
+    except click.ClickException as exc:
+        problem_lines([exc.format_message()])
+        return 2
+    except OrchestraError as exc:
+        problem_lines(str(exc).splitlines())
+        return 2
+    except (KeyboardInterrupt, click.Abort):
+        problem_lines(["interrupted"])
         return 130
-    return code
+    return code if isinstance(code, int) else 0

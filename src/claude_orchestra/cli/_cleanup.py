@@ -8,28 +8,19 @@ main clone and ``.orchestra/`` (report, journal, logs) stay.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
+import click
 
-from claude_orchestra.config import load_config
-from claude_orchestra.errors import GitError, OrchestraError, UsageError
+from claude_orchestra import GitError, OrchestraError, Runtime, UsageError, load_config
+from claude_orchestra.cli._output import problem_lines
 from claude_orchestra.orchestrator import runtime_of
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.runtime import Runtime
 from claude_orchestra.tmux import TmuxServer
 from claude_orchestra.workspace import Workspace
 from claude_orchestra.worktree import GitRepo, Worktree
-
-
-def register(commands: Any) -> None:
-    """Add the ``cleanup`` sub-command."""
-    parser = commands.add_parser("cleanup", help="remove a run's tmux server and worktrees")
-    parser.add_argument("--workspace", type=Path, required=True, help="the run's workspace")
-    parser.set_defaults(handler=handle)
 
 
 async def cleanup(workspace: Workspace) -> list[str]:
@@ -61,18 +52,35 @@ def _runtime(facts: dict[str, Any], socket: str) -> Runtime:
         try:
             return runtime_of(load_config(config_dir), PluginHost(), socket)
         except OrchestraError as exc:
-            print(f"claude-orchestra: ending its tmux server only: {exc}", file=sys.stderr)
+            problem_lines([f"ending its tmux server only: {exc}"])
     return TmuxServer.attach(socket)
 
 
-def handle(args: argparse.Namespace) -> int:
-    """Exit 0 when everything went, 1 when some worktree had to stay."""
-    workspace = Workspace(args.workspace)
-    if not workspace.state.exists() and not workspace.repo.exists():
-        raise UsageError("--workspace", f"{workspace.root} holds no claude-orchestra run")
-    kept = anyio.run(cleanup, workspace)
-    for line in kept:
-        print(f"claude-orchestra: {line}", file=sys.stderr)
+@click.command(
+    "cleanup",
+    short_help="Remove a run's tmux server and merged worktrees.",
+    epilog="""\b
+Examples:
+  claude-orchestra cleanup --workspace ./config/workspace
+""",
+)
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The run's workspace.",
+)
+def command(workspace: Path) -> int:
+    """Remove what a run left: its tmux server and the worktrees origin holds.
+
+    A worktree with commits found nowhere else stays, named on stderr (exit 1). The main
+    clone and .orchestra/ (report, journal, logs) stay.
+    """
+    folder = Workspace(workspace)
+    if not folder.state.exists() and not folder.repo.exists():
+        raise UsageError("--workspace", f"{folder.root} holds no claude-orchestra run")
+    kept = anyio.run(cleanup, folder)
+    problem_lines(kept)
     if not kept:
-        print(f"cleaned {workspace.root}")
+        print(f"cleaned {folder.root}")
     return 1 if kept else 0

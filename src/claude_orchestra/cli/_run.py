@@ -6,56 +6,74 @@ folder it was started with (``--config`` to give another).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Any
 
+import click
+
+from claude_orchestra import Orchestrator, RunConfig, UsageError, load_config
 from claude_orchestra.cli import _logging
-from claude_orchestra.config import RunConfig, load_config
-from claude_orchestra.errors import UsageError
-from claude_orchestra.orchestrator import Orchestrator
+from claude_orchestra.cli._preflight import preflight
 from claude_orchestra.report import summary_text
 from claude_orchestra.workspace import Workspace
 
-
-def register(commands: Any) -> None:
-    """Add the ``run`` sub-command."""
-    parser = commands.add_parser("run", help="run an orchestration to the end")
-    parser.add_argument("--config", type=Path, help="the config folder")
-    parser.add_argument("--workspace", type=Path, help="override workspaceDir")
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="take up the killed run in --workspace (its config folder unless --config)",
-    )
-    parser.add_argument(
-        "--disable-plugin", action="append", default=[], metavar="NAME", help="do not load NAME"
-    )
-    parser.set_defaults(handler=handle)
+_DIR = click.Path(path_type=Path, file_okay=False)
 
 
-def _config(args: argparse.Namespace) -> RunConfig:
-    if args.resume and args.workspace is None:
+def _config(config: Path | None, workspace: Path | None, resume: bool) -> RunConfig:
+    if resume and workspace is None:
         raise UsageError("--resume", "needs --workspace DIR (the killed run's workspace)")
-    folder = args.config
-    if folder is None and args.resume:
-        facts = Workspace(args.workspace).read_run_file() or {}
+    folder = config
+    if folder is None and resume and workspace is not None:
+        facts = Workspace(workspace).read_run_file() or {}
         if not isinstance(facts.get("configDir"), str):
-            raise UsageError("--resume", f"{args.workspace} names no config folder; give --config")
+            raise UsageError("--resume", f"{workspace} names no config folder; give --config")
         folder = Path(facts["configDir"])
     if folder is None:
         raise UsageError("--config", "required (the config folder)")
-    config = load_config(folder)
-    return config if args.workspace is None else config.with_workspace(args.workspace)
+    loaded = load_config(folder)
+    return loaded if workspace is None else loaded.with_workspace(workspace)
 
 
-def handle(args: argparse.Namespace) -> int:
-    """Load the config, run, print the summary; the exit code is the outcome's."""
-    orchestrator = Orchestrator(_config(args), blocked_plugins=args.disable_plugin)
-    _logging.configure(args.verbose, args.quiet)
+@click.command(
+    "run",
+    short_help="Run an orchestration to the end.",
+    epilog="""\b
+Examples:
+  claude-orchestra run --config ./config
+  claude-orchestra run --resume --workspace ./config/workspace
+""",
+)
+@click.option("--config", type=_DIR, help="The config folder (orchestrator.json, api-keys.json).")
+@click.option("--workspace", type=_DIR, help="Override workspaceDir.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Take up the killed run in --workspace (its config folder unless --config).",
+)
+@click.option(
+    "--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load NAME."
+)
+@click.pass_obj
+def command(
+    obj: dict[str, int],
+    config: Path | None,
+    workspace: Path | None,
+    resume: bool,
+    disabled: tuple[str, ...],
+) -> int:
+    """Run an orchestration to the end and print its summary.
+
+    The manager plans from the repository's PROJECT_DIRECTION.md, the workers build in
+    their own worktrees, and merges are pushed to origin. The exit code is the outcome's.
+    Refuses to start (exit 2) while a prerequisite is missing: see `claude-orchestra doctor`.
+    """
+    loaded = _config(config, workspace, resume)
+    preflight(loaded)
+    orchestrator = Orchestrator(loaded, blocked_plugins=disabled)
+    _logging.configure(obj["verbose"], bool(obj["quiet"]))
     try:
         _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets())
-        summary = orchestrator.run_sync(resume=args.resume)
+        summary = orchestrator.run_sync(resume=resume)
     finally:
         _logging.remove_handlers()
     print(summary_text(summary))

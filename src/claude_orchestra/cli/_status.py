@@ -8,24 +8,22 @@ the credentials, the spend per credential, the burn rate and the time left to th
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
+import click
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from claude_orchestra import UsageError
 from claude_orchestra._process import alive
-from claude_orchestra.errors import UsageError
+from claude_orchestra.cli._output import print_json, show
 from claude_orchestra.status import read_status
 from claude_orchestra.workspace import Workspace
 
-
-def register(commands: Any) -> None:
-    """Add the ``status`` sub-command."""
-    parser = commands.add_parser("status", help="the live state of a run, with evidence")
-    parser.add_argument("--workspace", type=Path, required=True, help="the run's workspace")
-    parser.add_argument("--json", action="store_true", help="the whole status as JSON")
-    parser.set_defaults(handler=handle)
+_STATE_STYLES = {"working": "green", "prompted": "green", "idle": "cyan", "stopped": "dim"}
 
 
 def run_state(status: dict[str, Any]) -> str:
@@ -39,29 +37,43 @@ def _ago(at: object, now: float) -> str:
     return f"{now - at:.0f} s ago" if isinstance(at, int | float) else "-"
 
 
-def render(status: dict[str, Any], now: float) -> str:
-    """The status for a person."""
+def _instances(status: dict[str, Any], now: float) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("instance", "state", "last event", "credential"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("cost", justify="right", no_wrap=True)
+    table.add_column("assignment / evidence", overflow="ellipsis", no_wrap=True, max_width=60)
+    for i in status.get("instances", []):
+        note = i.get("assignment") or i.get("evidence") or ""
+        if i.get("stoppedForBudget"):
+            note = "stopped: its budget is spent"
+        table.add_row(
+            i["name"],
+            Text(i["state"], style=_STATE_STYLES.get(i["state"], "yellow")),
+            f"{i.get('lastEvent') or '-'} {_ago(i.get('lastEventAt'), now)}",
+            i["credential"],
+            f"${i.get('costUsd', 0):.4f}",
+            note,
+        )
+    return table
+
+
+def render(status: dict[str, Any], now: float) -> Group:
+    """The status for a person: a headline, the instances' table, credentials, spend."""
     tasks = status.get("tasks", {})
     spending = status.get("spending", {})
     total = spending.get("total", {})
     rate = spending.get("rate", {})
-    lines = [
-        f"Run {run_state(status)} · updated {_ago(status.get('updatedAt'), now)} · "
-        f"tasks {tasks.get('done', 0)}/{tasks.get('total', 0)} done",
-        "",
-        f"{'instance':<10} {'state':<13} {'last event':<26} {'credential':<12} "
-        f"{'cost':>9}  assignment / evidence",
+    parts: list[Any] = [
+        Text(
+            f"Run {run_state(status)} · updated {_ago(status.get('updatedAt'), now)} · "
+            f"tasks {tasks.get('done', 0)}/{tasks.get('total', 0)} done",
+            style="bold",
+        ),
+        Text(""),
+        _instances(status, now),
+        Text(""),
     ]
-    for i in status.get("instances", []):
-        event = f"{i.get('lastEvent') or '-'} {_ago(i.get('lastEventAt'), now)}"
-        note = i.get("assignment") or i.get("evidence") or ""
-        if i.get("stoppedForBudget"):
-            note = "stopped: its budget is spent"
-        lines.append(
-            f"{i['name']:<10} {i['state']:<13} {event:<26} {i['credential']:<12} "
-            f"${i.get('costUsd', 0):>8.4f}  {note[:60]}"
-        )
-    lines.append("")
     for c in status.get("credentials", []):
         spent = spending.get("byCredential", {}).get(c["name"], {}).get("costUsd", 0.0)
         until = (
@@ -69,30 +81,54 @@ def render(status: dict[str, Any], now: float) -> str:
             if c.get("until")
             else ""
         )
-        lines.append(f"credential {c['name']:<12} {c['status']}{until} · ${spent:.4f}")
+        parts.append(Text(f"credential {c['name']:<12} {c['status']}{until} · ${spent:.4f}"))
     left = rate.get("secondsToBudget")
-    lines.append(
-        f"Spent ${total.get('costUsd', 0.0):.4f} ({total.get('tokens', 0)} tokens) · "
-        f"${rate.get('usdPerHour', 0.0):.2f}/h"
-        + ("" if left is None else f" · budget spent in about {left / 60:.0f} min at this rate")
+    parts.append(
+        Text(
+            f"Spent ${total.get('costUsd', 0.0):.4f} ({total.get('tokens', 0)} tokens) · "
+            f"${rate.get('usdPerHour', 0.0):.2f}/h"
+            + ("" if left is None else f" · budget spent in about {left / 60:.0f} min at this rate")
+        )
     )
     latency = status.get("loopLatency") or {}
     if latency.get("events"):
-        lines.append(
-            f"Loop: {latency['events']} events · latency p50 {latency['p50Ms']} ms, "
-            f"p99 {latency['p99Ms']} ms"
+        parts.append(
+            Text(
+                f"Loop: {latency['events']} events · latency p50 {latency['p50Ms']} ms, "
+                f"p99 {latency['p99Ms']} ms"
+            )
         )
-    return "\n".join(lines)
+    return Group(*parts)
 
 
-def handle(args: argparse.Namespace) -> int:
-    """Print the status; exit 2 when the workspace holds none."""
-    workspace = Workspace(args.workspace)
-    status = read_status(workspace.status)
+@click.command(
+    "status",
+    short_help="The live state of a run, with evidence.",
+    epilog="""\b
+Examples:
+  claude-orchestra status --workspace ./config/workspace
+  watch -n 5 claude-orchestra status --workspace ./config/workspace
+  claude-orchestra status --workspace ./config/workspace --json | jq .tasks
+""",
+)
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The run's workspace.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The whole status as JSON (plus `run`).")
+def command(workspace: Path, as_json: bool) -> int:
+    """The live state of a run, with evidence: each instance, each credential, the spend.
+
+    Exit 2 when the workspace holds no run status.
+    """
+    folder = Workspace(workspace)
+    status = read_status(folder.status)
     if status is None:
-        raise UsageError("--workspace", f"{workspace.root} holds no run status (status.json)")
-    if args.json:
-        print(json.dumps({**status, "run": run_state(status)}, indent=2))
+        raise UsageError("--workspace", f"{folder.root} holds no run status (status.json)")
+    if as_json:
+        print_json({**status, "run": run_state(status)})
     else:
-        print(render(status, time.time()))
+        show(render(status, time.time()))
     return 0

@@ -1,28 +1,69 @@
-"""``claude-orchestra validate --config DIR``: check a config without running anything."""
+"""``claude-orchestra validate --config DIR [--json]``: check a config and this machine
+without running anything."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Any
 
-from claude_orchestra.config import load_config
+import click
 
-
-def register(commands: Any) -> None:
-    """Add the ``validate`` sub-command."""
-    parser = commands.add_parser("validate", help="check a config folder without running")
-    parser.add_argument("--config", type=Path, required=True, help="the config folder")
-    parser.set_defaults(handler=handle)
+from claude_orchestra import OrchestraError, load_config
+from claude_orchestra.cli._output import print_json
+from claude_orchestra.cli._preflight import preflight
+from claude_orchestra.config import describe
 
 
-def handle(args: argparse.Namespace) -> int:
-    """Exit 0 and say what would run, or exit 2 with one line per problem."""
-    config = load_config(args.config)
-    settings = config.orchestrator
-    names = ", ".join(c.name for c in config.credentials) or "none"
+@click.command(
+    "validate",
+    short_help="Check a config folder and this machine; run nothing.",
+    epilog="""\b
+Examples:
+  claude-orchestra validate --config ./config
+  claude-orchestra validate --config ./config --json
+""",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The config folder.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The verdict as JSON on stdout.")
+def command(config: Path, as_json: bool) -> int:
+    """Check a config folder, and that this machine has what a run of it needs.
+
+    Exit 0 and say what would run, or exit 2 with one line per problem (the same checks
+    as `run`, which never starts half-ready).
+    """
+    try:
+        loaded = load_config(config)
+        checks = preflight(loaded)
+    except OrchestraError as exc:
+        if not as_json:
+            raise
+        print_json({"ok": False, "config": str(config), "problems": str(exc).splitlines()})
+        return 2
+    settings = loaded.orchestrator
+    names = [c.name for c in loaded.credentials]
+    url = describe(loaded)["repositoryUrl"]  # a token in an https URL blanked out
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "config": str(config),
+                "repositoryUrl": url,
+                "branch": settings.branch,
+                "workerCount": settings.worker_count,
+                "runtime": settings.runtime,
+                "credentials": names,
+                "workspace": str(loaded.workspace),
+                "checks": [c.as_json() for c in checks],
+            }
+        )
+        return 0
     print(
-        f"{args.config}: ok: {settings.worker_count} worker(s) on {settings.repository_url} "
-        f"branch {settings.branch}; credentials: {names}; workspace: {config.workspace}"
+        f"{config}: ok: {settings.worker_count} worker(s) on {url} "
+        f"branch {settings.branch}; credentials: {', '.join(names) or 'none'}; "
+        f"workspace: {loaded.workspace}"
     )
     return 0
