@@ -161,7 +161,7 @@ class OrchestraConfig:
     repository root."""
     api_timeout_ms: int | None = attrs.field(default=None, validator=_at_least(1000))
     """``API_TIMEOUT_MS`` for every instance."""
-    max_retries: int = attrs.field(default=2, validator=_between(0, 15))
+    max_retries: int = attrs.field(default=0, validator=_between(0, 15))
     """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
     rate_limit_cooldown_seconds: float = attrs.field(default=300, validator=_positive)
     """How long a rate-limited credential rests when the limit names no reset time."""

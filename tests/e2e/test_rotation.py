@@ -144,12 +144,13 @@ def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(
 
 
 def test_a_limit_claude_code_retries_silently_is_read_off_the_screen(target: Target) -> None:
-    # A 429 with retry-after 30: Claude Code waits it out by itself, firing no hook. At the
-    # shipped defaults the screen is read after 8 s of quiet and the instance moves to the
-    # free key, long before Claude Code's own retry.
+    # With retries asked for, Claude Code retries a 429 by itself, firing no hook; it shows
+    # its retries from the third attempt on (a few seconds in, at retry-after 1). At the
+    # shipped look-after (8 s) the screen is read and the instance moves to the free key,
+    # long before Claude Code's ten attempts (about three minutes) are over.
     add_second_key(target)
     set_options(target, maxRetries=10)
-    target.fake.inject("fake-api", Fault.rate_limit(retry_after=30), until=time.time() + 600)
+    target.fake.inject("fake-api", Fault.rate_limit(retry_after=1), until=time.time() + 600)
     result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]
     report = target.report()
@@ -159,11 +160,11 @@ def test_a_limit_claude_code_retries_silently_is_read_off_the_screen(target: Tar
         assert rotation["to_credential"] == "second"
     limited = [r for r in target.fake.requests if r.status == 429]
     assert limited
-    # each limited instance sent its next request on the free key: Claude Code's own retry
-    # (30 s later, on the same key) never happened
-    assert len({r.cwd for r in limited}) == len(limited)
-    for first in limited:
-        later = [r for r in target.fake.requests if r.cwd == first.cwd and r.number > first.number]
+    # each limited instance left the key after a few of Claude Code's own retries, not ten
+    for cwd in {r.cwd for r in limited}:
+        on_first = [r for r in limited if r.cwd == cwd]
+        assert len(on_first) < 10
+        later = [r for r in target.fake.requests if r.cwd == cwd and r.number > on_first[-1].number]
         assert later
         assert {r.credential for r in later} == {"second"}
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)

@@ -104,7 +104,9 @@ def test_a_rate_limited_key_moves_the_instance_to_the_next_key(queued_target: Ta
     keys = json.loads((target.config / "api-keys.json").read_text())
     keys.append({"name": "second", "env": {**keys[0]["env"], "ANTHROPIC_API_KEY": second}})
     (target.config / "api-keys.json").write_text(json.dumps(keys))
-    target.fake.inject("fake-api", Fault.rate_limit(retry_after=3600), times=1)
+    # a retry-after Claude Code would wait out by itself (under a minute): with the shipped
+    # maxRetries (0) the turn fails at once and the instance moves, without waiting
+    target.fake.inject("fake-api", Fault.rate_limit(retry_after=30), times=1)
     result = target.run()
     requests = target.fake.requests
     assert result.returncode == 0, result.stderr[-3000:]
