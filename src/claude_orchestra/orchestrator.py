@@ -232,7 +232,9 @@ class Orchestrator:
                     }
                 )
                 instances = self._instances(names, claude, endpoint, runtime)
-                coordinator = self._coordinator(instances, repo, worktrees, journal, started)
+                coordinator = self._coordinator(
+                    instances, repo, worktrees, journal, started, runtime=runtime
+                )
                 coordinator.ctx.progress.task_file = task_file
                 if coordinator.review.merge_queue is not None:
                     tg.start_soon(coordinator.review.merge_queue.run, send.send)
@@ -263,6 +265,8 @@ class Orchestrator:
         worktrees: Mapping[int, Worktree],
         journal: Journal,
         started: float,
+        *,
+        runtime: Runtime,
     ) -> Coordinator:
         """The loop and its parts, wired for this run."""
         settings = self.config.orchestrator
@@ -306,6 +310,7 @@ class Orchestrator:
                     clock=self._clock,
                     test_command=settings.merge_test_command,
                     test_timeout=settings.merge_test_timeout_seconds,
+                    runtime=runtime,
                 )
                 if settings.merger == QUEUE
                 else None,
@@ -416,7 +421,7 @@ class Orchestrator:
         if previous.tmux_socket:  # its instances lost their hook server: end them
             await runtime_of(self.config, self.plugins, previous.tmux_socket).close()
         settings = self.config.orchestrator
-        repo = GitRepo.open(self.workspace.repo)
+        repo = GitRepo.open(self.workspace.repo, credentials_file=self.workspace.git_credentials)
         worktrees = {}
         for n in range(1, settings.worker_count + 1):
             path = self.workspace.worktree(n)
