@@ -25,6 +25,7 @@ from claude_orchestra.testing.scripted import (
 
 from .conftest import Target, open_target
 from .test_resume import lost_commits
+from .test_rotation import set_options
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None and not os.environ.get("CI"),  # under CI: `make setup` has it
@@ -184,6 +185,22 @@ def test_a_hostile_worker_cannot_steer_the_sandbox_or_the_host_git(
             "git status --porcelain >/dev/null 2>&1; echo own-git=$?",
         ]
     )
+    # The merge gate runs the workers' code too: it writes what it could reach into its own
+    # worktree, the one place it may write.
+    gate_outside = tmp_path / "gate-outside.txt"
+    gate = " ".join(
+        [
+            "{ env | cut -d= -f1 | sort | tr '\\n' ' '; echo;",
+            f"cat {workspace}/.orchestra/hook-token >/dev/null 2>&1; echo token=$?;",
+            f"cat {workspace}/.orchestra/git-credentials >/dev/null 2>&1; echo credentials=$?;",
+            f"ls -d {workspace}/.orchestra/instances/*/config 2>/dev/null | wc -l"
+            " | sed 's/^/gate-homes=/';",
+            f"touch {gate_outside} 2>/dev/null; echo gate-outside=$?;",
+            f"touch {workspace}/repo/gate.txt 2>/dev/null; echo gate-clone=$?;",
+            "} > gate-facts.txt",
+        ]
+    )
+    set_options(target, mergeTestCommand=gate)
     script = HostileThenRestarted(attack=attack)
     target.fake.script = script
     run = target.start()
@@ -209,6 +226,15 @@ def test_a_hostile_worker_cannot_steer_the_sandbox_or_the_host_git(
     assert not (workspace / ".orchestra" / "pwned").exists()
     assert list(host_folder.iterdir()) == []
     assert (workspace / "worktrees" / attacker / ".git").read_text().startswith("gitdir: ")
+    names, *lines = (workspace / "integration" / "gate-facts.txt").read_text().splitlines()
+    assert set(names.split()) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+                                  "PWD", "SHLVL", "_", "OLDPWD"}  # fmt: skip
+    seen = dict(line.split("=", 1) for line in lines)
+    assert seen["token"] != "0"
+    assert seen["gate-homes"] == "0"
+    assert seen["gate-outside"] != "0"
+    assert seen["gate-clone"] != "0"
+    assert not gate_outside.exists()
     report = target.report()
     died = [i["instance"] for i in report["incidents"] if i["kind"] == "instance_died"]
     assert died == [attacker]  # restarted once, from the layout's mounts
