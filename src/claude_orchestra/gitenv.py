@@ -64,6 +64,7 @@ OVERRIDES: Final[tuple[tuple[str, str], ...]] = (
     ("submodule.recurse", "false"),
     ("push.recurseSubmodules", "no"),
     ("protocol.ext.allow", "never"),
+    ("core.alternateRefsCommand", "true"),  # (an alternate's refs: none)
 )
 """``-c`` settings every host-side git command runs with (they win over any config file)."""
 

@@ -418,7 +418,8 @@ def push(
 
 
 _SAFE_RECEIVE_PACK: Final = (
-    f"git -c core.hooksPath={os.devnull} -c receive.autogc=false -c gc.auto=0 receive-pack"
+    f"git -c core.hooksPath={os.devnull} -c core.alternateRefsCommand=true"
+    " -c receive.autogc=false -c gc.auto=0 receive-pack"
 )
 
 
