@@ -115,7 +115,7 @@ def reason_of(stderr: str, stdout: str = "", secrets: Sequence[str] = ()) -> str
     their prefix; hints and progress lines never count.
     """
     killed = _KILLED.search(stderr)
-    if killed:  # GitPython's watchdog killed git (kill_after_timeout)
+    if killed:  # killed at its deadline (gitenv.run)
         return f"timed out after {killed['seconds']} s"
     lines = [" ".join(line.split()) for line in f"{stderr}\n{stdout}".splitlines()]
     lines = [line for line in lines if line and not line.startswith(_NOISE)]

@@ -229,6 +229,7 @@ class Orchestrator:
                         "branch": settings.branch,
                         "configDir": str(self.config.config_dir),
                         "startedAt": started,
+                        "originUrl": repo.origin_url,
                     }
                 )
                 instances = self._instances(names, claude, endpoint, runtime)
@@ -421,7 +422,14 @@ class Orchestrator:
         if previous.tmux_socket:  # its instances lost their hook server: end them
             await runtime_of(self.config, self.plugins, previous.tmux_socket).close()
         settings = self.config.orchestrator
-        repo = GitRepo.open(self.workspace.repo, credentials_file=self.workspace.git_credentials)
+        # The origin URL the killed run cloned from (run.json is the orchestrator's, out of
+        # every instance's reach): the clone's config must still name it.
+        origin_url = (self.workspace.read_run_file() or {}).get("originUrl")
+        repo = GitRepo.open(
+            self.workspace.repo,
+            credentials_file=self.workspace.git_credentials,
+            origin_url=origin_url if isinstance(origin_url, str) else None,
+        )
         worktrees = {}
         for n in range(1, settings.worker_count + 1):
             path = self.workspace.worktree(n)

@@ -1,4 +1,4 @@
-"""The main clone and the workers' worktrees, over GitPython, in threads.
+"""The main clone and the workers' worktrees, over :mod:`claude_orchestra.gitops`, in threads.
 
 A run's workspace holds the main clone at ``<workspace>/repo`` (:class:`GitRepo`) and one
 worktree per worker at ``<workspace>/worktrees/worker-N`` (:class:`Worktree`), each on
@@ -96,6 +96,11 @@ class GitRepo:
     def path(self) -> Path:
         """The clone's directory."""
         return self._path
+
+    @property
+    def origin_url(self) -> str | None:
+        """Origin's URL as cloned (no credentials); ``None`` when not known."""
+        return self._origin_url
 
     @property
     def checkout(self) -> Checkout:
