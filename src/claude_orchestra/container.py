@@ -28,7 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import final
 
@@ -38,8 +38,10 @@ import attrs
 from claude_orchestra import _relay
 from claude_orchestra.claude_home import LaunchSpec
 from claude_orchestra.errors import PrerequisiteError
+from claude_orchestra.gate import minimal_environment
 from claude_orchestra.runtime import Runtime, RuntimeContext, WrappingRuntime
-from claude_orchestra.sandbox import worktree_git_dirs
+from claude_orchestra.sandbox import GitMounts, git_mounts
+from claude_orchestra.workspace import Workspace
 
 DEFAULT_IMAGE = "claude-orchestra:latest"
 """The image ``docker build -t claude-orchestra -f docker/Dockerfile .`` makes."""
@@ -101,6 +103,8 @@ class ContainerPolicy:
     https origin, the relay, its Python)."""
     writable: tuple[Path, ...] = ()
     """Mounted writable for every instance (a local origin)."""
+    clone: Path | None = None
+    """The run's main clone: where every instance's git metadata is (``None``: none)."""
     user: str = attrs.field(factory=lambda: f"{os.getuid()}:{os.getgid()}")
 
     @classmethod
@@ -123,6 +127,7 @@ class ContainerPolicy:
                 *_python_paths(),
             ),
             writable=(context.local_origin,) if context.local_origin else (),
+            clone=Workspace(context.workspace).repo,
         )
 
     def container_name(self, instance: str) -> str:
@@ -144,13 +149,44 @@ class ContainerPolicy:
             "--user", self.user,
             "--workdir", str(spec.cwd),
         ]  # fmt: skip
-        writable = (spec.cwd, home, *worktree_git_dirs(spec.cwd), *self.writable)
+        git = git_mounts(self.clone, spec.cwd) if self.clone else GitMounts()
+        writable = (spec.cwd, home, *git.writable, *self.writable)
         args += _mounts(writable, read_only=False)
+        # Nested read-only mounts (the engine mounts parents first): a worker's .git file,
+        # its commondir and gitdir; the clone's config, hooks and the workers' git dirs.
+        args += _mounts([p for p in git.read_only if p.exists()], read_only=True)
         args += _mounts([p for p in self.readable if p.exists()], read_only=True)
         for name in sorted(env):
             args += ["--env", name]  # the value comes from the engine's own environment
         args += [self.image, "claude", *spec.command[1:]]
         return attrs.evolve(spec, command=tuple(args), env=env)
+
+    def wrap_command(
+        self, argv: Sequence[str], cwd: Path, scratch: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        """``argv`` in a fresh container of the image, with ``cwd`` and ``scratch`` the only
+        host folders mounted, and a minimal environment named without values."""
+        env = minimal_environment(scratch, scratch)
+        args = [
+            self.engine, "run", "--rm", "--init",
+            "--label", f"{RUN_LABEL}={self.run}",
+            "--network", "host",
+            "--user", self.user,
+            "--workdir", str(cwd),
+        ]  # fmt: skip
+        args += _mounts((cwd, scratch), read_only=False)
+        args += _mounts([cwd / ".git"] if (cwd / ".git").exists() else [], read_only=True)
+        for name in sorted(env):
+            args += ["--env", name]
+        args += [self.image, *argv]
+        return args, {**env, **_engine_env()}
+
+
+def _engine_env() -> dict[str, str]:
+    """What the engine's own client needs from the orchestrator's environment to reach its
+    daemon (never passed on into the container: only the names in ``--env`` are)."""
+    names = ("DOCKER_HOST", "DOCKER_CONFIG", "CONTAINER_HOST", "XDG_RUNTIME_DIR", "HOME")
+    return {k: v for k in names if (v := os.environ.get(k)) is not None}
 
 
 def _mounts(paths: Iterable[Path], *, read_only: bool) -> list[str]:
@@ -172,6 +208,12 @@ class ContainerRuntime(WrappingRuntime):
     def wrap(self, spec: LaunchSpec, name: str) -> LaunchSpec:
         """The command in instance ``name``'s container."""
         return self.policy.wrap(spec, name)
+
+    def wrap_command(
+        self, argv: Sequence[str], cwd: Path, scratch: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        """The gate command in its own container (see :meth:`ContainerPolicy.wrap_command`)."""
+        return self.policy.wrap_command(argv, cwd, scratch)
 
     async def respawn(self, name: str, spec: LaunchSpec) -> int:
         """Replace the pane's process (and its container) with a new container."""

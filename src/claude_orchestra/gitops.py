@@ -1,15 +1,18 @@
-"""Blocking git operations over GitPython: the one door into git.
+"""Blocking git operations: the one door into git.
 
 Every function here blocks. :mod:`claude_orchestra.worktree` runs them in worker threads
 (``anyio.to_thread.run_sync``) and takes the main clone's lock around the ones that write
 the shared ``.git``; nothing else should call them.
 
-Each operation opens a ``git.Repo``, runs git and closes the repo again (GitPython keeps
-``cat-file`` processes alive otherwise). Git runs non-interactively (no terminal prompt,
-no merge-message editor) and its exit status and output are read rather than raised: a
-failure becomes one :class:`~claude_orchestra.errors.GitError` whose reason is git's first
-meaningful line, with credentials in URLs removed. No GitPython exception (whose message
-quotes the command line, URL included) is chained, so no traceback can show a token.
+Each operation names its checkout as a :class:`~claude_orchestra.gitenv.Checkout` (work
+tree, git dir and common dir fixed when the orchestrator made them) and runs ``git`` as a
+subprocess with the configuration :mod:`claude_orchestra.gitenv` controls: nothing an
+instance writes into a worktree or a git dir picks the repository, runs a hook, a helper or
+a filter. Git runs non-interactively (no terminal prompt, no merge-message editor) and its
+exit status and output are read rather than raised: a failure becomes one
+:class:`~claude_orchestra.errors.GitError` whose reason is git's first meaningful line,
+with credentials in URLs removed. No exception that quotes the command line (URL
+included) is chained, so no traceback can show a token.
 
 Nothing here moves a branch other than forward: no ``reset --hard``, ``clean``, forced
 push, rebase or ``branch -D``. A failed merge ends in ``git merge --abort``.
@@ -19,19 +22,21 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final, final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
-import git
 
+from claude_orchestra import gitenv
 from claude_orchestra._private import write_private
 from claude_orchestra.errors import GitError, MergeConflict, UnmergedWorkError
+from claude_orchestra.gitenv import Checkout
 
 REMOTE: Final = "origin"
 """The one remote the orchestra talks to."""
@@ -59,18 +64,13 @@ def tracking(branch: str) -> str:
     return f"{TRACKING}/{branch}"
 
 
+IDENTITY: Final = ("claude-orchestra", "orchestrator@claude-orchestra.invalid")
+"""The author and committer of the merge commits the orchestrator makes itself."""
+
 _FETCH_REFSPECS: Final = (
     f"+refs/heads/*:{TRACKING}/*",
     f"+{PRESERVED_PREFIX}*:{PRESERVED_PREFIX}*",
 )
-# Git must never wait for a person: no credential prompt on a terminal, no editor for a
-# merge message. Credential helpers still work (that is how private repos should be read).
-_ENV: Final = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GCM_INTERACTIVE": "never",
-    "GIT_MERGE_AUTOEDIT": "no",
-    "GIT_EDITOR": "true",
-}
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 _NOISE: Final = ("hint:", "Cloning into", "Preparing worktree", "To ", "From ", "warning:")
 _KILLED = re.compile(r"^Timeout: the command .* did not complete in (?P<seconds>\S+) secs")
@@ -131,7 +131,7 @@ def reason_of(stderr: str, stdout: str = "", secrets: Sequence[str] = ()) -> str
     their prefix; hints and progress lines never count.
     """
     killed = _KILLED.search(stderr)
-    if killed:  # GitPython's watchdog killed git (kill_after_timeout)
+    if killed:  # killed at its deadline (gitenv.run)
         return f"timed out after {killed['seconds']} s"
     lines = [" ".join(line.split()) for line in f"{stderr}\n{stdout}".splitlines()]
     lines = [line for line in lines if line and not line.startswith(_NOISE)]
@@ -168,22 +168,27 @@ def check_rev(rev: str) -> str:
 
 @final
 class Session:
-    """A ``git.Repo`` opened for one operation, running git without raising."""
+    """One operation's git, in one checkout, run without raising."""
 
-    def __init__(self, repo: git.Repo, path: Path, op: str) -> None:
-        self.repo = repo
-        self.path = path
+    def __init__(self, checkout: Checkout, op: str) -> None:
+        self.checkout = checkout
+        self.path = checkout.work_tree
         self.op = op
 
-    def try_run(self, *args: str, timeout: float | None = None) -> tuple[int, str, str]:
+    def try_run(
+        self, *args: str, timeout: float | None = None, env: Mapping[str, str] | None = None
+    ) -> tuple[int, str, str]:
         """Run ``git <args>``; return its exit status, stdout and stderr."""
-        return self.repo.git.execute(
-            ["git", *args],
-            with_extended_output=True,
-            with_exceptions=False,
-            kill_after_timeout=timeout,
-            env=_ENV,
-        )
+        try:
+            return gitenv.run(
+                ["git", *self.checkout.options(), *args],
+                cwd=self.path,
+                env={**self.checkout.environment(), **(env or {})},
+                timeout=timeout,
+            )
+        except FileNotFoundError as exc:
+            missing = "git executable not found" if exc.filename == "git" else "no such directory"
+            raise GitError(self.path, self.op, missing) from None
 
     def run(self, *args: str, timeout: float | None = None) -> str:
         """Run ``git <args>`` and return stdout, or raise :class:`GitError` with git's reason."""
@@ -218,20 +223,23 @@ class Session:
 
 
 @contextlib.contextmanager
-def session(path: Path, op: str) -> Iterator[Session]:
-    """Open the repository at ``path`` for one operation named ``op``; close it after."""
-    try:
-        repo = git.Repo(path)
-    except git.NoSuchPathError as exc:
-        raise GitError(path, op, "no such directory") from exc
-    except git.InvalidGitRepositoryError as exc:
-        raise GitError(path, op, "not a git repository") from exc
-    try:
-        yield Session(repo, path, op)
-    except git.GitCommandNotFound as exc:
-        raise GitError(path, op, "git executable not found") from exc
-    finally:
-        repo.close()
+def session(where: Checkout, op: str) -> Iterator[Session]:
+    """Git for one operation named ``op`` in the checkout ``where``.
+
+    The git dir's ``commondir`` and the repository's config are checked first
+    (:mod:`claude_orchestra.gitenv`).
+
+    Raises:
+        GitError: the checkout's folder or git dir is missing.
+        UnsafeGitConfig: a config file it would read holds a key the orchestrator refuses.
+    """
+    if not where.work_tree.is_dir():
+        raise GitError(where.work_tree, op, "no such directory")
+    if not where.git_dir.is_dir() or not where.common_dir.is_dir():
+        raise GitError(where.work_tree, op, "not a git repository")
+    gitenv.check_commondir(where, op)
+    gitenv.check_config(where, op)
+    yield Session(where, op)
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:
@@ -256,29 +264,25 @@ def clone(
     depth: int | None,
     timeout: float,
     credentials_file: Path | None = None,
-) -> None:
+) -> str:
     """Clone ``url`` into ``dest`` (absent or empty) with ``branch`` checked out.
 
     With ``credentials_file``, a user and password in an http(s) ``url`` go to that file
     (mode 0600) instead of the clone's config: origin's URL is stored without them and
     git's ``store`` helper reads them from the file, for the clone and every worktree. So
     no ``git remote -v`` in a worktree shows the token, and no command line holds it.
+
+    Returns:
+        Origin's URL as stored in the clone (without credentials).
     """
     op = "clone"
     secrets = url_secrets(url)
     store: str | None = None
-    helper: list[str] = []
     if credentials_file is not None:
         url, line = split_credentials(url)
         if line is not None:
             write_private(credentials_file, line + "\n")
-            store = f"store --file={credentials_file}"
-            helper = [
-                "-c",
-                "credential.helper=",
-                "-c",
-                f"credential.helper={store}",
-            ]
+            store = gitenv.credential_helper(credentials_file)
     check_ref_name(branch)
     if depth is not None and depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
@@ -288,31 +292,35 @@ def clone(
     args = ["clone", "--origin", REMOTE, "--branch", branch]
     if depth is not None:
         args += ["--depth", str(depth), "--no-single-branch"]
-    runner = git.Git()
+    options: list[str] = []
+    for key, value in gitenv.OVERRIDES:
+        options += ["-c", f"{key}={value}"]
+    if store is not None:
+        options += ["-c", f"credential.helper={store}"]
     try:
-        status, out, err = runner.execute(
-            ["git", *helper, *args, "--", url, str(dest)],
-            with_extended_output=True,
-            with_exceptions=False,
-            kill_after_timeout=timeout,
-            env=_ENV,
+        status, out, err = gitenv.run(
+            ["git", *options, *args, "--", url, str(dest)],
+            cwd=dest.parent if dest.parent.is_dir() else Path("/"),
+            env=gitenv.clean_environment(),
+            timeout=timeout,
         )
-    except git.GitCommandNotFound as exc:
+    except FileNotFoundError as exc:
         raise GitError(dest, op, "git executable not found") from exc
-    finally:
-        runner.clear_cache()
     if status != 0:
         # Git leaves a partial clone behind when it is killed; dest held nothing of ours.
         _empty(dest, remove=not existed)
         if "not found in upstream" in err:
             raise GitError(dest, op, f"origin has no branch {branch!r}")
         raise GitError(dest, op, reason_of(err, out, secrets))
+    checkout = Checkout.clone(dest, credentials_file=credentials_file if store else None)
     if store is not None:
-        with session(dest, "config credential.helper") as s:
+        with session(checkout, "config credential.helper") as s:
             s.run("config", "credential.helper", "")  # no helper of the user's saves it
             s.run("config", "--add", "credential.helper", store)
-    with session(dest, "fetch") as s:  # the orchestrator's own view of origin
+    with session(checkout, "fetch") as s:  # the orchestrator's own view of origin
         _fetch(s, timeout)
+    with session(checkout, "config remote.origin.url") as s:
+        return s.run("config", "--get", f"remote.{REMOTE}.url").strip()
 
 
 def _empty(directory: Path, *, remove: bool) -> None:
@@ -326,9 +334,9 @@ def _empty(directory: Path, *, remove: bool) -> None:
                 child.unlink(missing_ok=True)
 
 
-def fetch(path: Path, *, timeout: float) -> None:
+def fetch(where: Checkout, *, timeout: float) -> None:
     """Fetch every branch and preserved ref of origin, pruning what origin deleted."""
-    with session(path, "fetch") as s:
+    with session(where, "fetch") as s:
         _fetch(s, timeout)
 
 
@@ -351,55 +359,59 @@ def _fetch(s: Session, timeout: float, attempts: int = 4) -> None:
         time.sleep(0.1 * attempt)
 
 
-def set_identity(path: Path, *, name: str, email: str) -> None:
+def set_identity(where: Checkout, *, name: str, email: str) -> None:
     """Set ``user.name`` and ``user.email`` in the repository's own config."""
-    with session(path, "config") as s:
+    with session(where, "config") as s:
         s.run("config", "user.name", name)
         s.run("config", "user.email", email)
 
 
-def read_file(path: Path, ref: str, file: str) -> str | None:
+def read_file(where: Checkout, ref: str, file: str) -> str | None:
     """The text of ``file`` at ``ref``, or ``None`` if ``ref`` has no such file."""
-    with session(path, f"show {ref}:{file}") as s:
-        tree = s.repo.commit(s.resolve(ref)).tree
-        try:
-            item = tree / file.strip("/")
-        except KeyError:
+    with session(where, f"show {ref}:{file}") as s:
+        # Plumbing only: cat-file prints the blob as stored, no filter or textconv runs.
+        listed = s.run("ls-tree", "-z", s.resolve(ref), "--", file.strip("/"))
+        entry = listed.split("\0")[0]
+        meta, _, _ = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) != 3 or fields[1] != "blob":
             return None
-        if not isinstance(item, git.Blob):
-            return None
-        data: bytes = item.data_stream.read()
-        return data.decode("utf-8", errors="replace")
+        return s.run("cat-file", "blob", fields[2])
 
 
-def list_files(path: Path, ref: str, pattern: str) -> list[str]:
+def list_files(where: Checkout, ref: str, pattern: str) -> list[str]:
     """The names of the top-level files at ``ref`` matching the glob ``pattern``, sorted."""
-    with session(path, f"ls-tree {ref}") as s:
-        tree = s.repo.commit(s.resolve(ref)).tree
-        return sorted(b.name for b in tree.blobs if fnmatch.fnmatchcase(b.name, pattern))
+    with session(where, f"ls-tree {ref}") as s:
+        listed = s.run("ls-tree", "-z", s.resolve(ref))
+    names = []
+    for entry in listed.split("\0"):
+        meta, _, name = entry.partition("\t")
+        if meta.split()[1:2] == ["blob"] and fnmatch.fnmatchcase(name, pattern):
+            names.append(name)
+    return sorted(names)
 
 
-def commit_ids(path: Path, ref: str, base: str) -> list[str]:
+def commit_ids(where: Checkout, ref: str, base: str) -> list[str]:
     """The commits in ``base..ref``, oldest first; empty when ``ref`` does not exist."""
-    with session(path, "rev-list") as s:
+    with session(where, "rev-list") as s:
         if not s.exists(ref):
             return []
         out = s.run("rev-list", "--reverse", f"{s.resolve(base)}..{s.resolve(ref)}")
         return out.split()
 
 
-def commits_ahead(path: Path, ref: str, base: str) -> int:
+def commits_ahead(where: Checkout, ref: str, base: str) -> int:
     """How many commits ``ref`` has that ``base`` lacks; 0 when ``ref`` does not exist."""
-    with session(path, "rev-list") as s:
+    with session(where, "rev-list") as s:
         if not s.exists(ref):
             return 0
         return int(s.run("rev-list", "--count", f"{s.resolve(base)}..{s.resolve(ref)}"))
 
 
-def remote_branches(path: Path) -> dict[str, str]:
+def remote_branches(where: Checkout) -> dict[str, str]:
     """Origin's branches as of the last fetch or push: name to commit id."""
     prefix = f"{TRACKING}/"
-    with session(path, "for-each-ref") as s:
+    with session(where, "for-each-ref") as s:
         out = s.run("for-each-ref", "--format=%(objectname) %(refname) %(symref)", prefix)
     branches: dict[str, str] = {}
     for line in out.splitlines():
@@ -410,19 +422,24 @@ def remote_branches(path: Path) -> dict[str, str]:
 
 
 def push(
-    path: Path, src: str, dest_ref: str, *, timeout: float, set_upstream: bool = False
+    where: Checkout, src: str, dest_ref: str, *, timeout: float, set_upstream: bool = False
 ) -> None:
     """Push ``src`` to ``dest_ref`` on origin; never forced, a rejection is a GitError."""
     check_ref_name(dest_ref)
-    with session(path, f"push {dest_ref}") as s:
+    with session(where, f"push {dest_ref}") as s:
         sha = s.resolve(src)  # a clear error for a missing source
         upstream = ["--set-upstream"] if set_upstream else []
-        s.run("push", "--quiet", *upstream, REMOTE, f"{src}:{dest_ref}", timeout=timeout)
+        s.run(
+            "push", "--quiet", *_receive_pack(s), *upstream, REMOTE, f"{src}:{dest_ref}",
+            timeout=timeout,
+        )  # fmt: skip
         if dest_ref.startswith("refs/heads/"):  # origin has it now: so does our view of it
             s.run("update-ref", tracking(dest_ref.removeprefix("refs/heads/")), sha)
 
 
-def push_branches(path: Path, branches: Sequence[str], *, timeout: float) -> dict[str, str | None]:
+def push_branches(
+    where: Checkout, branches: Sequence[str], *, timeout: float
+) -> dict[str, str | None]:
     """Push each local branch to origin's branch of the same name, in one ``git push``.
 
     Never forced. One refused branch does not stop the others.
@@ -436,10 +453,11 @@ def push_branches(path: Path, branches: Sequence[str], *, timeout: float) -> dic
     if not branches:
         return {}
     specs = [f"refs/heads/{check_ref_name(b)}:refs/heads/{b}" for b in branches]
-    with session(path, "push") as s:
+    with session(where, "push") as s:
         status, out, err = s.try_run(
-            "push", "--porcelain", "--set-upstream", REMOTE, *specs, timeout=timeout
-        )
+            "push", "--porcelain", *_receive_pack(s), "--set-upstream", REMOTE, *specs,
+            timeout=timeout,
+        )  # fmt: skip
         results: dict[str, str | None] = {}
         for line in out.splitlines():
             flag, _, rest = line.partition("\t")
@@ -457,20 +475,37 @@ def push_branches(path: Path, branches: Sequence[str], *, timeout: float) -> dic
         return {b: results.get(b, reason) for b in branches}
 
 
-def preserve(path: Path, ref: str, name: str, *, timeout: float) -> str:
+_SAFE_RECEIVE_PACK: Final = (
+    f"git -c core.hooksPath={os.devnull} -c core.alternateRefsCommand=true"
+    " -c receive.autogc=false -c gc.auto=0 receive-pack"
+)
+
+
+def _receive_pack(s: Session) -> list[str]:
+    """For an origin that is a folder on this machine, the push's receiving git runs on the
+    host too, in a repository an instance may write (the sandbox lets pushes write there):
+    it gets the overrides that keep its hooks and auto gc from running."""
+    _, url, _ = s.try_run("config", "--get", f"remote.{REMOTE}.url")
+    url = url.strip()
+    remote = "://" in url and not url.startswith("file://")
+    scp_like = re.match(r"^[\w.-]+@[\w.-]+:", url) is not None
+    return [] if remote or scp_like else [f"--receive-pack={_SAFE_RECEIVE_PACK}"]
+
+
+def preserve(where: Checkout, ref: str, name: str, *, timeout: float) -> str:
     """Pin ``ref``'s commit as ``refs/orchestra/preserved/<name>`` on origin and here."""
     full = check_ref_name(PRESERVED_PREFIX + name)
-    with session(path, f"preserve {ref}") as s:
+    with session(where, f"preserve {ref}") as s:
         sha = s.resolve(ref)
-        s.run("push", "--quiet", REMOTE, f"{sha}:{full}", timeout=timeout)
+        s.run("push", "--quiet", *_receive_pack(s), REMOTE, f"{sha}:{full}", timeout=timeout)
         # The local copy mirrors origin (fetch prunes it if origin drops the ref).
         s.run("update-ref", full, sha)
     return full
 
 
-def is_reachable_on_origin(path: Path, sha: str) -> bool:
+def is_reachable_on_origin(where: Checkout, sha: str) -> bool:
     """Whether an origin branch or preserved ref contains ``sha`` (as of the last fetch)."""
-    with session(path, "for-each-ref") as s:
+    with session(where, "for-each-ref") as s:
         if not s.exists(sha):
             return False
         out = s.run(
@@ -484,9 +519,9 @@ def is_reachable_on_origin(path: Path, sha: str) -> bool:
         return bool(out.strip())
 
 
-def list_worktrees(path: Path) -> list[WorktreeInfo]:
+def list_worktrees(where: Checkout) -> list[WorktreeInfo]:
     """Every checkout of the repository at ``path``, the main clone first."""
-    with session(path, "worktree list") as s:
+    with session(where, "worktree list") as s:
         return _parse_worktrees(s.run("worktree", "list", "--porcelain"))
 
 
@@ -512,7 +547,7 @@ def _parse_worktrees(text: str) -> list[WorktreeInfo]:
     return infos
 
 
-def add_worktree(path: Path, worktree: Path, *, branch: str, base: str) -> None:
+def add_worktree(where: Checkout, worktree: Path, *, branch: str, base: str) -> None:
     """Check ``branch`` out in a new worktree at ``worktree``, creating it if needed.
 
     An existing local branch is reused as it is; else a branch origin already has
@@ -521,7 +556,7 @@ def add_worktree(path: Path, worktree: Path, *, branch: str, base: str) -> None:
     """
     check_ref_name(branch)
     check_ref_name(base)
-    with session(path, f"worktree add {branch}") as s:
+    with session(where, f"worktree add {branch}") as s:
         # Forget worktrees whose directories are gone (a crashed run): no commit is lost,
         # their branches stay.
         s.run("worktree", "prune")
@@ -533,58 +568,68 @@ def add_worktree(path: Path, worktree: Path, *, branch: str, base: str) -> None:
                 raise GitError(worktree, s.op, f"already a worktree on {on}")
         if s.exists(f"refs/heads/{branch}"):
             s.run("worktree", "add", str(worktree), branch)
+            _check_git_dir(where, worktree, s.op)
             return
         remote_branch = tracking(branch)
         start = remote_branch if s.exists(remote_branch) else tracking(base)
         if not s.exists(start):
-            raise GitError(path, s.op, f"origin has no branch {base!r} (fetch first?)")
+            raise GitError(where.work_tree, s.op, f"origin has no branch {base!r} (fetch first?)")
         s.run("worktree", "add", "--no-track", "-b", branch, str(worktree), start)
+        _check_git_dir(where, worktree, s.op)
 
 
-def add_detached_worktree(path: Path, worktree: Path, ref: str) -> None:
+def add_detached_worktree(where: Checkout, worktree: Path, ref: str) -> None:
     """A worktree at ``worktree`` on a detached ``ref`` (the merge queue's own); kept if there."""
-    with session(path, f"worktree add --detach {ref}") as s:
+    with session(where, f"worktree add --detach {ref}") as s:
         s.run("worktree", "prune")
         for info in _parse_worktrees(s.run("worktree", "list", "--porcelain")):
             if info.path.resolve() == worktree.resolve():
                 return
         s.run("worktree", "add", "--detach", str(worktree), s.resolve(ref))
+        _check_git_dir(where, worktree, s.op)
 
 
-def checkout_detached(path: Path, ref: str) -> str:
-    """Put the checkout at ``path`` on a detached ``ref``; returns its commit.
+def _check_git_dir(where: Checkout, worktree: Path, op: str) -> None:
+    """Git named the new worktree's git dir as :meth:`Checkout.linked` expects (read once,
+    right after git wrote it; never again)."""
+    expected = where.linked(worktree).git_dir
+    written = (worktree / ".git").read_text(encoding="utf-8").strip().removeprefix("gitdir:")
+    if Path(written.strip()) != expected:
+        raise GitError(worktree, op, f"git put its git dir at {written.strip()}, not {expected}")
+
+
+def checkout_detached(where: Checkout, ref: str) -> str:
+    """Put the checkout ``where`` on a detached ``ref``; returns its commit.
 
     Refuses a checkout with changes to tracked files or a merge in progress, so nothing is
     ever thrown away; use it only in a worktree that holds no work of its own.
     """
-    with session(path, f"checkout {ref}") as s:
+    with session(where, f"checkout {ref}") as s:
         dirty = _tracked_changes(s)
         if dirty or _merge_in_progress(s):
-            raise GitError(path, s.op, "the checkout has changes: " + ", ".join(dirty))
+            raise GitError(where.work_tree, s.op, "the checkout has changes: " + ", ".join(dirty))
         sha = s.resolve(ref)
         s.run("checkout", "--quiet", "--detach", sha)
         return sha
 
 
-def head(path: Path) -> str:
-    """The commit checked out at ``path``."""
-    with session(path, "rev-parse HEAD") as s:
+def head(where: Checkout) -> str:
+    """The commit checked out in ``where``."""
+    with session(where, "rev-parse HEAD") as s:
         return s.resolve("HEAD")
 
 
-def uncommitted(path: Path) -> list[str]:
-    """Paths at ``path`` with changes not committed (tracked or untracked, not ignored)."""
-    with session(path, "status") as s:
+def uncommitted(where: Checkout) -> list[str]:
+    """Paths in ``where`` with changes not committed (tracked or untracked, not ignored)."""
+    with session(where, "status") as s:
         out = s.run("status", "--porcelain", "--untracked-files=all", "-z")
     return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3 and entry[2] == " "})
 
 
-def exclude_locally(path: Path, files: Sequence[str]) -> None:
+def exclude_locally(where: Checkout, files: Sequence[str]) -> None:
     """Add ``files`` (repository-relative) to the clone's ``info/exclude``, shared by its
     worktrees, so no ``git add -A`` ever picks them up."""
-    with session(path, "exclude") as s:
-        exclude = Path(s.run("rev-parse", "--git-common-dir").strip())
-    exclude = (path / exclude if not exclude.is_absolute() else exclude) / "info" / "exclude"
+    exclude = where.common_dir / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     known = set(exclude.read_text(encoding="utf-8").splitlines()) if exclude.exists() else set()
     lines = [f"/{f}" for f in files if f"/{f}" not in known]
@@ -608,13 +653,21 @@ def _merge_in_progress(s: Session) -> bool:
     return status == 0
 
 
-def merge(path: Path, ref: str, *, branch: str | None = None) -> None:
-    """Merge ``ref`` into the branch checked out at ``path``.
+def merge(
+    where: Checkout,
+    ref: str,
+    *,
+    branch: str | None = None,
+    identity: tuple[str, str] = IDENTITY,
+) -> None:
+    """Merge ``ref`` into the branch checked out in ``where``.
 
     Args:
-        path: The main clone or a worktree.
+        where: The main clone or a worktree.
         ref: What to merge (``origin/main``, ``worker-1``).
-        branch: If given, the branch that must be checked out at ``path``.
+        branch: If given, the branch that must be checked out in ``where``.
+        identity: The merge commit's author and committer (name, email); the host's git
+            reads no global config, so it is passed on the command line.
 
     Raises:
         GitError: The checkout has uncommitted changes to tracked files, a merge is
@@ -622,19 +675,28 @@ def merge(path: Path, ref: str, *, branch: str | None = None) -> None:
         MergeConflict: The merge stopped on conflicts; it was aborted.
     """
     op = f"merge {ref}"
-    with session(path, op) as s:
+    with session(where, op) as s:
         head_status, head, _ = s.try_run("symbolic-ref", "--quiet", "--short", "HEAD")
         if branch is not None and (head_status != 0 or head.strip() != branch):
-            raise GitError(path, op, f"branch {branch} is not checked out")
+            raise GitError(where.work_tree, op, f"branch {branch} is not checked out")
         if _merge_in_progress(s):
-            raise GitError(path, op, "a merge is already in progress")
+            raise GitError(where.work_tree, op, "a merge is already in progress")
         # Refusing a dirty checkout keeps `merge --abort` exact: git cannot always give
         # back uncommitted changes when it aborts.
         dirty = _tracked_changes(s)
         if dirty:
-            raise GitError(path, op, "uncommitted changes to tracked files: " + ", ".join(dirty))
+            raise GitError(
+                where.work_tree, op, "uncommitted changes to tracked files: " + ", ".join(dirty)
+            )
         s.resolve(ref)  # a clear error for a missing ref
-        status, out, err = s.try_run("merge", "--no-edit", "--ff", ref)
+        name, email = identity
+        who = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+        status, out, err = s.try_run("merge", "--no-edit", "--ff", "--no-verify", ref, env=who)
         if status == 0:
             return
         files = _unmerged_files(s)
@@ -642,13 +704,15 @@ def merge(path: Path, ref: str, *, branch: str | None = None) -> None:
             abort_status, _, abort_err = s.try_run("merge", "--abort")
             if abort_status != 0:
                 reason = reason_of(abort_err)
-                raise GitError(path, op, f"merge failed and merge --abort failed: {reason}")
+                raise GitError(
+                    where.work_tree, op, f"merge failed and merge --abort failed: {reason}"
+                )
             if files:
-                raise MergeConflict(path, ref, files)
+                raise MergeConflict(where.work_tree, ref, files)
         raise s.error(err, out)
 
 
-def remove_worktree(path: Path, worktree: Path, *, branch: str, timeout: float) -> None:
+def remove_worktree(where: Checkout, worktree: Path, *, branch: str, timeout: float) -> None:
     """Remove the worktree at ``worktree`` unless that would lose work.
 
     Fetches first, so "on origin" means now. The branch itself is kept.
@@ -659,7 +723,7 @@ def remove_worktree(path: Path, worktree: Path, *, branch: str, timeout: float) 
         GitError: Tracked files have uncommitted changes, or git failed.
     """
     op = "worktree remove"
-    with session(path, op) as s:
+    with session(where, op) as s:
         _fetch(s, timeout)
         known = [
             i.path.resolve() for i in _parse_worktrees(s.run("worktree", "list", "--porcelain"))
@@ -668,8 +732,8 @@ def remove_worktree(path: Path, worktree: Path, *, branch: str, timeout: float) 
             s.run("worktree", "prune")  # nothing on disk; the branch keeps its commits
             return
         if worktree.resolve() not in known[1:]:
-            raise GitError(worktree, op, f"not a worktree of {path}")
-    with session(worktree, op) as w:
+            raise GitError(worktree, op, f"not a worktree of {where.work_tree}")
+    with session(where.linked(worktree), op) as w:
         dirty = _tracked_changes(w)
         if dirty:
             raise GitError(
@@ -688,7 +752,7 @@ def remove_worktree(path: Path, worktree: Path, *, branch: str, timeout: float) 
         )
         if count:
             raise UnmergedWorkError(worktree, branch, count)
-    with session(path, op) as s:
+    with session(where, op) as s:
         # --force only because untracked files do not count as work; the checks above
         # made sure no commit and no tracked change is lost.
         s.run("worktree", "remove", "--force", str(worktree))

@@ -3,11 +3,12 @@
 A :class:`MergeQueue` owns a worktree of its own (``<workspace>/integration``, detached,
 never a worker's). For each finished branch, in the order they finished, it fetches origin,
 puts the worktree on ``origin/<run branch>``, merges ``origin/<worker branch>``, runs the
-test command (``mergeTestCommand``) on the result and only then pushes it to the run branch
-— never forced. A conflict (the merge is aborted), a failing test or a rejected push never
-lands: the result goes back to the loop as a :class:`~claude_orchestra.events.MergeFinished`
-event with its evidence, and the loop sends the branch back to its worker. Nothing takes
-"theirs" or "ours".
+test command (``mergeTestCommand``) on the result, inside the run's runtime with a minimal
+environment (:meth:`~claude_orchestra.runtime.Runtime.run_command`), and only then pushes
+it to the run branch — never forced. A conflict (the merge is aborted), a failing test or
+a rejected push never lands: the result goes back to the loop as a
+:class:`~claude_orchestra.events.MergeFinished` event with its evidence, and the loop sends
+the branch back to its worker. Nothing takes "theirs" or "ours".
 
 The queue runs as its own task, so a long test command never holds up the loop.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import final
@@ -29,9 +29,15 @@ from claude_orchestra import gitops
 from claude_orchestra._clock import Clock
 from claude_orchestra.errors import GitError, MergeConflict
 from claude_orchestra.events import MergeFinished, MergeOutcome
+from claude_orchestra.gate import run_local
+from claude_orchestra.gitenv import Checkout
+from claude_orchestra.runtime import Runtime
 from claude_orchestra.worktree import GitRepo
 
 logger = logging.getLogger(__name__)
+
+IDENTITY = ("merge queue (claude-orchestra)", "merge-queue@claude-orchestra.invalid")
+"""The author and committer of the queue's merge commits (passed to git explicitly)."""
 
 _OUTPUT_TAIL = 2000
 
@@ -57,6 +63,9 @@ class MergeQueue:
     clock: Clock
     test_command: str | None = None
     test_timeout: float = 600.0
+    runtime: Runtime | None = None
+    """Where the test command runs (the run's runtime); ``None``: on the host, with a
+    minimal environment."""
     _send: MemoryObjectSendStream[MergeRequest] = attrs.field(init=False)
     _receive: MemoryObjectReceiveStream[MergeRequest] = attrs.field(init=False)
 
@@ -72,6 +81,10 @@ class MergeQueue:
         """Queue a finished branch (never blocks the loop)."""
         self._send.send_nowait(request)
 
+    @property
+    def _checkout(self) -> Checkout:
+        return self.repo.linked(self.path)
+
     async def run(self, report: Callable[[MergeFinished], Awaitable[None]]) -> None:
         """Serve the queue until cancelled; each result is reported as an event."""
         await self.prepare()
@@ -80,23 +93,14 @@ class MergeQueue:
                 await report(await self.merge(request))
 
     async def prepare(self) -> None:
-        """Create the queue's worktree (detached on the run branch) and its git identity."""
+        """Create the queue's worktree (detached on the run branch)."""
         await self.repo.fetch()
         await self.repo.locked(
             functools.partial(
                 gitops.add_detached_worktree,
-                self.repo.path,
+                self.repo.checkout,
                 self.path,
                 gitops.tracking(self.run_branch),
-            )
-        )
-        # Its merge commits need an author; instances set theirs in their environment.
-        await self.repo.locked(
-            functools.partial(
-                gitops.set_identity,
-                self.path,
-                name="merge queue (claude-orchestra)",
-                email="merge-queue@claude-orchestra.invalid",
             )
         )
 
@@ -105,9 +109,16 @@ class MergeQueue:
         run_ref = gitops.tracking(self.run_branch)
         try:
             await self.repo.fetch()
-            await self.repo.locked(functools.partial(gitops.checkout_detached, self.path, run_ref))
             await self.repo.locked(
-                functools.partial(gitops.merge, self.path, gitops.tracking(request.branch))
+                functools.partial(gitops.checkout_detached, self._checkout, run_ref)
+            )
+            await self.repo.locked(
+                functools.partial(
+                    gitops.merge,
+                    self._checkout,
+                    gitops.tracking(request.branch),
+                    identity=IDENTITY,
+                )
             )
         except MergeConflict as conflict:
             return self._finished(request, MergeOutcome.CONFLICT, files=tuple(conflict.files))
@@ -117,15 +128,15 @@ class MergeQueue:
             passed, output = await self._test(self.test_command)
             if not passed:
                 await self.repo.locked(
-                    functools.partial(gitops.checkout_detached, self.path, run_ref)
+                    functools.partial(gitops.checkout_detached, self._checkout, run_ref)
                 )  # the failed merge stays out of the worktree (and was never pushed)
                 return self._finished(request, MergeOutcome.TEST_FAILED, detail=output)
         try:
-            sha = await self.repo.locked(functools.partial(gitops.head, self.path))
+            sha = await self.repo.locked(functools.partial(gitops.head, self._checkout))
             await self.repo.locked(
                 functools.partial(
                     gitops.push,
-                    self.path,
+                    self._checkout,
                     sha,
                     f"refs/heads/{self.run_branch}",
                     timeout=120,
@@ -137,19 +148,19 @@ class MergeQueue:
         return self._finished(request, MergeOutcome.MERGED, sha=sha)
 
     async def _test(self, command: str) -> tuple[bool, str]:
-        """Run ``command`` in the integration worktree: (passed, the output's tail)."""
+        """Run ``command`` in the integration worktree, inside the run's runtime (``local``:
+        on the host, with a minimal environment): (passed, the output's tail)."""
+        argv = ["bash", "-c", command]
         try:
             with anyio.fail_after(self.test_timeout):
-                done = await anyio.run_process(
-                    ["bash", "-c", command],
-                    cwd=self.path,
-                    check=False,
-                    stderr=subprocess.STDOUT,
-                )
+                if self.runtime is None:
+                    done = await run_local(argv, cwd=self.path)
+                else:
+                    done = await self.runtime.run_command(argv, cwd=self.path)
         except TimeoutError:
             return False, f"timed out after {self.test_timeout:.0f} s"
-        output = done.stdout.decode("utf-8", "replace")[-_OUTPUT_TAIL:]
-        return done.returncode == 0, f"exit {done.returncode}: {output}"
+        output = done.output[-_OUTPUT_TAIL:]
+        return done.passed, f"exit {done.returncode}: {output}"
 
     def _finished(
         self,

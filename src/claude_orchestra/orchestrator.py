@@ -197,10 +197,13 @@ class Orchestrator:
                         "branch": settings.branch,
                         "configDir": str(self.config.config_dir),
                         "startedAt": started,
+                        "originUrl": repo.origin_url,
                     }
                 )
                 instances = self._instances(names, claude, endpoint, runtime)
-                coordinator = self._coordinator(instances, repo, worktrees, journal, started)
+                coordinator = self._coordinator(
+                    instances, repo, worktrees, journal, started, runtime=runtime
+                )
                 coordinator.ctx.progress.task_file = task_file
                 coordinator.start_services(tg, send.send)
                 outcome = Outcome.FAILED
@@ -237,6 +240,8 @@ class Orchestrator:
         worktrees: Mapping[int, Worktree],
         journal: Journal,
         started: float,
+        *,
+        runtime: Runtime,
     ) -> Coordinator:
         """The loop and its parts, wired for this run."""
         settings = self.config.orchestrator
@@ -293,6 +298,7 @@ class Orchestrator:
                     clock=self._clock,
                     test_command=settings.merge_test_command,
                     test_timeout=settings.merge_test_timeout_seconds,
+                    runtime=runtime,
                 )
                 if settings.merger == QUEUE
                 else None,
@@ -405,7 +411,14 @@ class Orchestrator:
         if previous.tmux_socket:  # its instances lost their hook server: end them
             await runtime_of(self.config, self.plugins, previous.tmux_socket).close()
         settings = self.config.orchestrator
-        repo = GitRepo.open(self.workspace.repo)
+        # The origin URL the killed run cloned from (run.json is the orchestrator's, out of
+        # every instance's reach): the clone's config must still name it.
+        origin_url = (self.workspace.read_run_file() or {}).get("originUrl")
+        repo = GitRepo.open(
+            self.workspace.repo,
+            credentials_file=self.workspace.git_credentials,
+            origin_url=origin_url if isinstance(origin_url, str) else None,
+        )
         worktrees = {}
         for n in range(1, settings.worker_count + 1):
             path = self.workspace.worktree(n)

@@ -17,12 +17,15 @@ Built-in (:mod:`claude_orchestra.defaults.runtimes`):
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, final
 
 import attrs
 
 from claude_orchestra.claude_home import LaunchSpec
+from claude_orchestra.gate import CommandResult, run_on_host
 
 
 class Runtime(Protocol):
@@ -60,6 +63,14 @@ class Runtime(Protocol):
         """End the runtime and everything in it."""
         ...
 
+    async def run_command(self, argv: Sequence[str], *, cwd: Path) -> CommandResult:
+        """Run ``argv``, a command whose code the instances wrote (the merge gate's test),
+        in ``cwd`` the runtime's way: no credential, no ``ANTHROPIC_*``/``CLAUDE_*``
+        variable, no hook token in its environment; where the runtime isolates instances,
+        ``cwd`` is the only folder it may write. The caller sets the deadline
+        (``anyio.fail_after``); cancelled, the command and all it started are killed."""
+        ...
+
 
 class WrappingRuntime:
     """A runtime that runs every command its own way inside another runtime's panes: only
@@ -71,6 +82,19 @@ class WrappingRuntime:
     def wrap(self, spec: LaunchSpec, name: str) -> LaunchSpec:
         """``spec`` as instance ``name``'s pane should run it."""
         raise NotImplementedError
+
+    def wrap_command(
+        self, argv: Sequence[str], cwd: Path, scratch: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment that run ``argv`` in ``cwd`` this runtime's
+        way (for :meth:`run_command`), with ``scratch`` as its ``HOME`` and ``TMPDIR``."""
+        raise NotImplementedError
+
+    async def run_command(self, argv: Sequence[str], *, cwd: Path) -> CommandResult:
+        """Run ``argv`` as :meth:`wrap_command` says; its scratch folder is removed after."""
+        with tempfile.TemporaryDirectory(prefix="orchestra-gate-") as scratch:
+            wrapped, env = self.wrap_command(argv, cwd, Path(scratch))
+            return await run_on_host(wrapped, cwd=cwd, env=env)
 
     async def launch(self, name: str, spec: LaunchSpec) -> int:
         """Start the wrapped command in a new window."""

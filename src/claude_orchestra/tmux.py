@@ -14,7 +14,7 @@ import logging
 import os
 import shlex
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar, final
 
@@ -25,6 +25,7 @@ from libtmux import exc as tmux_exc
 
 from claude_orchestra.claude_home import SCRUBBED_ENV, LaunchSpec, relay_command, write_launch_env
 from claude_orchestra.errors import TmuxError
+from claude_orchestra.gate import CommandResult, run_local
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,11 @@ class TmuxServer:
                     window.kill()
 
         await self._run("kill-window", kill)
+
+    async def run_command(self, argv: Sequence[str], *, cwd: Path) -> CommandResult:
+        """Run ``argv`` on the host (the ``local`` runtime trusts its instances), with a
+        minimal environment and a fresh ``HOME``."""
+        return await run_local(argv, cwd=cwd)
 
     async def close(self) -> None:
         """``kill-server`` and remove its socket file (a no-op when it is not running)."""

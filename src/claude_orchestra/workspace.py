@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -115,6 +116,11 @@ class Workspace:
         """JSON-lines logs."""
         return self.state / "logs"
 
+    def made_checkout(self, path: Path) -> bool:
+        """Whether ``path`` is where a run puts a worker's or the merge queue's worktree."""
+        path = Path(os.path.abspath(path))
+        return path == self.integration or path.parent == self.root / "worktrees"
+
     def prepare(self) -> None:
         """Create the state folders (private to the user)."""
         for folder in (self.state, self.instances, self.logs):
@@ -199,5 +205,5 @@ async def prepare_checkouts(
         files = await anyio.to_thread.run_sync(copy_worktree_files, source, target)
         copied.update(str(f) for f in files)
     # The copies hold secrets (.env): no worker's `git add -A` may ever commit them.
-    await repo.locked(functools.partial(gitops.exclude_locally, repo.path, sorted(copied)))
+    await repo.locked(functools.partial(gitops.exclude_locally, repo.checkout, sorted(copied)))
     return repo, worktrees

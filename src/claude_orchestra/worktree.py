@@ -1,4 +1,4 @@
-"""The main clone and the workers' worktrees, over GitPython, in threads.
+"""The main clone and the workers' worktrees, over :mod:`claude_orchestra.gitops`, in threads.
 
 A run's workspace holds the main clone at ``<workspace>/repo`` (:class:`GitRepo`) and one
 worktree per worker at ``<workspace>/worktrees/worker-N`` (:class:`Worktree`), each on
@@ -30,6 +30,7 @@ import attrs
 
 from claude_orchestra import gitops
 from claude_orchestra.errors import ConfigError, GitError
+from claude_orchestra.gitenv import Checkout
 from claude_orchestra.gitops import PRESERVED_PREFIX, WorktreeInfo
 
 __all__ = [
@@ -82,6 +83,10 @@ class GitRepo:
     _network_timeout: float = attrs.field(
         default=DEFAULT_NETWORK_TIMEOUT, alias="network_timeout", kw_only=True, repr=False
     )
+    _credentials_file: Path | None = attrs.field(
+        default=None, alias="credentials_file", kw_only=True, repr=False
+    )
+    _origin_url: str | None = attrs.field(default=None, alias="origin_url", kw_only=True)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False, repr=False)
     _limiter: anyio.CapacityLimiter = attrs.field(
         factory=lambda: anyio.CapacityLimiter(_THREADS), init=False, repr=False
@@ -91,6 +96,22 @@ class GitRepo:
     def path(self) -> Path:
         """The clone's directory."""
         return self._path
+
+    @property
+    def origin_url(self) -> str | None:
+        """Origin's URL as cloned (no credentials); ``None`` when not known."""
+        return self._origin_url
+
+    @property
+    def checkout(self) -> Checkout:
+        """Where the host's git finds the clone (its ``.git`` inside it)."""
+        return Checkout.clone(
+            self._path, credentials_file=self._credentials_file, origin_url=self._origin_url
+        )
+
+    def linked(self, worktree: Path) -> Checkout:
+        """Where the host's git finds this clone's linked worktree at ``worktree``."""
+        return self.checkout.linked(_absolute(worktree))
 
     @classmethod
     async def clone(
@@ -130,13 +151,33 @@ class GitRepo:
             timeout=network_timeout,
             credentials_file=credentials_file,
         )
-        await anyio.to_thread.run_sync(clone)
+        origin_url = await anyio.to_thread.run_sync(clone)
         _log.info("cloned into %s", dest, extra={"path": str(dest), "branch": branch})
-        return cls(path=dest, network_timeout=network_timeout)
+        stored = credentials_file is not None and gitops.split_credentials(url)[1] is not None
+        return cls(
+            path=dest,
+            network_timeout=network_timeout,
+            credentials_file=credentials_file if stored else None,
+            origin_url=origin_url,
+        )
 
     @classmethod
-    def open(cls, path: Path, *, network_timeout: float = DEFAULT_NETWORK_TIMEOUT) -> GitRepo:
+    def open(
+        cls,
+        path: Path,
+        *,
+        network_timeout: float = DEFAULT_NETWORK_TIMEOUT,
+        credentials_file: Path | None = None,
+        origin_url: str | None = None,
+    ) -> GitRepo:
         """The existing clone at ``path`` (a resumed run).
+
+        Args:
+            path: The clone.
+            network_timeout: Seconds a fetch or push may take.
+            credentials_file: The ``git credential-store`` file :meth:`clone` wrote, if any.
+            origin_url: Origin's URL without credentials; the clone's config must name
+                no other (``None``: any one URL).
 
         Raises:
             GitError: ``path`` holds no git clone.
@@ -144,7 +185,13 @@ class GitRepo:
         path = _absolute(path)
         if not (path / ".git").is_dir():
             raise GitError(path, "open", "not a git clone (no .git directory)")
-        return cls(path=path, network_timeout=network_timeout)
+        helper_file = credentials_file if credentials_file and credentials_file.exists() else None
+        return cls(
+            path=path,
+            network_timeout=network_timeout,
+            credentials_file=helper_file,
+            origin_url=origin_url,
+        )
 
     async def _thread(self, fn: Callable[[], _T]) -> _T:
         return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
@@ -161,13 +208,13 @@ class GitRepo:
     async def fetch(self) -> None:
         """Fetch origin's branches and preserved refs, pruning what origin deleted."""
         await self._locked(
-            functools.partial(gitops.fetch, self._path, timeout=self._network_timeout)
+            functools.partial(gitops.fetch, self.checkout, timeout=self._network_timeout)
         )
 
     async def set_identity(self, *, name: str, email: str) -> None:
         """Set the committer name and email for the clone and all its worktrees."""
         await self._locked(
-            functools.partial(gitops.set_identity, self._path, name=name, email=email)
+            functools.partial(gitops.set_identity, self.checkout, name=name, email=email)
         )
 
     async def read_file(self, ref: str, path: str) -> str | None:
@@ -176,7 +223,7 @@ class GitRepo:
         Raises:
             GitError: ``ref`` names no commit.
         """
-        return await self._thread(functools.partial(gitops.read_file, self._path, ref, path))
+        return await self._thread(functools.partial(gitops.read_file, self.checkout, ref, path))
 
     async def list_files(self, ref: str, pattern: str) -> list[str]:
         """The top-level file names at ``ref`` matching the glob ``pattern``, sorted.
@@ -184,7 +231,7 @@ class GitRepo:
         Raises:
             GitError: ``ref`` names no commit.
         """
-        return await self._thread(functools.partial(gitops.list_files, self._path, ref, pattern))
+        return await self._thread(functools.partial(gitops.list_files, self.checkout, ref, pattern))
 
     async def commits_ahead(self, ref: str, base: str) -> int:
         """How many commits ``ref`` has that ``base`` lacks; 0 if ``ref`` does not exist.
@@ -192,15 +239,15 @@ class GitRepo:
         Raises:
             GitError: ``base`` names no commit.
         """
-        return await self._thread(functools.partial(gitops.commits_ahead, self._path, ref, base))
+        return await self._thread(functools.partial(gitops.commits_ahead, self.checkout, ref, base))
 
     async def commit_ids(self, ref: str, base: str) -> list[str]:
         """The commit ids in ``base..ref``, oldest first; empty if ``ref`` does not exist."""
-        return await self._thread(functools.partial(gitops.commit_ids, self._path, ref, base))
+        return await self._thread(functools.partial(gitops.commit_ids, self.checkout, ref, base))
 
     async def remote_branches(self) -> dict[str, str]:
         """Origin's branches, name to commit id, as of the last fetch or push."""
-        return await self._thread(functools.partial(gitops.remote_branches, self._path))
+        return await self._thread(functools.partial(gitops.remote_branches, self.checkout))
 
     async def push(self, ref: str, remote_branch: str) -> None:
         """Push ``ref`` to origin's branch ``remote_branch``. Never forced.
@@ -211,7 +258,7 @@ class GitRepo:
         """
         dest = f"refs/heads/{gitops.check_ref_name(remote_branch)}"
         await self._locked(
-            functools.partial(gitops.push, self._path, ref, dest, timeout=self._network_timeout)
+            functools.partial(gitops.push, self.checkout, ref, dest, timeout=self._network_timeout)
         )
         _log.info("pushed %s to origin/%s", ref, remote_branch, extra={"branch": remote_branch})
 
@@ -226,7 +273,7 @@ class GitRepo:
         """
         return await self._locked(
             functools.partial(
-                gitops.push_branches, self._path, list(branches), timeout=self._network_timeout
+                gitops.push_branches, self.checkout, list(branches), timeout=self._network_timeout
             )
         )
 
@@ -244,14 +291,18 @@ class GitRepo:
             GitError: Origin already holds ``name`` at an unrelated commit, or git failed.
         """
         full = await self._locked(
-            functools.partial(gitops.preserve, self._path, ref, name, timeout=self._network_timeout)
+            functools.partial(
+                gitops.preserve, self.checkout, ref, name, timeout=self._network_timeout
+            )
         )
         _log.info("preserved %s as %s on origin", ref, full, extra={"ref": full})
         return full
 
     async def is_reachable_on_origin(self, sha: str) -> bool:
         """Whether an origin branch or preserved ref contains ``sha``."""
-        return await self._thread(functools.partial(gitops.is_reachable_on_origin, self._path, sha))
+        return await self._thread(
+            functools.partial(gitops.is_reachable_on_origin, self.checkout, sha)
+        )
 
     async def merge(self, ref: str) -> None:
         """Merge ``ref`` (``worker-1``) into the branch checked out in the main clone.
@@ -261,7 +312,7 @@ class GitRepo:
             GitError: The clone has uncommitted changes to tracked files, a merge is in
                 progress, or git failed.
         """
-        await self._locked(functools.partial(gitops.merge, self._path, ref))
+        await self._locked(functools.partial(gitops.merge, self.checkout, ref))
         _log.info("merged %s in the main clone", ref, extra={"branch": ref})
 
     async def add_worktree(self, path: Path, *, branch: str, base: str) -> Worktree:
@@ -284,14 +335,14 @@ class GitRepo:
         """
         path = _absolute(path)
         await self._locked(
-            functools.partial(gitops.add_worktree, self._path, path, branch=branch, base=base)
+            functools.partial(gitops.add_worktree, self.checkout, path, branch=branch, base=base)
         )
         _log.info("worktree %s on %s", path, branch, extra={"path": str(path), "branch": branch})
         return Worktree(repo=self, path=path, branch=branch, base=base)
 
     async def worktrees(self) -> list[WorktreeInfo]:
         """Every checkout of the repository, the main clone first."""
-        return await self._thread(functools.partial(gitops.list_worktrees, self._path))
+        return await self._thread(functools.partial(gitops.list_worktrees, self.checkout))
 
 
 @final
@@ -324,6 +375,10 @@ class Worktree:
         """The run's integration branch (``main``)."""
         return self._base
 
+    @property
+    def _checkout(self) -> Checkout:
+        return self._repo.linked(self._path)
+
     def snapshot(self) -> WorktreeView:
         """A frozen view for plugins."""
         return WorktreeView(path=self._path, branch=self._branch, base=self._base)
@@ -339,15 +394,15 @@ class Worktree:
         """
 
         def sync() -> None:
-            gitops.fetch(self._repo.path, timeout=self._repo._network_timeout)
-            gitops.merge(self._path, gitops.tracking(self._base), branch=self._branch)
+            gitops.fetch(self._repo.checkout, timeout=self._repo._network_timeout)
+            gitops.merge(self._checkout, gitops.tracking(self._base), branch=self._branch)
 
         await self._repo._locked(sync)
         _log.info("synced %s with origin/%s", self._branch, self._base, extra=self._extra())
 
     async def uncommitted(self) -> list[str]:
         """Paths with changes not committed (tracked or untracked, not ignored), sorted."""
-        return await self._repo._thread(functools.partial(gitops.uncommitted, self._path))
+        return await self._repo._thread(functools.partial(gitops.uncommitted, self._checkout))
 
     async def commits_ahead(self) -> int:
         """How many commits the (local) branch has that ``origin/<base>`` lacks."""
@@ -365,7 +420,7 @@ class Worktree:
         await self._repo._locked(
             functools.partial(
                 gitops.push,
-                self._path,
+                self._checkout,
                 ref,
                 ref,
                 timeout=self._repo._network_timeout,
@@ -424,7 +479,7 @@ class Worktree:
         await self._repo._locked(
             functools.partial(
                 gitops.remove_worktree,
-                self._repo.path,
+                self._repo.checkout,
                 self._path,
                 branch=self._branch,
                 timeout=self._repo._network_timeout,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from claude_orchestra.testing.scripted import (
 
 from .conftest import Target, open_target
 from .test_resume import lost_commits
+from .test_rotation import set_options
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None and not os.environ.get("CI"),  # under CI: `make setup` has it
@@ -108,6 +110,134 @@ def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
     processes = int(output.strip().splitlines()[-1])
     assert processes < 10  # a private pid namespace: its own few processes only
     report = target.report()
+    assert report["totals"]["tasksDone"] == 2
+    assert lost_commits(target) == set()
+    target.assert_nothing_left_running()
+
+
+@attrs.define
+class HostileThenRestarted:
+    """The orchestra script; the first worker to finish a task then runs ``attack`` with its
+    Bash tool, and its reply waits until the test has killed its process (so its restart is
+    forced right after the attack)."""
+
+    attack: str
+    inner: OrchestraScript = attrs.field(factory=OrchestraScript)
+    output: list[str] = attrs.field(factory=list)
+    attacker: list[str] = attrs.field(factory=list)
+    attacked: threading.Event = attrs.field(factory=threading.Event)
+    killed: threading.Event = attrs.field(factory=threading.Event)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def respond(self, request: MessagesRequest) -> Reply:
+        tag = parse_prompt_tag(request.prompt) if request.prompt else None
+        if tag and tag.get("action") == "task" and request.step >= 3:
+            with self.lock:
+                first = not self.attacker
+                if request.step == 3 and first:
+                    self.attacker.append(str(request.cwd))
+                    return tool_reply(bash(self.attack, "Try every door"))
+                mine = self.attacker == [str(request.cwd)]
+                if request.step == 4 and mine and not self.output:
+                    self.output.append(request.turn_results[-1].text)
+                    self.attacked.set()
+                    wait = True
+                else:
+                    wait = False
+            if request.step == 4 and mine:
+                if wait:
+                    self.killed.wait(timeout=60)  # this reply goes to a dead process
+                return text_reply("Done, and tried every door.")
+        return self.inner.respond(request)
+
+
+def test_a_hostile_worker_cannot_steer_the_sandbox_or_the_host_git(
+    target: Target, tmp_path: Path
+) -> None:
+    from .test_recovery import claude_pid
+
+    workspace = target.workspace
+    common = workspace / "repo" / ".git"
+    marker = tmp_path / "PLANTED-COMMAND-RAN"
+    host_folder = tmp_path / "host-folder"
+    host_folder.mkdir()
+    hostile = tmp_path / "hostile"  # a git dir the worker would like the host to use
+    evil = f"touch {marker}"
+    attack = "; ".join(
+        [
+            'private="$(cat .git | sed "s/^gitdir: //")"',
+            f"printf 'gitdir: {workspace}/.orchestra\\n' > .git 2>/dev/null; echo dotgit-state=$?",
+            f"printf 'gitdir: {host_folder}\\n' > .git 2>/dev/null; echo dotgit-host=$?",
+            "printf 'gitdir: /\\n' > .git 2>/dev/null; echo dotgit-root=$?",
+            "rm -f .git 2>/dev/null; echo dotgit-rm=$?",
+            "mv .git moved-git 2>/dev/null; echo dotgit-mv=$?",
+            f'echo {hostile} > "$private/commondir" 2>/dev/null; echo commondir=$?',
+            f"git config core.fsmonitor '{evil}' 2>/dev/null; echo config=$?",
+            f"printf '[include]\\n\\tpath = /tmp/x\\n' >> {common}/config 2>/dev/null;"
+            " echo config-append=$?",
+            f"printf '#!/bin/sh\\n{evil}\\n' > {common}/hooks/pre-push 2>/dev/null; echo hook=$?",
+            f"printf '[core]\\n\\tfsmonitor = {evil}\\n' > \"$private/config.worktree\""
+            " 2>/dev/null; echo worktree-config=$?",
+            f"touch {workspace}/.orchestra/pwned 2>/dev/null; echo state=$?",
+            f"touch {host_folder}/pwned 2>/dev/null; echo host=$?",
+            f"ls -d {workspace}/.orchestra/instances/*/config 2>/dev/null"
+            " | wc -l | sed 's/^/homes=/'",
+            "git status --porcelain >/dev/null 2>&1; echo own-git=$?",
+        ]
+    )
+    # The merge gate runs the workers' code too: it writes what it could reach into its own
+    # worktree, the one place it may write.
+    gate_outside = tmp_path / "gate-outside.txt"
+    gate = " ".join(
+        [
+            "{ env | cut -d= -f1 | sort | tr '\\n' ' '; echo;",
+            f"cat {workspace}/.orchestra/hook-token >/dev/null 2>&1; echo token=$?;",
+            f"cat {workspace}/.orchestra/git-credentials >/dev/null 2>&1; echo credentials=$?;",
+            f"ls -d {workspace}/.orchestra/instances/*/config 2>/dev/null | wc -l"
+            " | sed 's/^/gate-homes=/';",
+            f"touch {gate_outside} 2>/dev/null; echo gate-outside=$?;",
+            f"touch {workspace}/repo/gate.txt 2>/dev/null; echo gate-clone=$?;",
+            "} > gate-facts.txt",
+        ]
+    )
+    set_options(target, mergeTestCommand=gate)
+    script = HostileThenRestarted(attack=attack)
+    target.fake.script = script
+    run = target.start()
+    assert script.attacked.wait(timeout=180), "no worker ran the attack"
+    (attacker,) = {Path(cwd).name for cwd in script.attacker}
+    os.kill(claude_pid(target, attacker), signal.SIGKILL)  # force its restart
+    script.killed.set()
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err[-3000:]
+    (output,) = script.output
+    facts = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    for door in ("dotgit-state", "dotgit-host", "dotgit-root", "dotgit-rm", "dotgit-mv"):
+        assert facts[door] != "0", (door, output)  # the .git file is read-only
+    assert facts["commondir"] != "0", output
+    assert facts["config"] != "0", output  # the clone's config is not the worker's
+    assert facts["config-append"] != "0", output
+    assert facts["hook"] != "0", output
+    assert facts["state"] != "0", output
+    assert facts["host"] != "0", output
+    assert facts["homes"] == "1", output  # its own home only
+    assert facts["own-git"] == "0", output  # its own git still works
+    assert not marker.exists()  # nothing planted ran, on the host or anywhere
+    assert not (workspace / ".orchestra" / "pwned").exists()
+    assert list(host_folder.iterdir()) == []
+    assert (workspace / "worktrees" / attacker / ".git").read_text().startswith("gitdir: ")
+    names, *lines = (workspace / "integration" / "gate-facts.txt").read_text().splitlines()
+    assert set(names.split()) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+                                  "PWD", "SHLVL", "_", "OLDPWD"}  # fmt: skip
+    seen = dict(line.split("=", 1) for line in lines)
+    assert seen["token"] != "0"
+    assert seen["gate-homes"] == "0"
+    assert seen["gate-outside"] != "0"
+    assert seen["gate-clone"] != "0"
+    assert not gate_outside.exists()
+    report = target.report()
+    died = [i["instance"] for i in report["incidents"] if i["kind"] == "instance_died"]
+    assert died == [attacker]  # restarted once, from the layout's mounts
     assert report["totals"]["tasksDone"] == 2
     assert lost_commits(target) == set()
     target.assert_nothing_left_running()

@@ -79,3 +79,23 @@ def test_cleanup_of_a_folder_that_holds_no_run_is_a_usage_error(tmp_path: Path) 
     result = cleanup(tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().endswith("holds no claude-orchestra run")
+
+
+async def test_cleanup_removes_only_folders_of_the_workspace_layout(tmp_path: Path) -> None:
+    # `git worktree list` reads each worktree's `gitdir` file, which its instance can
+    # rewrite: a folder outside the layout that git lists is never removed.
+    origin = create_origin(tmp_path)
+    workspace = Workspace(tmp_path / "ws")
+    workspace.prepare()
+    repo = await GitRepo.clone(str(origin), workspace.repo, branch="main")
+    await repo.add_worktree(workspace.worktree(1), branch="worker-1", base="main")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me\n")
+    private = workspace.repo / ".git" / "worktrees" / "worker-1"
+    (private / "gitdir").write_text(f"{victim / '.git'}\n")
+    (victim / ".git").write_text(f"gitdir: {private}\n")
+    workspace.write_run_file({"branch": "main"})
+    done = await anyio.to_thread.run_sync(cleanup, workspace.root)
+    assert f"kept {victim}: not a checkout of this workspace" in done.stderr
+    assert (victim / "precious.txt").read_text() == "keep me\n"

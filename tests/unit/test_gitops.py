@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 import pytest
 
+from claude_orchestra.gitenv import Checkout, config_problems, credential_helper
 from claude_orchestra.gitops import check_ref_name, check_rev, reason_of, redact, url_secrets
 
 
@@ -112,3 +116,85 @@ def test_revisions_that_look_like_options_are_refused() -> None:
     assert check_rev("origin/main") == "origin/main"
     with pytest.raises(ValueError, match="not a revision"):
         check_rev("--upload-pack=evil")
+
+
+# ---- the configuration host-side git runs with (issue #14) -------------------------------
+
+
+def test_the_credential_helper_path_is_shell_quoted() -> None:
+    helper = credential_helper(Path("/ws;touch x;#/.orchestra/git-credentials"))
+    assert helper == "store --file='/ws;touch x;#/.orchestra/git-credentials'"
+    assert shlex.split(helper) == ["store", "--file=/ws;touch x;#/.orchestra/git-credentials"]
+    assert credential_helper(None) is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "include.path",
+        "includeif.gitdir:/x/.path",
+        "filter.lfs.smudge",
+        "filter.x.process",
+        "merge.x.driver",
+        "diff.external",
+        "diff.x.textconv",
+        "gpg.program",
+        "url./x.insteadof",
+        "url./x.pushinsteadof",
+        "core.gitproxy",
+        "core.worktree",
+        "remote.origin.uploadpack",
+        "remote.origin.receivepack",
+        "remote.origin.pushurl",
+        "remote.evil.url",
+        "credential.https://x.helper",
+        "uploadpack.packobjectshook",
+        "sequence.editor.x",
+        "alias.st",
+        "submodule.x.update",
+    ],
+)
+def test_a_key_outside_the_allowlist_is_a_problem(key: str) -> None:
+    assert config_problems([(key, "anything")], None) == [key]
+
+
+def test_what_a_fresh_clone_and_the_orchestrator_write_is_allowed() -> None:
+    entries = [
+        ("core.repositoryformatversion", "0"),
+        ("core.filemode", "true"),
+        ("core.bare", "false"),
+        ("core.logallrefupdates", "true"),
+        ("remote.origin.url", "/srv/origin.git"),
+        ("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
+        ("branch.main.remote", "origin"),
+        ("branch.main.merge", "refs/heads/main"),
+        ("branch.worker-1.remote", "origin"),
+        ("credential.helper", ""),
+        ("credential.helper", "store --file=/x"),
+        ("user.name", "someone"),
+        ("core.hookspath", ".husky"),  # overridden on every command line
+        ("core.fsmonitor", "true"),
+    ]
+    assert config_problems(entries, "/srv/origin.git") == []
+
+
+def test_origin_must_be_one_url_and_the_cloned_one() -> None:
+    one = [("remote.origin.url", "/a")]
+    assert config_problems(one, "/b") == ["remote.origin.url (not the clone's origin)"]
+    two = [("remote.origin.url", "/a"), ("remote.origin.url", "/b")]
+    assert config_problems(two, None) == ["remote.origin.url (more than one)"]
+
+
+def test_every_overridden_key_is_set_on_the_command_line(tmp_path: Path) -> None:
+    checkout = Checkout.clone(tmp_path / "repo", credentials_file=tmp_path / "c")
+    options = checkout.options()
+    pairs = [options[i + 1] for i in range(0, len(options), 2)]
+    assert all(options[i] == "-c" for i in range(0, len(options), 2))
+    for key in ("core.hooksPath", "core.fsmonitor", "core.sshCommand", "protocol.ext.allow"):
+        assert any(pair.startswith(f"{key}=") for pair in pairs), key
+    helpers = [p for p in pairs if p.startswith("credential.helper=")]
+    assert helpers == ["credential.helper=", f"credential.helper=store --file={tmp_path / 'c'}"]
+    env = checkout.environment()
+    assert env["GIT_CONFIG_NOSYSTEM"] == "1"
+    assert env["GIT_DIR"] == str(tmp_path / "repo" / ".git")
+    assert not any(k.startswith(("ANTHROPIC", "CLAUDE")) for k in env)

@@ -11,7 +11,7 @@ from claude_orchestra.container import ContainerPolicy
 from claude_orchestra.errors import ConfigError, PrerequisiteError
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.runtime import RuntimeContext
-from claude_orchestra.sandbox import SandboxPolicy, SandboxRuntime, worktree_git_dirs
+from claude_orchestra.sandbox import SandboxPolicy, SandboxRuntime, git_mounts
 from claude_orchestra.tmux import TmuxServer
 
 
@@ -48,26 +48,46 @@ def test_the_sandbox_needs_bubblewrap(tmp_path: Path, monkeypatch: pytest.Monkey
         SandboxPolicy.for_run(context(tmp_path))
 
 
-def test_the_command_hides_first_then_opens_what_the_instance_may_write(tmp_path: Path) -> None:
-    home = tmp_path / "ws" / ".orchestra" / "instances" / "worker-1"
-    worktree = tmp_path / "ws" / "worktrees" / "worker-1"
+def layout(tmp_path: Path, worker: str = "worker-1") -> tuple[Path, Path, Path, Path]:
+    """A workspace as the orchestrator makes it: the clone's git dir, a worker's worktree
+    and its private git dir, and the worker's home."""
+    home = tmp_path / "ws" / ".orchestra" / "instances" / worker
+    worktree = tmp_path / "ws" / "worktrees" / worker
     common = tmp_path / "ws" / "repo" / ".git"
-    private = common / "worktrees" / "worker-1"
+    private = common / "worktrees" / worker
     for folder in (worktree, private, common / "objects", common / "refs", common / "logs"):
         folder.mkdir(parents=True)
     (worktree / ".git").write_text(f"gitdir: {private}\n")
     (private / "commondir").write_text("../..\n")
-    assert worktree_git_dirs(worktree) == (
-        private,
-        common / "objects",
-        common / "refs",
-        common / "logs",
-    )
+    return common, worktree, private, home
+
+
+@pytest.mark.parametrize("dot_git", ["as made", "gitdir: /", "gitdir: {ws}/.orchestra", "gone"])
+def test_the_git_mounts_come_from_the_layout_never_from_the_dot_git_file(
+    tmp_path: Path, dot_git: str
+) -> None:
+    common, worktree, private, _ = layout(tmp_path)
+    if dot_git == "gone":
+        (worktree / ".git").unlink()
+    elif dot_git != "as made":
+        (worktree / ".git").write_text(dot_git.format(ws=tmp_path / "ws"))
+    mounts = git_mounts(tmp_path / "ws" / "repo", worktree)
+    assert mounts.writable == (private, common / "objects", common / "refs", common / "logs")
+    assert mounts.read_only == (worktree / ".git", private / "commondir", private / "gitdir")
+    manager = git_mounts(tmp_path / "ws" / "repo", tmp_path / "ws" / "repo")
+    assert manager.writable == (common,)
+    assert manager.read_only == (common / "config", common / "hooks", common / "worktrees")
+
+
+def test_the_command_opens_what_the_instance_may_write_then_hides(tmp_path: Path) -> None:
+    common, worktree, private, home = layout(tmp_path)
+    (worktree / ".git").write_text(f"gitdir: {tmp_path / 'ws' / '.orchestra'}\n")  # ignored
     policy = SandboxPolicy(
         bwrap="/usr/bin/bwrap",
         hidden_dirs=(home.parent,),
         hidden_files=(tmp_path / "config" / "api-keys.json",),
         writable=(tmp_path / "origin.git",),
+        clone=tmp_path / "ws" / "repo",
     )
     spec = LaunchSpec(
         command=("claude", "--settings", str(home / "orchestra-settings.json")),
@@ -80,18 +100,29 @@ def test_the_command_hides_first_then_opens_what_the_instance_may_write(tmp_path
     assert argv[:4] == ["relay", "run", "--", "/usr/bin/bwrap"]  # the relay stays outside
     assert argv[-4:] == ["--", "claude", "--settings", str(home / "orchestra-settings.json")]
     assert "sk-ant-x" not in " ".join(argv)  # secrets stay in the environment
+    assert str(tmp_path / "ws" / ".orchestra") not in argv  # the rewritten .git is not read
     hide = argv.index("--tmpfs")
     opens = [argv[i + 1] for i, a in enumerate(argv) if a == "--bind"]
     assert opens == [
         str(worktree),
-        str(home),
         str(private),
         str(common / "objects"),
         str(common / "refs"),
         str(common / "logs"),
         str(tmp_path / "origin.git"),
+        str(home),  # inside the hidden folder: opened again after it
     ]
-    assert hide < argv.index("--bind")  # bwrap applies in order: the home is opened again
+    frozen = [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind-try"]
+    assert frozen[:3] == [
+        str(worktree / ".git"),
+        str(private / "commondir"),
+        str(private / "gitdir"),
+    ]
+    # bwrap applies in order: every writable bind but the home, then the read-only files
+    # inside them, then the hiding (no writable bind can show a hidden folder again).
+    last_writable = max(i for i, a in enumerate(argv) if a == "--bind" and argv[i + 1] != str(home))
+    assert last_writable < argv.index("--ro-bind-try") < hide
+    assert hide < argv.index(str(home)) - 1
     assert argv[argv.index("--ro-bind", hide) + 1 : argv.index("--ro-bind", hide) + 3] == [
         "/dev/null",
         str(tmp_path / "config" / "api-keys.json"),
@@ -101,12 +132,15 @@ def test_the_command_hides_first_then_opens_what_the_instance_may_write(tmp_path
     assert "--unshare-pid" in argv
 
 
+def shared(common: Path) -> tuple[Path, ...]:
+    return (common / "objects", common / "refs", common / "logs")
+
+
 def test_the_container_command_mounts_at_host_paths_and_names_variables_without_values(
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "ws" / ".orchestra" / "instances" / "worker-2"
-    worktree = tmp_path / "ws" / "worktrees" / "worker-2"
-    worktree.mkdir(parents=True)
+    common, worktree, private, home = layout(tmp_path, "worker-2")
+    (private / "gitdir").write_text(f"{worktree / '.git'}\n")
     (tmp_path / "hook-token").write_text("t")
     policy = ContainerPolicy(
         engine="/usr/bin/podman",
@@ -115,6 +149,7 @@ def test_the_container_command_mounts_at_host_paths_and_names_variables_without_
         readable=(tmp_path / "hook-token", tmp_path / "absent-credentials"),
         writable=(tmp_path / "origin.git",),
         user="1000:1000",
+        clone=tmp_path / "ws" / "repo",
     )
     spec = LaunchSpec(
         command=("/host/tools/claude", "--settings", str(home / "orchestra-settings.json")),
@@ -133,7 +168,12 @@ def test_the_container_command_mounts_at_host_paths_and_names_variables_without_
     assert mounts == [
         f"type=bind,source={worktree},target={worktree}",
         f"type=bind,source={home},target={home}",
+        *(f"type=bind,source={p},target={p}" for p in (private, *shared(common))),
         f"type=bind,source={tmp_path / 'origin.git'},target={tmp_path / 'origin.git'}",
+        *(
+            f"type=bind,source={p},target={p},readonly"
+            for p in (worktree / ".git", private / "commondir", private / "gitdir")
+        ),
         f"type=bind,source={tmp_path / 'hook-token'},target={tmp_path / 'hook-token'},readonly",
     ]
     assert argv[argv.index("--name") + 1] == "orchestra-abcd-worker-2"

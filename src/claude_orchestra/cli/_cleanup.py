@@ -31,11 +31,16 @@ async def cleanup(workspace: Workspace) -> list[str]:
         await _runtime(facts, socket).close()
     if not workspace.repo.exists():
         return []
-    repo = GitRepo.open(workspace.repo)
+    repo = GitRepo.open(workspace.repo, credentials_file=workspace.git_credentials)
     base = str(facts.get("branch", "main"))
     kept = []
     for info in await repo.worktrees():
         if info.is_main or info.branch is None:
+            continue
+        if not workspace.made_checkout(info.path):
+            # `git worktree list` reads each worktree's `gitdir` file, which its instance
+            # can rewrite: only folders of the run's own layout are ever removed.
+            kept.append(f"kept {info.path}: not a checkout of this workspace")
             continue
         try:
             await Worktree(repo=repo, path=info.path, branch=info.branch, base=base).remove()
