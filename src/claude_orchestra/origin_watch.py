@@ -95,6 +95,11 @@ class OriginWatch:
         return bool(self._pending)
 
     @property
+    def pending(self) -> tuple[ReadRequest, ...]:
+        """The requests the next round serves, in the order they came."""
+        return tuple(self._pending.values())
+
+    @property
     def busy(self) -> bool:
         """A round runs or a request waits for one: an :class:`OriginRead` will come."""
         return self._in_round or bool(self._pending)

@@ -129,7 +129,9 @@ class WorkReview:
             for instance in answered:  # judged on the facts the loop had
                 ctx.incident(IncidentKind.GIT_FAILED, instance, read.error or "", "keep going")
         else:
-            self._take_facts(read.facts, answered[0] if answered else None)
+            # a task file that no longer parses is an incident of whoever's turn it follows
+            blamed = answered[0] if answered else next(iter(ctx.instances.values()))
+            self._take_facts(read.facts, blamed)
             for branch in list(ctx.progress.awaiting_merge):
                 if not self._unmerged.get(branch):  # seen at any read: credit the merger
                     self._record_merge(branch, self._merger.get(branch, ctx.rules.merger))

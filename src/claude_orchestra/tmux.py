@@ -31,6 +31,13 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _SESSION = "orchestra"
+
+
+def _target(name: str) -> str:
+    """The tmux target of instance ``name``'s window, by exact names (no lookup needed)."""
+    return f"={_SESSION}:={name}"
+
+
 _limiter = anyio.CapacityLimiter(4)
 
 
@@ -160,14 +167,14 @@ class TmuxServer:
     async def type_text(self, name: str, text: str) -> None:
         """``set-buffer`` + ``paste-buffer -p`` (exact, multi-line) + Enter."""
         buffer = f"orchestra-{name}"
+        target = _target(name)
 
         def paste() -> None:
-            pane = self._pane(name)
-            for args in (
-                ("set-buffer", "-b", buffer, "--", text),
-                ("paste-buffer", "-p", "-d", "-b", buffer, "-t", pane.id or ""),
-                ("send-keys", "-t", pane.id or "", "Enter"),
-            ):
+            # Two tmux calls, not four: the text alone (an argument ending in ";" would end
+            # a tmux command), then the paste and the Enter as one command sequence.
+            paste_and_enter = ["paste-buffer", "-p", "-d", "-b", buffer, "-t", target]
+            paste_and_enter += [";", "send-keys", "-t", target, "Enter"]
+            for args in (["set-buffer", "-b", buffer, "--", text], paste_and_enter):
                 result = self._server.cmd(*args)
                 if result.stderr:
                     raise TmuxError(args[0], " ".join(result.stderr))
@@ -178,7 +185,7 @@ class TmuxServer:
         """``send-keys`` with tmux key names."""
 
         def send() -> None:
-            result = self._server.cmd("send-keys", "-t", self._pane(name).id or "", *keys)
+            result = self._server.cmd("send-keys", "-t", _target(name), *keys)
             if result.stderr:
                 raise TmuxError("send-keys", " ".join(result.stderr))
 
@@ -188,8 +195,10 @@ class TmuxServer:
         """The visible text of ``name``'s pane."""
 
         def capture() -> str:
-            lines = self._pane(name).capture_pane()
-            return "\n".join(lines) if isinstance(lines, list) else ""
+            result = self._server.cmd("capture-pane", "-p", "-t", _target(name))
+            if result.stderr:
+                raise TmuxError("capture-pane", " ".join(result.stderr))
+            return "\n".join(result.stdout)
 
         return await self._run("capture-pane", capture)
 
