@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import attrs
 import git
 
-from claude_orchestra._private import write_private
+from claude_orchestra._safe_files import write_private
 from claude_orchestra.errors import GitError, MergeConflict, UnmergedWorkError
 
 REMOTE: Final = "origin"

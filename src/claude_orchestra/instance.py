@@ -15,13 +15,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import final
 
+import anyio
 import attrs
 
 from claude_orchestra._clock import Clock
 from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import InvalidTransition
-from claude_orchestra.events import HookEvent, PaneDied
+from claude_orchestra.events import HookEvent, PaneDied, is_session_id
+from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.lifecycle import (
     InstanceState,
     Launched,
@@ -32,6 +34,7 @@ from claude_orchestra.lifecycle import (
     advance,
 )
 from claude_orchestra.runtime import Runtime
+from claude_orchestra.transcripts import has_conversation
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,8 @@ class LaunchSettings:
 
     claude: tuple[str, ...]
     endpoint: HookEndpoint
-    hook_token: str = attrs.field(repr=False)
+    keys: HookKeys
+    """Issues each launch's hook token."""
     model: str | None = None
     knobs: Mapping[str, str] = attrs.field(factory=dict)
     """Claude Code environment knobs (``CLAUDE_CODE_MAX_RETRIES``, ``API_TIMEOUT_MS``...)."""
@@ -157,11 +161,13 @@ class Instance:
         )
 
     def is_stale(self, signal: Signal) -> bool:
-        """The signal comes from a process this instance has since replaced."""
+        """The signal comes from a process this instance has since replaced (or from none
+        of its launches): hook events must name the current launch, a pane's death the
+        current launch and process."""
         if isinstance(signal, HookEvent):
-            return signal.launch not in (0, self._launch)
+            return signal.launch != self._launch
         if isinstance(signal, PaneDied):
-            return signal.pid is not None and signal.pid != self._pid
+            return signal.launch != self._launch or signal.pid != self._pid
         return False
 
     def observe(self, signal: Signal) -> Step:
@@ -199,7 +205,11 @@ class Instance:
         return step
 
     def adopt(self, session_id: str, transcript_path: str | None) -> None:
-        """Take up a session an earlier process of this instance held (``run --resume``)."""
+        """Take up a session an earlier process of this instance held (``run --resume``);
+        an id that is not a UUID is not taken up."""
+        if not is_session_id(session_id):
+            logger.warning("%s: not resuming %r: not a session id", self.name, session_id[:40])
+            return
         self._session_id = session_id
         if transcript_path:
             self._transcripts.add(transcript_path)
@@ -212,7 +222,7 @@ class Instance:
         """
         if self._state.alive:
             raise InvalidTransition(self._state.value, "start")
-        spec = self._prepare(trusted=trusted, resume=resume)
+        spec = await self._prepare(trusted=trusted, resume=resume)
         self._pid = await self._backend.launch(self.name, spec)
         self.observe(Launched())
 
@@ -220,48 +230,46 @@ class Instance:
         """Replace the process, optionally on another credential, resuming its conversation."""
         if credential is not None:
             self._credential = credential
-        spec = self._prepare(trusted=(), resume=resume)
+        spec = await self._prepare(trusted=(), resume=resume)
         self._pid = await self._backend.respawn(self.name, spec)
         self.observe(Launched())
 
-    def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
+    async def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
+        """The next launch: its own hook token, the home seeded and the command line (the
+        files are written and read in a thread: the home is the instance's to tamper with)."""
         settings = self._settings
         self._launch += 1
-        self.home.seed(
-            instance=self.name,
-            launch=self._launch,
-            trusted=[self.cwd, *trusted],
-            credential=self._credential,
-            endpoint=settings.endpoint,
-        )
-        return self.home.launch_spec(
-            instance=self.name,
-            endpoint=settings.endpoint,
-            claude=settings.claude,
-            cwd=self.cwd,
-            credential=self._credential,
-            hook_token=settings.hook_token,
-            identity=self.name,
-            model=settings.model,
-            resume_session=self._session_id if resume and self._resumable() else None,
-            knobs=settings.knobs,
-        )
+        launch = self._launch
+        token = settings.keys.issue(self.name, launch)
+        session = self._session_id if resume else None
+        transcripts = tuple(self._transcripts)
 
-    def _resumable(self) -> bool:
-        """Whether ``--resume`` can work: the session's transcript holds a conversation.
+        def prepare() -> LaunchSpec:
+            self.home.seed(
+                instance=self.name,
+                launch=launch,
+                trusted=[self.cwd, *trusted],
+                credential=self._credential,
+                endpoint=settings.endpoint,
+            )
+            resumable = session is not None and has_conversation(
+                session, transcripts, self.home.projects_dir
+            )
+            return self.home.launch_spec(
+                instance=self.name,
+                launch=launch,
+                endpoint=settings.endpoint,
+                claude=settings.claude,
+                cwd=self.cwd,
+                credential=self._credential,
+                hook_token=token.reveal(),
+                identity=self.name,
+                model=settings.model,
+                resume_session=session if resumable else None,
+                knobs=settings.knobs,
+            )
 
-        Claude Code writes the transcript a moment after a turn ends; a process killed
-        before that leaves no conversation, and ``--resume`` then exits with "No
-        conversation found". Such an instance starts a new session instead.
-        """
-        if self._session_id is None:
-            return False
-        name = f"{self._session_id}.jsonl"
-        for path in map(Path, self._transcripts):
-            if path.name == name and path.exists():
-                with path.open(encoding="utf-8", errors="replace") as lines:
-                    return any('"type":"user"' in line for line in lines)
-        return False
+        return await anyio.to_thread.run_sync(prepare)
 
     async def send(self, prompt: str) -> None:
         """Type ``prompt`` and press Enter; ``UserPromptSubmit`` confirms delivery.

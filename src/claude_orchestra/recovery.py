@@ -45,14 +45,14 @@ from claude_orchestra.timers import (
     StartDeadline,
     Timer,
 )
+from claude_orchestra.transcripts import transcript_size
 
 logger = logging.getLogger(__name__)
 
 
 def transcript_bytes(instance: Instance) -> int:
     """The size of every transcript the instance has written (grows with each response)."""
-    root = instance.home.projects_dir
-    return sum(p.stat().st_size for p in root.rglob("*.jsonl")) if root.is_dir() else 0
+    return transcript_size(instance.home.projects_dir)
 
 
 @final

@@ -34,16 +34,20 @@ _limiter = anyio.CapacityLimiter(4)
 
 
 def tmux_config(
-    *, pane_died_url: Callable[[str], str], token_file: Path, relay_log: Path | None = None
+    *, base_url: str, key_file: Callable[[str], Path], relay_log: Path | None = None
 ) -> str:
     """The server's config file: kept dead panes, the pane-died relay, a scrubbed env.
 
-    The relay's complaints (it never fails its caller) go to ``relay_log`` when given.
+    The relay reports to the hook app at ``base_url`` with the current launch and token of
+    the window's instance, read from ``key_file(<instance>)``
+    (:meth:`~claude_orchestra.hookkeys.HookKeys.key_file`). Its complaints (it never fails
+    its caller) go to ``relay_log`` when given.
     """
     relay = relay_command(
         "pane-died",
-        pane_died_url("#{window_name}"),
-        str(token_file),
+        base_url,
+        "#{window_name}",
+        str(key_file("#{window_name}")),
         "#{pane_dead_status}",
         "#{pane_dead_signal}",
         "#{pane_pid}",

@@ -60,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
                 )
             )
             orchestrator = Orchestrator(config, load_entry_points=False)
-            _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets())
+            _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)
             summary = orchestrator.run_sync()
             served = fake.served_usage()
     finally:

@@ -54,7 +54,7 @@ def handle(args: argparse.Namespace) -> int:
     orchestrator = Orchestrator(_config(args), blocked_plugins=args.disable_plugin)
     _logging.configure(args.verbose, args.quiet)
     try:
-        _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets())
+        _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)
         summary = orchestrator.run_sync(resume=args.resume)
     finally:
         _logging.remove_handlers()
