@@ -35,6 +35,7 @@ from claude_orchestra.lifecycle import (
 )
 from claude_orchestra.runtime import Runtime
 from claude_orchestra.transcripts import has_conversation
+from claude_orchestra.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -272,13 +273,15 @@ class Instance:
         return await anyio.to_thread.run_sync(prepare)
 
     async def send(self, prompt: str) -> None:
-        """Type ``prompt`` and press Enter; ``UserPromptSubmit`` confirms delivery.
+        """Type ``prompt`` (control characters but newline and tab replaced) and press
+        Enter; ``UserPromptSubmit`` confirms delivery.
 
         Raises:
             InvalidTransition: the instance is not in a state that takes a prompt.
         """
         if not self._state.accepts_prompt:
             raise InvalidTransition(self._state.value, "send a prompt to")
+        prompt = plain_text(prompt)  # no escape may end the paste and type keys
         await self._backend.type_text(self.name, prompt)
         self._prompts_sent += 1
         self.observe(PromptSent(prompt=prompt))

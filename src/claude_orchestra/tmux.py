@@ -25,6 +25,7 @@ from libtmux import exc as tmux_exc
 
 from claude_orchestra.claude_home import SCRUBBED_ENV, LaunchSpec, relay_command, write_launch_env
 from claude_orchestra.errors import TmuxError
+from claude_orchestra.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +162,10 @@ class TmuxServer:
         return await self._run("respawn-pane", respawn)
 
     async def type_text(self, name: str, text: str) -> None:
-        """``set-buffer`` + ``paste-buffer -p`` (exact, multi-line) + Enter."""
+        """``set-buffer`` + ``paste-buffer -p`` (exact, multi-line) + Enter; control
+        characters but newline and tab are replaced first (:func:`plain_text`)."""
         buffer = f"orchestra-{name}"
+        text = plain_text(text)
 
         def paste() -> None:
             pane = self._pane(name)
