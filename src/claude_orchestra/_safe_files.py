@@ -75,17 +75,21 @@ def write_private(path: Path, text: str) -> None:
         os.close(folder)
 
 
-def read_capped(path: Path, limit: int) -> bytes:
+def read_capped(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
     """The bytes of the regular file ``path``, at most ``limit`` of them.
 
-    Never follows a symlink at ``path`` and never blocks on a FIFO or device.
+    Never blocks on a FIFO or device, and never follows a symlink at ``path`` unless
+    ``follow_symlinks`` (for the user's own files: the target must still be a regular file).
 
     Raises:
         UnsafeFileError: ``path`` is a symlink, not a regular file, or larger than ``limit``.
         OSError: it cannot be opened or read (``FileNotFoundError`` when missing).
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafeFileError(path, "is a symlink") from exc

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 import stat
 from collections.abc import Iterable, Mapping
@@ -141,15 +142,20 @@ class Usage:
         )
 
 
+def _price(value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"must be a finite number, 0 or more, got {value:g}")
+
+
 @final
 @attrs.frozen(kw_only=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens (each a finite number, 0 or more)."""
 
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
+    input: float = attrs.field(validator=lambda _, __, v: _price(v))
+    output: float = attrs.field(validator=lambda _, __, v: _price(v))
+    cache_write: float = attrs.field(validator=lambda _, __, v: _price(v))
+    cache_read: float = attrs.field(validator=lambda _, __, v: _price(v))
 
     def cost(self, usage: Usage) -> float:
         """The USD cost of ``usage`` at this price."""

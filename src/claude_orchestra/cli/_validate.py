@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_orchestra.config import load_config
+from claude_orchestra.gitops import redact
 
 
 def register(commands: Any) -> None:
@@ -17,12 +18,14 @@ def register(commands: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Exit 0 and say what would run, or exit 2 with one line per problem."""
+    """Exit 0 and say what would run (nothing secret: a token in the repository URL is
+    shown as ``***``), or exit 2 with one line per problem."""
     config = load_config(args.config)
     settings = config.orchestrator
     names = ", ".join(c.name for c in config.credentials) or "none"
+    repository = redact(settings.repository_url)
     print(
-        f"{args.config}: ok: {settings.worker_count} worker(s) on {settings.repository_url} "
+        f"{args.config}: ok: {settings.worker_count} worker(s) on {repository} "
         f"branch {settings.branch}; credentials: {names}; workspace: {config.workspace}"
     )
     return 0
