@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import secrets
+import shutil
 import stat
 from pathlib import Path
 from typing import final
@@ -45,6 +46,29 @@ def _open_folder(folder: Path) -> int:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise UnsafeFileError(folder, "is a symlink or not a folder") from exc
         raise
+
+
+def reclaim_folder(path: Path) -> None:
+    """Make ``path`` a real folder (0700) in a place an instance can write: a symlink, file
+    or FIFO planted there is removed first (never followed)."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISDIR(mode):
+        path.unlink()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def reclaim_file(path: Path) -> None:
+    """Remove a folder planted where a file of ours goes (a symlink or file there is
+    replaced by :func:`write_private` anyway; a folder would make it fail)."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -22,7 +22,12 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra import _relay, strict_json
-from claude_orchestra._safe_files import read_capped, write_private
+from claude_orchestra._safe_files import (
+    read_capped,
+    reclaim_file,
+    reclaim_folder,
+    write_private,
+)
 from claude_orchestra.credentials import Credential
 
 logger = logging.getLogger(__name__)
@@ -178,8 +183,13 @@ class ClaudeHome:
         Safe to call again before a restart: the existing ``.claude.json`` keeps what Claude
         Code wrote into it; only our keys are set.
         """
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The instance may have planted anything here: folders are reclaimed, files are
+        # replaced (never written through), reads are capped.
+        reclaim_folder(self.path.parent)
+        reclaim_folder(self.path)
         state_file = self.path / ".claude.json"
+        for ours in (state_file, self.settings_file, self.path / ".credentials.json"):
+            reclaim_file(ours)
         state = _read_state(state_file)
         state["hasCompletedOnboarding"] = True
         state["bypassPermissionsModeAccepted"] = True

@@ -35,6 +35,7 @@ from claude_orchestra.defaults.queue import NAME as QUEUE
 from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, UsageError
 from claude_orchestra.events import Event
 from claude_orchestra.failover import Failover
+from claude_orchestra.gitops import url_secrets
 from claude_orchestra.hookapp import create_hook_app
 from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.instance import Instance, LaunchSettings, Role
@@ -170,7 +171,8 @@ class Orchestrator:
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret this run holds now (for log redaction; hook tokens are issued as
         instances launch, so ask again)."""
-        return (*self.rotator.secrets(), *self._hook_keys.secrets())
+        in_url = tuple(Secret(s) for s in url_secrets(self.config.repository))
+        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *in_url)
 
     def run_sync(self, *, resume: bool = False) -> RunSummary:
         """:meth:`run` from synchronous code."""
@@ -212,7 +214,7 @@ class Orchestrator:
         manager = ["manager"] if self._needs_manager(task_file is not None) else []
         names = [*manager, *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
         app = create_hook_app(keys=self._hook_keys, deliver=send.send, clock=self._clock)
-        with send, receive, Journal(workspace.journal, self._clock) as journal:
+        with send, receive, Journal(workspace.journal, self._clock, self.secrets) as journal:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
                 endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
@@ -316,6 +318,7 @@ class Orchestrator:
                 rotator=self.rotator,
                 clock=self._clock,
                 started_at=started,
+                secrets=self.secrets,
             ),
         )
 
@@ -523,5 +526,6 @@ class Orchestrator:
                 pool=self.rotator.view(),
                 spending=spending,
             ),
+            self.secrets(),
         )
         return summary

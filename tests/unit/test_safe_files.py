@@ -89,6 +89,7 @@ def seed(home: ClaudeHome) -> None:
         lambda p: p.symlink_to("/dev/zero"),
         os.mkfifo,
         lambda p: p.mkdir(),
+        lambda p: (p.mkdir(), (p / "x").write_text("x")),
     ],
 )
 def test_a_bad_claude_json_is_rewritten_never_a_crash_or_a_hang(
@@ -98,15 +99,30 @@ def test_a_bad_claude_json_is_rewritten_never_a_crash_or_a_hang(
     home.path.mkdir(parents=True)
     state = home.path / ".claude.json"
     plant(state)  # type: ignore[operator]
-    if state.is_dir():
-        with pytest.raises(UnsafeFileError):
-            seed(home)
-        return
     seed(home)
     written = json.loads(state.read_text())
     assert written["hasCompletedOnboarding"] is True
     assert written["projects"]["/w"]["hasTrustDialogAccepted"] is True
     assert KEY[-20:] in written["customApiKeyResponses"]["approved"]
+
+
+@pytest.mark.parametrize("planted", ["symlink", "file"])
+def test_a_planted_config_folder_is_reclaimed_not_followed(tmp_path: Path, planted: str) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    home = ClaudeHome(path=tmp_path / "w1" / "config", host_dir=tmp_path / ".host" / "w1")
+    home.path.parent.mkdir()
+    if planted == "symlink":
+        home.path.symlink_to(elsewhere)
+    else:
+        home.path.write_text("x")
+    (home.settings_file).symlink_to(elsewhere / "settings-target")
+    seed(home)
+    assert list(elsewhere.iterdir()) == []
+    assert home.path.is_dir()
+    assert not home.path.is_symlink()
+    assert (home.path / ".claude.json").is_file()
+    assert not home.settings_file.is_symlink()
 
 
 def test_the_launch_environment_is_written_outside_the_instance_home(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from claude_orchestra.credentials import Secret
+from claude_orchestra.credentials import Secret, redact
 
 _FIELDS = ("instance", "state", "event", "run")
 
@@ -15,13 +15,6 @@ _FIELDS = ("instance", "state", "event", "run")
 Secrets = Callable[[], Iterable[Secret]]
 """What the run holds now: asked again for every record (hook tokens are issued as
 instances launch)."""
-
-
-def redact(text: str, secrets: Iterable[Secret]) -> str:
-    """``text`` with every secret's value, however short, replaced by ``***``."""
-    for value in sorted({s.reveal() for s in secrets if s.reveal()}, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
 
 
 class RedactingFilter(logging.Filter):
