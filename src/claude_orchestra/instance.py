@@ -128,6 +128,12 @@ class Instance:
         return self._pid
 
     @property
+    def launch(self) -> int:
+        """Which launch the current process is (1 for the first): only events that name it
+        change the instance."""
+        return self._launch
+
+    @property
     def credential(self) -> Credential:
         """The credential the process runs on now."""
         return self._credential
@@ -180,7 +186,8 @@ class Instance:
             return Step(state=self._state, changed=False, reason="from a replaced process")
         if isinstance(signal, HookEvent):
             self._last_event_at = signal.at
-            self._session_id = signal.session_id
+            if is_session_id(signal.session_id):
+                self._session_id = signal.session_id
             if signal.transcript_path:
                 self._transcripts.add(signal.transcript_path)
         step = advance(self._state, signal)

@@ -404,6 +404,7 @@ class Recovery:
             event = TurnFailed(
                 instance=instance.name,
                 at=ctx.clock.now(),
+                launch=instance.launch,  # of the process on the screen, which is current
                 session_id=instance.session_id or "",
                 error=error,
                 detail=f"screen: {reading.line}",
