@@ -359,12 +359,14 @@ class Orchestrator:
     ) -> tuple[GitRepo, dict[int, Worktree], TaskFile | None]:
         """The checkouts, and the task file on the run branch (checked here)."""
         self.workspace.prepare()
+        made = [folder for folder in self.workspace.checkouts if not folder.exists()]
         repo, worktrees = await self._checkouts(previous)
         try:
             return repo, worktrees, await self._read_task_file(repo)
         except TaskFileError:
             if previous is None:
-                self.workspace.discard_checkouts()  # just made, nothing in them: rerun as is
+                # Just made, nothing in them: rerun as is. Only what this run made goes.
+                self.workspace.discard_checkouts(made)
             raise
 
     def _write_tmux_config(self, endpoint: HookEndpoint) -> None:

@@ -25,6 +25,7 @@ import functools
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, final
 
@@ -125,11 +126,18 @@ class Workspace:
         for folder in (self.state, self.instances, self.host_dir, self.logs):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def discard_checkouts(self) -> None:
-        """Remove the clone and worktrees a run has just made, before any instance worked in
-        them (a run that cannot start leaves the workspace as it found it)."""
-        for folder in (self.repo, self.root / "worktrees"):
-            shutil.rmtree(folder, ignore_errors=True)
+    @property
+    def checkouts(self) -> tuple[Path, ...]:
+        """The folders a new run clones into: the clone and the worktrees' folder."""
+        return (self.repo, self.root / "worktrees")
+
+    def discard_checkouts(self, made: Iterable[Path]) -> None:
+        """Remove the checkout folders in ``made`` (those of :attr:`checkouts` that a run
+        has just made, before any instance worked in them): a run that cannot start leaves
+        the workspace as it found it, and never removes a folder it did not make."""
+        for folder in made:
+            if folder in self.checkouts:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def write_run_file(self, facts: dict[str, Any]) -> None:
         """Record ``run.json``."""

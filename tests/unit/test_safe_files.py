@@ -165,3 +165,16 @@ def test_transcripts_that_are_fifos_or_symlinks_are_skipped(tmp_path: Path) -> N
     outside = tmp_path / f"{SID}.jsonl"
     outside.write_text('{"type":"user"}\n')
     assert not has_conversation(SID, [str(outside)], tmp_path / "projects")  # not its own
+
+
+def test_discarding_checkouts_removes_only_what_the_run_made(tmp_path: Path) -> None:
+    from claude_orchestra.workspace import Workspace
+
+    workspace = Workspace(tmp_path)
+    repo, worktrees = workspace.checkouts
+    repo.mkdir()
+    worktrees.mkdir()
+    (worktrees / "yours.txt").write_text("kept")
+    workspace.discard_checkouts([repo, tmp_path / "elsewhere"])
+    assert not repo.exists()
+    assert (worktrees / "yours.txt").read_text() == "kept"
