@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import final
@@ -38,6 +39,9 @@ from claude_orchestra.transcripts import has_conversation
 from claude_orchestra.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
+
+_MAX_TRANSCRIPTS = 1000
+"""Transcript paths kept per instance (each session has one; sub-agents are not named)."""
 
 
 class Role(enum.Enum):
@@ -188,7 +192,7 @@ class Instance:
             self._last_event_at = signal.at
             if is_session_id(signal.session_id):
                 self._session_id = signal.session_id
-            if signal.transcript_path:
+            if signal.transcript_path and self._own_transcript(signal.transcript_path):
                 self._transcripts.add(signal.transcript_path)
         step = advance(self._state, signal)
         if step.changed:
@@ -212,6 +216,14 @@ class Instance:
             self._state = step.state
         return step
 
+    def _own_transcript(self, path: str) -> bool:
+        """Whether a hook's ``transcript_path`` names a file in this instance's own
+        ``projects/`` (checked on the path alone), and there is room to keep one more."""
+        if len(self._transcripts) >= _MAX_TRANSCRIPTS or "\x00" in path:
+            return False
+        normal = Path(os.path.normpath(path))
+        return normal.is_absolute() and normal.is_relative_to(self.home.projects_dir)
+
     def adopt(self, session_id: str, transcript_path: str | None) -> None:
         """Take up a session an earlier process of this instance held (``run --resume``);
         an id that is not a UUID is not taken up."""
@@ -219,7 +231,7 @@ class Instance:
             logger.warning("%s: not resuming %r: not a session id", self.name, session_id[:40])
             return
         self._session_id = session_id
-        if transcript_path:
+        if transcript_path and self._own_transcript(transcript_path):
             self._transcripts.add(transcript_path)
 
     async def start(self, *, trusted: Sequence[Path] = (), resume: bool = False) -> None:
