@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import final
 
+import anyio
 import attrs
 
 from claude_orchestra.auth import CredentialFailure
@@ -50,9 +51,10 @@ from claude_orchestra.transcripts import transcript_size
 logger = logging.getLogger(__name__)
 
 
-def transcript_bytes(instance: Instance) -> int:
-    """The size of every transcript the instance has written (grows with each response)."""
-    return transcript_size(instance.home.projects_dir)
+async def transcript_bytes(instance: Instance) -> int:
+    """The size of every transcript the instance has written (grows with each response);
+    counted in a thread, since the instance decides how many files there are."""
+    return await anyio.to_thread.run_sync(transcript_size, instance.home.projects_dir)
 
 
 @final
@@ -344,7 +346,7 @@ class Recovery:
             ProgressProbe(
                 instance=instance.name,
                 mark=self._activity.get(instance.name, 0),
-                progress=(transcript_bytes(instance), reading.tokens),
+                progress=(await transcript_bytes(instance), reading.tokens),
             ),
         )
 
@@ -354,7 +356,7 @@ class Recovery:
         reading = read_screen(await instance.screen(), now=ctx.clock.wall())
         if await self._screen_problem(instance, reading):
             return
-        now = (transcript_bytes(instance), reading.tokens)
+        now = (await transcript_bytes(instance), reading.tokens)
         if now != before or instance.name in self._tools_running:
             logger.info("%s: quiet but progressing (%s -> %s)", instance.name, before, now)
             self._watch_quiet(instance)
