@@ -8,15 +8,22 @@ A JSON list; each entry is one of::
 
 Errors name the entry and field (``api-keys.json: [1].name: duplicate name "k1"``) and
 never quote a value from the file other than a duplicated name.
+
+``env`` sets only variables that choose a provider or authenticate with it
+(:func:`env_name_problem`): ``ANTHROPIC_*``, ``CLAUDE_CODE_OAUTH_TOKEN``, the Bedrock and
+Vertex switches and their cloud credentials, and the proxy variables. Anything else could
+undo what the orchestrator sets for an instance (``CLAUDE_CONFIG_DIR``, the hook token,
+``PATH``, ``HOME``) or run code in it (``LD_PRELOAD``, ``NODE_OPTIONS``, ``BASH_ENV``).
+Names are printable: no control character or escape reaches a terminal.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from claude_orchestra.config_files import read_config_json
 from claude_orchestra.credentials import (
     SECRET_ENV_NAMES,
     Credential,
@@ -26,6 +33,51 @@ from claude_orchestra.credentials import (
 from claude_orchestra.errors import ConfigError
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PROVIDER_PREFIX = "ANTHROPIC_"
+PROVIDER_ENV_NAMES = frozenset(
+    {
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "CLAUDE_CODE_USE_BEDROCK",
+        "CLAUDE_CODE_USE_VERTEX",
+        "CLAUDE_CODE_SKIP_BEDROCK_AUTH",
+        "CLAUDE_CODE_SKIP_VERTEX_AUTH",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "CLOUD_ML_REGION",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "NO_PROXY",
+    }
+)
+"""Besides ``ANTHROPIC_*``, the variables an ``env`` entry may set."""
+_SECRET_PART = re.compile(r"KEY|TOKEN|SECRET|HEADERS")
+MAX_NAME = 100
+"""The longest credential name."""
+
+
+def env_name_problem(name: str) -> str | None:
+    """Why an ``env`` entry may not set ``name``, or ``None`` when it may."""
+    if not _ENV_NAME.fullmatch(name):
+        return "is not a variable name"
+    if name.startswith(_PROVIDER_PREFIX) or name in PROVIDER_ENV_NAMES:
+        return None
+    return "is not a provider variable (ANTHROPIC_*, CLAUDE_CODE_OAUTH_TOKEN, AWS_*, ...)"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a credential, or ``None``."""
+    if not name.strip():
+        return "required, a non-empty string"
+    if len(name) > MAX_NAME:
+        return f"longer than {MAX_NAME} characters"
+    if not name.isprintable():
+        return "must be printable (no control characters, escapes or newlines)"
+    return None
+
+
 _KEY_FIELDS = ("primaryApiKey", "apiKey")
 _ALLOWED = {"name", "source", "env", *_KEY_FIELDS}
 _TOKEN_NAMES = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY")
@@ -38,12 +90,14 @@ def _environment(at: str, values: Any, problems: list[str]) -> dict[str, Secret 
         return {}
     env: dict[str, Secret | str] = {}
     for key, value in values.items():
-        if not _ENV_NAME.fullmatch(key):
-            problems.append(f"{at}.env: {key[:40]!r} is not a variable name")
-        elif not isinstance(value, str):
-            problems.append(f"{at}.env.{key}: must be a string")
+        if reason := env_name_problem(key):
+            shown = key[:40] if key.isprintable() else "(a name with control characters)"
+            problems.append(f"{at}.env: {shown!r} {reason}")
+        elif not isinstance(value, str) or "\x00" in value:
+            problems.append(f"{at}.env.{key}: must be a string without a NUL byte")
         else:
-            env[key] = Secret(value) if key in SECRET_ENV_NAMES else value
+            secret = key in SECRET_ENV_NAMES or _SECRET_PART.search(key)
+            env[key] = Secret(value) if secret else value
     if not any(name in values for name in _TOKEN_NAMES):
         problems.append(f"{at}.env: needs ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY")
     return env
@@ -57,8 +111,10 @@ def _entry(index: int, raw: Any, problems: list[str]) -> Credential | None:
     before = len(problems)
     problems.extend(f"{at}.{key}: unknown key" for key in raw if key not in _ALLOWED)
     name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
         problems.append(f"{at}.name: required, a non-empty string")
+    elif reason := name_problem(name):
+        problems.append(f"{at}.name: {reason}")
     source = raw.get("source")
     if source is not None and not isinstance(source, str):
         problems.append(f"{at}.source: must be a string")
@@ -75,6 +131,8 @@ def _entry(index: int, raw: Any, problems: list[str]) -> Credential | None:
         env = {}
         if not isinstance(key, str) or not key.strip():
             problems.append(f"{at}.{given[0]}: must be a non-empty string")
+        elif "\x00" in key:
+            problems.append(f"{at}.{given[0]}: must not hold a NUL byte")
         else:
             env["ANTHROPIC_API_KEY"] = Secret(key)
     if len(problems) > before or not isinstance(name, str):
@@ -98,7 +156,7 @@ def parse_api_keys(data: Any, *, path: Path | str) -> tuple[Credential, ...]:
     for index, raw in enumerate(data):
         credential = _entry(index, raw, problems)
         name = raw.get("name") if isinstance(raw, dict) else None
-        if isinstance(name, str) and name.strip():
+        if isinstance(name, str) and name_problem(name) is None:
             if name in seen:
                 problems.append(f"[{index}].name: duplicate name {name[:40]!r}")
             seen.add(name)
@@ -115,13 +173,4 @@ def load_api_keys_json(path: Path) -> tuple[Credential, ...]:
     Raises:
         ConfigError: the file is malformed or an entry is bad (values never quoted).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot be read ({exc.strerror})"]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        # The message names a position, never the text around it (it may be a key).
-        raise ConfigError(path, [f"line {exc.lineno}: {exc.msg}"]) from None
-    return parse_api_keys(data, path=path)
+    return parse_api_keys(read_config_json(path), path=path)

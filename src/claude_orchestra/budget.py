@@ -21,6 +21,7 @@ holders' current turns.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator
 from typing import Any, final
 
@@ -30,6 +31,8 @@ from claude_orchestra.costs import CostLedger, Dimension, Spend
 
 
 def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value:g}")
     if value is not None and not value > 0:
         raise ValueError(f"must be greater than 0, got {value:g}")
 

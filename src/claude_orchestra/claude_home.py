@@ -12,8 +12,8 @@ only.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,12 +21,20 @@ from typing import Any, final
 
 import attrs
 
-from claude_orchestra import _relay
-from claude_orchestra._private import write_private
+from claude_orchestra import _relay, strict_json
+from claude_orchestra._safe_files import (
+    read_capped,
+    reclaim_file,
+    reclaim_folder,
+    write_private,
+)
 from claude_orchestra.credentials import Credential
 
-HOOK_TOKEN_ENV = "CLAUDE_ORCHESTRA_HOOK_TOKEN"  # noqa: S105 (a variable name)
-"""The variable through which HTTP hooks read the run's secret (``allowedEnvVars``)."""
+logger = logging.getLogger(__name__)
+
+HOOK_TOKEN_ENV = _relay.HOOK_TOKEN_ENV
+"""The variable through which the hooks (HTTP ones by ``allowedEnvVars``, the relay by its
+environment) read the token of the process's launch."""
 
 _HTTP_HOOKS = (
     "UserPromptSubmit",
@@ -54,24 +62,22 @@ SCRUBBED_ENV = (
 @final
 @attrs.frozen(kw_only=True)
 class HookEndpoint:
-    """Where an instance's hooks report: the hook app's URL for this instance."""
+    """Where an instance's hooks report: the hook app's URLs for each instance's launch."""
 
     base_url: str
     """``http://127.0.0.1:<port>``"""
-    token_file: Path
-    """A 0600 file holding the run's secret (read by the command-hook relay)."""
 
     def hook_url(self, instance: str, launch: int) -> str:
         """The URL the hooks of an instance's ``launch``-th process POST to.
 
-        The launch number tells a restarted instance's events from the late events of the
-        process it replaced.
+        The launch number picks the token the request must carry, and tells a restarted
+        instance's events from the late events of the process it replaced.
         """
         return f"{self.base_url}/hooks/{instance}/{launch}"
 
-    def pane_died_url(self, instance: str) -> str:
-        """The URL tmux's pane-died relay POSTs to."""
-        return f"{self.base_url}/panes/{instance}/died"
+    def pane_died_url(self, instance: str, launch: int) -> str:
+        """The URL the exit of an instance's ``launch``-th process is reported to."""
+        return f"{self.base_url}/panes/{instance}/{launch}/died"
 
 
 def relay_command(*args: str) -> list[str]:
@@ -89,12 +95,11 @@ def hook_settings(instance: str, launch: int, endpoint: HookEndpoint) -> dict[st
         "allowedEnvVars": [HOOK_TOKEN_ENV],
         "timeout": 10,
     }
-    # SessionStart runs no HTTP hooks (claude-code-facts §3): a command relays it.
+    # SessionStart runs no HTTP hooks (claude-code-facts §3): a command relays it, with
+    # the token from its environment (command hooks inherit claude's).
     session_start = {
         "type": "command",
-        "command": " ".join(
-            _shell_quote(a) for a in relay_command("hook", url, str(endpoint.token_file))
-        ),
+        "command": " ".join(_shell_quote(a) for a in relay_command("hook", url)),
         "timeout": 10,
     }
     hooks: dict[str, Any] = {"SessionStart": [{"hooks": [session_start]}]}
@@ -141,9 +146,18 @@ class LaunchSpec:
 @final
 @attrs.frozen(kw_only=True)
 class ClaudeHome:
-    """One instance's private Claude Code config dir and settings file."""
+    """One instance's private Claude Code config dir and settings file.
+
+    Everything under ``path.parent`` is the instance's to write (in the ``sandbox`` runtime
+    too): files the orchestrator writes there are replaced, never followed
+    (:mod:`claude_orchestra._safe_files`), and files it reads there are read with a cap.
+    What the instance must never change (its launch environment) goes in :attr:`host_dir`.
+    """
 
     path: Path
+    """The ``CLAUDE_CONFIG_DIR``."""
+    host_dir: Path
+    """A folder only the orchestrator and the relay outside the instance see."""
 
     @property
     def settings_file(self) -> Path:
@@ -169,37 +183,42 @@ class ClaudeHome:
         Safe to call again before a restart: the existing ``.claude.json`` keeps what Claude
         Code wrote into it; only our keys are set.
         """
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The instance may have planted anything here: folders are reclaimed, files are
+        # replaced (never written through), reads are capped.
+        reclaim_folder(self.path.parent)
+        reclaim_folder(self.path)
         state_file = self.path / ".claude.json"
-        state: dict[str, Any] = {}
-        if state_file.exists():
-            loaded = json.loads(state_file.read_text(encoding="utf-8"))
-            state = loaded if isinstance(loaded, dict) else {}
+        for ours in (state_file, self.settings_file, self.path / ".credentials.json"):
+            reclaim_file(ours)
+        state = _read_state(state_file)
         state["hasCompletedOnboarding"] = True
         state["bypassPermissionsModeAccepted"] = True
-        approved = state.setdefault("customApiKeyResponses", {"approved": [], "rejected": []})
+        approved = _object(state, "customApiKeyResponses")
+        keys = approved.get("approved")
+        keys = approved["approved"] = keys if isinstance(keys, list) else []
+        approved.setdefault("rejected", [])
         key = credential.api_key
-        if key is not None and key.last(20) not in approved.setdefault("approved", []):
-            approved["approved"].append(key.last(20))
-        projects = state.setdefault("projects", {})
+        if key is not None and key.last(20) not in keys:
+            keys.append(key.last(20))
+        projects = _object(state, "projects")
         for folder in trusted:
-            projects.setdefault(str(folder), {})["hasTrustDialogAccepted"] = True
+            _object(projects, str(folder))["hasTrustDialogAccepted"] = True
         write_private(state_file, json.dumps(state, indent=2))
         user_settings = self.path / "settings.json"
-        if not user_settings.exists():
+        if not user_settings.is_symlink() and not user_settings.exists():
             write_private(user_settings, json.dumps({"skipDangerousModePermissionPrompt": True}))
         write_private(
             self.settings_file, json.dumps(hook_settings(instance, launch, endpoint), indent=2)
         )
         if credential.oauth_file is not None:
-            target = self.path / ".credentials.json"
-            shutil.copyfile(credential.oauth_file, target)
-            target.chmod(0o600)
+            login = Path(credential.oauth_file).read_text(encoding="utf-8")
+            write_private(self.path / ".credentials.json", login)
 
     def launch_spec(
         self,
         *,
         instance: str,
+        launch: int,
         endpoint: HookEndpoint,
         claude: Sequence[str],
         cwd: Path,
@@ -217,11 +236,12 @@ class ClaudeHome:
 
         Args:
             instance: the instance's name (for the exit report's URL).
+            launch: which launch of the instance this is (for the exit report's URL).
             endpoint: the hook app.
             claude: the claude executable (and any fixed leading arguments).
             cwd: the worktree or clone the instance works in.
             credential: what it authenticates with (environment only).
-            hook_token: the run's secret, for the HTTP hooks' header.
+            hook_token: this launch's hook token (for the hooks and the exit report).
             identity: the git author/committer name for its commits.
             model: ``--model``, when the config sets one.
             resume_session: ``--resume`` this session id (same conversation).
@@ -237,11 +257,10 @@ class ClaudeHome:
             argv += ["--model", model]
         if resume_session:
             argv += ["--resume", resume_session]
-        env_file = self.path.parent / "launch-env.json"
+        env_file = self.host_dir / "launch-env.json"
         supervisor = relay_command(
             "run",
-            endpoint.pane_died_url(instance),
-            str(endpoint.token_file),
+            endpoint.pane_died_url(instance, launch),
             "--env-file",
             str(env_file),
             "--",
@@ -267,6 +286,33 @@ class ClaudeHome:
             supervisor=tuple(supervisor),
             env_file=env_file,
         )
+
+
+_MAX_STATE_BYTES = 16 * 1024 * 1024
+
+
+def _read_state(state_file: Path) -> dict[str, Any]:
+    """What Claude Code keeps in ``.claude.json``, or nothing when it is missing, not a
+    regular file, too large or not a JSON object (it is rewritten from our keys then)."""
+    try:
+        loaded = strict_json.loads(read_capped(state_file, _MAX_STATE_BYTES))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning("%s: ignored and rewritten: %s", state_file, exc)
+        return {}
+    if not isinstance(loaded, dict):
+        logger.warning("%s: ignored and rewritten: not a JSON object", state_file)
+        return {}
+    return loaded
+
+
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """``parent[key]``, made a (new, empty) object when it is missing or anything else."""
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        value = parent[key] = {}
+    return value
 
 
 def write_launch_env(spec: LaunchSpec) -> Mapping[str, str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,9 +31,11 @@ import cattrs
 from claude_orchestra.api_keys import load_api_keys_json
 from claude_orchestra.auth import AuthMode
 from claude_orchestra.budget import BudgetConfig
+from claude_orchestra.config_files import read_config_json
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.gitops import redact
+from claude_orchestra.refnames import branch_problem
 from claude_orchestra.taskfile import TASK_FILE
 from claude_orchestra.transcripts import Price
 
@@ -42,7 +45,20 @@ API_KEYS_JSON = "api-keys.json"
 _T = TypeVar("_T")
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:.+$")
-_BAD_BRANCH = re.compile(r"(^[-/.])|(\.\.)|([\s~^:?*\[\\])|(@\{)|(/$)|(\.lock$)|(//)|(\.$)")
+
+#: Folders a workspace may never be, nor be inside: the system's own.
+SYSTEM_DIRS = tuple(
+    Path(p)
+    for p in (
+        "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+        "/run", "/sbin", "/sys", "/usr",
+    )
+)  # fmt: skip
+#: Folders a workspace may be inside of, but never be: they hold what is not the run's.
+SHARED_DIRS = tuple(
+    Path(p)
+    for p in ("/", "/home", "/root", "/var", "/tmp", "/opt", "/srv", "/mnt", "/media")  # noqa: S108
+)
 
 
 def _camel(name: str) -> str:
@@ -60,6 +76,8 @@ def _between(low: int, high: int) -> Callable[[Any, attrs.Attribute[Any], int], 
 
 def _at_least(low: float) -> Callable[[Any, attrs.Attribute[Any], float | None], None]:
     def check(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value:g}")
         if value is not None and value < low:
             raise ValueError(f"must be at least {low:g}, got {value:g}")
 
@@ -67,6 +85,8 @@ def _at_least(low: float) -> Callable[[Any, attrs.Attribute[Any], float | None],
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value:g}")
     if not value > 0:
         raise ValueError(f"must be greater than 0, got {value:g}")
 
@@ -80,8 +100,13 @@ def _repository_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None
 
 
 def _branch(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not value or _BAD_BRANCH.search(value):
-        raise ValueError(f"is not a valid branch name: {value!r}")
+    if reason := branch_problem(value):
+        raise ValueError(f"is not a valid branch name: {reason}")
+
+
+def _workspace_dir(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and (not value.strip() or not value.isprintable()):
+        raise ValueError("must be a non-empty path without control characters")
 
 
 def _repo_path(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -133,7 +158,7 @@ class OrchestraConfig:
     """Accepted for compatibility; unused."""
     max_total_tool_uses: int | None = attrs.field(default=None, validator=_at_least(1))
     """Accepted for compatibility; unused."""
-    workspace_dir: str | None = None
+    workspace_dir: str | None = attrs.field(default=None, validator=_workspace_dir)
     """Where the run keeps its clone, worktrees and ``.orchestra``; default
     ``<config folder>/workspace``; relative to the config folder."""
     auth_mode: AuthMode = AuthMode.OAUTH
@@ -203,9 +228,32 @@ class RunConfig:
         return str((self.config_dir / Path(url).expanduser()).resolve())
 
     def with_workspace(self, workspace: Path) -> RunConfig:
-        """A copy that uses ``workspace`` (the CLI's ``--workspace``)."""
+        """A copy that uses ``workspace`` (the CLI's ``--workspace``).
+
+        Raises:
+            ConfigError: ``workspace`` is a folder no run may use (:func:`workspace_problem`).
+        """
         settings = attrs.evolve(self.orchestrator, workspace_dir=str(workspace.resolve()))
-        return attrs.evolve(self, orchestrator=settings)
+        changed = attrs.evolve(self, orchestrator=settings)
+        if reason := workspace_problem(changed.workspace, self.config_dir):
+            raise ConfigError("--workspace", [f"{workspace}: {reason}"])
+        return changed
+
+
+def workspace_problem(workspace: Path, config_dir: Path) -> str | None:
+    """Why ``workspace`` (resolved) must not hold a run, or ``None``: a run clones, writes
+    and, on ``cleanup``, deletes there, so it may not be the root, a home or shared folder,
+    a system folder or inside one, the config folder or a folder that holds it."""
+    config_dir = config_dir.resolve()
+    home = Path.home().resolve()
+    reason: str | None = None
+    if workspace in SHARED_DIRS or workspace == home or home.is_relative_to(workspace):
+        reason = "is the root, a home folder or a shared system folder"
+    elif any(workspace.is_relative_to(system) for system in SYSTEM_DIRS):
+        reason = "is a system folder or inside one"
+    elif config_dir.is_relative_to(workspace):
+        reason = "is the config folder or holds it"
+    return reason
 
 
 def _reject_bool(value: Any, kinds: tuple[type, ...], what: str) -> Any:
@@ -227,6 +275,8 @@ def _build_converter() -> cattrs.Converter:
 
     def structure_str(value: Any, _: type) -> str:
         result: str = _reject_bool(value, (str,), "a string")
+        if "\x00" in result:
+            raise ValueError("must not hold a NUL byte")
         return result
 
     def structure_configs(value: Any, _: type) -> str | list[str] | None:
@@ -254,19 +304,6 @@ def _build_converter() -> cattrs.Converter:
 for _cls in (OrchestraConfig, BudgetConfig, Price):
     attrs.resolve_types(_cls)
 _converter = _build_converter()
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, ["file not found"]) from None
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot be read ({exc.strerror})"]) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(path, [f"line {exc.lineno}: {exc.msg}"]) from None
 
 
 def parse_orchestrator(data: Any, *, path: Path | str = ORCHESTRATOR_JSON) -> OrchestraConfig:
@@ -331,7 +368,7 @@ def _reason(exc: BaseException) -> str:
 
 def load_orchestrator_json(path: Path) -> OrchestraConfig:
     """Read and check ``orchestrator.json``."""
-    return parse_orchestrator(_read_json(path), path=path)
+    return parse_orchestrator(read_config_json(path), path=path)
 
 
 def dump_orchestrator_json(config: OrchestraConfig) -> dict[str, Any]:
@@ -358,15 +395,20 @@ def load_config(config_dir: Path | str) -> RunConfig:
     Raises:
         ConfigError: the folder or a file is missing, malformed or holds a bad value.
     """
+    if "\x00" in str(config_dir):
+        raise ConfigError(str(config_dir).replace("\x00", "\\0"), ["a path holds no NUL byte"])
     folder = Path(config_dir)
     if not folder.is_dir():
         raise ConfigError(folder, ["not a config folder (it does not exist)"])
     orchestrator = load_orchestrator_json(folder / ORCHESTRATOR_JSON)
     keys_file = folder / API_KEYS_JSON
     credentials = load_api_keys_json(keys_file) if keys_file.exists() else ()
-    return RunConfig(
+    config = RunConfig(
         config_dir=folder.resolve(), orchestrator=orchestrator, credentials=credentials
     )
+    if reason := workspace_problem(config.workspace, config.config_dir):
+        raise ConfigError(folder / ORCHESTRATOR_JSON, [f"workspaceDir: {reason}"])
+    return config
 
 
 def describe(config: RunConfig) -> Mapping[str, Any]:

@@ -99,8 +99,8 @@ class ContainerPolicy:
     run: str
     """The run's id (its tmux socket name), in every container's name and label."""
     readable: tuple[Path, ...] = ()
-    """Mounted read-only when they exist (the hook secret's file, the git credentials of an
-    https origin, the relay, its Python)."""
+    """Mounted read-only when they exist (the git credentials of an https origin, the relay,
+    its Python)."""
     writable: tuple[Path, ...] = ()
     """Mounted writable for every instance (a local origin)."""
     clone: Path | None = None
@@ -121,8 +121,7 @@ class ContainerPolicy:
             image=image,
             run=context.socket_name,
             readable=(
-                context.token_file,
-                context.token_file.parent / "git-credentials",  # pushes over https
+                context.workspace / ".orchestra" / "git-credentials",  # pushes over https
                 Path(_relay.__file__),
                 *_python_paths(),
             ),

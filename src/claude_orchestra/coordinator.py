@@ -107,7 +107,9 @@ class Coordinator:
         if instance.is_stale(event):
             logger.debug("%s: ignored %s from a replaced process", instance.name, event)
             return None
-        self.spending.charge(instance)  # before the event moves its assignment or credential
+        # Before the event moves its assignment or credential; the transcripts are read in
+        # a thread (the instance writes them: they are no reason to stall the loop).
+        await anyio.to_thread.run_sync(self.spending.charge, instance)
         self.board.saw(event)
         before = len(instance.history)
         instance.observe(event)

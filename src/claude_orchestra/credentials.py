@@ -9,9 +9,9 @@ revealed only where they leave the process: the instance's environment.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import final
+from typing import Any, final
 
 import attrs
 
@@ -36,6 +36,33 @@ class Secret:
 
     def __str__(self) -> str:
         return "***"
+
+
+def redact(text: str, secrets: Iterable[Secret]) -> str:
+    """``text`` with every secret's value, however short, replaced by ``***`` (longest
+    first, so a secret that holds another is blanked whole)."""
+    for value in sorted({s.reveal() for s in secrets if s.reveal()}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
+def redact_tree(value: Any, secrets: Iterable[Secret]) -> Any:
+    """``value`` (decoded JSON: dicts, lists, strings...) with :func:`redact` applied to
+    every string in it, keys included; written out, the JSON stays valid."""
+    known = tuple(secrets)
+    if not known:
+        return value
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return redact(item, known)
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)
 
 
 class CredentialKind(enum.Enum):

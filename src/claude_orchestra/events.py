@@ -9,6 +9,7 @@ payload raises :class:`~claude_orchestra.errors.HookPayloadError` (HTTP 400).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, final
 
@@ -35,7 +36,8 @@ class HookEvent(Event):
     transcript_path: str | None = None
     cwd: str | None = None
     launch: int = 0
-    """Which launch of the instance sent it (from the hook URL); 0 when unknown."""
+    """Which launch of the instance sent it (from the hook URL, which always names one);
+    0 only for events made in-process (tests), which no launch of an instance accepts."""
 
 
 @final
@@ -152,8 +154,10 @@ class PaneDied(Event):
 
     exit_status: int | None
     signal: int | None
-    pid: int | None = None
-    """The process that died, as tmux reported it."""
+    pid: int
+    """The process that died, as its relay or tmux reported it."""
+    launch: int
+    """Which launch of the instance it was (from the URL)."""
 
 
 class MergeOutcome(enum.Enum):
@@ -193,6 +197,22 @@ def _text(payload: Mapping[str, Any], key: str, *, default: str | None = None) -
         raise HookPayloadError(key, "missing")
     if not isinstance(value, str):
         raise HookPayloadError(key, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_session_id(value: str) -> bool:
+    """Whether ``value`` looks like a Claude Code session id (a UUID). Session ids end up
+    after ``--resume`` on a later command line, so nothing else is accepted."""
+    return _UUID.fullmatch(value) is not None
+
+
+def _session_id(payload: Mapping[str, Any]) -> str:
+    value = _text(payload, "session_id")
+    if not is_session_id(value):
+        raise HookPayloadError("session_id", "must be a UUID")
     return value
 
 
@@ -268,7 +288,7 @@ def parse_hook_event(instance: str, payload: object, *, at: float, launch: int =
         instance=instance,
         at=at,
         launch=launch,
-        session_id=_text(payload, "session_id"),
+        session_id=_session_id(payload),
         transcript_path=_optional_text(payload, "transcript_path"),
         cwd=_optional_text(payload, "cwd"),
         **fields(payload),

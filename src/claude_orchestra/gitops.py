@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import attrs
 
 from claude_orchestra import gitenv
-from claude_orchestra._private import write_private
+from claude_orchestra._safe_files import write_private
 from claude_orchestra.errors import GitError, MergeConflict, UnmergedWorkError
 from claude_orchestra.gitenv import Checkout
 

@@ -1,19 +1,22 @@
 """The hook app: authenticate, parse, enqueue, reply. Nothing else.
 
-Claude Code's hooks POST their JSON to ``/hooks/<instance>/<launch>``; tmux's ``pane-died``
-hook POSTs to ``/panes/<instance>/died``. Every request must carry the run's secret as
-``Authorization: Bearer <secret>``, else 401. A body that is not a payload we understand is
-a 400 with the reason; the handler never does git or tmux work and never crashes the app.
-The reply to a hook is ``{}`` ("no opinion"): decisions are made by the orchestrator's loop,
-which receives each event through one memory stream.
+Claude Code's hooks POST their JSON to ``/hooks/<instance>/<launch>``; the relay that runs
+each process, and tmux's ``pane-died`` hook, POST its exit to
+``/panes/<instance>/<launch>/died``. Every request must carry the token issued for that
+instance's launch (:class:`~claude_orchestra.hookkeys.HookKeys`) as
+``Authorization: Bearer <token>``, else 401; the token is checked before the body is read.
+A body over :data:`MAX_BODY` bytes is a 413 (it is read in chunks and dropped at the cap); a
+body that is not a payload we understand is a 400 with the reason. The handler never does
+git or tmux work and never crashes the app. The reply to a hook is ``{}`` ("no opinion"):
+decisions are made by the orchestrator's loop, which receives each event through one memory
+stream.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
-from collections.abc import Awaitable, Callable, Container
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,57 +24,49 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from claude_orchestra import strict_json
 from claude_orchestra._clock import Clock
-from claude_orchestra.credentials import Secret
 from claude_orchestra.errors import HookPayloadError
 from claude_orchestra.events import Event, PaneDied, parse_hook_event
+from claude_orchestra.hookkeys import HookKeys
 
 logger = logging.getLogger(__name__)
 
 Deliver = Callable[[Event], Awaitable[None]]
 """Where parsed events go: the send side of the orchestrator's event stream."""
 
-_MAX_BODY = 4 * 1024 * 1024
+MAX_BODY = 4 * 1024 * 1024
+"""The largest hook body accepted, in bytes."""
+
+_LAUNCH = re.compile(r"[1-9][0-9]{0,8}")
+_MAX_PROCESS_NUMBER = 2**31 - 1
 
 
-def create_hook_app(
-    *,
-    secret: Secret,
-    deliver: Deliver,
-    instances: Container[str],
-    clock: Clock,
-) -> Starlette:
+class _TooLarge(Exception):
+    """The body passed :data:`MAX_BODY` while it was read."""
+
+
+def create_hook_app(*, keys: HookKeys, deliver: Deliver, clock: Clock) -> Starlette:
     """Build the ASGI app.
 
     Args:
-        secret: the per-run secret every request must present.
+        keys: the tokens issued per instance and launch; a request must present its own.
         deliver: awaited with each parsed event (backpressure reaches the hook's caller).
-        instances: the instance names the run knows; others get 404.
         clock: stamps each event with its receive time.
     """
-    expected = f"Bearer {secret.reveal()}".encode()
 
-    def authorised(request: Request) -> bool:
-        given = request.headers.get("authorization", "").encode()
-        return hmac.compare_digest(given, expected)
-
-    async def read_json(request: Request) -> Any:
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            raise HookPayloadError("body", f"larger than {_MAX_BODY} bytes")
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HookPayloadError("body", f"not JSON ({exc})") from exc
-
-    async def guarded(request: Request, build: Callable[[str, Any], Event]) -> Response:
-        if not authorised(request):
-            return JSONResponse({"error": "unauthorised"}, status_code=401)
+    async def guarded(request: Request, build: Callable[[str, int, Any], Event]) -> Response:
         instance = request.path_params["instance"]
-        if instance not in instances:
-            return JSONResponse({"error": f"unknown instance {instance[:40]!r}"}, status_code=404)
+        raw_launch = request.path_params["launch"]
+        launch = int(raw_launch) if _LAUNCH.fullmatch(raw_launch) else 0
+        if not keys.accepts(instance, launch, request.headers.get("authorization", "")):
+            return JSONResponse({"error": "unauthorised"}, status_code=401)
         try:
-            event = build(instance, await read_json(request))
+            body = await _read_body(request)
+        except _TooLarge:
+            return JSONResponse({"error": f"body larger than {MAX_BODY} bytes"}, status_code=413)
+        try:
+            event = build(instance, launch, _decode(body))
         except HookPayloadError as exc:
             logger.warning("rejected hook payload for %s: %s", instance, exc)
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -79,22 +74,27 @@ def create_hook_app(
         return JSONResponse({})
 
     async def hook(request: Request) -> Response:
-        launch = request.path_params.get("launch", 0)
         return await guarded(
             request,
-            lambda instance, body: parse_hook_event(instance, body, at=clock.now(), launch=launch),
+            lambda instance, launch, body: parse_hook_event(
+                instance, body, at=clock.now(), launch=launch
+            ),
         )
 
     async def pane_died(request: Request) -> Response:
-        def build(instance: str, body: Any) -> Event:
+        def build(instance: str, launch: int, body: Any) -> Event:
             if not isinstance(body, dict):
                 raise HookPayloadError("body", "must be a JSON object")
+            pid = _optional_int(body, "pid")
+            if pid is None or pid < 1:
+                raise HookPayloadError("pid", "a positive process id is required")
             return PaneDied(
                 instance=instance,
                 at=clock.now(),
+                launch=launch,
                 exit_status=_optional_int(body, "status"),
                 signal=_optional_int(body, "signal"),
-                pid=_optional_int(body, "pid"),
+                pid=pid,
             )
 
         return await guarded(request, build)
@@ -104,21 +104,44 @@ def create_hook_app(
 
     return Starlette(
         routes=[
-            Route("/hooks/{instance}/{launch:int}", hook, methods=["POST"]),
-            Route("/hooks/{instance}", hook, methods=["POST"]),
-            Route("/panes/{instance}/died", pane_died, methods=["POST"]),
+            Route("/hooks/{instance}/{launch}", hook, methods=["POST"]),
+            Route("/panes/{instance}/{launch}/died", pane_died, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ]
     )
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, read in chunks; raises :class:`_TooLarge` as soon as it passes the cap."""
+    declared = request.headers.get("content-length", "")
+    if len(declared) > 12 or (declared.isdigit() and int(declared) > MAX_BODY):
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return strict_json.loads(body)
+    except ValueError as exc:  # StrictJSONError, UnicodeDecodeError
+        raise HookPayloadError("body", f"not JSON we accept ({exc})") from exc
 
 
 def _optional_int(body: dict[str, Any], key: str) -> int | None:
     value = body.get(key)
     if value in (None, ""):
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise HookPayloadError(key, "must be an integer")
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise HookPayloadError(key, "must be an integer") from exc
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,10}", value):
+        raise HookPayloadError(key, "must be an integer")
+    number = int(value)
+    if abs(number) > _MAX_PROCESS_NUMBER:
+        raise HookPayloadError(key, "out of range")
+    return number

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import final
 
+import anyio
 import attrs
 
 from claude_orchestra._clock import Clock
 from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import InvalidTransition
-from claude_orchestra.events import HookEvent, PaneDied
+from claude_orchestra.events import HookEvent, PaneDied, is_session_id
+from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.lifecycle import (
     InstanceState,
     Launched,
@@ -32,8 +35,13 @@ from claude_orchestra.lifecycle import (
     advance,
 )
 from claude_orchestra.runtime import Runtime
+from claude_orchestra.transcripts import has_conversation
+from claude_orchestra.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
+
+_MAX_TRANSCRIPTS = 1000
+"""Transcript paths kept per instance (each session has one; sub-agents are not named)."""
 
 
 class Role(enum.Enum):
@@ -80,7 +88,8 @@ class LaunchSettings:
 
     claude: tuple[str, ...]
     endpoint: HookEndpoint
-    hook_token: str = attrs.field(repr=False)
+    keys: HookKeys
+    """Issues each launch's hook token."""
     model: str | None = None
     knobs: Mapping[str, str] = attrs.field(factory=dict)
     """Claude Code environment knobs (``CLAUDE_CODE_MAX_RETRIES``, ``API_TIMEOUT_MS``...)."""
@@ -123,6 +132,12 @@ class Instance:
         return self._pid
 
     @property
+    def launch(self) -> int:
+        """Which launch the current process is (1 for the first): only events that name it
+        change the instance."""
+        return self._launch
+
+    @property
     def credential(self) -> Credential:
         """The credential the process runs on now."""
         return self._credential
@@ -157,11 +172,13 @@ class Instance:
         )
 
     def is_stale(self, signal: Signal) -> bool:
-        """The signal comes from a process this instance has since replaced."""
+        """The signal comes from a process this instance has since replaced (or from none
+        of its launches): hook events must name the current launch, a pane's death the
+        current launch and process."""
         if isinstance(signal, HookEvent):
-            return signal.launch not in (0, self._launch)
+            return signal.launch != self._launch
         if isinstance(signal, PaneDied):
-            return signal.pid is not None and signal.pid != self._pid
+            return signal.launch != self._launch or signal.pid != self._pid
         return False
 
     def observe(self, signal: Signal) -> Step:
@@ -173,8 +190,9 @@ class Instance:
             return Step(state=self._state, changed=False, reason="from a replaced process")
         if isinstance(signal, HookEvent):
             self._last_event_at = signal.at
-            self._session_id = signal.session_id
-            if signal.transcript_path:
+            if is_session_id(signal.session_id):
+                self._session_id = signal.session_id
+            if signal.transcript_path and self._own_transcript(signal.transcript_path):
                 self._transcripts.add(signal.transcript_path)
         step = advance(self._state, signal)
         if step.changed:
@@ -198,10 +216,22 @@ class Instance:
             self._state = step.state
         return step
 
+    def _own_transcript(self, path: str) -> bool:
+        """Whether a hook's ``transcript_path`` names a file in this instance's own
+        ``projects/`` (checked on the path alone), and there is room to keep one more."""
+        if len(self._transcripts) >= _MAX_TRANSCRIPTS or "\x00" in path:
+            return False
+        normal = Path(os.path.normpath(path))
+        return normal.is_absolute() and normal.is_relative_to(self.home.projects_dir)
+
     def adopt(self, session_id: str, transcript_path: str | None) -> None:
-        """Take up a session an earlier process of this instance held (``run --resume``)."""
+        """Take up a session an earlier process of this instance held (``run --resume``);
+        an id that is not a UUID is not taken up."""
+        if not is_session_id(session_id):
+            logger.warning("%s: not resuming %r: not a session id", self.name, session_id[:40])
+            return
         self._session_id = session_id
-        if transcript_path:
+        if transcript_path and self._own_transcript(transcript_path):
             self._transcripts.add(transcript_path)
 
     async def start(self, *, trusted: Sequence[Path] = (), resume: bool = False) -> None:
@@ -212,7 +242,7 @@ class Instance:
         """
         if self._state.alive:
             raise InvalidTransition(self._state.value, "start")
-        spec = self._prepare(trusted=trusted, resume=resume)
+        spec = await self._prepare(trusted=trusted, resume=resume)
         self._pid = await self._backend.launch(self.name, spec)
         self.observe(Launched())
 
@@ -220,57 +250,57 @@ class Instance:
         """Replace the process, optionally on another credential, resuming its conversation."""
         if credential is not None:
             self._credential = credential
-        spec = self._prepare(trusted=(), resume=resume)
+        spec = await self._prepare(trusted=(), resume=resume)
         self._pid = await self._backend.respawn(self.name, spec)
         self.observe(Launched())
 
-    def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
+    async def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
+        """The next launch: its own hook token, the home seeded and the command line (the
+        files are written and read in a thread: the home is the instance's to tamper with)."""
         settings = self._settings
         self._launch += 1
-        self.home.seed(
-            instance=self.name,
-            launch=self._launch,
-            trusted=[self.cwd, *trusted],
-            credential=self._credential,
-            endpoint=settings.endpoint,
-        )
-        return self.home.launch_spec(
-            instance=self.name,
-            endpoint=settings.endpoint,
-            claude=settings.claude,
-            cwd=self.cwd,
-            credential=self._credential,
-            hook_token=settings.hook_token,
-            identity=self.name,
-            model=settings.model,
-            resume_session=self._session_id if resume and self._resumable() else None,
-            knobs=settings.knobs,
-        )
+        launch = self._launch
+        token = settings.keys.issue(self.name, launch)
+        session = self._session_id if resume else None
+        transcripts = tuple(self._transcripts)
 
-    def _resumable(self) -> bool:
-        """Whether ``--resume`` can work: the session's transcript holds a conversation.
+        def prepare() -> LaunchSpec:
+            self.home.seed(
+                instance=self.name,
+                launch=launch,
+                trusted=[self.cwd, *trusted],
+                credential=self._credential,
+                endpoint=settings.endpoint,
+            )
+            resumable = session is not None and has_conversation(
+                session, transcripts, self.home.projects_dir
+            )
+            return self.home.launch_spec(
+                instance=self.name,
+                launch=launch,
+                endpoint=settings.endpoint,
+                claude=settings.claude,
+                cwd=self.cwd,
+                credential=self._credential,
+                hook_token=token.reveal(),
+                identity=self.name,
+                model=settings.model,
+                resume_session=session if resumable else None,
+                knobs=settings.knobs,
+            )
 
-        Claude Code writes the transcript a moment after a turn ends; a process killed
-        before that leaves no conversation, and ``--resume`` then exits with "No
-        conversation found". Such an instance starts a new session instead.
-        """
-        if self._session_id is None:
-            return False
-        name = f"{self._session_id}.jsonl"
-        for path in map(Path, self._transcripts):
-            if path.name == name and path.exists():
-                with path.open(encoding="utf-8", errors="replace") as lines:
-                    return any('"type":"user"' in line for line in lines)
-        return False
+        return await anyio.to_thread.run_sync(prepare)
 
     async def send(self, prompt: str) -> None:
-        """Type ``prompt`` and press Enter; ``UserPromptSubmit`` confirms delivery.
+        """Type ``prompt`` (control characters but newline and tab replaced) and press
+        Enter; ``UserPromptSubmit`` confirms delivery.
 
         Raises:
             InvalidTransition: the instance is not in a state that takes a prompt.
         """
         if not self._state.accepts_prompt:
             raise InvalidTransition(self._state.value, "send a prompt to")
+        prompt = plain_text(prompt)  # no escape may end the paste and type keys
         await self._backend.type_text(self.name, prompt)
         self._prompts_sent += 1
         self.observe(PromptSent(prompt=prompt))

@@ -2,7 +2,8 @@
 
 Each line is ``{"type": <class name>, "recorded": <wall time>, ...fields}`` for an attrs value
 (an event, a state change, an assignment, a merge, an incident). Secrets never reach it:
-values carry credential names, never credential values. The report is built from the
+values carry credential names, never credential values, and every string is redacted of the
+run's secrets besides (a prompt or a test's output may quote one). The report is built from the
 same values; a crashed orchestrator's successor reads the journal back.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, final
@@ -18,6 +19,7 @@ from typing import IO, Any, final
 import attrs
 
 from claude_orchestra._clock import Clock
+from claude_orchestra.credentials import Secret, redact_tree
 
 
 def to_json(value: Any) -> Any:
@@ -43,10 +45,13 @@ def to_json(value: Any) -> Any:
 class Journal:
     """Appends facts to ``journal.jsonl``."""
 
-    def __init__(self, path: Path, clock: Clock) -> None:
-        """Open ``path`` for appending."""
+    def __init__(
+        self, path: Path, clock: Clock, secrets: Callable[[], Iterable[Secret]] = tuple
+    ) -> None:
+        """Open ``path`` for appending; every line is redacted of ``secrets()``."""
         self._path = path
         self._clock = clock
+        self._secrets = secrets
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
 
     def record(self, value: Any) -> None:
@@ -54,7 +59,8 @@ class Journal:
         if self._file is None:
             raise ValueError("the journal is closed")
         line = {"type": type(value).__name__, "recorded": self._clock.wall(), **to_json(value)}
-        self._file.write(json.dumps(line, default=str) + "\n")
+        line = redact_tree(json.loads(json.dumps(line, default=str)), self._secrets())
+        self._file.write(json.dumps(line) + "\n")
         self._file.flush()
 
     def close(self) -> None:

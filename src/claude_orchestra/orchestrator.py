@@ -35,8 +35,9 @@ from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, 
 from claude_orchestra.events import Event
 from claude_orchestra.evidence import OriginReader
 from claude_orchestra.failover import Failover
-from claude_orchestra.gitops import tracking
+from claude_orchestra.gitops import tracking, url_secrets
 from claude_orchestra.hookapp import create_hook_app
+from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.instance import Instance, LaunchSettings, Role
 from claude_orchestra.journal import Journal
 from claude_orchestra.latency import LoopLatency
@@ -83,7 +84,6 @@ def runtime_of(config: RunConfig, plugins: PluginHost, socket_name: str) -> Runt
         tmux_config=workspace.tmux_config,
         workspace=workspace.root,
         instances_dir=workspace.instances,
-        token_file=workspace.token_file,
         config_dir=config.config_dir,
         local_origin=local_origin(config.repository),
         container_engine=settings.container_engine,
@@ -133,11 +133,13 @@ class Orchestrator:
             spread=settings.auth_mode.value != "oauth",
             default_cooldown=settings.rate_limit_cooldown_seconds,
         )
-        self._hook_token = Secret(secrets.token_urlsafe(32))
+        self._hook_keys = HookKeys(folder=self.workspace.host_dir)
 
     def secrets(self) -> tuple[Secret, ...]:
-        """Every secret this run holds (for log redaction)."""
-        return (*self.rotator.secrets(), self._hook_token)
+        """Every secret this run holds now (for log redaction; hook tokens are issued as
+        instances launch, so ask again)."""
+        in_url = tuple(Secret(s) for s in url_secrets(self.config.repository))
+        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *in_url)
 
     def run_sync(self, *, resume: bool = False) -> RunSummary:
         """:meth:`run` from synchronous code."""
@@ -175,19 +177,14 @@ class Orchestrator:
             raise
         if previous is not None and previous.started_at is not None:
             started = previous.started_at
-        workspace.write_secret(self._hook_token.reveal())
         send, receive = anyio.create_memory_object_stream[Event](1024)
         manager = ["manager"] if self._needs_manager(task_file is not None) else []
         names = [*manager, *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
-        app = create_hook_app(
-            secret=self._hook_token, deliver=send.send, instances=set(names), clock=self._clock
-        )
-        with send, receive, Journal(workspace.journal, self._clock) as journal:
+        app = create_hook_app(keys=self._hook_keys, deliver=send.send, clock=self._clock)
+        with send, receive, Journal(workspace.journal, self._clock, self.secrets) as journal:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
-                endpoint = HookEndpoint(
-                    base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
-                )
+                endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
                 self._write_tmux_config(endpoint)
                 workspace.write_run_file(
                     {
@@ -314,6 +311,7 @@ class Orchestrator:
                 clock=self._clock,
                 started_at=started,
                 latency=latency,
+                secrets=self.secrets,
             ),
             latency=latency,
         )
@@ -355,12 +353,14 @@ class Orchestrator:
     ) -> tuple[GitRepo, dict[int, Worktree], TaskFile | None]:
         """The checkouts, and the task file on the run branch (checked here)."""
         self.workspace.prepare()
+        made = [folder for folder in self.workspace.checkouts if not folder.exists()]
         repo, worktrees = await self._checkouts(previous)
         try:
             return repo, worktrees, await self._read_task_file(repo)
         except TaskFileError:
             if previous is None:
-                self.workspace.discard_checkouts()  # just made, nothing in them: rerun as is
+                # Just made, nothing in them: rerun as is. Only what this run made goes.
+                self.workspace.discard_checkouts(made)
             raise
 
     def _write_tmux_config(self, endpoint: HookEndpoint) -> None:
@@ -368,8 +368,8 @@ class Orchestrator:
         workspace = self.workspace
         workspace.tmux_config.write_text(
             tmux_config(
-                pane_died_url=endpoint.pane_died_url,
-                token_file=workspace.token_file,
+                base_url=endpoint.base_url,
+                key_file=self._hook_keys.key_file,
                 relay_log=workspace.logs / "relay.log",
             )
         )
@@ -454,7 +454,7 @@ class Orchestrator:
         launch = LaunchSettings(
             claude=(claude,),
             endpoint=endpoint,
-            hook_token=self._hook_token.reveal(),
+            keys=self._hook_keys,
             model=settings.model,
             knobs=knobs,
         )
@@ -530,5 +530,6 @@ class Orchestrator:
                 spending=spending,
                 loop_latency=coordinator.latency.as_json(),
             ),
+            self.secrets(),
         )
         return summary

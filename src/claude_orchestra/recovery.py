@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from typing import final
 
+import anyio
 import attrs
 
 from claude_orchestra.auth import CredentialFailure, CredentialStatus
@@ -47,14 +48,15 @@ from claude_orchestra.timers import (
     StartDeadline,
     Timer,
 )
+from claude_orchestra.transcripts import transcript_size
 
 logger = logging.getLogger(__name__)
 
 
-def transcript_bytes(instance: Instance) -> int:
-    """The size of every transcript the instance has written (grows with each response)."""
-    root = instance.home.projects_dir
-    return sum(p.stat().st_size for p in root.rglob("*.jsonl")) if root.is_dir() else 0
+async def transcript_bytes(instance: Instance) -> int:
+    """The size of every transcript the instance has written (grows with each response);
+    counted in a thread, since the instance decides how many files there are."""
+    return await anyio.to_thread.run_sync(transcript_size, instance.home.projects_dir)
 
 
 @final
@@ -388,7 +390,7 @@ class Recovery:
             return
         self._probe_later(
             instance,
-            (transcript_bytes(instance), reading.tokens),
+            (await transcript_bytes(instance), reading.tokens),
             since=self._active_at.get(instance.name, ctx.clock.now()),
         )
 
@@ -404,7 +406,7 @@ class Recovery:
         reading = read_screen(await instance.screen(), now=ctx.clock.wall())
         if await self._screen_problem(instance, reading):
             return
-        progress = (transcript_bytes(instance), reading.tokens)
+        progress = (await transcript_bytes(instance), reading.tokens)
         moving = (
             progress != probe.progress
             or instance.name in self._tools_running
@@ -471,6 +473,7 @@ class Recovery:
             event = TurnFailed(
                 instance=instance.name,
                 at=ctx.clock.now(),
+                launch=instance.launch,  # of the process on the screen, which is current
                 session_id=instance.session_id or "",
                 error=error,
                 detail=f"screen: {reading.line}",

@@ -7,7 +7,7 @@ instance's transcripts (see :mod:`claude_orchestra.transcripts`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, final
 
@@ -15,6 +15,7 @@ import attrs
 
 from claude_orchestra.auth import PoolView
 from claude_orchestra.costs import CostLedger, Spend
+from claude_orchestra.credentials import Secret, redact_tree
 from claude_orchestra.failover import Rotation
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
@@ -172,10 +173,11 @@ def build_report(
     }
 
 
-def write_report(path: Path, report: Mapping[str, Any]) -> None:
-    """Write ``report.json`` atomically."""
+def write_report(path: Path, report: Mapping[str, Any], secrets: Iterable[Secret] = ()) -> None:
+    """Write ``report.json`` atomically, every string redacted of ``secrets``."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    document = redact_tree(json.loads(json.dumps(report, default=str)), secrets)
+    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 

@@ -142,8 +142,6 @@ class RuntimeContext:
     """The run's workspace: the clone (``repo``), ``worktrees``, ``.orchestra``."""
     instances_dir: Path
     """Where every instance's private home lives (``.orchestra/instances``)."""
-    token_file: Path
-    """The hook secret's file, which an instance's hook commands read."""
     config_dir: Path
     """The config folder (``orchestrator.json``, ``api-keys.json``)."""
     local_origin: Path | None = None

@@ -116,7 +116,6 @@ class SandboxPolicy:
                 *((user_claude,) if user_claude.is_dir() else ()),
             ),
             hidden_files=(keys,) if keys.exists() else (),
-            readable=(context.token_file,),
             writable=(context.local_origin,) if context.local_origin else (),
             clone=Workspace(context.workspace).repo,
             state_dir=Workspace(context.workspace).state,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, final
 
@@ -21,6 +21,7 @@ import attrs
 from claude_orchestra._clock import Clock
 from claude_orchestra.auth import AuthRotator
 from claude_orchestra.costs import Spend
+from claude_orchestra.credentials import Secret, redact_tree
 from claude_orchestra.events import Event
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
@@ -64,6 +65,8 @@ class StatusBoard:
     started_at: float
     latency: LoopLatency = attrs.field(factory=LoopLatency)
     """The loop's event latency (hook received -> applied)."""
+    secrets: Callable[[], Iterable[Secret]] = tuple
+    """The run's secrets now: redacted from every string of the file."""
     _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
 
     def saw(self, event: Event) -> None:
@@ -73,7 +76,8 @@ class StatusBoard:
     def publish(self, outcome: str | None = None) -> None:
         """Rewrite the file (``outcome`` once the run has ended)."""
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.document(outcome), indent=2) + "\n", encoding="utf-8")
+        document = redact_tree(self.document(outcome), self.secrets())
+        tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.path)
 
     def document(self, outcome: str | None = None) -> dict[str, Any]:

@@ -22,6 +22,11 @@ The orchestrator never edits the file: what is done during the run is its own re
 task is done when its work has reached the run branch), so workers never conflict over it.
 Bad files are rejected whole, with the line and attribute named
 (:class:`~claude_orchestra.errors.TaskFileError`).
+
+Workers' merges reach the file, which is read again during the run, so parsing takes time
+linear in its size (no pattern here can backtrack over a line), the size and line length
+are capped (:data:`MAX_BYTES`, :data:`MAX_LINE`), and the dependency check is iterative:
+every failure is a ``TaskFileError``.
 """
 
 from __future__ import annotations
@@ -37,10 +42,16 @@ from claude_orchestra.errors import TaskFileError
 TASK_FILE = "TASKS.md"
 """The default task file (config ``taskFile``)."""
 
-_ITEM = re.compile(r"^[-*] \[(?P<mark>[ xX])\]\s+(?P<text>.*?)\s*$")
-_HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<rest>.*?)\s*$")
-_BOX = re.compile(r"^\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
-_ATTRIBUTES = re.compile(r"\s*\{(?P<body>[^{}]*)\}$")
+MAX_BYTES = 1024 * 1024
+"""The largest task file accepted (characters)."""
+MAX_LINE = 10_000
+"""The longest line accepted (characters)."""
+
+# Every pattern is anchored at the start and has no two adjacent parts that can match the
+# same characters; trailing blanks are stripped by str.rstrip, never by a pattern.
+_ITEM = re.compile(r"[-*] \[(?P<mark>[ xX])\]\s(?P<text>.*)", re.DOTALL)
+_HEADING = re.compile(r"(?P<level>#{1,6})\s(?P<rest>.*)", re.DOTALL)
+_BOX = re.compile(r"\[(?P<mark>[ xX])\]\s(?P<text>.*)", re.DOTALL)
 _ID = re.compile(r"[A-Za-z0-9][\w.-]*")
 
 
@@ -108,9 +119,12 @@ def parse_task_file(text: str, *, path: str = TASK_FILE) -> TaskFile:
     """Parse a task file.
 
     Raises:
-        TaskFileError: an attribute is malformed, two tasks share a key, a task waits for
-            an unknown task, or the dependencies form a cycle; the line is named.
+        TaskFileError: the file or a line is too long, an attribute is malformed, two
+            tasks share a key, a task waits for an unknown task, or the dependencies form a
+            cycle; the line is named.
     """
+    if len(text) > MAX_BYTES:
+        raise TaskFileError(path, 0, "file", f"longer than {MAX_BYTES} characters")
     tasks: list[QueueTask] = []
     detail: list[str] = []
     in_heading_task = False
@@ -121,8 +135,10 @@ def parse_task_file(text: str, *, path: str = TASK_FILE) -> TaskFile:
         detail.clear()
 
     for number, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_LINE:
+            raise TaskFileError(path, number, "line", f"longer than {MAX_LINE} characters")
         heading = _HEADING.match(line)
-        box = _BOX.match(heading["rest"]) if heading else None
+        box = _BOX.match(heading["rest"].strip()) if heading else None
         item = None if heading or in_heading_task else _ITEM.match(line)
         if heading:
             close()
@@ -147,10 +163,9 @@ def _task(written: str, mark: str, line: int, path: str) -> QueueTask:
     """A task from its line's text: attributes split off and checked."""
     key: str | None = None
     after: list[str] = []
-    match = _ATTRIBUTES.search(written)
-    text = written[: match.start()].strip() if match else written.strip()
-    if match:
-        body = match["body"].strip()
+    body, text = _split_attributes(written.strip())
+    if body is not None:
+        body = body.strip()
         named, _, waits = body.partition("after:")
         for token in named.split():
             if not token.startswith("#") or not _ID.fullmatch(token[1:]):
@@ -166,6 +181,17 @@ def _task(written: str, mark: str, line: int, path: str) -> QueueTask:
     if not text:
         raise TaskFileError(path, line, "task", "has no text")
     return QueueTask(key=key or text, text=text, after=tuple(after), done=mark != " ", line=line)
+
+
+def _split_attributes(written: str) -> tuple[str | None, str]:
+    """A task's trailing ``{...}`` body (``None`` when it has none) and its text before."""
+    if not written.endswith("}"):
+        return None, written
+    start = written.rfind("{")
+    body = written[start + 1 : -1]
+    if start < 0 or "}" in body:
+        return None, written
+    return body, written[:start].strip()
 
 
 def _check(tasks: list[QueueTask], path: str) -> None:
@@ -184,19 +210,23 @@ def _check(tasks: list[QueueTask], path: str) -> None:
 
 
 def _check_acyclic(by_key: Mapping[str, QueueTask], path: str) -> None:
-    """Depth-first search; the first task found on a cycle is named."""
+    """Depth-first search with an explicit stack (a long chain must not exhaust Python's
+    recursion); the first task found on a cycle is named."""
     state: dict[str, int] = {}  # 1: on the current path, 2: finished
-
-    def visit(key: str) -> None:
-        state[key] = 1
-        for dep in by_key[key].after:
-            if state.get(dep) == 1:
+    for root in by_key:
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(by_key[root].after))]
+        while stack:
+            key, deps = stack[-1]
+            dep = next(deps, None)
+            if dep is None:
+                state[key] = 2
+                stack.pop()
+            elif state.get(dep) == 1:
                 reason = f"{dep!r} waits for this task in turn (a cycle)"
                 raise TaskFileError(path, by_key[key].line, "after", reason)
-            if dep not in state:
-                visit(dep)
-        state[key] = 2
-
-    for key in by_key:
-        if key not in state:
-            visit(key)
+            elif dep not in state:
+                state[dep] = 1
+                stack.append((dep, iter(by_key[dep].after)))

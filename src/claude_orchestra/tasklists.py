@@ -15,7 +15,8 @@ The format is the original tool's::
 
 A task is open while its box is empty. A worker does the first open task (the current one,
 else the first in the queue) and ticks it; the list is finished when no box is empty.
-Lines other than headings and checklist items are kept as they are.
+Lines other than headings and checklist items are kept as they are. Parsing is linear in
+the text's length: a worker writes these files, and they are read again during the run.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from typing import final
 
 import attrs
 
-_ITEM = re.compile(r"^(?P<indent>\s*)[-*] \[(?P<mark>[ xX])\] (?P<text>.*?)\s*$")
+# Anchored, and no two adjacent parts match the same characters: linear in the line's
+# length (trailing blanks are stripped by str.rstrip, not by the pattern).
+_ITEM = re.compile(r"(?P<indent>\s*)[-*] \[(?P<mark>[ xX])\] (?P<text>.*)", re.DOTALL)
+
+MAX_LINE = 10_000
+"""Longer lines are kept as they are but never read as items."""
 _FILE = re.compile(r"^WORKER_(?P<n>[1-9][0-9]*)_TASK_LIST\.md$")
 
 
@@ -101,11 +107,11 @@ def parse_task_list(text: str) -> TaskList:
         if line.startswith("## "):
             section = line[3:].strip()
             continue
-        match = _ITEM.match(line)
+        match = _ITEM.match(line) if len(line) <= MAX_LINE else None
         if match:
             items.append(
                 TaskItem(
-                    text=match["text"],
+                    text=match["text"].rstrip(),
                     done=match["mark"] != " ",
                     section=section,
                     line=number,

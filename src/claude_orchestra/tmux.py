@@ -26,6 +26,7 @@ from libtmux import exc as tmux_exc
 from claude_orchestra.claude_home import SCRUBBED_ENV, LaunchSpec, relay_command, write_launch_env
 from claude_orchestra.errors import TmuxError
 from claude_orchestra.gate import CommandResult, run_local
+from claude_orchestra.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +43,20 @@ _limiter = anyio.CapacityLimiter(4)
 
 
 def tmux_config(
-    *, pane_died_url: Callable[[str], str], token_file: Path, relay_log: Path | None = None
+    *, base_url: str, key_file: Callable[[str], Path], relay_log: Path | None = None
 ) -> str:
     """The server's config file: kept dead panes, the pane-died relay, a scrubbed env.
 
-    The relay's complaints (it never fails its caller) go to ``relay_log`` when given.
+    The relay reports to the hook app at ``base_url`` with the current launch and token of
+    the window's instance, read from ``key_file(<instance>)``
+    (:meth:`~claude_orchestra.hookkeys.HookKeys.key_file`). Its complaints (it never fails
+    its caller) go to ``relay_log`` when given.
     """
     relay = relay_command(
         "pane-died",
-        pane_died_url("#{window_name}"),
-        str(token_file),
+        base_url,
+        "#{window_name}",
+        str(key_file("#{window_name}")),
         "#{pane_dead_status}",
         "#{pane_dead_signal}",
         "#{pane_pid}",
@@ -165,9 +170,11 @@ class TmuxServer:
         return await self._run("respawn-pane", respawn)
 
     async def type_text(self, name: str, text: str) -> None:
-        """``set-buffer`` + ``paste-buffer -p`` (exact, multi-line) + Enter."""
+        """``set-buffer`` + ``paste-buffer -p`` (exact, multi-line) + Enter; control
+        characters but newline and tab are replaced first (:func:`plain_text`)."""
         buffer = f"orchestra-{name}"
         target = _target(name)
+        text = plain_text(text)
 
         def paste() -> None:
             # Two tmux calls, not four: the text alone (an argument ending in ";" would end

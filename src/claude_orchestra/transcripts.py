@@ -5,16 +5,96 @@ Claude Code writes every API response into ``<config dir>/projects/<cwd>/<sessio
 response's ``message.id`` and full usage. A :class:`UsageLedger` reads those files
 incrementally as they grow, counts each message id once, skips Claude Code's synthetic
 error lines, and keeps a partial last line until it is complete.
+
+The transcripts are the instance's to write: they are opened without following symlinks,
+without blocking (a FIFO), only when they are regular files, and read at most
+:data:`MAX_READ` bytes at a time; any other file is skipped with a warning.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import math
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, final
 
 import attrs
+
+from claude_orchestra._safe_files import UnsafeFileError
+
+logger = logging.getLogger(__name__)
+
+MAX_READ = 16 * 1024 * 1024
+"""The most bytes read from one transcript at a time (the rest is read next time)."""
+
+
+def _open_transcript(path: Path) -> int:
+    """A file descriptor of the regular file ``path``: no symlink followed, no blocking.
+
+    Raises:
+        UnsafeFileError: it is a symlink or not a regular file.
+        OSError: it cannot be opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeFileError(path, "is a symlink") from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafeFileError(path, "is not a regular file")
+    return fd
+
+
+def transcript_files(root: Path) -> list[Path]:
+    """The ``*.jsonl`` regular files below ``root`` (no symlink followed), sorted."""
+    if root.is_symlink() or not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*.jsonl") if _is_regular(p))
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def transcript_size(root: Path) -> int:
+    """The bytes of every transcript below ``root`` (grows with each response)."""
+    total = 0
+    for path in transcript_files(root):
+        try:
+            total += path.lstat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def has_conversation(session_id: str, transcripts: Iterable[str], projects_dir: Path) -> bool:
+    """Whether ``session_id``'s transcript (a path its hooks named, inside
+    ``projects_dir``) holds a user turn: what ``--resume`` needs, else it exits with "No
+    conversation found"."""
+    name = f"{session_id}.jsonl"
+    root = projects_dir.resolve()
+    for path in map(Path, transcripts):
+        if path.name != name or not path.resolve().is_relative_to(root):
+            continue
+        try:
+            fd = _open_transcript(path)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as f:
+            while chunk := f.read(MAX_READ):
+                if b'"type":"user"' in chunk:
+                    return True
+    return False
 
 
 @final
@@ -62,15 +142,20 @@ class Usage:
         )
 
 
+def _price(value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"must be a finite number, 0 or more, got {value:g}")
+
+
 @final
 @attrs.frozen(kw_only=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens (each a finite number, 0 or more)."""
 
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
+    input: float = attrs.field(validator=lambda _, __, v: _price(v))
+    output: float = attrs.field(validator=lambda _, __, v: _price(v))
+    cache_write: float = attrs.field(validator=lambda _, __, v: _price(v))
+    cache_read: float = attrs.field(validator=lambda _, __, v: _price(v))
 
     def cost(self, usage: Usage) -> float:
         """The USD cost of ``usage`` at this price."""
@@ -116,16 +201,20 @@ class UsageLedger:
 
     def read_tree(self, root: Path) -> dict[str, Usage]:
         """Read every ``*.jsonl`` below ``root`` (sessions and sub-agents); see :meth:`read`."""
-        return self.read(sorted(root.rglob("*.jsonl"))) if root.is_dir() else {}
+        return self.read(transcript_files(root))
 
     def _read_one(self, path: Path, new: dict[str, Usage]) -> None:
         start = self._offsets.get(path, 0)
         try:
-            with path.open("rb") as f:
-                f.seek(start)
-                data = f.read()
+            fd = _open_transcript(path)
         except FileNotFoundError:
             return
+        except OSError as exc:
+            logger.warning("transcript skipped: %s", exc)
+            return
+        with os.fdopen(fd, "rb") as f:
+            f.seek(start)
+            data = f.read(MAX_READ)
         end = data.rfind(b"\n") + 1  # keep a partial last line for the next read
         for line in data[:end].splitlines():
             self._ingest(line, new)

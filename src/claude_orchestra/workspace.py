@@ -7,9 +7,11 @@
   integration/              the queue merger's own worktree (detached), when it is used
   .orchestra/               never inside a git tree, so nothing here can be committed
     run.json                what cleanup and status need: tmux socket, hook port, pid
-    hook-token              the run's hook secret (0600)
     tmux.conf               the private tmux server's config
-    instances/<name>/       each instance's CLAUDE_CONFIG_DIR and --settings file
+    instances/<name>/       each instance's CLAUDE_CONFIG_DIR and --settings file (the
+                            instance may write here)
+    instances/.host/<name>/ what only the orchestrator and its relays read about an
+                            instance: its launch environment, its current hook token
     journal.jsonl           the append-only record of the run
     status.json             the live status (``claude-orchestra status``)
     report.json             the outcome
@@ -24,6 +26,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, final
 
@@ -31,7 +34,6 @@ import anyio
 import attrs
 
 from claude_orchestra import gitops
-from claude_orchestra._private import write_private
 from claude_orchestra.claude_home import ClaudeHome
 from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
 
@@ -63,7 +65,9 @@ class Workspace:
 
     def home(self, instance: str) -> ClaudeHome:
         """An instance's private Claude Code config dir."""
-        return ClaudeHome(path=self.state / "instances" / instance / "config")
+        return ClaudeHome(
+            path=self.instances / instance / "config", host_dir=self.host_dir / instance
+        )
 
     @property
     def instances(self) -> Path:
@@ -71,9 +75,11 @@ class Workspace:
         return self.state / "instances"
 
     @property
-    def token_file(self) -> Path:
-        """The hook secret (0600)."""
-        return self.state / "hook-token"
+    def host_dir(self) -> Path:
+        """What only the orchestrator and its relays read about each instance (its launch
+        environment, its current hook token): inside :attr:`instances`, which the sandbox
+        hides, and outside every instance's home."""
+        return self.instances / ".host"
 
     @property
     def tmux_config(self) -> Path:
@@ -123,18 +129,21 @@ class Workspace:
 
     def prepare(self) -> None:
         """Create the state folders (private to the user)."""
-        for folder in (self.state, self.instances, self.logs):
+        for folder in (self.state, self.instances, self.host_dir, self.logs):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def discard_checkouts(self) -> None:
-        """Remove the clone and worktrees a run has just made, before any instance worked in
-        them (a run that cannot start leaves the workspace as it found it)."""
-        for folder in (self.repo, self.root / "worktrees"):
-            shutil.rmtree(folder, ignore_errors=True)
+    @property
+    def checkouts(self) -> tuple[Path, ...]:
+        """The folders a new run clones into: the clone and the worktrees' folder."""
+        return (self.repo, self.root / "worktrees")
 
-    def write_secret(self, token: str) -> None:
-        """Store the run's hook secret, readable by the user only."""
-        write_private(self.token_file, token)
+    def discard_checkouts(self, made: Iterable[Path]) -> None:
+        """Remove the checkout folders in ``made`` (those of :attr:`checkouts` that a run
+        has just made, before any instance worked in them): a run that cannot start leaves
+        the workspace as it found it, and never removes a folder it did not make."""
+        for folder in made:
+            if folder in self.checkouts:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def write_run_file(self, facts: dict[str, Any]) -> None:
         """Record ``run.json``."""

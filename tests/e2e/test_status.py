@@ -27,7 +27,7 @@ def where_the_key_shows(target: Target) -> list[str]:
         out = subprocess.run(command, capture_output=True, text=True, check=False).stdout
         if KEY in out or (place.startswith("tmux") and "ANTHROPIC_API_KEY=" in out):
             seen.append(place)
-    leftovers = (target.workspace / ".orchestra" / "instances").glob("*/launch-env.json")
+    leftovers = (target.workspace / ".orchestra" / "instances").glob("**/launch-env.json")
     return seen + [f"left file {path}" for path in leftovers]
 
 

@@ -19,6 +19,7 @@ from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.events import Event, PaneDied, TurnFailed
 from claude_orchestra.hookapp import create_hook_app
+from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.instance import Instance, LaunchSettings, Role
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
@@ -85,22 +86,17 @@ async def running_instance(
     workspace.prepare()
     workdir = tmp_path / "work"
     await anyio.run_process(["git", "init", "-q", str(workdir)])
-    token = "hook-secret-for-this-test-0123456789"
-    workspace.write_secret(token)
+    keys = HookKeys(folder=workspace.host_dir)
     send, receive = anyio.create_memory_object_stream[Event](100)
-    app = create_hook_app(
-        secret=Secret(token), deliver=send.send, instances={"worker-1"}, clock=SystemClock()
-    )
+    app = create_hook_app(keys=keys, deliver=send.send, clock=SystemClock())
     with send, receive:
         async with anyio.create_task_group() as tg:
             port = await tg.start(hookserver.serve, app)
-            endpoint = HookEndpoint(
-                base_url=f"http://127.0.0.1:{port}", token_file=workspace.token_file
-            )
+            endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
             workspace.tmux_config.write_text(
                 tmux_config(
-                    pane_died_url=endpoint.pane_died_url,
-                    token_file=workspace.token_file,
+                    base_url=endpoint.base_url,
+                    key_file=keys.key_file,
                     relay_log=workspace.logs / "relay.log",
                 )
             )
@@ -123,7 +119,7 @@ async def running_instance(
                 settings=LaunchSettings(
                     claude=(str(claude),),
                     endpoint=endpoint,
-                    hook_token=token,
+                    keys=keys,
                     knobs={"CLAUDE_CODE_MAX_RETRIES": "0"},
                 ),
                 clock=SystemClock(),
@@ -218,3 +214,25 @@ async def test_an_api_error_ends_the_turn_in_stop_failure(
             failure = seen[-1]
             assert isinstance(failure, TurnFailed)
             assert "429" in failure.detail
+
+
+async def test_when_the_relay_itself_is_killed_tmux_reports_the_death_with_the_launch_key(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    """The pane-died fallback runs on the host: it reads the instance's current launch and
+    token from its key file (outside every instance's home) and posts to that launch."""
+    with FakeAnthropicAPI(script=EchoScript()) as fake:
+        fake.register("k1", KEY)
+        async with running_instance(tmp_path, claude_binary, fake) as rig:
+            await rig.instance.start()
+            await rig.until(InstanceState.IDLE)
+            relay = rig.instance.pid
+            assert relay is not None
+            children = Path(f"/proc/{relay}/task/{relay}/children")
+            (claude,) = map(int, (await anyio.Path(children).read_text()).split())
+            os.kill(relay, signal.SIGKILL)  # nobody left to report the exit but tmux
+            os.kill(claude, signal.SIGKILL)
+            seen = await rig.until(InstanceState.DEAD)
+            died = [e for e in seen if isinstance(e, PaneDied)]
+            assert [(e.launch, e.pid) for e in died] == [(1, relay)]
+            assert died[0].signal == signal.SIGKILL

@@ -18,7 +18,8 @@ from claude_orchestra.events import (
     parse_hook_event,
 )
 
-COMMON = {"session_id": "s-1", "transcript_path": "/t/s-1.jsonl", "cwd": "/w"}
+SID = "0b7c1e2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
+COMMON = {"session_id": SID, "transcript_path": f"/t/{SID}.jsonl", "cwd": "/w"}
 
 
 def parse(**payload: object) -> object:
@@ -78,6 +79,10 @@ def test_unused_fields_are_ignored() -> None:
         ({**COMMON, "hook_event_name": 3}, "hook_event_name"),
         ({**COMMON, "hook_event_name": "SessionStart"}, "source"),
         ({**COMMON, "hook_event_name": "Stop", "cwd": 7}, "cwd"),
+        ({**COMMON, "hook_event_name": "Stop", "session_id": "s-1"}, "session_id"),
+        ({**COMMON, "hook_event_name": "Stop", "session_id": "x --model evil"}, "session_id"),
+        ({**COMMON, "hook_event_name": "Stop", "session_id": f"{SID}\n"}, "session_id"),
+        ({**COMMON, "hook_event_name": "Stop", "session_id": f"-{SID[1:]}"}, "session_id"),
     ],
 )
 def test_bad_payloads_name_the_field(payload: object, field: str) -> None:

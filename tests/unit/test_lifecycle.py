@@ -21,7 +21,7 @@ def test_failures_split_into_credential_problems_and_others() -> None:
 
 
 def test_exit_after_a_stop_request_is_stopped_else_dead() -> None:
-    died = PaneDied(instance="w", at=0.0, exit_status=None, signal=9)
+    died = PaneDied(instance="w", at=0.0, exit_status=None, signal=9, pid=7, launch=1)
     assert advance(S.WORKING, died).state is S.DEAD
     assert advance(S.STOPPING, died).state is S.STOPPED
     assert advance(S.IDLE, SessionEnded(reason="other", **HOOK)).state is S.EXITING

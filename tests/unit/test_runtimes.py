@@ -21,7 +21,6 @@ def context(tmp_path: Path) -> RuntimeContext:
         tmux_config=tmp_path / "tmux.conf",
         workspace=tmp_path / "ws",
         instances_dir=tmp_path / "ws" / ".orchestra" / "instances",
-        token_file=tmp_path / "ws" / ".orchestra" / "hook-token",
         config_dir=tmp_path / "config",
         local_origin=tmp_path / "origin.git",
     )

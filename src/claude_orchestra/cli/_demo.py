@@ -74,7 +74,7 @@ def _run(folder: Path, workers: int, verbose: int, quiet: bool) -> RunSummary:
                 )
             )
             orchestrator = Orchestrator(config, load_entry_points=False)
-            _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets())
+            _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)
             summary = orchestrator.run_sync()
             served = fake.served_usage().total
     finally:

@@ -4,33 +4,32 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from claude_orchestra.credentials import Secret
+from claude_orchestra.credentials import Secret, redact
 
 _FIELDS = ("instance", "state", "event", "run")
+
+
+Secrets = Callable[[], Iterable[Secret]]
+"""What the run holds now: asked again for every record (hook tokens are issued as
+instances launch)."""
 
 
 class RedactingFilter(logging.Filter):
     """Replaces every known secret in a record's final message with ``***``."""
 
-    def __init__(self, secrets: Iterable[Secret]) -> None:
+    def __init__(self, secrets: Secrets) -> None:
         super().__init__()
-        self._values = sorted(
-            {s.reveal() for s in secrets if len(s.reveal()) >= 8}, key=len, reverse=True
-        )
+        self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for value in self._values:
-            message = message.replace(value, "***")
-        record.msg, record.args = message, None
+        secrets = tuple(self._secrets())
+        record.msg, record.args = redact(record.getMessage(), secrets), None
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
-            for value in self._values:
-                text = text.replace(value, "***")
-            record.exc_text, record.exc_info = text, None
+            record.exc_text, record.exc_info = redact(text, secrets), None
         return True
 
 
@@ -64,7 +63,7 @@ def configure(verbosity: int, quiet: bool) -> logging.Handler:
     return handler
 
 
-def add_file_log(folder: Path, secrets: Iterable[Secret]) -> list[logging.Handler]:
+def add_file_log(folder: Path, secrets: Secrets) -> list[logging.Handler]:
     """A JSON-lines log under ``folder``; every handler gets the redacting filter."""
     folder.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(folder / "orchestra.jsonl", encoding="utf-8")

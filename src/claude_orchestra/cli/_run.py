@@ -72,7 +72,7 @@ def command(
     orchestrator = Orchestrator(loaded, blocked_plugins=disabled)
     _logging.configure(obj["verbose"], bool(obj["quiet"]))
     try:
-        _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets())
+        _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)
         summary = orchestrator.run_sync(resume=resume)
     finally:
         _logging.remove_handlers()

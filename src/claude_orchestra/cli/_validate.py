@@ -10,7 +10,7 @@ import click
 from claude_orchestra import OrchestraError, load_config
 from claude_orchestra.cli._output import print_json
 from claude_orchestra.cli._preflight import preflight
-from claude_orchestra.config import describe
+from claude_orchestra.gitops import redact
 
 
 @click.command(
@@ -45,7 +45,7 @@ def command(config: Path, as_json: bool) -> int:
         return 2
     settings = loaded.orchestrator
     names = [c.name for c in loaded.credentials]
-    url = describe(loaded)["repositoryUrl"]  # a token in an https URL blanked out
+    url = redact(settings.repository_url)  # a token in an https URL blanked out
     if as_json:
         print_json(
             {

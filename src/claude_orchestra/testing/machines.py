@@ -113,7 +113,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def pane_died(self) -> None:
         if self.state.alive:
             self.exit_seen = True
-        self.apply(PaneDied(instance="worker-1", at=0.0, exit_status=0, signal=None))
+        self.apply(
+            PaneDied(instance="worker-1", at=0.0, exit_status=0, signal=None, pid=1, launch=1)
+        )
 
     @rule()
     def request_stop(self) -> None:
