@@ -115,6 +115,42 @@ def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
     target.assert_nothing_left_running()
 
 
+FORGE = """
+import json, os, re, urllib.error, urllib.request
+home = os.environ["CLAUDE_CONFIG_DIR"]
+settings = open(os.path.join(home, "..", "orchestra-settings.json")).read()
+own = re.search(r"http://127\\.0\\.0\\.1:\\d+/hooks/([\\w-]+)/(\\d+)", settings)
+base, name, launch = own.group(0).split("/hooks/")[0], own.group(1), int(own.group(2))
+token = os.environ["CLAUDE_ORCHESTRA_HOOK_TOKEN"]
+def post(path, session):
+    body = json.dumps({"hook_event_name": "Stop", "session_id": session, "cwd": "/"}).encode()
+    request = urllib.request.Request(base + path, data=body, method="POST", headers={
+        "Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        return urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as error:
+        return error.code
+uuid = "00000000-0000-4000-8000-000000000000"
+for other in ("worker-1", "worker-2"):
+    if other != name:
+        print(f"forge-{other}={post(f'/hooks/{other}/{launch}', uuid)}")
+print(f"forge-{name}-later-launch={post(f'/hooks/{name}/{launch + 1}', uuid)}")
+print(f"forge-bad-session={post(f'/hooks/{name}/{launch}', 'x; touch /tmp/pwned')}")
+"""
+"""Posts forged hook events with the worker's own token (run by its Bash tool)."""
+
+
+def assert_home_and_hooks_held(facts: dict[str, str], attacker: str, stolen: Path) -> None:
+    """The doors in the instance's own home and its hook token stayed shut."""
+    assert facts["symlink"] == "0", facts  # planted (its home is its own)...
+    assert facts["fifo"] == "0", facts
+    assert not stolen.exists()  # ...and never followed when its restart rewrote the home
+    other = "worker-2" if attacker == "worker-1" else "worker-1"
+    assert facts[f"forge-{other}"] == "401", facts  # its token is its own launch's only
+    assert facts[f"forge-{attacker}-later-launch"] == "401", facts
+    assert facts["forge-bad-session"] == "400", facts
+
+
 @attrs.define
 class HostileThenRestarted:
     """The orchestra script; the first worker to finish a task then runs ``attack`` with its
@@ -162,6 +198,7 @@ def test_a_hostile_worker_cannot_steer_the_sandbox_or_the_host_git(
     host_folder = tmp_path / "host-folder"
     host_folder.mkdir()
     hostile = tmp_path / "hostile"  # a git dir the worker would like the host to use
+    stolen = tmp_path / "stolen.json"  # where a symlink would send the orchestrator's writes
     evil = f"touch {marker}"
     attack = "; ".join(
         [
@@ -183,6 +220,13 @@ def test_a_hostile_worker_cannot_steer_the_sandbox_or_the_host_git(
             f"ls -d {workspace}/.orchestra/instances/*/config 2>/dev/null"
             " | wc -l | sed 's/^/homes=/'",
             "git status --porcelain >/dev/null 2>&1; echo own-git=$?",
+            # its own home: a symlink where the orchestrator writes, a FIFO where it reads
+            f'ln -sf {stolen} "$CLAUDE_CONFIG_DIR/.claude.json"; echo symlink=$?',
+            'mkdir -p "$CLAUDE_CONFIG_DIR/projects/planted"'
+            ' && mkfifo "$CLAUDE_CONFIG_DIR/projects/planted/evil.jsonl"; echo fifo=$?',
+            # forged events with its own hook token: as another instance, as a later launch,
+            # and with a session id that would end up after --resume
+            f"python3 - <<'PY'\n{FORGE}\nPY",
         ]
     )
     # The merge gate runs the workers' code too: it writes what it could reach into its own
@@ -212,16 +256,14 @@ def test_a_hostile_worker_cannot_steer_the_sandbox_or_the_host_git(
     assert run.returncode == 0, err[-3000:]
     (output,) = script.output
     facts = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
-    for door in ("dotgit-state", "dotgit-host", "dotgit-root", "dotgit-rm", "dotgit-mv"):
-        assert facts[door] != "0", (door, output)  # the .git file is read-only
-    assert facts["commondir"] != "0", output
-    assert facts["config"] != "0", output  # the clone's config is not the worker's
-    assert facts["config-append"] != "0", output
-    assert facts["hook"] != "0", output
-    assert facts["state"] != "0", output
-    assert facts["host"] != "0", output
+    # the .git file is read-only; the clone's config and hooks, the orchestrator's state and
+    # the host are not the worker's to write
+    shut = ("dotgit-state", "dotgit-host", "dotgit-root", "dotgit-rm", "dotgit-mv", "commondir")
+    for door in (*shut, "config", "config-append", "hook", "state", "host"):
+        assert facts[door] != "0", (door, output)
     assert facts["homes"] == "1", output  # its own home only
     assert facts["own-git"] == "0", output  # its own git still works
+    assert_home_and_hooks_held(facts, attacker, stolen)
     assert not marker.exists()  # nothing planted ran, on the host or anywhere
     assert not (workspace / ".orchestra" / "pwned").exists()
     assert list(host_folder.iterdir()) == []
