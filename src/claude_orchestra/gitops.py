@@ -366,16 +366,22 @@ def set_identity(where: Checkout, *, name: str, email: str) -> None:
         s.run("config", "user.email", email)
 
 
+MAX_FILE_READ: Final = 4 * 1024 * 1024
+"""The largest file read from a commit (task lists, the task file: instances write them)."""
+
+
 def read_file(where: Checkout, ref: str, file: str) -> str | None:
     """The text of ``file`` at ``ref``, or ``None`` if ``ref`` has no such file."""
     with session(where, f"show {ref}:{file}") as s:
         # Plumbing only: cat-file prints the blob as stored, no filter or textconv runs.
-        listed = s.run("ls-tree", "-z", s.resolve(ref), "--", file.strip("/"))
+        listed = s.run("ls-tree", "-z", "-l", s.resolve(ref), "--", file.strip("/"))
         entry = listed.split("\0")[0]
         meta, _, _ = entry.partition("\t")
         fields = meta.split()
-        if len(fields) != 3 or fields[1] != "blob":
+        if len(fields) != 4 or fields[1] != "blob":
             return None
+        if int(fields[3]) > MAX_FILE_READ:  # an instance wrote it: never read it whole
+            raise s.error(f"{file} at {ref} is {fields[3]} bytes, over {MAX_FILE_READ}")
         return s.run("cat-file", "blob", fields[2])
 
 

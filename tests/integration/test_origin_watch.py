@@ -9,8 +9,10 @@ import anyio
 import pytest
 
 from claude_orchestra._clock import SystemClock
+from claude_orchestra.errors import GitError
 from claude_orchestra.events import Event
 from claude_orchestra.evidence import OriginReader
+from claude_orchestra.gitops import MAX_FILE_READ
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, ReadRequest
 from claude_orchestra.tasklists import render_task_list
 from claude_orchestra.worktree import GitRepo, Worktree
@@ -109,3 +111,9 @@ async def test_a_workers_own_list_is_read_from_its_branch(repo: GitRepo) -> None
     assert [i.done for i in read.facts.branch_task_lists[1].items] == [True]  # its branch
     again = await watch.round(())  # nothing moved: read from the cache, the same facts
     assert again.facts == read.facts
+
+
+async def test_a_file_too_big_to_read_is_refused_not_read(repo: GitRepo) -> None:
+    await advance_main(repo, "WORKER_1_TASK_LIST.md", "x" * (MAX_FILE_READ + 1))
+    with pytest.raises(GitError, match="over"):
+        await repo.read_file("refs/orchestra/origin/main", "WORKER_1_TASK_LIST.md")
