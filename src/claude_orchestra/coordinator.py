@@ -191,6 +191,13 @@ class Coordinator:
             if any(c.reached for c in self.spending.crossings):
                 logger.warning("nothing more can be done within the budget")
                 return Outcome.BUDGET
-            logger.warning("nothing is running and nothing can be scheduled: the run stalled")
+            logger.warning(
+                "nothing is running and nothing can be scheduled: the run stalled "
+                "(open tasks %d, awaiting merge %s, branches ahead %d, states %s)",
+                ctx.progress.open_tasks(),
+                sorted(ctx.progress.awaiting_merge),
+                self.review.branches_ahead,
+                sorted({i.state.value for i in ctx.instances.values()}),
+            )
             return Outcome.STALLED
         return None
