@@ -123,6 +123,7 @@ def main() -> int:
     table += [
         f"| **all** | **{killed}** | **{checked}** | **{_pct(share)}** | |",
         "",
+        f"Not run this time: {', '.join(m for m in CORE if m not in modules) or 'none'}.",
         "Goal (issue #20): at least 85 % killed by tests that need no Claude Code.",
         "",
         f"## Survivors ({len(survivors)})",

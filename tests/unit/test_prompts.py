@@ -246,3 +246,14 @@ def test_the_check_catches_the_merge_prompt_inverted_or_its_sentence_deleted(
     broken = break_it(PROMPTS["merge"]())
     assert broken != PROMPTS["merge"]()
     assert what_not_to_do_problems("merge", broken) != []
+
+
+def test_the_last_well_formed_tag_counts_and_a_broken_one_is_skipped() -> None:
+    """A follow-up quotes its original; text the model echoes may hold a broken tag."""
+    first = '<!-- orchestra {"action": "work", "worker": 1} -->'
+    broken = '<!-- orchestra {"action": "merge", oops} -->'
+    last = '<!-- orchestra {"action": "fix", "branch": "worker-2"} -->'
+    assert parse_prompt_tag(f"{first}\n{broken}") == {"action": "work", "worker": 1}
+    assert parse_prompt_tag(f"{first}\n{broken}\n{last}") == {"action": "fix", "branch": "worker-2"}
+    assert parse_prompt_tag('<!-- orchestra ["not", "an", "object"] -->') is None
+    assert parse_prompt_tag("no tag at all") is None
