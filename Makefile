@@ -17,7 +17,7 @@ CCUSAGE := tools/ccusage/node_modules/.bin/ccusage
 NEED := sh tools/need.sh
 NODE_MAJOR := 22
 
-.PHONY: all setup setup-run setup-test demo test lint format docs bench clean
+.PHONY: all setup setup-run setup-test demo test lint format docs bench mutation clean
 
 all: test
 
@@ -81,5 +81,10 @@ docs: $(VENV)/.installed
 bench: setup
 	$(BIN)/python bench/hook_ingest.py
 
+# Mutation testing of the core modules against the fast tests (tens of minutes; not in CI).
+mutation: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	$(BIN)/python bench/mutation.py --diffs
+
 clean:
-	rm -rf $(VENV) tools/node_modules tools/ccusage/node_modules .tools-checked .test-tools-checked .tmux-checked site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf mutants $(VENV) tools/node_modules tools/ccusage/node_modules .tools-checked .test-tools-checked .tmux-checked site .pytest_cache .mypy_cache .ruff_cache

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-from claude_orchestra.testing.tools import require_claude, require_tmux
+from claude_orchestra.testing.tools import (
+    require_bwrap,
+    require_ccusage,
+    require_claude,
+    require_tmux,
+)
+
+# Hypothesis profiles. Both drop the per-example deadline: this suite runs on shared, noisy
+# machines where one slow example says nothing about the code, and a flaky deadline error
+# hides a real counterexample. ``ci`` (chosen when ``CI`` is set) also derandomizes, so a
+# CI run is reproducible; ``--hypothesis-profile NAME`` picks one by hand.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture
@@ -25,3 +40,15 @@ def claude_binary() -> Path:
 def tmux_binary() -> str:
     """tmux (skipped locally when missing, a failure under CI)."""
     return require_tmux()
+
+
+@pytest.fixture
+def bwrap_binary() -> str:
+    """bubblewrap (skipped off Linux and locally when missing, a failure under CI)."""
+    return require_bwrap()
+
+
+@pytest.fixture
+def ccusage_binary() -> Path:
+    """The pinned ccusage (skipped locally when missing, a failure under CI)."""
+    return require_ccusage()

@@ -79,6 +79,15 @@ def commit_prompt(branch: str, task: str | None, files: Sequence[str]) -> str:
     )
 
 
+def follow_up_prompt(prompt: str) -> str:
+    """A worker's prompt when it stopped without committing: ``prompt`` again (its tag
+    included), after one line asking it to finish."""
+    return (
+        "You stopped before finishing. Finish the task, commit and push your branch "
+        f"as asked.\n\n{prompt}"
+    )
+
+
 @final
 @attrs.define(eq=False)
 class WorkReview:
@@ -393,10 +402,7 @@ class WorkReview:
                 f"stopped without new commits on {branch}: {clip(assignment.task or '')}",
                 "prompt again",
             )
-            prompt = (
-                "You stopped before finishing. Finish the task, commit and push your branch "
-                f"as asked.\n\n{assignment.prompt}"
-            )
+            prompt = follow_up_prompt(assignment.prompt)
         await ctx.send(attrs.evolve(assignment, prompt=prompt))
 
     async def merge_finished(self, instance: Instance, event: MergeFinished) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 import pytest
 
-from claude_orchestra.testing.fake_api import FakeAnthropicAPI
+from claude_orchestra.prompt_tag import parse_prompt_tag
+from claude_orchestra.testing.fake_api import ApiRequest, FakeAnthropicAPI
 from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
 
 KEY = "sk-ant-e2e-" + "7" * 32
@@ -24,6 +25,25 @@ HOME = Path(tempfile.mkdtemp(prefix="orchestra-e2e-home-"))
 """A home of their own for the runs under test: Claude Code's Bash tool sources the user's
 shell start-up files, and a user's (a pyenv rehash lock left by a killed shell, say) must
 not decide whether a test passes."""
+
+WORKER_ACTIONS = ("work", "task")
+"""A worker's prompt for a task: the manager protocol's, the queue's."""
+MANAGER_ACTIONS = ("plan", "plan_tasks", "merge", "replan")
+"""Every prompt the manager gets."""
+
+
+def is_action(request: ApiRequest, *actions: str, **facts: object) -> bool:
+    """Whether what was just typed in ``request`` is a prompt whose machine tag has one of
+    ``actions`` (and every fact in ``facts``, such as ``worker=2``).
+
+    Phases are found by the tag, never by the prose: a rewording then cannot turn a filter
+    into an empty one that makes ``== []`` pass. A follow-up prompt repeats its original's
+    tag, so it counts as the original's action.
+    """
+    tag = parse_prompt_tag(request.last_user_text or "")
+    if tag is None or tag.get("action") not in actions:
+        return False
+    return all(tag.get(key) == value for key, value in facts.items())
 
 
 def environment() -> dict[str, str]:

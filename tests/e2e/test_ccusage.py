@@ -62,7 +62,7 @@ def as_json(usage: Usage) -> dict[str, int]:
     }
 
 
-@pytest.mark.skipif(not CCUSAGE.exists(), reason=f"{CCUSAGE} is missing: run `make setup`")
+@pytest.mark.usefixtures("ccusage_binary")  # skipped locally when missing, a failure under CI
 def test_the_ledger_equals_ccusage_and_the_fake_api(target: Target) -> None:
     result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]

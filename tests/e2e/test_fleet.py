@@ -11,7 +11,7 @@ from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import Target, open_target
+from .conftest import WORKER_ACTIONS, Target, is_action, open_target
 from .test_resume import kill_when, resume
 from .test_rotation import add_second_key
 
@@ -24,7 +24,7 @@ def test_no_request_reaches_a_limited_key_during_its_cooldown_nor_after_a_resume
     add_second_key(target)
     target.fake.inject("fake-api", Fault.rate_limit(retry_after=120))
     run = target.start()
-    kill_when(target, run, lambda r: "You are worker" in (r.last_user_text or ""))
+    kill_when(target, run, lambda r: is_action(r, *WORKER_ACTIONS))
     taken_up = resume(target)
     _, err = taken_up.communicate(timeout=300)
     assert taken_up.returncode == 0, err[-3000:]

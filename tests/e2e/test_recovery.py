@@ -25,12 +25,12 @@ from claude_orchestra.testing.scripted import (
     tool_reply,
 )
 
-from .conftest import Target, open_target
+from .conftest import WORKER_ACTIONS, Target, is_action, open_target
 
 
 def at_work(target: Target) -> None:
     """Return once a worker has sent its first request."""
-    target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+    target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
 
 
 def test_a_hung_request_is_found_stuck_and_the_instance_recovers(queued_target: Target) -> None:
@@ -130,7 +130,7 @@ def test_a_task_a_worker_cannot_finish_goes_back_to_the_manager(
     assert "farewell.py" in target.git("ls-tree", "-r", "--name-only", "main").split()
     assert "Replan: reword handed-back tasks" in target.git("log", "main", "--format=%s")
     assert report["totals"]["tasksDone"] == 2
-    refused = [r for r in target.fake.requests if "You are worker 2" in (r.last_user_text or "")]
+    refused = [r for r in target.fake.requests if is_action(r, *WORKER_ACTIONS, worker=2)]
     assert len({r.typed_prompts for r in refused}) >= 3  # the task, the follow-up, the redo
 
 
@@ -150,9 +150,7 @@ def claude_pid(target: Target, name: str) -> int:
 def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(queued_target: Target) -> None:
     target = queued_target
     run = target.start()
-    first = target.fake.wait_for_request(
-        lambda r: "You are worker" in (r.last_user_text or ""), timeout=60
-    )
+    first = target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
     # mid-task: its first tool has run, so the transcript holds the conversation
     seen = target.fake.wait_for_request(
         lambda r: r.cwd == first.cwd and r.number > first.number, timeout=60
@@ -173,9 +171,7 @@ def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(queued_targ
 def test_a_worker_that_dies_again_is_restarted_after_a_back_off(queued_target: Target) -> None:
     target = queued_target
     run = target.start()
-    first = target.fake.wait_for_request(
-        lambda r: "You are worker" in (r.last_user_text or ""), timeout=60
-    )
+    first = target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
     name = Path(first.cwd or "").name
     os.kill(claude_pid(target, name), signal.SIGKILL)
     again = target.fake.wait_for_request(  # the restarted process at work

@@ -22,7 +22,7 @@ from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.testing.ledger import ApiRequest
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import Target, cli, environment, open_target
+from .conftest import WORKER_ACTIONS, Target, cli, environment, is_action, open_target
 
 SEED = 20261124
 
@@ -97,11 +97,11 @@ def assert_finished_once(
 
 
 def is_worker(r: ApiRequest) -> bool:
-    return "You are worker" in (r.last_user_text or "")
+    return is_action(r, *WORKER_ACTIONS)
 
 
 def is_merge(r: ApiRequest) -> bool:
-    return "Workers finished work on" in (r.last_user_text or "")
+    return is_action(r, "merge")
 
 
 def wait_for_phase(target: Target, phase: str) -> None:

@@ -12,7 +12,7 @@ from claude_orchestra.tasklists import parse_task_list
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import KEY, Target, cli
+from .conftest import KEY, WORKER_ACTIONS, Target, cli, is_action
 
 
 def tree_text(folder: Path) -> str:
@@ -85,7 +85,7 @@ def test_at_the_time_limit_the_run_stops_gracefully_with_exit_3(queued_target: T
     (target.config / "orchestrator.json").write_text(json.dumps(settings))
     run = target.start()
     # once a worker is at work, every later request hangs: the run cannot finish
-    target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+    target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
     target.fake.inject("*", Fault.hang())
     out, err = run.communicate(timeout=120)
     assert run.returncode == 3, err[-3000:]
@@ -124,7 +124,7 @@ def test_sigterm_stops_the_run_cleanly(queued_target: Target) -> None:
     target = queued_target
     target.fake.inject("*", Fault.slow(delay=0.5))  # keep the run busy while we stop it
     run = target.start()
-    target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+    target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
     run.terminate()
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130, err[-2000:]

@@ -4,7 +4,6 @@ read or written."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -27,10 +26,7 @@ from .conftest import Target, open_target
 from .test_resume import lost_commits
 from .test_rotation import set_options
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None and not os.environ.get("CI"),  # under CI: `make setup` has it
-    reason="bubblewrap not installed (make setup installs it)",
-)
+pytestmark = pytest.mark.usefixtures("bwrap_binary")  # skipped locally, a failure under CI
 
 
 @attrs.define

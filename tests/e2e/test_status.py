@@ -9,7 +9,7 @@ import subprocess
 
 from claude_orchestra.testing.faults import Fault
 
-from .conftest import KEY, Target, cli
+from .conftest import KEY, WORKER_ACTIONS, Target, cli, is_action
 
 
 def where_the_key_shows(target: Target) -> list[str]:
@@ -42,7 +42,7 @@ def test_status_shows_a_live_run_with_evidence_then_its_outcome(target: Target) 
     """Also: while instances run, no key is on a command line or in tmux's environment."""
     target.fake.inject("*", Fault.slow(delay=0.3), times=8)  # live while status is asked
     run = target.start()
-    target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+    target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
     secrets_seen = where_the_key_shows(target)
     live = status(target)
     assert live["run"] == "running"
@@ -72,7 +72,7 @@ def test_a_killed_orchestrator_shows_as_not_running_and_cleanup_ends_its_instanc
     target = queued_target
     target.fake.inject("*", Fault.slow(delay=0.3))
     run = target.start()
-    target.fake.wait_for_request(lambda r: "You are worker" in (r.last_user_text or ""), timeout=60)
+    target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
     os.kill(run.pid, signal.SIGKILL)
     run.communicate(timeout=30)
     assert status(target)["run"] == "not running (no outcome)"

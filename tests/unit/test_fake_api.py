@@ -170,15 +170,44 @@ def test_callers_are_named_never_shown(fake: FakeAnthropicAPI, client: httpx.Cli
     post(client, "b", headers={"x-api-key": "sk-ant-unknown-9876"})
     anonymous = post(client, "c", headers={})
     assert [r.credential for r in fake.requests] == ["bob", "...9876", "<none>"]
+    assert [r.status for r in fake.requests] == [200, 401, 401]
     assert anonymous.status_code == 401
     assert fake.credential_name_for(KEY) == "alice"
     assert fake.credential_name_for("sk-other-wxyz") == "...wxyz"
     assert "sk-ant" not in repr(fake.requests)
 
 
+def test_an_unregistered_key_gets_the_apis_401_unless_any_key_is_accepted(
+    fake: FakeAnthropicAPI, client: httpx.Client
+) -> None:
+    stranger = {"x-api-key": "sk-ant-nobody-registered-4321"}
+    refused = post(client, "x", headers=stranger)
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+    }
+    assert refused.headers["request-id"].startswith("req_fake_")
+    bearer = post(client, "x", headers={"authorization": "Bearer sk-ant-oat01-nobody"})
+    assert bearer.status_code == 401
+    assert fake.served_usage() == Usage()  # nothing was served to either
+    fake.accept_unknown_keys = True
+    assert post(client, "x", headers=stranger).status_code == 200
+    fake.accept_unknown_keys = False
+    fake.register("stranger", stranger["x-api-key"])
+    assert post(client, "x", headers=stranger).status_code == 200
+    assert [(r.credential, r.status) for r in fake.requests] == [
+        ("...4321", 401),
+        ("...body", 401),
+        ("...4321", 200),
+        ("stranger", 200),
+    ]
+
+
 def test_rate_limit_for_one_caller_a_number_of_times(
     fake: FakeAnthropicAPI, client: httpx.Client
 ) -> None:
+    fake.register("bob", "sk-someone-else")
     fake.inject("alice", Fault.rate_limit(retry_after=3600, should_retry=False), times=2)
     other = post(client, "x", headers={"x-api-key": "sk-someone-else"})
     limited = [post(client, "x") for _ in range(2)]
@@ -375,9 +404,16 @@ def test_a_served_stream_with_latency_takes_at_least_its_drawn_time() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--first-token", "3-1"], ["--tokens-per-second", "0-5"], ["--first-token", "x"]]
+    "argv",
+    [
+        ["--first-token", "3-1"],
+        ["--tokens-per-second", "0-5"],
+        ["--first-token", "x"],
+        ["--key", "no-secret"],
+        ["--key", "=sk-no-name"],
+    ],
 )
-def test_the_standalone_refuses_impossible_latency(argv: list[str]) -> None:
+def test_the_standalone_refuses_impossible_options(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
@@ -433,6 +469,7 @@ def test_the_sync_server_leaves_no_thread_and_stops_with_a_hung_request() -> Non
         httpx.Client(timeout=10) as http,
     ):
         with FakeAnthropicAPI() as fake:
+            fake.register("alice", KEY)
             fake.inject("*", Fault.hang())
             http.base_url = httpx.URL(fake.base_url)
             pending = pool.submit(post, http, "x")
@@ -447,6 +484,7 @@ def test_the_sync_server_leaves_no_thread_and_stops_with_a_hung_request() -> Non
 @pytest.mark.anyio
 async def test_the_async_context_manager_serves_on_the_current_loop() -> None:
     async with FakeAnthropicAPI(script=EchoScript()) as fake:
+        fake.register("alice", KEY)
         fake.inject("*", Fault.hang(), times=1)
         responses: list[httpx.Response] = []
         async with (
@@ -466,23 +504,35 @@ async def test_the_async_context_manager_serves_on_the_current_loop() -> None:
 
 
 @pytest.mark.parametrize("fake_api_script", [EchoScript()])
-def test_the_fixture_takes_the_script_from_fake_api_script(fake_api: FakeAnthropicAPI) -> None:
+def test_the_fixture_takes_the_script_from_fake_api_script(
+    fake_api: FakeAnthropicAPI, fake_api_key: str
+) -> None:
     with httpx.Client(base_url=fake_api.base_url, timeout=10) as http:
-        message = http.post("/v1/messages", json=messages_body("hi", stream=False), headers=HEADERS)
+        body = messages_body("hi", stream=False)
+        message = http.post("/v1/messages", json=body, headers={"x-api-key": fake_api_key})
     assert message.json()["content"][0]["text"] == "echo: hi"
+    assert fake_api.requests[0].credential == "fake-api"
 
 
-def test_the_fixture_defaults_to_the_orchestra_script(fake_api: FakeAnthropicAPI) -> None:
+def test_the_fixture_defaults_to_the_orchestra_script_and_serves_its_key_only(
+    fake_api: FakeAnthropicAPI, fake_api_key: str
+) -> None:
     with httpx.Client(base_url=fake_api.base_url, timeout=10) as http:
-        message = http.post("/v1/messages", json=messages_body("hi", stream=False), headers=HEADERS)
+        body = messages_body("hi", stream=False)
+        message = http.post("/v1/messages", json=body, headers={"x-api-key": fake_api_key})
+        other = http.post("/v1/messages", json=body, headers=HEADERS)
     assert "scripted model" in message.json()["content"][0]["text"]
+    assert other.status_code == 401
 
 
 @pytest.mark.parametrize(
     "latency", [[], ["--latency", "--first-token", "0.01-0.02", "--tokens-per-second", "999"]]
 )
 def test_standalone_prints_its_address_and_stops_on_sigterm(latency: list[str]) -> None:
-    command = [sys.executable, "-m", "claude_orchestra.testing.fake_api", "--port", "0", *latency]
+    command = [
+        *(sys.executable, "-m", "claude_orchestra.testing.fake_api", "--port", "0"),
+        *("--key", f"alice={KEY}", *latency),
+    ]
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as proc:
         try:
@@ -497,6 +547,8 @@ def test_standalone_prints_its_address_and_stops_on_sigterm(latency: list[str]) 
                 body = messages_body("hi", stream=False)
                 reply = http.post("/v1/messages", json=body, headers=HEADERS).json()
                 assert "scripted model" in reply["content"][0]["text"]
+                stranger = {"x-api-key": "sk-ant-stranger"}
+                assert http.post("/v1/messages", json=body, headers=stranger).status_code == 401
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0
         finally:

@@ -3,8 +3,11 @@
 :class:`FakeAnthropicAPI` serves ``POST /v1/messages`` on 127.0.0.1 the way Claude Code
 2.1.328 expects it (see claude-code-facts §2): SSE frames for ``stream: true``, the
 message JSON otherwise, a ``request-id`` header, API-shaped errors. A :class:`Script`
-decides every reply. Faults are injected per credential, and a small control API under
-``/_fake/`` lets other processes inject faults and read the log and usage.
+decides every reply. Only registered secrets are served: a key or token that no
+:meth:`~FakeAnthropicAPI.register` call named gets the real API's 401
+``authentication_error`` (logged under its last four characters), unless
+``accept_unknown_keys`` is set. Faults are injected per credential, and a small control API
+under ``/_fake/`` lets other processes inject faults and read the log and usage.
 
 Use it as a context manager (the server runs on its own event loop in a thread, for plain
 tests and subprocesses) or as an async context manager (in the caller's task group)::
@@ -21,6 +24,7 @@ seed=7))`` answers like a model, a seeded wait for the first token then the outp
 streamed over several frames.
 
 Standalone: ``python -m claude_orchestra.testing.fake_api --port 0 [--script echo]
+[--key NAME=SECRET ...] [--accept-any-key]
 [--latency [--first-token 1-3] [--tokens-per-second 30-80] [--seed 0]]`` prints
 ``listening on http://127.0.0.1:PORT`` and serves until SIGINT or SIGTERM.
 """
@@ -92,12 +96,16 @@ class FakeAnthropicAPI:
         port: the port to bind; 0 picks a free one (see :attr:`base_url`).
         latency: model-like timing of every reply; ``None`` (the default) answers at
             once. May be swapped while serving.
+        accept_unknown_keys: serve secrets nobody registered too (``False``, the
+            default: they get a 401 ``authentication_error``, as from the real API). May
+            be changed while serving.
     """
 
     script: Script = attrs.field(factory=OrchestraScript)
     host: str = "127.0.0.1"
     port: int = 0
     latency: Latency | None = None
+    accept_unknown_keys: bool = False
     _ledger: RequestLedger = attrs.field(init=False, repr=False, factory=RequestLedger)
     _faults: FaultBook = attrs.field(init=False, repr=False, factory=FaultBook)
     _run_token: str = attrs.field(init=False, repr=False, factory=lambda: secrets.token_hex(3))
@@ -152,7 +160,8 @@ class FakeAnthropicAPI:
     # -- what tests change --------------------------------------------------------------
 
     def register(self, name: str, secret: Secret | str) -> None:
-        """Name the caller that sends ``secret`` (as ``x-api-key`` or Bearer token)."""
+        """Name the caller that sends ``secret`` (as ``x-api-key`` or Bearer token); only
+        registered secrets are served (see ``accept_unknown_keys``)."""
         self._ledger.register(name, secret)
 
     def credential_name_for(self, secret: Secret | str) -> str:
@@ -223,6 +232,7 @@ class FakeAnthropicAPI:
             wait_hang=self._wait_hang,
             release_hangs=self._release_in_loop,
             latency=lambda: self.latency,
+            accept_unknown=lambda: self.accept_unknown_keys,
         )
         sock = bind(self.host, self.port)
         try:
@@ -331,6 +341,14 @@ def _range(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"expected LOW-HIGH or a number, got {text!r}") from None
 
 
+def _named_key(text: str) -> tuple[str, str]:
+    """``"NAME=SECRET"`` as ``(name, secret)``."""
+    name, equals, secret = text.partition("=")
+    if not (name and equals and secret):
+        raise argparse.ArgumentTypeError("expected NAME=SECRET")
+    return name, secret
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fake standalone until SIGINT or SIGTERM; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m claude_orchestra.testing.fake_api")
@@ -353,6 +371,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="output rate, drawn uniformly (30-80)",
     )
     timing.add_argument("--seed", type=int, default=0, help="seed of the draws (0)")
+    callers = parser.add_argument_group(
+        "callers",
+        "who is served (default: only secrets registered here or by POST /_fake/credentials)",
+    )
+    callers.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=_named_key,
+        metavar="NAME=SECRET",
+        help="serve SECRET (x-api-key or Bearer token) and log it as NAME; repeatable",
+    )
+    callers.add_argument(
+        "--accept-any-key", action="store_true", help="serve unregistered secrets too"
+    )
     args = parser.parse_args(argv)
     latency = None
     if args.latency or args.first_token or args.tokens_per_second:
@@ -365,8 +398,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     fake = FakeAnthropicAPI(
-        script=SCRIPTS[args.script](), host=args.host, port=args.port, latency=latency
+        script=SCRIPTS[args.script](),
+        host=args.host,
+        port=args.port,
+        latency=latency,
+        accept_unknown_keys=args.accept_any_key,
     )
+    for name, secret in args.key:
+        fake.register(name, secret)
     anyio.run(_serve_until_signal, fake)
     return 0
 

@@ -76,6 +76,7 @@ class _Messages:
     wait_hang: Callable[[float | None], Awaitable[None]]
     latency: Callable[[], Latency | None]
     sleep: Callable[[float], Awaitable[None]]
+    accept_unknown: Callable[[], bool]
 
     async def handle(self, request: Request) -> Response:
         """Answer one request: log it, apply a fault, else the script's reply."""
@@ -101,6 +102,9 @@ class _Messages:
         if caller == NO_CREDENTIAL:
             self.ledger.update(record, status=401)
             return _error(401, "authentication_error", "x-api-key header is required", headers)
+        if not self.accept_unknown() and not self.ledger.is_registered(caller):
+            self.ledger.update(record, status=401)
+            return _error(401, "authentication_error", "invalid x-api-key", headers)
         rule = self.faults.take(caller, time.time())
         delay = 0.0
         if rule is not None:
@@ -189,6 +193,7 @@ def create_app(
     release_hangs: Callable[[], None],
     latency: Callable[[], Latency | None] = lambda: None,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    accept_unknown: Callable[[], bool] = lambda: False,
 ) -> Starlette:
     """The fake's ASGI app over its owner's state.
 
@@ -202,6 +207,9 @@ def create_app(
         latency: returns the latency model to answer with, or ``None`` for instant
             replies (read per request, so it can change).
         sleep: waits a number of seconds (a test may record the waits instead).
+        accept_unknown: returns whether a secret nobody registered is served (read per
+            request); by default it is refused with a 401 ``authentication_error``, as
+            the real API refuses a key it never issued.
     """
 
     async def post_fault(request: Request) -> Response:
@@ -250,6 +258,7 @@ def create_app(
         wait_hang=wait_hang,
         latency=latency,
         sleep=sleep,
+        accept_unknown=accept_unknown,
     )
     return Starlette(
         routes=[

@@ -1,7 +1,9 @@
 """The fake Messages API's memory: who is calling, and every request with what was served.
 
 Callers are named: tests :meth:`RequestLedger.register` each secret under a name, and the
-log shows names only; an unknown secret shows as its last four characters. Every request
+log shows names only; an unknown secret shows as its last four characters (and is refused
+with a 401, as the real API refuses a key it never issued, unless the fake was told to
+accept any key). Every request
 is logged when it arrives (``status`` ``None``: still being answered, as a hung one is) and
 updated when it is answered. The ledger is thread-safe and lets a test wait for a request
 without polling.
@@ -87,6 +89,11 @@ class RequestLedger:
         text = _secret_text(secret)
         with self._changed:
             return self._names.get(text) or f"...{text[-4:]}"
+
+    def is_registered(self, caller: str) -> bool:
+        """Whether ``caller`` (from :meth:`caller`) is a name a test registered."""
+        with self._changed:
+            return caller in self._names.values()
 
     def caller(self, headers: Mapping[str, str]) -> str:
         """The caller of a request with ``headers``: a registered secret first, key first."""

@@ -1,9 +1,15 @@
-"""Finding the real tools the integration tests drive: the pinned claude, tmux, git."""
+"""Finding the real tools the integration tests drive: the pinned claude, tmux, bwrap, ccusage.
+
+Each ``require_*`` skips the test when its tool is missing, and fails it when ``CI`` is set:
+CI runs ``make setup``, which installs every one of them, so a missing tool there is a
+broken set-up, never a reason to pass.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,5 +51,31 @@ def require_tmux() -> str:
     """tmux on PATH, or skip (fail under CI)."""
     found = shutil.which("tmux")
     require("tmux", found)
+    assert found is not None
+    return found
+
+
+def require_bwrap() -> str:
+    """bubblewrap on PATH (the sandbox runtime), or skip (fail under CI); always a skip
+    off Linux, where bubblewrap does not run."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip(f"bubblewrap runs on Linux only, not {sys.platform}")
+    found = shutil.which("bwrap")
+    require("bwrap", found)
+    assert found is not None
+    return found
+
+
+def pinned_ccusage() -> Path | None:
+    """The project-local ccusage binary (the ledger's cross-check), if ``make setup``
+    installed it."""
+    found = REPO_ROOT / "tools/ccusage/node_modules/.bin/ccusage"
+    return found if found.exists() else None
+
+
+def require_ccusage() -> Path:
+    """The pinned ccusage binary, or skip (fail under CI)."""
+    found = pinned_ccusage()
+    require("ccusage", found)
     assert found is not None
     return found
