@@ -21,6 +21,7 @@ import anyio
 
 from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
+from claude_orchestra.attach import attach_hint
 from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
 from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
@@ -200,6 +201,7 @@ class Orchestrator:
                         "originUrl": repo.origin_url,
                     }
                 )
+                logger.info("see the instances: %s", attach_hint(workspace.root))
                 instances = self._instances(names, claude, endpoint, runtime)
                 coordinator = self._coordinator(
                     instances, repo, worktrees, journal, started, runtime=runtime
