@@ -30,6 +30,7 @@ from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.costs import CostLedger
 from claude_orchestra.credentials import Secret
+from claude_orchestra.defaults import notify
 from claude_orchestra.defaults.manager import NAME as MANAGER
 from claude_orchestra.defaults.queue import NAME as QUEUE
 from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, UsageError
@@ -126,6 +127,7 @@ class Orchestrator:
         self.plugins = PluginHost(
             plugins, load_entry_points=load_entry_points, blocked=blocked_plugins
         )
+        notify.install(self.plugins.manager, config.orchestrator.notify)
         oauth = discover_oauth(self._environ, Path.home())
         settings = config.orchestrator
         self.rotator = AuthRotator(
