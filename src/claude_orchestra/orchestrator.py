@@ -318,6 +318,7 @@ class Orchestrator:
                 clock=self._clock,
                 started_at=started,
                 latency=latency,
+                ends_at=self._clock.wall() + settings.max_run_duration_minutes * 60,
             ),
             latency=latency,
         )
