@@ -11,7 +11,7 @@ import attrs
 from rich.console import Console
 
 from claude_orchestra.cli._status import render
-from claude_orchestra.cli._watch_view import view
+from claude_orchestra.cli._watch_view import preview, view
 from claude_orchestra.runmodel import RunModel, read_run
 from claude_orchestra.status import SCHEMA_VERSION
 
@@ -70,8 +70,8 @@ DOCUMENT = {
 }
 
 
-def text(renderable: object, height: int = 40) -> str:
-    console = Console(width=200, height=height, record=True, color_system=None)
+def text(renderable: object, height: int = 40, width: int = 200) -> str:
+    console = Console(width=width, height=height, record=True, color_system=None)
     with console.capture() as captured:
         console.print(renderable)
     return captured.get()
@@ -110,7 +110,16 @@ def test_status_and_watch_render_the_same_model() -> None:
     assert "key-2 (cooling 2 min)" in row
     assert row.split()[-3:] == ["$1.0000", "1.00", "3"]  # cost, $/h, commits to merge
     assert "worker-1's screen" in watched
+    narrow = text(view(run, 1, "", NOW, 30), width=110)  # a smaller terminal: the task gives way
+    row = next(line for line in narrow.splitlines() if "▶" in line)
+    for cell in ("worker-1", "worker", "working", "ToolUsed 1 s ago", "$1.0000", "1.00"):
+        assert cell in row
     assert "hello from worker-1" in watched
+
+
+def test_the_preview_drops_the_blank_runs_of_a_screen() -> None:
+    assert preview("\n\n\n✶ Working… (2s)\n\n\n──\n❯ \n\n") == ["✶ Working… (2s)", "", "──", "❯"]
+    assert preview("") == []
 
 
 def test_a_running_run_shows_its_time_and_budget_left() -> None:

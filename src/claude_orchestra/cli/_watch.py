@@ -62,6 +62,7 @@ class _Watch:
         self.live = live
         self.run = run
         self.selected = 0
+        self.note = ""
         try:
             self.tmux: RunTmux | None = RunTmux.of(workspace.root)
         except UsageError:
@@ -72,7 +73,8 @@ class _Watch:
         self.selected = min(self.selected, max(0, len(names) - 1))
         screen = self.tmux.capture(names[self.selected]) if self.tmux and names else ""
         height = self.live.console.size.height
-        self.live.update(view(self.run, self.selected, screen, time.time(), height), refresh=True)
+        shown = view(self.run, self.selected, screen, time.time(), height, note=self.note)
+        self.live.update(shown, refresh=True)
 
     def reload(self) -> None:
         run = read_run(self.workspace.status)
@@ -84,11 +86,12 @@ class _Watch:
         """Handle a key; ``False`` to quit."""
         if data in _QUIT:
             return False
+        self.note = ""
         if data in _UP:
             self.selected = max(0, self.selected - 1)
         elif data in _DOWN:
             self.selected = min(len(self.run.instances) - 1, self.selected + 1)
-        elif data in _ATTACH and self.tmux is not None and self.run.instances:
+        elif data in _ATTACH and self.run.instances:
             self.attach(fd)
         self.draw()
         return True
@@ -96,10 +99,12 @@ class _Watch:
     def attach(self, fd: int) -> None:
         name = self.run.instances[self.selected].name
         try:
-            argv = self.tmux.attach_command(name, environ=os.environ, nested=True)  # type: ignore[union-attr]
+            if self.tmux is None:
+                raise UsageError("attach", "the workspace names no tmux server (run.json)")
+            argv = self.tmux.attach_command(name, environ=os.environ, nested=True)
         except OrchestraError as exc:
             self.live.console.bell()
-            self.live.update(f"{exc}", refresh=True)
+            self.note = f"cannot attach: {exc}"
             return
         self.live.stop()
         termios.tcsetattr(fd, termios.TCSADRAIN, self.mode)

@@ -44,12 +44,15 @@ def header(run: RunModel, now: float) -> Text:
 def instances(run: RunModel, selected: int, now: float) -> Table:
     """One row per instance; the selected one highlighted."""
     table = Table(box=None, pad_edge=False, header_style="bold", expand=True)
-    for name in ("", "instance", "role", "state", "task", "last event", "credential"):
-        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=50)
+    # Names, states and money keep their width; the task and the credential give way.
+    widths = {"": 1, "instance": 9, "role": 7, "state": 8, "task": 10, "last event": 18}
+    for name, width in {**widths, "credential": 8}.items():
+        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width, max_width=50)
+    table.columns[4].ratio = 1  # the task takes what is left
     for name in ("cost", "$/h", "to merge"):
-        table.add_column(name, justify="right", no_wrap=True)
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name) + 1)
     cooling = {c.name: c.until for c in run.credentials if c.until}
-    elapsed = now - run.started_at
+    elapsed = (now if run.running else run.updated_at) - run.started_at  # an ended run's rate
     for index, i in enumerate(run.instances):
         until = cooling.get(i.credential)
         credential = i.credential + (f" (cooling {_minutes(until - now)})" if until else "")
@@ -70,15 +73,27 @@ def instances(run: RunModel, selected: int, now: float) -> Table:
     return table
 
 
-def view(run: RunModel, selected: int, screen: str, now: float, height: int) -> RenderableType:
-    """The whole view for a terminal ``height`` rows tall."""
+def preview(screen: str) -> list[str]:
+    """The screen's lines without the blank runs a full-screen UI leaves (one kept)."""
+    kept: list[str] = []
+    for line in screen.splitlines():
+        blank = not line.strip()
+        if blank and (not kept or not kept[-1].strip()):
+            continue
+        kept.append(line.rstrip())
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return kept
+
+
+def view(
+    run: RunModel, selected: int, screen: str, now: float, height: int, *, note: str = ""
+) -> RenderableType:
+    """The whole view for a terminal ``height`` rows tall (``note``: a line for the person,
+    such as why attaching failed)."""
     name = run.instances[selected].name if run.instances else "-"
     rows = max(3, height - len(run.instances) - 8)
-    lines = (
-        screen.rstrip("\n").splitlines()[-rows:]
-        if screen
-        else ["(no screen: the run's tmux is gone)"]
-    )
+    lines = preview(screen)[-rows:] or ["(no screen: the run's tmux is gone)"]
     return Group(
         header(run, now),
         Text(
@@ -89,5 +104,5 @@ def view(run: RunModel, selected: int, screen: str, now: float, height: int) -> 
         Panel(
             Text("\n".join(lines)), title=f"{name}'s screen", title_align="left", height=rows + 2
         ),
-        Text(KEYS, style="dim"),
+        Text(note, style="red") if note else Text(KEYS, style="dim"),
     )
