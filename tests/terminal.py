@@ -75,10 +75,12 @@ def terminal(name: str, *, cwd: Path, env: Mapping[str, str] | None = None) -> I
         env=environ,
         check=True,
     )
+    socket_path = term.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
     try:
         yield term
     finally:
         term.tmux("kill-server")
+        Path(socket_path).unlink(missing_ok=True)  # tmux leaves it behind
 
 
 def _path() -> str:

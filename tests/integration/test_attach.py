@@ -31,10 +31,17 @@ def run_workspace(tmp_path: Path, tmux_binary: str) -> Iterator[Path]:
     ):
         subprocess.run([*tmux, *args], check=True)
     workspace.write_run_file({"tmuxSocket": socket})
+    where = subprocess.run(
+        [*tmux, "display-message", "-p", "#{socket_path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     try:
         yield workspace.root
     finally:
         subprocess.run([*tmux, "kill-server"], check=False)
+        Path(where.stdout.strip()).unlink(missing_ok=True)  # tmux leaves it behind
 
 
 def attach(*args: str) -> subprocess.CompletedProcess[str]:
