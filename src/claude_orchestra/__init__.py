@@ -52,6 +52,14 @@ from claude_orchestra.events import FailureKind
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import Instance, InstanceView, Role, StateChange
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.notifications import (
+    Moment,
+    Notification,
+    NotifyConfig,
+    for_budget,
+    for_incident,
+    for_summary,
+)
 from claude_orchestra.orchestrator import Orchestrator
 from claude_orchestra.progress import (
     Assignment,
@@ -108,6 +116,9 @@ __all__ = [
     "MergeDelivered",
     "MergePlan",
     "MergeRecord",
+    "Moment",
+    "Notification",
+    "NotifyConfig",
     "OrchestraConfig",
     "OrchestraError",
     "Orchestrator",
@@ -130,6 +141,9 @@ __all__ = [
     "WorkerFinished",
     "Worktree",
     "WorktreeView",
+    "for_budget",
+    "for_incident",
+    "for_summary",
     "hookimpl",
     "load_config",
 ]

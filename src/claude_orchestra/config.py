@@ -35,6 +35,7 @@ from claude_orchestra.config_files import read_config_json
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.gitops import redact
+from claude_orchestra.notifications import NotifyConfig
 from claude_orchestra.refnames import branch_problem
 from claude_orchestra.taskfile import TASK_FILE
 from claude_orchestra.transcripts import Price
@@ -201,6 +202,8 @@ class OrchestraConfig:
     """Spending limits for the run, each instance and each credential (none by default)."""
     prices: dict[str, Price] = attrs.field(factory=dict)
     """USD per million tokens by model, over the built-in table."""
+    notify: NotifyConfig = attrs.field(factory=NotifyConfig)
+    """Where to tell a person about limits, budgets, stalls and the run's end (#15)."""
 
 
 @final
@@ -262,6 +265,12 @@ def _reject_bool(value: Any, kinds: tuple[type, ...], what: str) -> Any:
     return value
 
 
+def _structure_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"must be true or false, got {json.dumps(value)[:40]}")
+    return value
+
+
 def _build_converter() -> cattrs.Converter:
     """Type checks per field; the field validators give the range checks."""
     converter = cattrs.Converter(forbid_extra_keys=True)
@@ -294,6 +303,7 @@ def _build_converter() -> cattrs.Converter:
             raise ValueError(f"must be one of {choices}, got {json.dumps(value)[:40]}") from None
 
     converter.register_structure_hook(int, structure_int)
+    converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(float, structure_float)
     converter.register_structure_hook(str, structure_str)
     converter.register_structure_hook(str | list[str] | None, structure_configs)
@@ -301,7 +311,7 @@ def _build_converter() -> cattrs.Converter:
     return converter
 
 
-for _cls in (OrchestraConfig, BudgetConfig, Price):
+for _cls in (OrchestraConfig, BudgetConfig, Price, NotifyConfig):
     attrs.resolve_types(_cls)
 _converter = _build_converter()
 
@@ -416,4 +426,5 @@ def describe(config: RunConfig) -> Mapping[str, Any]:
     repository URL blanked out) and the credentials' names."""
     dumped = dump_orchestrator_json(config.orchestrator)
     dumped["repositoryUrl"] = redact(dumped["repositoryUrl"])
+    dumped["notify"] = config.orchestrator.notify.described()
     return {**dumped, "credentials": [c.name for c in config.credentials]}

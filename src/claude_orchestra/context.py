@@ -70,7 +70,15 @@ class RunContext:
         ever typed on a credential that is cooling down, invalid or spent."""
         return self.rotator.usable(instance.credential.name)
 
-    def incident(self, kind: IncidentKind, instance: Instance, evidence: str, action: str) -> None:
+    def incident(
+        self,
+        kind: IncidentKind,
+        instance: Instance,
+        evidence: str,
+        action: str,
+        *,
+        resumes_at: float | None = None,
+    ) -> None:
         """Record what went wrong and what is done about it: log, journal, report, plugins."""
         incident = Incident(
             at=self.clock.wall(),
@@ -78,6 +86,7 @@ class RunContext:
             instance=instance.name,
             evidence=evidence,
             action=action,
+            resumes_at=resumes_at,
         )
         logger.warning("%s: %s: %s -> %s", instance.name, kind.value, evidence, action)
         self.progress.incidents.append(incident)

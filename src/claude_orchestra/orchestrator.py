@@ -21,6 +21,7 @@ import anyio
 
 from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
+from claude_orchestra.attach import attach_hint
 from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
 from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
@@ -29,6 +30,7 @@ from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.costs import CostLedger
 from claude_orchestra.credentials import Secret
+from claude_orchestra.defaults import notify
 from claude_orchestra.defaults.manager import NAME as MANAGER
 from claude_orchestra.defaults.queue import NAME as QUEUE
 from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, UsageError
@@ -125,6 +127,7 @@ class Orchestrator:
         self.plugins = PluginHost(
             plugins, load_entry_points=load_entry_points, blocked=blocked_plugins
         )
+        notify.install(self.plugins.manager, config.orchestrator.notify)
         oauth = discover_oauth(self._environ, Path.home())
         settings = config.orchestrator
         self.rotator = AuthRotator(
@@ -197,6 +200,7 @@ class Orchestrator:
                         "originUrl": repo.origin_url,
                     }
                 )
+                logger.info("see the instances: %s", attach_hint(workspace.root))
                 instances = self._instances(names, claude, endpoint, runtime)
                 coordinator = self._coordinator(
                     instances, repo, worktrees, journal, started, runtime=runtime
@@ -312,6 +316,7 @@ class Orchestrator:
                 started_at=started,
                 latency=latency,
                 secrets=self.secrets,
+                ends_at=self._clock.wall() + settings.max_run_duration_minutes * 60,
             ),
             latency=latency,
         )

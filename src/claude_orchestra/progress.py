@@ -164,6 +164,9 @@ class Incident:
     instance: str | None
     evidence: str
     action: str
+    resumes_at: float | None = None
+    """For a credential limit: when the instance's work resumes (wall clock; now when it
+    moved to another credential, the reset time when it waits for one)."""
 
 
 @final

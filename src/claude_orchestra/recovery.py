@@ -227,6 +227,7 @@ class Recovery:
                     instance,
                     clip(evidence),
                     f"restart on {credential.name}",
+                    resumes_at=ctx.clock.wall(),
                 )
                 await self.relaunch(instance, credential=credential)
             case StayOn() if instance.name in self._stale_input:
@@ -240,6 +241,7 @@ class Recovery:
                     instance,
                     clip(evidence),
                     f"pause {wait:.0f} s until a credential resets",
+                    resumes_at=ctx.clock.wall() + wait,
                 )
                 self._paused.add(instance.name)
                 ctx.timers.add(ctx.clock.now() + wait, CredentialDue(instance=instance.name))

@@ -209,4 +209,5 @@ def _incident(entry: dict[str, Any]) -> Incident:
         instance=entry.get("instance"),
         evidence=str(entry.get("evidence", "")),
         action=str(entry.get("action", "")),
+        resumes_at=entry.get("resumes_at"),
     )

@@ -30,6 +30,9 @@ from claude_orchestra.progress import RunProgress
 from claude_orchestra.spending import Spending
 
 STATUS_FILE = "status.json"
+SCHEMA_VERSION = 1
+"""``status.json``'s ``schemaVersion``: raised when a field changes meaning or goes away
+(new fields do not raise it)."""
 
 
 def projection(
@@ -67,6 +70,8 @@ class StatusBoard:
     """The loop's event latency (hook received -> applied)."""
     secrets: Callable[[], Iterable[Secret]] = tuple
     """The run's secrets now: redacted from every string of the file."""
+    ends_at: float | None = None
+    """When the run's time limit ends it (wall clock)."""
     _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
 
     def saw(self, event: Event) -> None:
@@ -88,11 +93,15 @@ class StatusBoard:
         by_instance = ledger.spend_by("instance")
         total, done = self.progress.task_counts()
         return {
+            "schemaVersion": SCHEMA_VERSION,
             "pid": os.getpid(),
             "startedAt": self.started_at,
             "updatedAt": now,
             "outcome": outcome,
             "tasks": {"total": total, "done": done},
+            "merges": len(self.progress.merges),
+            "incidents": len(self.progress.incidents),
+            "endsAt": self.ends_at,
             "loopLatency": self.latency.as_json(),
             "instances": [
                 self._instance(instance, by_instance.get(name, Spend()))
@@ -132,6 +141,7 @@ class StatusBoard:
             "stoppedForBudget": instance.name in self.spending.retired,
             "costUsd": round(spend.cost_usd, 6),
             "tokens": spend.tokens,
+            "awaitingMerge": len(self.progress.awaiting_merge.get(instance.name, ())),
         }
 
 

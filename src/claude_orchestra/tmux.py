@@ -31,12 +31,13 @@ from claude_orchestra.typed_text import plain_text
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-_SESSION = "orchestra"
+SESSION = "orchestra"
+"""The one tmux session of a run's server; its windows are named after the instances."""
 
 
 def _target(name: str) -> str:
     """The tmux target of instance ``name``'s window, by exact names (no lookup needed)."""
-    return f"={_SESSION}:={name}"
+    return f"={SESSION}:={name}"
 
 
 _limiter = anyio.CapacityLimiter(4)
@@ -129,10 +130,10 @@ class TmuxServer:
 
         def start() -> int:
             env = dict(write_launch_env(spec))  # secrets to a private file, not to tmux
-            if self._server.has_session(_SESSION):
-                session = self._server.sessions.get(session_name=_SESSION, default=None)
+            if self._server.has_session(SESSION):
+                session = self._server.sessions.get(session_name=SESSION, default=None)
                 if session is None:
-                    raise TmuxError("new-window", f"session {_SESSION!r} vanished")
+                    raise TmuxError("new-window", f"session {SESSION!r} vanished")
                 session.new_window(
                     window_name=name,
                     start_directory=spec.cwd,
@@ -141,7 +142,7 @@ class TmuxServer:
                 )
             else:
                 self._server.new_session(
-                    session_name=_SESSION,
+                    session_name=SESSION,
                     window_name=name,
                     start_directory=spec.cwd,
                     window_command=command,

@@ -267,3 +267,25 @@ def test_the_pull_request_merger_posts_once_per_branch_with_its_token() -> None:
     finally:
         forge.shutdown()
         forge.server_close()
+
+
+def test_the_notify_channel_writes_each_moment_and_skips_the_rest(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = tmp_path / "notifications.txt"
+    monkeypatch.setenv("ORCHESTRA_NOTIFY_FILE", str(out))
+    plugin = load("notify_channel")
+    host = PluginHost([plugin], load_entry_points=False)  # signatures checked by pluggy
+    for kind in (IncidentKind.STUCK, IncidentKind.GAVE_UP):  # no moment, then one
+        host.notify(
+            "orchestra_incident",
+            incident=Incident(
+                at=1.0, kind=kind, instance="worker-2", evidence="secret", action="stop it"
+            ),
+        )
+    sent = plugin.send(None)
+    assert sent is None
+    for thread in threading.enumerate():
+        if thread.name == "notify-file":
+            thread.join(timeout=10)
+    assert out.read_text() == "instance_gave_up: worker-2: gave up; stop it\n"

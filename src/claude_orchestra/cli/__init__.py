@@ -23,7 +23,7 @@ import claude_orchestra
 from claude_orchestra.errors import OrchestraError
 from claude_orchestra.prerequisites import CLAUDE_CODE_VERSION
 
-from . import _cleanup, _demo, _doctor, _init, _run, _status, _validate
+from . import _attach, _cleanup, _demo, _doctor, _init, _run, _status, _validate, _watch
 from ._output import PROG, problem_lines
 
 _EPILOG = """\b
@@ -62,7 +62,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
-for _module in (_run, _status, _validate, _cleanup, _demo, _doctor, _init):
+for _module in (_run, _status, _watch, _attach, _validate, _cleanup, _demo, _doctor, _init):
     cli.add_command(_module.command)
 
 

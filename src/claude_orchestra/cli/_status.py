@@ -18,79 +18,63 @@ from rich.table import Table
 from rich.text import Text
 
 from claude_orchestra import UsageError
-from claude_orchestra._process import alive
 from claude_orchestra.cli._output import print_json, show
-from claude_orchestra.status import read_status
+from claude_orchestra.runmodel import RunModel, read_run
 from claude_orchestra.workspace import Workspace
 
-_STATE_STYLES = {"working": "green", "prompted": "green", "idle": "cyan", "stopped": "dim"}
+STATE_STYLES = {"working": "green", "prompted": "green", "idle": "cyan", "stopped": "dim"}
+"""The colour of each instance state (``watch`` uses the same)."""
 
 
-def run_state(status: dict[str, Any]) -> str:
-    """``running``, the outcome, or ``not running`` (the process died without an outcome)."""
-    if status.get("outcome"):
-        return f"ended: {status['outcome']}"
-    return "running" if alive(status.get("pid")) else "not running (no outcome)"
+def ago(at: float | None, now: float) -> str:
+    """``12 s ago``, or ``-`` when there is no time."""
+    return "-" if at is None else f"{now - at:.0f} s ago"
 
 
-def _ago(at: object, now: float) -> str:
-    return f"{now - at:.0f} s ago" if isinstance(at, int | float) else "-"
-
-
-def _instances(status: dict[str, Any], now: float) -> Table:
+def _instances(run: RunModel, now: float) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name in ("instance", "state", "last event", "credential"):
         table.add_column(name, no_wrap=True)
     table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("assignment / evidence", overflow="ellipsis", no_wrap=True, max_width=60)
-    for i in status.get("instances", []):
-        note = i.get("assignment") or i.get("evidence") or ""
-        if i.get("stoppedForBudget"):
+    for i in run.instances:
+        note = i.assignment or i.evidence or ""
+        if i.stopped_for_budget:
             note = "stopped: its budget is spent"
         table.add_row(
-            i["name"],
-            Text(i["state"], style=_STATE_STYLES.get(i["state"], "yellow")),
-            f"{i.get('lastEvent') or '-'} {_ago(i.get('lastEventAt'), now)}",
-            i["credential"],
-            f"${i.get('costUsd', 0):.4f}",
+            i.name,
+            Text(i.state, style=STATE_STYLES.get(i.state, "yellow")),
+            f"{i.last_event or '-'} {ago(i.last_event_at, now)}",
+            i.credential,
+            f"${i.cost_usd:.4f}",
             note,
         )
     return table
 
 
-def render(status: dict[str, Any], now: float) -> Group:
+def render(run: RunModel, now: float) -> Group:
     """The status for a person: a headline, the instances' table, credentials, spend."""
-    tasks = status.get("tasks", {})
-    spending = status.get("spending", {})
-    total = spending.get("total", {})
-    rate = spending.get("rate", {})
     parts: list[Any] = [
         Text(
-            f"Run {run_state(status)} · updated {_ago(status.get('updatedAt'), now)} · "
-            f"tasks {tasks.get('done', 0)}/{tasks.get('total', 0)} done",
+            f"Run {run.state} · updated {ago(run.updated_at, now)} · "
+            f"tasks {run.tasks_done}/{run.tasks_total} done",
             style="bold",
         ),
         Text(""),
-        _instances(status, now),
+        _instances(run, now),
         Text(""),
     ]
-    for c in status.get("credentials", []):
-        spent = spending.get("byCredential", {}).get(c["name"], {}).get("costUsd", 0.0)
-        until = (
-            f" until {time.strftime('%H:%M:%S', time.localtime(c['until']))}"
-            if c.get("until")
-            else ""
-        )
-        parts.append(Text(f"credential {c['name']:<12} {c['status']}{until} · ${spent:.4f}"))
-    left = rate.get("secondsToBudget")
+    for c in run.credentials:
+        until = f" until {time.strftime('%H:%M:%S', time.localtime(c.until))}" if c.until else ""
+        parts.append(Text(f"credential {c.name:<12} {c.status}{until} · ${c.cost_usd:.4f}"))
+    left = run.seconds_to_budget
     parts.append(
         Text(
-            f"Spent ${total.get('costUsd', 0.0):.4f} ({total.get('tokens', 0)} tokens) · "
-            f"${rate.get('usdPerHour', 0.0):.2f}/h"
+            f"Spent ${run.cost_usd:.4f} ({run.tokens} tokens) · ${run.usd_per_hour:.2f}/h"
             + ("" if left is None else f" · budget spent in about {left / 60:.0f} min at this rate")
         )
     )
-    latency = status.get("loopLatency") or {}
+    latency = run.document.get("loopLatency") or {}
     if latency.get("events"):
         parts.append(
             Text(
@@ -117,18 +101,24 @@ Examples:
     required=True,
     help="The run's workspace.",
 )
-@click.option("--json", "as_json", is_flag=True, help="The whole status as JSON (plus `run`).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The whole status as JSON (with `schemaVersion`, plus `run`).",
+)
 def command(workspace: Path, as_json: bool) -> int:
     """The live state of a run, with evidence: each instance, each credential, the spend.
 
     Exit 2 when the workspace holds no run status.
     """
     folder = Workspace(workspace)
-    status = read_status(folder.status)
-    if status is None:
+    run = read_run(folder.status)
+    if run is None:
         raise UsageError("--workspace", f"{folder.root} holds no run status (status.json)")
     if as_json:
-        print_json({**status, "run": run_state(status)})
+        rest = {k: v for k, v in run.document.items() if k != "schemaVersion"}
+        print_json({"schemaVersion": run.schema_version, **rest, "run": run.state})
     else:
-        show(render(status, time.time()))
+        show(render(run, time.time()))
     return 0

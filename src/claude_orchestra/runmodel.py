@@ -1,0 +1,173 @@
+"""One typed model of a run, read from ``status.json``: what ``status`` and ``watch`` show.
+
+:func:`read_run` parses the document the run rewrites after every event into a
+:class:`RunModel` (missing fields, from an older run, take neutral defaults); both views
+render that value, so they never disagree about a run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, final
+
+import attrs
+
+from claude_orchestra._process import alive
+from claude_orchestra.status import read_status
+
+
+def _num(value: object, default: float = 0.0) -> float:
+    return float(value) if isinstance(value, int | float) else default
+
+
+def _opt(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@final
+@attrs.frozen(kw_only=True)
+class InstanceRow:
+    """One instance as the run last published it."""
+
+    name: str
+    role: str
+    state: str
+    credential: str
+    last_event: str | None
+    last_event_at: float | None
+    evidence: str | None
+    assignment: str | None
+    stopped_for_budget: bool
+    cost_usd: float
+    tokens: int
+    awaiting_merge: int
+    """Commits of its branch waiting to be merged."""
+
+    def burn_rate(self, elapsed: float) -> float:
+        """USD per hour over ``elapsed`` seconds of run."""
+        return self.cost_usd / (max(elapsed, 1.0) / 3600)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class CredentialRow:
+    """One credential's standing and what was spent on it."""
+
+    name: str
+    status: str
+    until: float | None
+    """The end of its cooldown, when it is cooling."""
+    cost_usd: float
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RunModel:
+    """A run as ``status.json`` describes it."""
+
+    schema_version: int
+    pid: int | None
+    started_at: float
+    updated_at: float
+    outcome: str | None
+    alive: bool
+    """The run's process is still running."""
+    tasks_done: int
+    tasks_total: int
+    merges: int
+    incidents: int
+    ends_at: float | None
+    """When the time limit ends the run."""
+    instances: tuple[InstanceRow, ...]
+    credentials: tuple[CredentialRow, ...]
+    cost_usd: float
+    tokens: int
+    usd_per_hour: float
+    budget_usd: float | None
+    seconds_to_budget: float | None
+    document: dict[str, Any] = attrs.field(repr=False, eq=False)
+    """The whole document (``status --json`` prints it)."""
+
+    @property
+    def state(self) -> str:
+        """``running``, ``ended: <outcome>``, or ``not running (no outcome)`` (killed)."""
+        if self.outcome:
+            return f"ended: {self.outcome}"
+        return "running" if self.alive else "not running (no outcome)"
+
+    @property
+    def running(self) -> bool:
+        """Still going: no outcome and the process lives."""
+        return self.outcome is None and self.alive
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> RunModel:
+        """The model of a decoded ``status.json``."""
+        tasks = document.get("tasks") or {}
+        spending = document.get("spending") or {}
+        total = spending.get("total") or {}
+        rate = spending.get("rate") or {}
+        by_credential = spending.get("byCredential") or {}
+        pid = document.get("pid")
+        return cls(
+            schema_version=int(document.get("schemaVersion") or 0),
+            pid=pid if isinstance(pid, int) else None,
+            started_at=_num(document.get("startedAt")),
+            updated_at=_num(document.get("updatedAt")),
+            outcome=_str(document.get("outcome")),
+            alive=alive(pid),
+            tasks_done=int(tasks.get("done") or 0),
+            tasks_total=int(tasks.get("total") or 0),
+            merges=int(document.get("merges") or 0),
+            incidents=int(document.get("incidents") or 0),
+            ends_at=_opt(document.get("endsAt")),
+            instances=tuple(_instance(i) for i in document.get("instances") or ()),
+            credentials=tuple(
+                CredentialRow(
+                    name=str(c.get("name")),
+                    status=str(c.get("status")),
+                    until=_opt(c.get("until")),
+                    cost_usd=_num((by_credential.get(c.get("name")) or {}).get("costUsd")),
+                )
+                for c in spending_credentials(document)
+            ),
+            cost_usd=_num(total.get("costUsd")),
+            tokens=int(total.get("tokens") or 0),
+            usd_per_hour=_num(rate.get("usdPerHour")),
+            budget_usd=_opt((spending.get("budget") or {}).get("usd")),
+            seconds_to_budget=_opt(rate.get("secondsToBudget")),
+            document=document,
+        )
+
+
+def spending_credentials(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document's credentials (a list of objects)."""
+    found = document.get("credentials") or []
+    return [c for c in found if isinstance(c, dict)]
+
+
+def _instance(i: dict[str, Any]) -> InstanceRow:
+    return InstanceRow(
+        name=str(i.get("name")),
+        role=str(i.get("role") or ""),
+        state=str(i.get("state") or ""),
+        credential=str(i.get("credential") or ""),
+        last_event=_str(i.get("lastEvent")),
+        last_event_at=_opt(i.get("lastEventAt")),
+        evidence=_str(i.get("evidence")),
+        assignment=_str(i.get("assignment")),
+        stopped_for_budget=bool(i.get("stoppedForBudget")),
+        cost_usd=_num(i.get("costUsd")),
+        tokens=int(i.get("tokens") or 0),
+        awaiting_merge=int(i.get("awaitingMerge") or 0),
+    )
+
+
+def read_run(path: Path) -> RunModel | None:
+    """The model of the ``status.json`` at ``path``, or ``None`` when there is none."""
+    document = read_status(path)
+    return None if document is None else RunModel.from_document(document)
