@@ -175,7 +175,13 @@ async def test_a_killed_process_is_reported_by_tmux_as_a_pane_death(
             await rig.instance.send("hello")
             await rig.until(InstanceState.IDLE)
             (transcript,) = rig.instance.transcripts
-            await wait_until(lambda: '"type":"assistant"' in Path(transcript).read_text())
+            # Claude Code writes the transcript a moment after the turn ends
+            await wait_until(
+                lambda: (
+                    Path(transcript).exists()
+                    and '"type":"assistant"' in Path(transcript).read_text()
+                )
+            )
             assert rig.instance.pid is not None
             # the pane runs the relay's wrapper; claude is its child
             children = Path(f"/proc/{rig.instance.pid}/task/{rig.instance.pid}/children")

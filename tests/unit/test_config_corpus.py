@@ -155,6 +155,8 @@ def test_validate_prints_no_token_of_the_repository_url(
 ) -> None:
     document = {"repositoryUrl": "https://ghp_zz9secret@github.com/org/repo.git"}
     (tmp_path / "orchestrator.json").write_text(json.dumps(document))
+    key = {"name": "k", "primaryApiKey": "sk-ant-corpus-" + "4" * 32}
+    (tmp_path / "api-keys.json").write_text(json.dumps([key]))  # validate wants a login too
     code, out, err = validate(tmp_path, capsys)
     assert code == 0, err
     assert "zz9secret" not in out + err

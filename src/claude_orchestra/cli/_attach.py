@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from claude_orchestra.attach import RunTmux, exec_command
+from claude_orchestra.cli._output import Folder
 
 
 @click.command(
@@ -26,7 +27,7 @@ Detach (the run goes on) with C-b d.
 @click.argument("name", required=False)
 @click.option(
     "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Folder(),
     required=True,
     help="The run's workspace.",
 )

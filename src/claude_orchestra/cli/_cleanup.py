@@ -15,7 +15,7 @@ import anyio
 import click
 
 from claude_orchestra import GitError, OrchestraError, Runtime, UsageError, load_config
-from claude_orchestra.cli._output import problem_lines
+from claude_orchestra.cli._output import Folder, problem_lines
 from claude_orchestra.orchestrator import runtime_of
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.tmux import TmuxServer
@@ -71,7 +71,7 @@ Examples:
 )
 @click.option(
     "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Folder(),
     required=True,
     help="The run's workspace.",
 )

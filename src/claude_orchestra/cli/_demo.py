@@ -23,6 +23,7 @@ from claude_orchestra import Orchestrator, PrerequisiteError, RunSummary, load_c
 from claude_orchestra.claude_install import install_claude
 from claude_orchestra.cli import _logging
 from claude_orchestra.cli._doctor import wants_install
+from claude_orchestra.cli._output import Folder
 from claude_orchestra.machine import Machine
 from claude_orchestra.prerequisites import (
     CLAUDE_CODE_VERSION,
@@ -127,7 +128,7 @@ Examples:
 @click.option(
     "--dir",
     "folder",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Folder(),
     help="An empty folder for the demo (default: a new temporary one).",
 )
 @click.option(

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from claude_orchestra import OrchestraError, RunConfig, load_config
 from claude_orchestra.claude_install import install_claude
-from claude_orchestra.cli._output import print_json, problem_lines, show
+from claude_orchestra.cli._output import Folder, print_json, problem_lines, show
 from claude_orchestra.machine import Machine
 from claude_orchestra.prerequisites import (
     CLAUDE_CODE_VERSION,
@@ -92,7 +92,7 @@ Examples:
 @click.option(
     "--config",
     "config_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Folder(),
     help="Also check this config folder (its claudeCommand, runtime and keys).",
 )
 @click.option("--runtime", help="Check for this runtime (local, sandbox, container).")

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from claude_orchestra import UsageError
+from claude_orchestra.cli._output import Folder
 from claude_orchestra.machine import Machine
 
 _SANDBOX_NOTE = {
@@ -114,12 +115,12 @@ Examples:
 )
 @click.option(
     "--repo",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    type=Folder(exists=True),
     default=Path(),
     show_default="this folder",
     help="The git repository the config is for.",
 )
-@click.argument("config_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("config_dir", type=Folder())
 def command(repo: Path, config_dir: Path) -> int:
     """Write a config folder for a repository, ready to edit and validate.
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console, RenderableType
 
 PROG = "claude-orchestra"
@@ -55,3 +57,16 @@ def show(renderable: RenderableType) -> None:
     with out.capture() as captured:
         out.print(renderable)
     print("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
+class Folder(click.Path):
+    """A folder argument: a ``Path``, never a file; a NUL byte is a usage error (exit 2),
+    not the ``ValueError`` the file system raises on it."""
+
+    def __init__(self, *, exists: bool = False) -> None:
+        super().__init__(path_type=Path, file_okay=False, exists=exists)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\0" in value:
+            self.fail("the path holds a NUL byte", param, ctx)
+        return super().convert(value, param, ctx)

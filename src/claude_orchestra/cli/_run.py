@@ -12,11 +12,12 @@ import click
 
 from claude_orchestra import Orchestrator, RunConfig, UsageError, load_config
 from claude_orchestra.cli import _logging
+from claude_orchestra.cli._output import Folder
 from claude_orchestra.cli._preflight import preflight
 from claude_orchestra.report import summary_text
 from claude_orchestra.workspace import Workspace
 
-_DIR = click.Path(path_type=Path, file_okay=False)
+_DIR = Folder()
 
 
 def _config(config: Path | None, workspace: Path | None, resume: bool) -> RunConfig:

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from claude_orchestra import UsageError
-from claude_orchestra.cli._output import print_json, show
+from claude_orchestra.cli._output import Folder, print_json, show
 from claude_orchestra.runmodel import RunModel, read_run
 from claude_orchestra.workspace import Workspace
 
@@ -97,7 +97,7 @@ Examples:
 )
 @click.option(
     "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Folder(),
     required=True,
     help="The run's workspace.",
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from claude_orchestra import OrchestraError, load_config
-from claude_orchestra.cli._output import print_json
+from claude_orchestra.cli._output import Folder, print_json
 from claude_orchestra.cli._preflight import preflight
 from claude_orchestra.gitops import redact
 
@@ -24,7 +24,7 @@ Examples:
 )
 @click.option(
     "--config",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Folder(),
     required=True,
     help="The config folder.",
 )

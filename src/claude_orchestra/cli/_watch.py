@@ -28,7 +28,7 @@ from rich.live import Live
 
 from claude_orchestra import UsageError
 from claude_orchestra.attach import RunTmux
-from claude_orchestra.cli._output import console
+from claude_orchestra.cli._output import Folder, console
 from claude_orchestra.cli._watch_view import view
 from claude_orchestra.errors import OrchestraError
 from claude_orchestra.runmodel import RunModel, read_run
@@ -165,7 +165,7 @@ window (C-b d comes back), q quits.
 )
 @click.option(
     "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=Folder(),
     required=True,
     help="The run's workspace.",
 )
