@@ -131,6 +131,9 @@ def _run(
         **rss,
         **{f"cpu_{kind}_s": seconds for kind, seconds in cpu.items()},
     }
+    for incident in report["incidents"]:  # by kind, in the JSON results
+        key = f"incident_{incident['kind']}"
+        result[key] = result.get(key, 0.0) + 1
     done = max(1, report["totals"]["tasksDone"])
     result["requests_per_task"] = len(served) / done
     if latency is not None:
