@@ -9,7 +9,7 @@ read there (the run branch lags behind the merges).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import final
 
 import attrs
@@ -110,27 +110,3 @@ class OriginReader:
 
 def _is_sha(ref: str) -> bool:
     return len(ref) in (40, 64) and all(c in "0123456789abcdef" for c in ref)
-
-
-async def read_origin(
-    repo: GitRepo,
-    *,
-    run_branch: str,
-    workers: Iterable[int],
-    branches: Iterable[str],
-    task_file: str | None = None,
-) -> OriginFacts:
-    """Fetch origin, then read the task lists (and ``task_file``, if named) and each
-    branch's unmerged commits (a one-off :class:`OriginReader`).
-
-    Raises:
-        GitError: the fetch or a read failed.
-    """
-    reader = OriginReader(
-        repo=repo,
-        run_branch=run_branch,
-        workers=tuple(workers),
-        branches=tuple(branches),
-        task_file=task_file,
-    )
-    return await reader.read()

@@ -21,7 +21,6 @@ from claude_orchestra.costs import Attribution, CostLedger
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.defaults.manager import MAX_REPLAN_REQUESTS
 from claude_orchestra.failover import Failover
-from claude_orchestra.instance import InstanceView, Role
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.plugins import PluginHost
@@ -36,21 +35,7 @@ from claude_orchestra.tasklists import TaskList, parse_task_list
 from claude_orchestra.transcripts import Price
 from claude_orchestra.workspace import Workspace
 
-
-def view(name: str, state: InstanceState = InstanceState.IDLE) -> InstanceView:
-    worker = None if name == "manager" else int(name.split("-")[1])
-    return InstanceView(
-        name=name,
-        role=Role.MANAGER if worker is None else Role.WORKER,
-        worker=worker,
-        state=state,
-        credential="k1",
-        session_id=None,
-        cwd=Path("/w"),
-        last_event_at=None,
-        prompts_sent=0,
-    )
-
+from .test_manager_protocol import view
 
 VIEWS = [view("manager"), view("worker-1"), view("worker-2")]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from claude_orchestra.attach import RunTmux, exec_command
-from claude_orchestra.cli._output import Folder
+from claude_orchestra.cli._output import workspace_option
 
 
 @click.command(
@@ -25,12 +25,7 @@ Detach (the run goes on) with C-b d.
 """,
 )
 @click.argument("name", required=False)
-@click.option(
-    "--workspace",
-    type=Folder(),
-    required=True,
-    help="The run's workspace.",
-)
+@workspace_option
 @click.option(
     "--nested",
     is_flag=True,

@@ -15,7 +15,7 @@ import anyio
 import click
 
 from claude_orchestra import GitError, OrchestraError, Runtime, UsageError, load_config
-from claude_orchestra.cli._output import Folder, problem_lines
+from claude_orchestra.cli._output import problem_lines, workspace_option
 from claude_orchestra.orchestrator import runtime_of
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.tmux import TmuxServer
@@ -69,12 +69,7 @@ Examples:
   claude-orchestra cleanup --workspace ./config/workspace
 """,
 )
-@click.option(
-    "--workspace",
-    type=Folder(),
-    required=True,
-    help="The run's workspace.",
-)
+@workspace_option
 def command(workspace: Path) -> int:
     """Remove what a run left: its tmux server and the worktrees origin holds.
 

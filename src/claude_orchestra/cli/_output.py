@@ -70,3 +70,9 @@ class Folder(click.Path):
         if isinstance(value, str) and "\0" in value:
             self.fail("the path holds a NUL byte", param, ctx)
         return super().convert(value, param, ctx)
+
+
+workspace_option = click.option(
+    "--workspace", type=Folder(), required=True, help="The run's workspace."
+)
+"""``--workspace DIR``, as every command that reads a run takes it."""

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from claude_orchestra import UsageError
-from claude_orchestra.cli._output import Folder, print_json, show
+from claude_orchestra.cli._output import print_json, show, workspace_option
 from claude_orchestra.runmodel import RunModel, read_run
 from claude_orchestra.workspace import Workspace
 
@@ -95,12 +95,7 @@ Examples:
   claude-orchestra status --workspace ./config/workspace --json | jq .tasks
 """,
 )
-@click.option(
-    "--workspace",
-    type=Folder(),
-    required=True,
-    help="The run's workspace.",
-)
+@workspace_option
 @click.option(
     "--json",
     "as_json",

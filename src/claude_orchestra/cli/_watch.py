@@ -28,7 +28,7 @@ from rich.live import Live
 
 from claude_orchestra import UsageError
 from claude_orchestra.attach import RunTmux
-from claude_orchestra.cli._output import Folder, console
+from claude_orchestra.cli._output import console, workspace_option
 from claude_orchestra.cli._watch_view import view
 from claude_orchestra.errors import OrchestraError
 from claude_orchestra.runmodel import RunModel, read_run
@@ -163,12 +163,7 @@ Keys: up/down (or j/k) select an instance, Enter (or a) attaches to its tmux
 window (C-b d comes back), q quits.
 """,
 )
-@click.option(
-    "--workspace",
-    type=Folder(),
-    required=True,
-    help="The run's workspace.",
-)
+@workspace_option
 def command(workspace: Path) -> int:
     """A live view of a run in this terminal: the run's progress (tasks, merges, incidents,
     spend against the budget, time left), one row per instance (role, state, task, last
