@@ -17,7 +17,7 @@ CCUSAGE := tools/ccusage/node_modules/.bin/ccusage
 NEED := sh tools/need.sh
 NODE_MAJOR := 22
 
-.PHONY: all setup setup-run setup-test demo test lint format docs bench mutation clean
+.PHONY: all setup setup-run setup-test demo test lint core-coverage format docs bench mutation clean
 
 all: test
 
@@ -70,6 +70,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src
+
+# The loop's decision core (src/claude_orchestra/loop) must be covered by the unit tests
+# alone, which need no tmux, git or Claude Code: at least 90 % of its lines.
+core-coverage: $(VENV)/.installed
+	$(BIN)/coverage run --data-file=.coverage-core --source=claude_orchestra.loop -m pytest -q tests/unit
+	$(BIN)/coverage report --data-file=.coverage-core --show-missing --fail-under=90
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .

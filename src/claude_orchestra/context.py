@@ -28,12 +28,6 @@ from claude_orchestra.timers import DeliveryDeadline, Timers
 logger = logging.getLogger(__name__)
 
 
-def clip(text: str, limit: int = 300) -> str:
-    """``text`` on one line, at most ``limit`` characters (evidence for the report)."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 @final
 @attrs.define(eq=False)
 class RunContext:
@@ -122,12 +116,3 @@ class RunContext:
             await action
         except TmuxError as exc:
             self.incident(IncidentKind.INSTANCE_DIED, instance, str(exc), "none possible")
-
-    async def screen(self, instance: Instance) -> str:
-        """The last lines of the instance's screen on one line (labelled evidence)."""
-        try:
-            lines = [" ".join(line.split()) for line in (await instance.screen()).splitlines()]
-        except TmuxError as exc:
-            return str(exc)
-        shown = [line for line in lines if line.strip(" ─━│")]
-        return clip(" / ".join(shown[-12:]), 1200)

@@ -65,7 +65,7 @@ class Coordinator:
         """Consume events until the run is complete, stalls or reaches its deadline."""
         ctx = self.ctx
         for name in ctx.instances:
-            self.recovery.launched(name)
+            await self.recovery.launched(name)
         while True:
             now = ctx.clock.now()
             if now >= ctx.rules.deadline:
@@ -133,7 +133,7 @@ class Coordinator:
         instance = await self._observe(event)
         if instance is None:
             return
-        self.recovery.active(instance)
+        await self.recovery.active(instance)
         if isinstance(event, PaneDied) and self.recovery.replacing(instance):
             await self.recovery.replace(instance)
             return
@@ -141,7 +141,7 @@ class Coordinator:
             case SessionStarted() if instance.state is InstanceState.IDLE:
                 await self.ctx.resend_pending(instance)
             case TurnStopped() if instance.state is InstanceState.IDLE:
-                self.recovery.progressed(instance)
+                await self.recovery.progressed(instance)
                 assignment = self.ctx.progress.finish_assignment(instance.name)
                 self.review.stopped(instance, assignment)  # judged when origin's facts come
                 await self.spending.turn_ended(instance)
@@ -152,9 +152,9 @@ class Coordinator:
             ):  # a second report of the same death changes nothing
                 await self.recovery.exited(instance, event, before=before)
             case ToolUsed():
-                self.recovery.progressed(instance)
+                await self.recovery.progressed(instance)
             case ToolStarted():
-                self.recovery.tool_started(instance)
+                await self.recovery.tool_started(instance)
             case MergeFinished():
                 await self.review.merge_finished(instance, event)
             case _:

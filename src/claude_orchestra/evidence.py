@@ -16,6 +16,7 @@ import attrs
 
 from claude_orchestra.gitops import tracking
 from claude_orchestra.tasklists import TaskList, parse_task_list, task_list_filename
+from claude_orchestra.workers import worker_branch
 from claude_orchestra.worktree import GitRepo
 
 
@@ -75,7 +76,7 @@ class OriginReader:
             text = await self._file(run_ref, name)
             if text is not None:
                 task_lists[number] = parse_task_list(text)
-            tip = tips.get(f"worker-{number}")
+            tip = tips.get(worker_branch(number))
             own = await self._file(tip, name) if tip else None
             if own is not None:
                 own_lists[number] = parse_task_list(own)

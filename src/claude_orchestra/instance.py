@@ -79,6 +79,8 @@ class InstanceView:
     cwd: Path
     last_event_at: float | None
     prompts_sent: int
+    launch: int = 0
+    """Which launch the current process is (1 for the first; 0 before the first)."""
 
 
 @final
@@ -169,6 +171,7 @@ class Instance:
             cwd=self.cwd,
             last_event_at=self._last_event_at,
             prompts_sent=self._prompts_sent,
+            launch=self._launch,
         )
 
     def is_stale(self, signal: Signal) -> bool:

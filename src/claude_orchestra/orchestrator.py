@@ -63,6 +63,7 @@ from claude_orchestra.status import StatusBoard
 from claude_orchestra.taskfile import TaskFile, parse_task_file
 from claude_orchestra.tmux import tmux_config
 from claude_orchestra.transcripts import DEFAULT_PRICES
+from claude_orchestra.workers import worker_branch, worker_name
 from claude_orchestra.workspace import Workspace, local_origin, prepare_checkouts
 from claude_orchestra.worktree import GitRepo, Worktree
 
@@ -182,7 +183,7 @@ class Orchestrator:
             started = previous.started_at
         send, receive = anyio.create_memory_object_stream[Event](1024)
         manager = ["manager"] if self._needs_manager(task_file is not None) else []
-        names = [*manager, *(f"worker-{n}" for n in range(1, settings.worker_count + 1))]
+        names = [*manager, *(worker_name(n) for n in range(1, settings.worker_count + 1))]
         app = create_hook_app(keys=self._hook_keys, deliver=send.send, clock=self._clock)
         with send, receive, Journal(workspace.journal, self._clock, self.secrets) as journal:
             async with anyio.create_task_group() as tg:
@@ -281,7 +282,7 @@ class Orchestrator:
             review=WorkReview(
                 ctx=ctx,
                 repo=repo,
-                worktrees={f"worker-{n}": tree for n, tree in worktrees.items()},
+                worktrees={worker_name(n): tree for n, tree in worktrees.items()},
                 watch=OriginWatch(
                     reader=OriginReader(
                         repo=repo,
@@ -432,7 +433,7 @@ class Orchestrator:
                     "--resume", f"{path} is missing; the run cannot be resumed with this config"
                 )
             worktrees[n] = Worktree(
-                repo=repo, path=path, branch=f"worker-{n}", base=settings.branch
+                repo=repo, path=path, branch=worker_branch(n), base=settings.branch
             )
         return repo, worktrees
 
@@ -497,7 +498,7 @@ class Orchestrator:
                     await runtime.terminate(instance.name)
             await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
         for n, worktree in worktrees.items():
-            await coordinator.review.push(coordinator.ctx.instances[f"worker-{n}"], worktree)
+            await coordinator.review.push(coordinator.ctx.instances[worker_name(n)], worktree)
         await runtime.close()
 
     def _finish(self, coordinator: Coordinator, outcome: Outcome, started: float) -> RunSummary:

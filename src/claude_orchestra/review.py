@@ -16,11 +16,12 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.context import RunContext, clip
+from claude_orchestra.context import RunContext
 from claude_orchestra.errors import GitError, PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.evidence import OriginFacts
 from claude_orchestra.instance import Instance, Role
+from claude_orchestra.loop.text import clip
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
 from claude_orchestra.progress import (

@@ -35,6 +35,7 @@ import attrs
 
 from claude_orchestra import gitops
 from claude_orchestra.claude_home import ClaudeHome
+from claude_orchestra.workers import worker_branch, worker_name
 from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
 
 
@@ -56,7 +57,7 @@ class Workspace:
 
     def worktree(self, worker: int) -> Path:
         """Worker ``worker``'s worktree."""
-        return self.root / "worktrees" / f"worker-{worker}"
+        return self.root / "worktrees" / worker_name(worker)
 
     @property
     def state(self) -> Path:
@@ -206,7 +207,7 @@ async def prepare_checkouts(
     worktrees = {}
     for n in range(1, workers + 1):
         worktrees[n] = await repo.add_worktree(
-            workspace.worktree(n), branch=f"worker-{n}", base=branch
+            workspace.worktree(n), branch=worker_branch(n), base=branch
         )
         targets.append(workspace.worktree(n))
     copied: set[str] = set()

@@ -33,16 +33,12 @@ from claude_orchestra.progress import (
 )
 from claude_orchestra.prompt_tag import render_prompt_tag
 from claude_orchestra.tasklists import TaskItem, task_list_filename
+from claude_orchestra.workers import worker_branch, worker_number
 
 NAME = "manager"
 MAX_PLAN_REQUESTS = 3
 MAX_MERGE_REQUESTS = 3
 MAX_REPLAN_REQUESTS = 2
-
-
-def worker_branch(worker: int) -> str:
-    """The branch of worker ``worker``."""
-    return f"worker-{worker}"
 
 
 def plan_prompt(run: RunView) -> str:
@@ -112,8 +108,7 @@ def merge_prompt(run: RunView, branches: Sequence[str]) -> str:
 def replan_prompt(run: RunView) -> str:
     """The manager's prompt to rework tasks that workers could not finish."""
     lines = [
-        f"- worker {name.removeprefix('worker-')}: {task}"
-        for name, task in sorted(run.handed_back.items())
+        f"- worker {worker_number(name)}: {task}" for name, task in sorted(run.handed_back.items())
     ]
     return "\n".join(
         [
@@ -127,7 +122,7 @@ def replan_prompt(run: RunView) -> str:
                 {
                     "action": "replan",
                     "handed_back": {
-                        name.removeprefix("worker-"): task
+                        str(worker_number(name)): task
                         for name, task in sorted(run.handed_back.items())
                     },
                     "workers": run.worker_count,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from claude_orchestra.defaults.manager import MAX_PLAN_REQUESTS, merge_assignment, worker_branch
+from claude_orchestra.defaults.manager import MAX_PLAN_REQUESTS, merge_assignment
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import Role
 from claude_orchestra.progress import (
@@ -35,6 +35,7 @@ from claude_orchestra.progress import (
 )
 from claude_orchestra.prompt_tag import render_prompt_tag
 from claude_orchestra.taskfile import QueueTask
+from claude_orchestra.workers import worker_branch
 
 NAME = "queue"
 

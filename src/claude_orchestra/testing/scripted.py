@@ -33,6 +33,7 @@ from claude_orchestra.testing.messages import (
     ToolResult,
     ToolUseBlock,
 )
+from claude_orchestra.workers import worker_branch
 
 __all__ = [
     "BROKEN",
@@ -291,7 +292,7 @@ FETCH = "(git fetch -q origin || (sleep 1 && git fetch -q origin))"
 
 def _work(request: MessagesRequest, *, worker: int, run_branch: str) -> Reply:
     name = task_list_filename(worker)
-    branch = f"worker-{worker}"
+    branch = worker_branch(worker)
     if request.step == 0:
         return tool_reply(
             bash(

@@ -1,0 +1,13 @@
+"""The loop's decision core: what the orchestrator decides, as pure functions.
+
+Each decision is a synchronous function of plain values — an instance's record, a frozen
+view of the instance, the run's rules, the time — that returns the new record and the
+actions to take (:mod:`~claude_orchestra.loop.actions`). No I/O, no awaits, no clock
+reads: the callers pass the time in, and one executor per part
+(:class:`~claude_orchestra.recovery.Recovery` for recovery's actions) performs the actions
+and feeds their results (a launch done, a screen read, a plugin's answer) back into the
+decisions.
+
+May import value modules only (events, timers, lifecycle, screen readings, progress and
+credential values); never tmux, git, files or the plugin host.
+"""
