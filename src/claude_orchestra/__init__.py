@@ -74,9 +74,9 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.report import RunSummary
 from claude_orchestra.rules import Outcome
 from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.summary import RunSummary
 from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
 
 if TYPE_CHECKING:

@@ -85,7 +85,7 @@ class RunContext:
         logger.warning("%s: %s: %s -> %s", instance.name, kind.value, evidence, action)
         self.progress.incidents.append(incident)
         self.journal.record(incident)
-        self.plugins.notify("orchestra_incident", incident=incident)
+        self.plugins.incident(incident)
 
     async def send(self, assignment: Assignment) -> None:
         """Type the assignment's prompt, or keep it until the instance can take one."""

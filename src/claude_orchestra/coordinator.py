@@ -116,10 +116,8 @@ class Coordinator:
         ctx.journal.record(event)
         for change in instance.history[before:]:
             ctx.journal.record(change)
-            ctx.plugins.notify(
-                "orchestra_instance_state_changed", instance=instance.snapshot(), change=change
-            )
-        ctx.plugins.notify("orchestra_hook_event", event=event)
+            ctx.plugins.state_changed(instance.snapshot(), change)
+        ctx.plugins.hook_event(event)
         return instance
 
     async def _apply(self, event: Event) -> None:

@@ -22,64 +22,11 @@ import attrs
 
 from claude_orchestra._clock import Clock
 from claude_orchestra.auth import AuthRotator, CredentialFailure, CredentialStatus
-from claude_orchestra.credentials import Credential
 from claude_orchestra.events import TurnFailed
 from claude_orchestra.instance import InstanceView
+from claude_orchestra.moves import Decision, MoveTo, NoCredential, PauseUntil, Rotation, StayOn
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.reset_time import parse_reset_time
-
-
-@final
-@attrs.frozen
-class MoveTo:
-    """Restart on ``credential``."""
-
-    credential: Credential
-
-
-@final
-@attrs.frozen
-class PauseUntil:
-    """Wait until the wall-clock time ``until``, then decide again."""
-
-    until: float
-
-
-@final
-@attrs.frozen
-class StayOn:
-    """The instance's own credential is available again: resend its prompt."""
-
-
-@final
-@attrs.frozen
-class NoCredential:
-    """No credential can ever serve this instance again in this run."""
-
-
-Decision = MoveTo | PauseUntil | StayOn | NoCredential
-
-
-@final
-@attrs.frozen(kw_only=True)
-class Rotation:
-    """An instance moved from one credential to another."""
-
-    instance: str
-    from_credential: str
-    to_credential: str
-    reason: str
-    """The ``StopFailure`` error (``rate_limit``, ``authentication_failed``...) or
-    ``budget``."""
-    evidence: str
-    at: float
-    recovered_at: float | None = None
-    """When the first request on the new credential succeeded."""
-
-    @property
-    def seconds_to_recovery(self) -> float | None:
-        """From the failure to the first success on the new credential."""
-        return None if self.recovered_at is None else self.recovered_at - self.at
 
 
 @final

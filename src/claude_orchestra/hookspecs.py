@@ -30,8 +30,8 @@ if TYPE_CHECKING:
         RunView,
         WorkerFinished,
     )
-    from claude_orchestra.report import RunSummary
     from claude_orchestra.runtime import Runtime, RuntimeContext
+    from claude_orchestra.summary import RunSummary
 
 PROJECT = "claude_orchestra"
 

@@ -23,8 +23,8 @@ import attrs
 
 from claude_orchestra.budget import BudgetCrossing
 from claude_orchestra.progress import Incident, IncidentKind
-from claude_orchestra.report import RunSummary
 from claude_orchestra.rules import Outcome
+from claude_orchestra.summary import RunSummary
 
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 

@@ -4,7 +4,7 @@
 creates a worktree per worker, starts the hook app, starts the manager and the workers as
 real interactive Claude Code processes, hands the event stream to the
 :class:`~claude_orchestra.coordinator.Coordinator` until the run ends, then stops every
-instance, writes ``report.json`` and returns the :class:`~claude_orchestra.report.RunSummary`.
+instance, writes ``report.json`` and returns the :class:`~claude_orchestra.summary.RunSummary`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ from claude_orchestra.plugins import PluginHost
 from claude_orchestra.prerequisites import check_tools, find_claude
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.report import (
-    RunSummary,
     build_report,
     instance_usage,
     write_report,
@@ -60,6 +59,7 @@ from claude_orchestra.rules import Outcome, RunRules
 from claude_orchestra.runtime import Runtime, RuntimeContext
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
+from claude_orchestra.summary import RunSummary
 from claude_orchestra.taskfile import TaskFile, parse_task_file
 from claude_orchestra.tmux import tmux_config
 from claude_orchestra.transcripts import DEFAULT_PRICES
@@ -225,7 +225,7 @@ class Orchestrator:
                         await self._shutdown(coordinator, receive, runtime, worktrees)
                         summary = self._finish(coordinator, outcome, started)
                     tg.cancel_scope.cancel()
-        self.plugins.notify("orchestra_run_finished", summary=summary)
+        self.plugins.run_finished(summary)
         return summary
 
     def _previous_run(self) -> PreviousRun:

@@ -18,11 +18,21 @@ import pluggy
 
 from claude_orchestra import hookspecs
 from claude_orchestra.auth import CredentialFailure, PoolView
+from claude_orchestra.budget import BudgetCrossing
 from claude_orchestra.defaults import manager, queue, rotation, runtimes
 from claude_orchestra.errors import ConfigError, OrchestraError, PluginError
-from claude_orchestra.instance import InstanceView
-from claude_orchestra.progress import Assignment, MergePlan, RunView, WorkerFinished
+from claude_orchestra.events import Event
+from claude_orchestra.instance import InstanceView, StateChange
+from claude_orchestra.progress import (
+    Assignment,
+    Incident,
+    MergePlan,
+    MergeRecord,
+    RunView,
+    WorkerFinished,
+)
 from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.summary import RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +154,33 @@ class PluginHost:
         runtime: Runtime = answer
         return runtime
 
-    def notify(self, hook: str, **kwargs: Any) -> None:
+    # -- the observer hooks, one typed method each ----------------------------------------
+
+    def hook_event(self, event: Event) -> None:
+        """``orchestra_hook_event``: an event was applied to its instance."""
+        self._notify("orchestra_hook_event", event=event)
+
+    def state_changed(self, instance: InstanceView, change: StateChange) -> None:
+        """``orchestra_instance_state_changed``: an instance changed state."""
+        self._notify("orchestra_instance_state_changed", instance=instance, change=change)
+
+    def merged(self, merge: MergeRecord) -> None:
+        """``orchestra_merged``: a worker branch reached the run branch."""
+        self._notify("orchestra_merged", merge=merge)
+
+    def incident(self, incident: Incident) -> None:
+        """``orchestra_incident``: something went wrong, and what is done about it."""
+        self._notify("orchestra_incident", incident=incident)
+
+    def budget(self, crossing: BudgetCrossing) -> None:
+        """``orchestra_budget``: a budget's warning fraction or its limit was crossed."""
+        self._notify("orchestra_budget", crossing=crossing)
+
+    def run_finished(self, summary: RunSummary) -> None:
+        """``orchestra_run_finished``: the run is over."""
+        self._notify("orchestra_run_finished", summary=summary)
+
+    def _notify(self, hook: str, **kwargs: Any) -> None:
         """Call an observer hook on every plugin; exceptions are reported, not raised."""
         caller = getattr(self._pm.hook, hook)
         for impl in caller.get_hookimpls():

@@ -9,63 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, final
-
-import attrs
+from typing import Any
 
 from claude_orchestra.auth import PoolView
-from claude_orchestra.costs import CostLedger, Spend
+from claude_orchestra.costs import CostLedger
 from claude_orchestra.credentials import Secret, redact_tree
-from claude_orchestra.failover import Rotation
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
+from claude_orchestra.moves import Rotation
 from claude_orchestra.progress import RunProgress
 from claude_orchestra.spending import Spending
+from claude_orchestra.summary import InstanceUsage, RunSummary
 from claude_orchestra.tasklists import TaskList
-from claude_orchestra.transcripts import Usage
-
-
-@final
-@attrs.frozen(kw_only=True)
-class InstanceUsage:
-    """One instance's tokens and cost."""
-
-    instance: str
-    usage: Usage
-    responses: int
-    cost_usd: float | None
-    """``None`` when a model it used has no price."""
-
-
-@final
-@attrs.frozen(kw_only=True)
-class RunSummary:
-    """The outcome of a run, as observers and the CLI see it."""
-
-    outcome: str
-    exit_code: int
-    run_branch: str
-    started_at: float
-    ended_at: float
-    tasks_total: int
-    tasks_done: int
-    merges: int
-    incidents: int
-    usage: tuple[InstanceUsage, ...]
-    report_path: Path
-    by_credential: tuple[tuple[str, Spend], ...] = ()
-    """What was spent on each credential, in pool order of first use."""
-
-    @property
-    def total_usage(self) -> Usage:
-        """Tokens over every instance."""
-        return sum((u.usage for u in self.usage), Usage())
-
-    @property
-    def total_cost_usd(self) -> float | None:
-        """USD over every instance (``None`` if some usage is unpriced)."""
-        costs = [u.cost_usd for u in self.usage]
-        return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
 
 
 def instance_usage(instance: Instance, ledger: CostLedger) -> InstanceUsage:

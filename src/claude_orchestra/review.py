@@ -21,7 +21,17 @@ from claude_orchestra.errors import GitError, PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.evidence import OriginFacts
 from claude_orchestra.instance import Instance, Role
+from claude_orchestra.loop.judging import (
+    AskAgain,
+    DoneBefore,
+    Finished,
+    GiveUp,
+    HandBack,
+    WorkerTurn,
+    judge_worker_turn,
+)
 from claude_orchestra.loop.text import clip
+from claude_orchestra.loop.worker_prompts import fix_prompt
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
 from claude_orchestra.progress import (
@@ -36,57 +46,8 @@ from claude_orchestra.progress import (
     TaskFinished,
     WorkerFinished,
 )
-from claude_orchestra.prompt_tag import render_prompt_tag
 from claude_orchestra.taskfile import parse_task_file
 from claude_orchestra.worktree import GitRepo, Worktree
-
-
-def fix_prompt(run_branch: str, event: MergeFinished, why: str) -> str:
-    """A worker's prompt when the merge queue could not land its branch."""
-    return "\n".join(
-        [
-            f"Your branch `{event.branch}` could not be merged into `{run_branch}`: {why}.",
-            f"Run `git fetch origin && git merge origin/{run_branch}` in your worktree, resolve "
-            "every conflict so that both sides' work is kept (never just take one side), make "
-            "the tests pass, commit, and push with "
-            f"`git push origin HEAD:{event.branch}`.",
-            render_prompt_tag(
-                {
-                    "action": "fix",
-                    "branch": event.branch,
-                    "run_branch": run_branch,
-                    "outcome": event.outcome.value,
-                    "files": list(event.files),
-                }
-            ),
-        ]
-    )
-
-
-def commit_prompt(branch: str, task: str | None, files: Sequence[str]) -> str:
-    """A worker's prompt when it stopped leaving uncommitted changes in its worktree."""
-    shown = ", ".join(f"`{f}`" for f in files[:20]) + (" and more" if len(files) > 20 else "")
-    return "\n".join(
-        [
-            f"Your worktree has changes that are not committed: {shown}. An earlier turn was "
-            "probably cut off before it could commit them.",
-            "Check them, finish what they were for"
-            + (f" (your task: {task})" if task else "")
-            + f", commit everything, and push with `git push origin HEAD:{branch}`.",
-            render_prompt_tag(
-                {"action": "commit", "branch": branch, "task": task or "", "files": list(files)}
-            ),
-        ]
-    )
-
-
-def follow_up_prompt(prompt: str) -> str:
-    """A worker's prompt when it stopped without committing: ``prompt`` again (its tag
-    included), after one line asking it to finish."""
-    return (
-        "You stopped before finishing. Finish the task, commit and push your branch "
-        f"as asked.\n\n{prompt}"
-    )
 
 
 @final
@@ -281,34 +242,49 @@ class WorkReview:
     async def _check_worker(
         self, instance: Instance, assignment: Assignment | None, uncommitted: Sequence[str]
     ) -> None:
+        """Judge a worker's turn on origin's facts (:func:`judge_worker_turn`) and carry
+        out the verdict."""
         ctx = self.ctx
         branch = self.worktrees[instance.name].branch
-        commits = self._unmerged.get(branch, ())
-        if commits and self._refused.get(branch) == commits:
-            task = assignment.task if assignment is not None and assignment.task else None
-            ctx.progress.handed_back[instance.name] = task or f"the refused work on {branch}"
-            ctx.incident(
-                IncidentKind.GAVE_UP,
-                instance,
-                f"{branch}: nothing new since the merge queue refused it",
-                "leave it unmerged; hand the task back to the manager",
-            )
-            return
-        if commits:
-            self._finished(instance, assignment, branch, commits)
-        elif assignment is not None and assignment.kind is AssignmentKind.WORK:
-            if self._ticked_on_own_branch(instance, assignment):
-                # Its list on its branch shows the task done: its commits reached the run
-                # branch before this turn was judged. Nothing to ask, nothing went wrong.
+        turn = WorkerTurn(
+            instance=instance.name,
+            branch=branch,
+            assignment=assignment,
+            commits=self._unmerged.get(branch, ()),
+            refused=self._refused.get(branch),
+            own_list=ctx.progress.branch_task_lists.get(instance.worker or 0),
+            leftovers=tuple(uncommitted),
+            tries=ctx.progress.idle_retries.get(instance.name, 0),
+        )
+        verdict = judge_worker_turn(turn, idle_retries=ctx.rules.idle_retries)
+        match verdict:
+            case Finished(commits=commits):
+                self._finished(instance, assignment, branch, commits)
+            case HandBack(task=task, evidence=evidence):
+                ctx.progress.handed_back[instance.name] = task
+                ctx.incident(
+                    IncidentKind.GAVE_UP,
+                    instance,
+                    evidence,
+                    "leave it unmerged; hand the task back to the manager",
+                )
+            case DoneBefore():
+                # Its commits reached the run branch before this turn was judged: nothing
+                # to ask, nothing went wrong.
                 ctx.progress.idle_retries.pop(instance.name, None)
-                return
-            await self._without_commits(instance, assignment, branch, uncommitted)
-
-    def _ticked_on_own_branch(self, instance: Instance, assignment: Assignment) -> bool:
-        own = self.ctx.progress.branch_task_lists.get(instance.worker or 0)
-        if own is None or assignment.task is None:
-            return False
-        return any(item.done and item.text == assignment.task for item in own.items)
+            case GiveUp(task=task, task_key=key, evidence=evidence, action=action):
+                ctx.progress.idle_retries.pop(instance.name, None)
+                if key is not None:
+                    ctx.progress.task_given_up(key)
+                else:
+                    ctx.progress.handed_back[instance.name] = task
+                ctx.incident(IncidentKind.GAVE_UP, instance, evidence, action)
+            case AskAgain(prompt=prompt, evidence=evidence, action=action) if assignment:
+                ctx.progress.idle_retries[instance.name] = turn.tries + 1
+                ctx.incident(IncidentKind.IDLE_WITHOUT_WORK, instance, evidence, action)
+                await ctx.send(attrs.evolve(assignment, prompt=prompt))
+            case _:
+                pass
 
     def _finished(
         self,
@@ -361,51 +337,6 @@ class WorkReview:
             case _:
                 raise PluginError("?", "orchestra_merge", f"no merger for plan {plan!r}")
 
-    async def _without_commits(
-        self,
-        instance: Instance,
-        assignment: Assignment,
-        branch: str,
-        leftovers: Sequence[str],
-    ) -> None:
-        """The worker stopped on its task without committing: ask again, then give up."""
-        ctx = self.ctx
-        tries = ctx.progress.idle_retries.get(instance.name, 0)
-        if tries >= ctx.rules.idle_retries:
-            ctx.progress.idle_retries.pop(instance.name, None)
-            if assignment.task_key is not None:  # from the task file: no manager to ask
-                ctx.progress.task_given_up(assignment.task_key)
-                action = "give the task up; the worker goes on with others"
-            else:
-                ctx.progress.handed_back[instance.name] = assignment.task or ""
-                action = "hand the task back to the manager"
-            ctx.incident(
-                IncidentKind.GAVE_UP,
-                instance,
-                f"stopped {tries + 1} times without commits on {branch}: "
-                f"{clip(assignment.task or '')}",
-                action,
-            )
-            return
-        ctx.progress.idle_retries[instance.name] = tries + 1
-        if leftovers:  # e.g. a turn cut off between writing files and committing them
-            ctx.incident(
-                IncidentKind.IDLE_WITHOUT_WORK,
-                instance,
-                f"stopped with uncommitted changes on {branch}: {clip(', '.join(leftovers))}",
-                "ask it to commit them",
-            )
-            prompt = commit_prompt(branch, assignment.task, leftovers)
-        else:
-            ctx.incident(
-                IncidentKind.IDLE_WITHOUT_WORK,
-                instance,
-                f"stopped without new commits on {branch}: {clip(assignment.task or '')}",
-                "prompt again",
-            )
-            prompt = follow_up_prompt(assignment.prompt)
-        await ctx.send(attrs.evolve(assignment, prompt=prompt))
-
     async def merge_finished(self, instance: Instance, event: MergeFinished) -> None:
         """The merge queue is done with a branch: record the merge, or send it back."""
         ctx = self.ctx
@@ -447,4 +378,4 @@ class WorkReview:
         )
         ctx.progress.merged(record)
         ctx.journal.record(record)
-        ctx.plugins.notify("orchestra_merged", merge=record)
+        ctx.plugins.merged(record)

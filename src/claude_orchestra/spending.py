@@ -73,7 +73,7 @@ class Spending:
             self.ctx.journal.record(crossing)
             if crossing.reached:
                 await self._act(crossing)
-            self.ctx.plugins.notify("orchestra_budget", crossing=crossing)
+            self.ctx.plugins.budget(crossing)
 
     async def _act(self, crossing: BudgetCrossing) -> None:
         ctx = self.ctx

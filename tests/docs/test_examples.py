@@ -82,14 +82,12 @@ def test_the_observer_plugin_matches_the_hookspecs_and_writes_lines(
     change = StateChange(
         at=1.0, before=InstanceState.WORKING, after=InstanceState.IDLE, evidence="Stop"
     )
-    host.notify("orchestra_instance_state_changed", instance=view, change=change)
-    host.notify(
-        "orchestra_merged",
-        merge=MergeRecord(branch="worker-1", commits=("abc",), at=2.0, merged_by="manager"),
+    host.state_changed(view, change)
+    host.merged(
+        MergeRecord(branch="worker-1", commits=("abc",), at=2.0, merged_by="manager"),
     )
-    host.notify(
-        "orchestra_incident",
-        incident=Incident(
+    host.incident(
+        Incident(
             at=3.0,
             kind=IncidentKind.TURN_FAILED,
             instance="worker-1",
@@ -97,9 +95,8 @@ def test_the_observer_plugin_matches_the_hookspecs_and_writes_lines(
             action="retry",
         ),
     )
-    host.notify(
-        "orchestra_budget",
-        crossing=BudgetCrossing(
+    host.budget(
+        BudgetCrossing(
             scope=BudgetScope.RUN,
             name="run",
             measure=Measure.USD,
@@ -198,7 +195,7 @@ def test_the_webhook_notifier_posts_incidents_without_blocking(
         incident = Incident(
             at=1.0, kind=IncidentKind.STUCK, instance="worker-2", evidence="e", action="restart"
         )
-        host.notify("orchestra_incident", incident=incident)
+        host.incident(incident)
         assert received.get(timeout=10) == {"text": "worker-2: stuck: restart"}
     finally:
         server.shutdown()
@@ -277,9 +274,8 @@ def test_the_notify_channel_writes_each_moment_and_skips_the_rest(
     plugin = load("notify_channel")
     host = PluginHost([plugin], load_entry_points=False)  # signatures checked by pluggy
     for kind in (IncidentKind.STUCK, IncidentKind.GAVE_UP):  # no moment, then one
-        host.notify(
-            "orchestra_incident",
-            incident=Incident(
+        host.incident(
+            Incident(
                 at=1.0, kind=kind, instance="worker-2", evidence="secret", action="stop it"
             ),
         )

@@ -10,9 +10,10 @@ from claude_orchestra._clock import ManualClock
 from claude_orchestra.auth import AuthRotator
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.events import FailureKind, TurnFailed
-from claude_orchestra.failover import Failover, MoveTo, NoCredential, PauseUntil, StayOn
+from claude_orchestra.failover import Failover
 from claude_orchestra.instance import InstanceView, Role
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.moves import MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.plugins import PluginHost
 
 OAUTH = Credential(

@@ -147,7 +147,7 @@ def test_observer_errors_are_reported_not_raised() -> None:
         load_entry_points=False,
         on_observer_error=lambda plugin, hook, exc: seen.append((hook, str(exc))),
     )
-    host.notify("orchestra_incident", incident=object())
+    host.incident(object())
     assert seen == [("orchestra_incident", "observer failed")]
 
 

@@ -19,7 +19,7 @@ from claude_orchestra.errors import ConfigError
 from claude_orchestra.notifications import NotifyConfig
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.progress import Incident, IncidentKind
-from claude_orchestra.report import RunSummary
+from claude_orchestra.summary import RunSummary
 
 SECRET_EVIDENCE = "API Error: 429 for sk-ant-api03-SECRET after the prompt 'You are worker 1'"
 
@@ -78,17 +78,14 @@ def summary(outcome: str, code: int) -> RunSummary:
 
 def drive(host: PluginHost) -> None:
     """One of each moment, and hooks that are no moment."""
-    host.notify("orchestra_incident", incident=incident(IncidentKind.RATE_LIMITED, resumes_at=100))
-    host.notify(
-        "orchestra_incident", incident=incident(IncidentKind.CREDENTIALS_EXHAUSTED, resumes_at=400)
-    )
-    host.notify("orchestra_incident", incident=incident(IncidentKind.TURN_FAILED))  # no moment
-    host.notify("orchestra_incident", incident=incident(IncidentKind.GAVE_UP))
-    host.notify("orchestra_incident", incident=incident(IncidentKind.WAITING_FOR_PERSON))
+    host.incident(incident(IncidentKind.RATE_LIMITED, resumes_at=100))
+    host.incident(incident(IncidentKind.CREDENTIALS_EXHAUSTED, resumes_at=400))
+    host.incident(incident(IncidentKind.TURN_FAILED))  # no moment
+    host.incident(incident(IncidentKind.GAVE_UP))
+    host.incident(incident(IncidentKind.WAITING_FOR_PERSON))
     for fraction in (0.8, 1.0):
-        host.notify(
-            "orchestra_budget",
-            crossing=BudgetCrossing(
+        host.budget(
+            BudgetCrossing(
                 scope=BudgetScope.RUN,
                 name="run",
                 measure=Measure.USD,
@@ -98,7 +95,7 @@ def drive(host: PluginHost) -> None:
                 at=200.0,
             ),
         )
-    host.notify("orchestra_run_finished", summary=summary("stalled", 5))
+    host.run_finished(summary("stalled", 5))
 
 
 EXPECTED = [
@@ -150,7 +147,7 @@ def test_a_finished_run_is_run_finished_and_a_dead_webhook_costs_only_a_log_line
         host.manager, NotifyConfig(command=f"cat >> {out}", webhook="http://127.0.0.1:9/down")
     )
     assert notifier is not None
-    host.notify("orchestra_run_finished", summary=summary("complete", 0))
+    host.run_finished(summary("complete", 0))
     for thread in notifier.threads:
         thread.join(timeout=20)
     assert json.loads(out.read_text())["kind"] == "run_finished"

@@ -24,9 +24,9 @@ from claude_orchestra.defaults import manager, queue
 from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.instance import InstanceView, Role
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.loop.worker_prompts import commit_prompt, fix_prompt, follow_up_prompt
 from claude_orchestra.progress import RunProgress, RunView
 from claude_orchestra.prompt_tag import parse_prompt_tag
-from claude_orchestra.review import commit_prompt, fix_prompt, follow_up_prompt
 from claude_orchestra.taskfile import QueueTask
 
 RUN_BRANCH = "orchestra-run"

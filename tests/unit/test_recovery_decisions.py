@@ -22,7 +22,7 @@ from claude_orchestra.events import (
     SessionStarted,
     TurnFailed,
 )
-from claude_orchestra.failover import Failover, MoveTo, NoCredential, PauseUntil, StayOn
+from claude_orchestra.failover import Failover
 from claude_orchestra.instance import InstanceView
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
@@ -50,6 +50,7 @@ from claude_orchestra.loop.actions import (
     Terminate,
 )
 from claude_orchestra.loop.recovery import Now, RecoveryRecord, Replacement
+from claude_orchestra.moves import MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.progress import Assignment, AssignmentKind, IncidentKind
 from claude_orchestra.recovery import Recovery

@@ -40,7 +40,7 @@ from claude_orchestra.notifications import (
     for_summary,
 )
 from claude_orchestra.progress import Incident
-from claude_orchestra.report import RunSummary
+from claude_orchestra.summary import RunSummary
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import attrs
 from claude_orchestra.auth import CredentialFailure
 from claude_orchestra.credentials import Credential
 from claude_orchestra.events import TurnFailed
-from claude_orchestra.failover import Decision
+from claude_orchestra.moves import Decision
 from claude_orchestra.progress import IncidentKind
 from claude_orchestra.timers import ProgressProbe, Timer
 

@@ -31,7 +31,6 @@ import attrs
 from claude_orchestra.auth import CredentialFailure, CredentialState, CredentialStatus
 from claude_orchestra.credentials import Credential
 from claude_orchestra.events import FailureKind, TurnFailed
-from claude_orchestra.failover import Decision, MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.instance import InstanceView
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.actions import (
@@ -59,6 +58,7 @@ from claude_orchestra.loop.actions import (
     Terminate,
 )
 from claude_orchestra.loop.text import clip, screen_evidence
+from claude_orchestra.moves import Decision, MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.progress import IncidentKind
 from claude_orchestra.rules import RunRules
 from claude_orchestra.screen import ScreenReading, ScreenState, read_screen
