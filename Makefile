@@ -71,10 +71,11 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src
 
-# The loop's decision core (src/claude_orchestra/loop) must be covered by the unit tests
-# alone, which need no tmux, git or Claude Code: at least 90 % of its lines.
+# The loop's decision core (src/claude_orchestra/loop) must be covered by its own unit
+# tests (tests/unit/loop, and the prompts' golden files), which need no tmux, git or
+# Claude Code: at least 90 % of its lines.
 core-coverage: $(VENV)/.installed
-	$(BIN)/coverage run --data-file=.coverage-core --source=claude_orchestra.loop -m pytest -q tests/unit
+	$(BIN)/coverage run --data-file=.coverage-core --source=claude_orchestra.loop -m pytest -q -p no:randomly tests/unit/loop tests/unit/test_prompts.py
 	$(BIN)/coverage report --data-file=.coverage-core --show-missing --fail-under=90
 
 format: $(VENV)/.installed

@@ -7,13 +7,15 @@ exits, restarts, deadlines, quiet and stuck turns). :class:`Recovery` keeps one
 the time and a frozen view of the instance, and carries out the actions it returns: tmux
 (launch, terminate, keys, the screen), the run's record (incidents, prompts kept to send
 again, timers) and the failover (which asks the credential plugins). What an action learns
-— a launch done, a screen read, the failover's answer — goes back to the decisions.
+— a launch done, a screen read, the failover's answer — goes back to the decisions. The
+budgets' decisions (:mod:`claude_orchestra.loop.budgets`) are carried out here too
+(:meth:`Recovery.perform`): one executor for the loop's actions.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import final
 
 import anyio
@@ -36,6 +38,7 @@ from claude_orchestra.loop.actions import (
     KeepPrompt,
     Launch,
     Launched,
+    MarkSpent,
     Note,
     ObserveFailure,
     Press,
@@ -152,6 +155,13 @@ class Recovery:
 
     # -- the executor --------------------------------------------------------------------
 
+    async def perform(self, actions: Sequence[Action]) -> None:
+        """Carry out actions decided elsewhere (the budgets), and what they learn."""
+        for action in actions:
+            result = await self._perform(action)
+            if result is not None:
+                await self._carry_out(result.instance, self._on_result(result))
+
     async def _carry_out(self, name: str, decision: Decide) -> None:
         """Ask ``decision`` about instance ``name`` now, keep its record, do its actions; what
         an action learns is decided on (and done) before the next action."""
@@ -159,10 +169,7 @@ class Recovery:
         clock = self.ctx.clock
         decided = decision(self.record(name), instance.snapshot(), Now(clock.now(), clock.wall()))
         self._records[name] = decided.record
-        for action in decided.actions:
-            result = await self._perform(action)
-            if result is not None:
-                await self._carry_out(result.instance, self._on_result(result))
+        await self.perform(decided.actions)
 
     def _on_result(self, result: Result) -> Decide:
         rules = self.ctx.rules
@@ -178,6 +185,9 @@ class Recovery:
 
     async def _perform(self, action: Action) -> Result | None:  # noqa: PLR0912
         ctx = self.ctx
+        if isinstance(action, MarkSpent):
+            self.failover.rotator.mark_spent(action.credential)
+            return None
         instance = ctx.instances[action.instance]
         name = instance.name
         match action:

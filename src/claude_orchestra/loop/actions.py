@@ -190,6 +190,14 @@ class Recovered:
 
 
 @final
+@attrs.frozen
+class MarkSpent:
+    """A credential's budget for this run is spent: nothing more may run on it."""
+
+    credential: str
+
+
+@final
 @attrs.frozen(kw_only=True)
 class Note:
     """A line for the run's log (what was decided and why, when nothing else says it)."""
@@ -213,6 +221,7 @@ Action = (
     | FailOver
     | ObserveFailure
     | Recovered
+    | MarkSpent
     | Note
 )
 

@@ -66,8 +66,8 @@ from claude_orchestra.timers import (
     StartDeadline,
 )
 
-from .test_instance_hostile import SID, make
-from .test_manager_protocol import view
+from ..test_instance_hostile import SID, make
+from ..test_manager_protocol import view
 
 RULES = RunRules(
     run_branch="main", scheduler="manager", merger="manager", worker_count=1, deadline=1e9

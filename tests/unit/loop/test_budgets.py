@@ -1,0 +1,96 @@
+"""What a reached budget limit does (:mod:`claude_orchestra.loop.budgets`), pure."""
+
+from __future__ import annotations
+
+import attrs
+
+from claude_orchestra.auth import CredentialFailure
+from claude_orchestra.budget import BudgetCrossing, BudgetScope, Measure
+from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.loop import budgets
+from claude_orchestra.loop.actions import (
+    EndAssignment,
+    FailOver,
+    ForgetKept,
+    KeepPrompt,
+    MarkSpent,
+    RecordIncident,
+    StopInstance,
+)
+from claude_orchestra.loop.budgets import BudgetState
+from claude_orchestra.progress import IncidentKind
+
+from ..test_manager_protocol import view
+
+FLEET = (view("manager"), view("worker-1"), view("worker-2", InstanceState.WORKING))
+NONE: frozenset[str] = frozenset()
+
+
+def limit(scope: BudgetScope, name: str) -> BudgetCrossing:
+    return BudgetCrossing(
+        scope=scope, name=name, measure=Measure.USD, fraction=1.0, spent=5.0, limit=5.0, at=9.0
+    )
+
+
+def test_the_run_limit_ends_the_run_and_does_nothing_else() -> None:
+    decided = budgets.limit_reached(
+        BudgetState(), limit(BudgetScope.RUN, "run"), FLEET, in_flight=NONE
+    )
+    assert decided.state.run_spent
+    assert decided.actions == ()
+
+
+def test_an_instance_over_its_budget_stops_for_good_once() -> None:
+    decided = budgets.limit_reached(
+        BudgetState(), limit(BudgetScope.INSTANCE, "worker-1"), FLEET, in_flight=NONE
+    )
+    assert decided.state.retired == {"worker-1"}
+    assert not decided.state.run_spent  # worker-2 still works
+    assert decided.actions[:2] == (EndAssignment("worker-1"), ForgetKept("worker-1"))
+    assert isinstance(decided.actions[2], RecordIncident)
+    assert decided.actions[2].kind is IncidentKind.BUDGET_REACHED
+    assert decided.actions[3] == StopInstance("worker-1")
+    again = budgets.limit_reached(
+        decided.state, limit(BudgetScope.INSTANCE, "worker-1"), FLEET, in_flight=NONE
+    )
+    assert again.actions == ()
+
+
+def test_the_managers_limit_or_the_last_workers_ends_the_run() -> None:
+    manager = budgets.limit_reached(
+        BudgetState(), limit(BudgetScope.INSTANCE, "manager"), FLEET, in_flight=NONE
+    )
+    assert manager.state.run_spent
+    last = budgets.limit_reached(
+        BudgetState(retired=frozenset({"worker-1"})),
+        limit(BudgetScope.INSTANCE, "worker-2"),
+        FLEET,
+        in_flight=NONE,
+    )
+    assert last.state.run_spent
+
+
+def test_a_spent_credential_moves_idle_holders_now_and_busy_ones_after_their_turn() -> None:
+    crossing = limit(BudgetScope.CREDENTIAL, "k1")
+    fleet = (*FLEET, attrs.evolve(view("worker-3"), credential="k2"))
+    decided = budgets.limit_reached(
+        BudgetState(), crossing, fleet, in_flight=frozenset({"worker-1"})
+    )
+    assert decided.actions[0] == MarkSpent("k1")
+    moved = [a.instance for a in decided.actions if isinstance(a, FailOver)]
+    assert moved == ["manager"]  # idle, nothing in flight; worker-1 and worker-2 are busy
+    assert set(decided.state.moving) == {"worker-1", "worker-2"}
+    ask = decided.actions[2]
+    assert decided.actions[1] == KeepPrompt("manager")
+    assert isinstance(ask, FailOver)
+    assert isinstance(ask.cause, CredentialFailure)
+    assert ask.cause.budget
+    assert ask.moved is IncidentKind.BUDGET_REACHED
+
+    ended = budgets.turn_ended(decided.state, view("worker-2", InstanceState.IDLE))
+    assert [type(a) for a in ended.actions] == [KeepPrompt, FailOver]
+    assert set(ended.state.moving) == {"worker-1"}
+    assert budgets.turn_ended(ended.state, view("worker-2")).actions == ()
+    gone = budgets.turn_ended(decided.state, view("worker-1", InstanceState.DEAD))
+    assert gone.actions == ()
+    assert "worker-1" not in gone.state.moving
