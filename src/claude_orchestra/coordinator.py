@@ -60,6 +60,8 @@ class Coordinator:
     board: StatusBoard
     latency: LoopLatency = attrs.field(factory=LoopLatency)
     """How long events wait for the loop (received -> applied)."""
+    _stall_checked: bool = attrs.field(init=False, default=False)
+    """Origin was read again after the last event, before a stall is declared."""
 
     async def run(self, events: ObjectReceiveStream[Event]) -> Outcome:
         """Consume events until the run is complete, stalls or reaches its deadline."""
@@ -124,6 +126,7 @@ class Coordinator:
         if isinstance(event, OriginRead):
             await self.review.origin_read(event)
             return
+        self._stall_checked = False
         known = self.ctx.instances.get(event.instance)
         if known is None:
             return
@@ -189,6 +192,12 @@ class Coordinator:
             if any(c.reached for c in self.spending.crossings):
                 logger.warning("nothing more can be done within the budget")
                 return Outcome.BUDGET
+            if not self._stall_checked:
+                # A read that began before the last merge was pushed can show a branch
+                # still ahead: a stall is declared only on facts read after the last event.
+                self._stall_checked = True
+                self.review.read_again()
+                return None
             logger.warning(
                 "nothing is running and nothing can be scheduled: the run stalled "
                 "(open tasks %d, awaiting merge %s, branches ahead %d, states %s)",

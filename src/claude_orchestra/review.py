@@ -49,6 +49,9 @@ from claude_orchestra.progress import (
 from claude_orchestra.taskfile import parse_task_file
 from claude_orchestra.worktree import GitRepo, Worktree
 
+STALL_CHECK = "(stall check)"
+"""The name a read of origin asked for by no instance goes by."""
+
 
 @final
 @attrs.define(eq=False)
@@ -89,6 +92,10 @@ class WorkReview:
                 and assignment.kind is AssignmentKind.WORK,
             )
         )
+
+    def read_again(self) -> None:
+        """Ask for a fresh read of origin that judges no turn (before a stall is declared)."""
+        self.watch.request(ReadRequest(instance=STALL_CHECK))
 
     async def origin_read(self, read: OriginRead) -> None:
         """A round of git work came back: keep its facts, then judge the turns it answers."""
