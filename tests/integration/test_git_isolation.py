@@ -23,9 +23,10 @@ from claude_orchestra.events import MergeOutcome
 from claude_orchestra.gitenv import Checkout, UnsafeGitConfig
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.testing.git_http import GitHttpServer
+from claude_orchestra.testing.gitrepos import commit, git, make_origin
 from claude_orchestra.worktree import GitRepo, Worktree
 
-from .test_worktree import commit, git, isolated_git, make_origin
+from .test_worktree import isolated_git
 
 __all__ = ["isolated_git"]  # the autouse fixture, shared with test_worktree
 

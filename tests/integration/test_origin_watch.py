@@ -15,9 +15,10 @@ from claude_orchestra.evidence import OriginReader
 from claude_orchestra.gitops import MAX_FILE_READ
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, ReadRequest
 from claude_orchestra.tasklists import render_task_list
+from claude_orchestra.testing.gitrepos import advance_main, commit, git, make_origin
 from claude_orchestra.worktree import GitRepo, Worktree
 
-from .test_worktree import advance_main, commit, git, isolated_git, make_origin
+from .test_worktree import isolated_git
 
 pytestmark = pytest.mark.anyio
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import shutil
 import socket
-import subprocess
-import tempfile
 import traceback
 from pathlib import Path
 
@@ -14,13 +12,8 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 import pytest
-from hypothesis import HealthCheck, event, note, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    invariant,
-    precondition,
-    rule,
     run_state_machine_as_test,
 )
 
@@ -29,6 +22,8 @@ from claude_orchestra.errors import ConfigError, GitError, MergeConflict, Unmerg
 from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.gitops import tracking
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
+from claude_orchestra.testing.gitrepos import advance_main, commit, git, is_clean, make_origin
+from claude_orchestra.testing.machines import MergeQueueMachine, NoCommitLost
 from claude_orchestra.worktree import (
     PRESERVED_PREFIX,
     GitRepo,
@@ -43,47 +38,6 @@ SECRET = "SECRETTOKEN123"
 
 
 # ---- helpers: plain git, run by the tests themselves --------------------------------------
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd``; return stdout stripped (fails the test on error)."""
-    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
-    return done.stdout.strip()
-
-
-def commit(cwd: Path, name: str, text: str, message: str | None = None) -> str:
-    """Write ``name`` in ``cwd``, commit it and return the new commit id."""
-    (cwd / name).parent.mkdir(parents=True, exist_ok=True)
-    (cwd / name).write_text(text)
-    git(cwd, "add", name)
-    git(cwd, "commit", "-q", "-m", message or f"write {name}")
-    return git(cwd, "rev-parse", "HEAD")
-
-
-def make_origin(root: Path) -> Path:
-    """A bare ``origin`` with one commit on ``main`` (README.md and shared.txt)."""
-    bare = root / "origin.git"
-    git(root, "init", "-q", "--bare", "-b", "main", str(bare))
-    seed = root / "seed"
-    git(root, "init", "-q", "-b", "main", str(seed))
-    (seed / "README.md").write_text("hello\n")
-    (seed / "shared.txt").write_text("base\n")
-    git(seed, "add", "-A")
-    git(seed, "commit", "-q", "-m", "initial")
-    git(seed, "push", "-q", str(bare), "main:main")
-    shutil.rmtree(seed)
-    return bare
-
-
-def is_clean(path: Path) -> bool:
-    """No change to tracked files and no merge in progress."""
-    merging = subprocess.run(
-        ["git", "rev-parse", "-q", "--verify", "MERGE_HEAD"],
-        cwd=path,
-        capture_output=True,
-        check=False,
-    )
-    return not git(path, "status", "--porcelain", "--untracked-files=no") and merging.returncode
 
 
 @pytest.fixture(autouse=True)
@@ -118,15 +72,6 @@ async def worker(repo: GitRepo, workspace: Path) -> Worktree:
     return await repo.add_worktree(
         workspace / "worktrees" / "worker-1", branch="worker-1", base="main"
     )
-
-
-async def advance_main(repo: GitRepo, name: str, text: str) -> str:
-    """Commit on ``main`` in the main clone, on top of origin's main, and push it."""
-    await repo.fetch()
-    git(repo.path, "merge", "-q", "--ff-only", "origin/main")  # like a manager's pull
-    sha = commit(repo.path, name, text)
-    await repo.push("main", "main")
-    return sha
 
 
 # ---- clone --------------------------------------------------------------------------------
@@ -509,151 +454,6 @@ async def test_copy_worktree_files_refuses_escaping_paths(repo: GitRepo, worker:
 # ---- no commit is ever lost ------------------------------------------------------------------
 
 
-WORKERS = (1, 2)
-
-
-class NoCommitLost(RuleBasedStateMachine):
-    """Random commits, syncs, merges, pushes, preserves and removals on real git.
-
-    Invariant: every commit ever made is reachable from origin or from a local branch;
-    and whenever a worktree was removed, every commit made in it is on origin.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.root = Path(tempfile.mkdtemp(prefix="no-commit-lost-"))
-        self.portal_cm = anyio.from_thread.start_blocking_portal("asyncio")
-        self.portal = self.portal_cm.__enter__()
-        self.origin = make_origin(self.root)
-        self.repo = self.portal.call(
-            functools.partial(GitRepo.clone, str(self.origin), self.root / "repo", branch="main")
-        )
-        self.worktrees: dict[int, Worktree | None] = dict.fromkeys(WORKERS)
-        self.made: set[str] = set()
-        self.made_by: dict[int, set[str]] = {n: set() for n in WORKERS}
-        self.serial = 0
-        for n in WORKERS:
-            self._add(n)
-
-    def teardown(self) -> None:
-        self.portal_cm.__exit__(None, None, None)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def _add(self, n: int) -> None:
-        path = self.root / "worktrees" / f"worker-{n}"
-        self.worktrees[n] = self.portal.call(
-            functools.partial(self.repo.add_worktree, path, branch=f"worker-{n}", base="main")
-        )
-
-    def _file(self, conflicting: bool) -> str:
-        self.serial += 1
-        return "shared.txt" if conflicting else f"file-{self.serial}.txt"
-
-    def _present(self, n: int) -> Worktree:
-        worktree = self.worktrees[n]
-        assert worktree is not None
-        return worktree
-
-    @rule(n=st.sampled_from(WORKERS), conflicting=st.booleans())
-    def worker_commits(self, n: int, conflicting: bool) -> None:
-        if self.worktrees[n] is None:
-            self._add(n)
-        name = self._file(conflicting)
-        sha = commit(self._present(n).path, name, f"worker {n} {self.serial}\n")
-        note(f"worker-{n} commits {name}: {sha[:8]}")
-        self.made.add(sha)
-        self.made_by[n].add(sha)
-
-    @rule(conflicting=st.booleans())
-    def manager_commits(self, conflicting: bool) -> None:
-        name = self._file(conflicting)
-        sha = commit(self.repo.path, name, f"manager {self.serial}\n")
-        note(f"manager commits {name} on main: {sha[:8]}")
-        self.made.add(sha)
-        self.portal.call(self.repo.push, "main", "main")
-
-    @precondition(lambda self: any(self.worktrees.values()))
-    @rule(n=st.sampled_from(WORKERS))
-    def sync(self, n: int) -> None:
-        worktree = self.worktrees[n]
-        if worktree is None:
-            return
-        head = git(worktree.path, "rev-parse", "HEAD")
-        try:
-            self.portal.call(worktree.sync)
-            note(f"worker-{n} synced")
-        except MergeConflict as exc:
-            note(f"worker-{n} sync conflicts in {exc.files}")
-            event("sync conflict")
-            assert is_clean(worktree.path)
-            assert git(worktree.path, "rev-parse", "HEAD") == head
-        self.made.add(git(worktree.path, "rev-parse", "HEAD"))
-
-    @rule(n=st.sampled_from(WORKERS))
-    def merge_into_main(self, n: int) -> None:
-        head = git(self.repo.path, "rev-parse", "HEAD")
-        try:
-            self.portal.call(self.repo.merge, f"worker-{n}")
-        except MergeConflict as exc:
-            note(f"merging worker-{n} into main conflicts in {exc.files}")
-            event("merge conflict")
-            assert is_clean(self.repo.path)
-            assert git(self.repo.path, "rev-parse", "HEAD") == head
-            return
-        note(f"merged worker-{n} into main")
-        self.made.add(git(self.repo.path, "rev-parse", "HEAD"))
-        self.portal.call(self.repo.push, "main", "main")
-
-    @precondition(lambda self: any(self.worktrees.values()))
-    @rule(n=st.sampled_from(WORKERS))
-    def push(self, n: int) -> None:
-        worktree = self.worktrees[n]
-        if worktree is not None:
-            note(f"worker-{n} pushes")
-            self.portal.call(worktree.push)
-
-    @rule(n=st.sampled_from(WORKERS))
-    def preserve(self, n: int) -> None:
-        self.serial += 1
-        ref = self.portal.call(self.repo.preserve, f"worker-{n}", f"worker-{n}/{self.serial}")
-        note(f"preserved worker-{n} as {ref}")
-
-    @precondition(lambda self: any(self.worktrees.values()))
-    @rule(n=st.sampled_from(WORKERS))
-    def remove(self, n: int) -> None:
-        worktree = self.worktrees[n]
-        if worktree is None:
-            return
-        on_origin = set(git(self.origin, "rev-list", "--all").split())
-        branch = git(worktree.path, "rev-list", "HEAD", f"refs/heads/worker-{n}").split()
-        lost = sorted(set(branch) - on_origin)
-        try:
-            self.portal.call(worktree.remove)
-        except UnmergedWorkError as exc:
-            note(f"worker-{n} remove refused: {exc.commits} commit(s)")
-            event("remove refused")
-            assert lost, "refused although every commit is on origin"
-            assert worktree.path.is_dir()
-            return
-        note(f"worker-{n} removed")
-        event("remove succeeded")
-        assert not lost, f"removed with commits missing on origin: {lost}"
-        assert self.made_by[n] <= on_origin
-        assert not worktree.path.exists()
-        self.worktrees[n] = None
-
-    @invariant()
-    def no_commit_is_lost(self) -> None:
-        reachable = set(git(self.origin, "rev-list", "--all").split())
-        reachable |= set(git(self.repo.path, "rev-list", "--branches").split())
-        assert self.made <= reachable, f"lost: {sorted(self.made - reachable)}"
-
-    @invariant()
-    def no_checkout_is_left_mid_merge(self) -> None:
-        for path in [self.repo.path] + [w.path for w in self.worktrees.values() if w]:
-            assert is_clean(path), path
-
-
 def test_no_commit_is_ever_lost() -> None:
     run_state_machine_as_test(
         NoCommitLost,
@@ -749,117 +549,6 @@ async def test_a_failing_test_command_keeps_the_merge_off_the_run_branch(
 
 
 # ---- the merge queue as a state machine ------------------------------------------------------
-
-GATE = "! ls BROKEN-* >/dev/null 2>&1"  # the run branch's "tests": no BROKEN file
-
-
-class MergeQueueMachine(RuleBasedStateMachine):
-    """Workers commit clean, conflicting or test-breaking work; the manager moves main;
-    branches are submitted to the queue and fixed when refused, all on real git.
-
-    Invariants: origin's run branch always passes the gate; every commit the queue accepted
-    is on it; the queue's worktree is never left dirty or mid-merge.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.root = Path(tempfile.mkdtemp(prefix="merge-queue-"))
-        self.portal_cm = anyio.from_thread.start_blocking_portal("asyncio")
-        self.portal = self.portal_cm.__enter__()
-        self.origin = make_origin(self.root)
-        self.repo = self.portal.call(
-            functools.partial(GitRepo.clone, str(self.origin), self.root / "repo", branch="main")
-        )
-        self.worktrees = {
-            n: self.portal.call(
-                functools.partial(
-                    self.repo.add_worktree,
-                    self.root / "worktrees" / f"worker-{n}",
-                    branch=f"worker-{n}",
-                    base="main",
-                )
-            )
-            for n in WORKERS
-        }
-        self.queue = MergeQueue(
-            repo=self.repo,
-            path=self.root / "integration",
-            run_branch="main",
-            clock=SystemClock(),
-            test_command=GATE,
-        )
-        self.portal.call(self.queue.prepare)
-        self.accepted: set[str] = set()
-        self.serial = 0
-
-    def teardown(self) -> None:
-        self.queue.close()
-        self.portal_cm.__exit__(None, None, None)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    @rule(n=st.sampled_from(WORKERS), kind=st.sampled_from(["clean", "conflicting", "breaking"]))
-    def worker_commits(self, n: int, kind: str) -> None:
-        self.serial += 1
-        name = {"clean": f"file-{self.serial}.txt", "conflicting": "shared.txt"}.get(
-            kind, f"BROKEN-{self.serial}"
-        )
-        sha = commit(self.worktrees[n].path, name, f"worker {n} {self.serial}\n")
-        note(f"worker-{n} commits {kind} {name}: {sha[:8]}")
-
-    @rule(conflicting=st.booleans())
-    def manager_moves_main(self, conflicting: bool) -> None:
-        self.serial += 1
-        name = "shared.txt" if conflicting else f"main-{self.serial}.txt"
-        self.portal.call(advance_main, self.repo, name, f"main {self.serial}\n")
-        note(f"main moves: {name}")
-
-    @rule(n=st.sampled_from(WORKERS))
-    def submit(self, n: int) -> None:
-        worktree = self.worktrees[n]
-        try:
-            self.portal.call(worktree.push)
-        except GitError:
-            note(f"worker-{n} push rejected")
-            return
-        tip = git(worktree.path, "rev-parse", "HEAD")
-        broken = bool(git(worktree.path, "ls-files", "BROKEN-*"))
-        request = MergeRequest(instance=f"worker-{n}", branch=f"worker-{n}", commits=(tip,))
-        finished = self.portal.call(self.queue.merge, request)
-        note(f"worker-{n} submitted: {finished.outcome.value}")
-        event(finished.outcome.value)
-        if finished.outcome is MergeOutcome.MERGED:
-            assert not broken, "a branch that fails the gate was merged"
-            self.accepted.add(tip)
-        else:
-            assert finished.outcome in {MergeOutcome.CONFLICT, MergeOutcome.TEST_FAILED}
-
-    @rule(n=st.sampled_from(WORKERS))
-    def worker_fixes(self, n: int) -> None:
-        """What the worker is asked to do: bring main in (keeping both sides), fix the tests."""
-        path = self.worktrees[n].path
-        try:
-            self.portal.call(self.worktrees[n].sync)
-        except MergeConflict:
-            git(path, "merge", "--no-edit", "origin/main", "-s", "ours")  # test-only fix-up
-        for broken in git(path, "ls-files", "BROKEN-*").split():
-            git(path, "rm", "-q", broken)
-        if git(path, "status", "--porcelain"):
-            git(path, "commit", "-q", "-m", "fix")
-        note(f"worker-{n} fixed its branch")
-
-    @invariant()
-    def the_run_branch_passes_its_gate(self) -> None:
-        files = git(self.origin, "ls-tree", "-r", "--name-only", "main").split()
-        assert not [f for f in files if f.startswith("BROKEN-")]
-
-    @invariant()
-    def every_accepted_commit_is_on_the_run_branch(self) -> None:
-        for sha in self.accepted:
-            assert git(self.origin, "merge-base", "--is-ancestor", sha, "main") == ""
-
-    @invariant()
-    def the_queue_worktree_is_clean(self) -> None:
-        assert is_clean(self.root / "integration")
 
 
 def test_the_merge_queue_never_lands_a_failing_or_conflicting_branch() -> None:

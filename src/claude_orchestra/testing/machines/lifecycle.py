@@ -1,4 +1,4 @@
-"""Hypothesis state machines shipped with the library, for our tests and plugin authors'.
+"""The lifecycle machine: any order of hook events against a naive model.
 
 ``LifecycleMachine`` drives :func:`claude_orchestra.lifecycle.advance` with any order of
 hook events, duplicates included, and checks it against a naive model of what must have
