@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import click
 
 from claude_orchestra import Orchestrator, RunConfig, UsageError, load_config
@@ -35,12 +36,19 @@ def _config(config: Path | None, workspace: Path | None, resume: bool) -> RunCon
     return loaded if workspace is None else loaded.with_workspace(workspace)
 
 
+def _show_dashboard(url: str) -> None:
+    # Straight to the terminal, not through logging: the URL carries the dashboard's token,
+    # which the log's redaction would hide (and a log file must not hold).
+    click.echo(f"dashboard: {url}", err=True)
+
+
 @click.command(
     "run",
     short_help="Run an orchestration to the end.",
     epilog="""\b
 Examples:
   claude-orchestra run --config ./config
+  claude-orchestra run --config ./config --dashboard
   claude-orchestra run --resume --workspace ./config/workspace
 """,
 )
@@ -52,14 +60,21 @@ Examples:
     help="Take up the killed run in --workspace (its config folder unless --config).",
 )
 @click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Serve the web dashboard on 127.0.0.1 and print its URL (config key `dashboard`).",
+)
+@click.option(
     "--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load NAME."
 )
 @click.pass_obj
 def command(
     obj: dict[str, int],
+    *,
     config: Path | None,
     workspace: Path | None,
     resume: bool,
+    dashboard: bool,
     disabled: tuple[str, ...],
 ) -> int:
     """Run an orchestration to the end and print its summary.
@@ -67,10 +82,16 @@ def command(
     The manager plans from the repository's PROJECT_DIRECTION.md, the workers build in
     their own worktrees, and merges are pushed to origin. The exit code is the outcome's.
     Refuses to start (exit 2) while a prerequisite is missing: see `claude-orchestra doctor`.
+    With --dashboard (or "dashboard": true) it prints the web dashboard's URL, which carries
+    a token of this run's: open it in a browser on this machine.
     """
     loaded = _config(config, workspace, resume)
+    if dashboard:
+        loaded = attrs.evolve(
+            loaded, orchestrator=attrs.evolve(loaded.orchestrator, dashboard=True)
+        )
     preflight(loaded)
-    orchestrator = Orchestrator(loaded, blocked_plugins=disabled)
+    orchestrator = Orchestrator(loaded, blocked_plugins=disabled, on_dashboard=_show_dashboard)
     _logging.configure(obj["verbose"], bool(obj["quiet"]))
     try:
         _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)
