@@ -13,7 +13,7 @@ import click
 
 from claude_orchestra import Orchestrator, RunConfig, UsageError, load_config
 from claude_orchestra.cli import _logging
-from claude_orchestra.cli._output import Folder
+from claude_orchestra.cli._output import Folder, show_dashboard
 from claude_orchestra.cli._preflight import preflight
 from claude_orchestra.report import summary_text
 from claude_orchestra.workspace import Workspace
@@ -34,12 +34,6 @@ def _config(config: Path | None, workspace: Path | None, resume: bool) -> RunCon
         raise UsageError("--config", "required (the config folder)")
     loaded = load_config(folder)
     return loaded if workspace is None else loaded.with_workspace(workspace)
-
-
-def _show_dashboard(url: str) -> None:
-    # Straight to the terminal, not through logging: the URL carries the dashboard's token,
-    # which the log's redaction would hide (and a log file must not hold).
-    click.echo(f"dashboard: {url}", err=True)
 
 
 @click.command(
@@ -91,7 +85,7 @@ def command(
             loaded, orchestrator=attrs.evolve(loaded.orchestrator, dashboard=True)
         )
     preflight(loaded)
-    orchestrator = Orchestrator(loaded, blocked_plugins=disabled, on_dashboard=_show_dashboard)
+    orchestrator = Orchestrator(loaded, blocked_plugins=disabled, on_dashboard=show_dashboard)
     _logging.configure(obj["verbose"], bool(obj["quiet"]))
     try:
         _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)
