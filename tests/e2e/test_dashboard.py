@@ -3,13 +3,10 @@ the URL `run --dashboard` prints opens it, every instance is listed, the page fo
 run as hook events arrive (no reload), screens and the spend chart are drawn, and a wrong
 or missing token is refused.
 
-Set ``ORCHESTRA_SCREENSHOTS=DIR`` to keep the screenshot it takes mid-run in DIR (the docs'
-``docs/images/dashboard.png`` comes from here)."""
+(The docs' screenshots come from ``tools/screenshots.py``, on a three-worker run.)"""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -87,9 +84,7 @@ def test_the_dashboard_follows_a_real_run_in_chromium(
                 expect(row(page, "worker-1", "state")).to_have_text("working", timeout=WAIT)
                 expect(page.locator("#cost polyline.spend")).to_be_attached(timeout=WAIT)
                 shot = tmp_path / "dashboard.png"
-                page.screenshot(path=shot, full_page=True)
-                if folder := os.environ.get("ORCHESTRA_SCREENSHOTS"):
-                    shutil.copy(shot, Path(folder) / "dashboard.png")
+                page.screenshot(path=shot, full_page=True)  # kept with the test's files
 
                 target.fake.clear_faults()
                 target.fake.release_hangs()  # the run goes on to its end, which the page shows

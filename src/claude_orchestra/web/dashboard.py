@@ -1,10 +1,11 @@
 """The dashboard as the orchestrator holds it: the token, the feed, and how to read screens.
 
 The orchestrator makes one when the config asks for it, mounts :meth:`Dashboard.app` in
-front of the hook app, hands the status board's documents to :attr:`Dashboard.feed`, calls
-:meth:`Dashboard.started` once the port is known (the URL is written to a private file and
-given to the caller's callback, never to a log), and :meth:`Dashboard.close` when the run
-has ended, so open event streams finish before the server stops.
+front of the hook app, hands the status board's documents to :attr:`Dashboard.feed` and
+calls :meth:`Dashboard.started` once the port is known (the URL is written to a private
+file and given to the caller's callback, never to a log). The feed closes itself on the
+document that carries the run's outcome, so open event streams finish before the server
+stops.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class Dashboard:
         return url
 
     def close(self) -> None:
-        """The run has ended: streams send the last status and finish."""
+        """No status will follow (the feed also closes itself on the one with an outcome):
+        streams send the last status and finish."""
         self.feed.close()
 
     def run_state(self) -> dict[str, Any] | None:
