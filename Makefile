@@ -6,7 +6,8 @@
 #   setup-run   what `claude-orchestra run` and `make demo` need: Python >= 3.11, the
 #               package, Node/npm and the pinned Claude Code, tmux, git
 #   setup-test  what only the test suite needs: bubblewrap (the sandbox runtime's tests,
-#               Linux only) and ccusage (the cost cross-check test)
+#               Linux only), Chromium (the web dashboard's browser tests, driven by
+#               Playwright from the dev extras) and ccusage (the cost cross-check test)
 #   setup       both (what CI runs)
 
 PYTHON ?= python3
@@ -55,9 +56,11 @@ $(CCUSAGE): tools/ccusage/package.json
 	tmux -V
 	touch $@
 
-# bubblewrap runs on Linux only; on macOS the sandbox tests skip.
-.test-tools-checked: tools/need.sh
+# bubblewrap runs on Linux only; on macOS the sandbox tests skip. Chromium is the system's
+# package (Playwright drives it and downloads no browser); elsewhere the browser tests skip.
+.test-tools-checked: tools/need.sh Makefile
 	@if [ "$$(uname -s)" = Linux ]; then $(NEED) bwrap bubblewrap; else echo "no bubblewrap on $$(uname -s): the sandbox tests will skip"; fi
+	@if [ "$$(uname -s)" = Linux ]; then $(NEED) chromium chromium; else echo "no chromium package on $$(uname -s): the dashboard's browser tests will skip"; fi
 	touch $@
 
 demo: setup-run

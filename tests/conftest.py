@@ -11,6 +11,7 @@ from hypothesis import settings
 from claude_orchestra.testing.tools import (
     require_bwrap,
     require_ccusage,
+    require_chromium,
     require_claude,
     require_tmux,
 )
@@ -52,3 +53,9 @@ def bwrap_binary() -> str:
 def ccusage_binary() -> Path:
     """The pinned ccusage (skipped locally when missing, a failure under CI)."""
     return require_ccusage()
+
+
+@pytest.fixture
+def chromium_binary() -> str:
+    """Chromium (skipped locally when missing, a failure under CI)."""
+    return require_chromium()

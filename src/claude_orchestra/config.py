@@ -204,6 +204,9 @@ class OrchestraConfig:
     """USD per million tokens by model, over the built-in table."""
     notify: NotifyConfig = attrs.field(factory=NotifyConfig)
     """Where to tell a person about limits, budgets, stalls and the run's end (#15)."""
+    dashboard: bool = False
+    """Serve the web dashboard on the hook server (127.0.0.1), behind a per-run token;
+    ``run`` prints its URL (``run --dashboard`` turns it on for one run)."""
 
 
 @final

@@ -13,11 +13,12 @@ import functools
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import final
 
 import anyio
+from starlette.types import ASGIApp
 
 from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
@@ -63,6 +64,8 @@ from claude_orchestra.summary import RunSummary
 from claude_orchestra.taskfile import TaskFile, parse_task_file
 from claude_orchestra.tmux import tmux_config
 from claude_orchestra.transcripts import DEFAULT_PRICES
+from claude_orchestra.web import Dashboard
+from claude_orchestra.web.access import DashboardAccess
 from claude_orchestra.workers import worker_branch, worker_name
 from claude_orchestra.workspace import Workspace, local_origin, prepare_checkouts
 from claude_orchestra.worktree import GitRepo, Worktree
@@ -108,6 +111,7 @@ class Orchestrator:
         blocked_plugins: Iterable[str] = (),
         clock: Clock | None = None,
         environ: Mapping[str, str] | None = None,
+        on_dashboard: Callable[[str], None] | None = None,
     ) -> None:
         """Prepare a run; nothing starts until :meth:`run`.
 
@@ -120,6 +124,9 @@ class Orchestrator:
             clock: the clock (tests pass a fake one).
             environ: the environment to discover the Claude login in (default: this
                 process's).
+            on_dashboard: with ``"dashboard": true``, called with the dashboard's URL (it
+                carries the run's dashboard token: show it to the person, never log it)
+                once the server listens.
         """
         self.config = config
         self.workspace = Workspace(config.workspace)
@@ -138,12 +145,15 @@ class Orchestrator:
             default_cooldown=settings.rate_limit_cooldown_seconds,
         )
         self._hook_keys = HookKeys(folder=self.workspace.host_dir)
+        self._dashboard_access = DashboardAccess() if settings.dashboard else None
+        self._on_dashboard = on_dashboard
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret this run holds now (for log redaction; hook tokens are issued as
         instances launch, so ask again)."""
         in_url = tuple(Secret(s) for s in url_secrets(self.config.repository))
-        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *in_url)
+        dashboard = () if self._dashboard_access is None else (self._dashboard_access.token,)
+        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *in_url, *dashboard)
 
     def run_sync(self, *, resume: bool = False) -> RunSummary:
         """:meth:`run` from synchronous code."""
@@ -184,7 +194,7 @@ class Orchestrator:
         send, receive = anyio.create_memory_object_stream[Event](1024)
         manager = ["manager"] if self._needs_manager(task_file is not None) else []
         names = [*manager, *(worker_name(n) for n in range(1, settings.worker_count + 1))]
-        app = create_hook_app(keys=self._hook_keys, deliver=send.send, clock=self._clock)
+        app, dashboard = self._app(send.send, runtime)
         with send, receive, Journal(workspace.journal, self._clock, self.secrets) as journal:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
@@ -207,6 +217,7 @@ class Orchestrator:
                     instances, repo, worktrees, journal, started, runtime=runtime
                 )
                 coordinator.ctx.progress.task_file = task_file
+                self._open_dashboard(dashboard, port, coordinator.board)
                 coordinator.start_services(tg, send.send)
                 outcome = Outcome.FAILED
                 try:
@@ -227,6 +238,33 @@ class Orchestrator:
                     tg.cancel_scope.cancel()
         self.plugins.run_finished(summary)
         return summary
+
+    def _app(
+        self, deliver: Callable[[Event], Awaitable[None]], runtime: Runtime
+    ) -> tuple[ASGIApp, Dashboard | None]:
+        """The hook server's app: the hook app, behind the web dashboard when the config
+        asks for one (:mod:`claude_orchestra.web`)."""
+        hooks = create_hook_app(keys=self._hook_keys, deliver=deliver, clock=self._clock)
+        if self._dashboard_access is None:
+            return hooks, None
+        dashboard = Dashboard(
+            capture=runtime.capture,
+            secrets=self.secrets,
+            clock=self._clock,
+            url_file=self.workspace.host_dir / "dashboard.url",
+            access=self._dashboard_access,
+        )
+        return dashboard.app(hooks), dashboard
+
+    def _open_dashboard(self, dashboard: Dashboard | None, port: int, board: StatusBoard) -> None:
+        """Feed the dashboard every status the board publishes (it ends its streams after
+        the one with the outcome) and hand its URL to ``on_dashboard``."""
+        if dashboard is None:
+            return
+        board.watchers.append(dashboard.feed.publish)
+        url = dashboard.started(port)
+        if self._on_dashboard is not None:
+            self._on_dashboard(url)
 
     def _previous_run(self) -> PreviousRun:
         """The killed run to take up; its limits hold here too, before any credential is

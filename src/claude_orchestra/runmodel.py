@@ -2,7 +2,7 @@
 
 :func:`read_run` parses the document the run rewrites after every event into a
 :class:`RunModel` (missing fields, from an older run, take neutral defaults); both views
-render that value, so they never disagree about a run.
+render that value (and so does the web dashboard), so they never disagree about a run.
 """
 
 from __future__ import annotations
@@ -66,6 +66,26 @@ class CredentialRow:
 
 @final
 @attrs.frozen(kw_only=True)
+class TimelineEntry:
+    """A merge or an incident, as the run's timeline shows it."""
+
+    at: float
+    """When (wall clock)."""
+    kind: str
+    """``merge`` or ``incident``."""
+    instance: str | None
+    summary: str
+    detail: str
+
+
+def minutes(seconds: float) -> str:
+    """A duration for people: ``42 s`` or ``7 min``."""
+    seconds = max(0.0, seconds)
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+@final
+@attrs.frozen(kw_only=True)
 class RunModel:
     """A run as ``status.json`` describes it."""
 
@@ -89,6 +109,10 @@ class RunModel:
     usd_per_hour: float
     budget_usd: float | None
     seconds_to_budget: float | None
+    timeline: tuple[TimelineEntry, ...] = ()
+    """The latest merges and incidents, oldest first."""
+    cost_history: tuple[tuple[float, float], ...] = ()
+    """The run's spend over time: ``(wall time, USD)`` points, oldest first."""
     document: dict[str, Any] = attrs.field(repr=False, eq=False)
     """The whole document (``status --json`` prints it)."""
 
@@ -103,6 +127,25 @@ class RunModel:
     def running(self) -> bool:
         """Still going: no outcome and the process lives."""
         return self.outcome is None and self.alive
+
+    def headline(self, now: float) -> list[str]:
+        """The run in a few phrases: state, tasks, merges, incidents, spend against the
+        budget, time left (``watch``'s first line, the dashboard's header)."""
+        spend = f"${self.cost_usd:.4f}"
+        if self.budget_usd is not None:
+            spend += f" of ${self.budget_usd:g}"
+        parts = [
+            f"Run {self.state}",
+            f"tasks {self.tasks_done}/{self.tasks_total} done",
+            f"{self.merges} merges",
+            f"{self.incidents} incidents",
+            f"spent {spend} (${self.usd_per_hour:.2f}/h)",
+        ]
+        if self.running and self.ends_at is not None:
+            parts.append(f"time left {minutes(self.ends_at - now)}")
+        if self.running and self.seconds_to_budget is not None:
+            parts.append(f"budget spent in {minutes(self.seconds_to_budget)}")
+        return parts
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> RunModel:
@@ -140,6 +183,14 @@ class RunModel:
             usd_per_hour=_num(rate.get("usdPerHour")),
             budget_usd=_opt((spending.get("budget") or {}).get("usd")),
             seconds_to_budget=_opt(rate.get("secondsToBudget")),
+            timeline=tuple(
+                _entry(e) for e in document.get("timeline") or () if isinstance(e, dict)
+            ),
+            cost_history=tuple(
+                (float(p[0]), float(p[1]))
+                for p in spending.get("history") or ()
+                if isinstance(p, list) and len(p) == 2 and all(_number(v) for v in p)
+            ),
             document=document,
         )
 
@@ -148,6 +199,20 @@ def spending_credentials(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The document's credentials (a list of objects)."""
     found = document.get("credentials") or []
     return [c for c in found if isinstance(c, dict)]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _entry(e: dict[str, Any]) -> TimelineEntry:
+    return TimelineEntry(
+        at=_num(e.get("at")),
+        kind=str(e.get("kind") or ""),
+        instance=_str(e.get("instance")),
+        summary=str(e.get("summary") or ""),
+        detail=str(e.get("detail") or ""),
+    )
 
 
 def _instance(i: dict[str, Any]) -> InstanceRow:

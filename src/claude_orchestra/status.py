@@ -4,8 +4,9 @@ A :class:`StatusBoard` is told about each event the loop applies and rewrites th
 atomically (write, then rename), so ``claude-orchestra status`` — another process — always
 reads a whole document, even while the run goes on or after it was killed. It holds, for
 each instance, its state and the evidence behind it (the last event, when, the last state
-change's evidence); the credentials' standing; and what was spent so far, with the burn
-rate and the projected time until the run's budget is spent.
+change's evidence); the credentials' standing; what was spent so far, with the burn
+rate, the projected time until the run's budget is spent and the spend over time; and the
+latest merges and incidents as a timeline (what ``watch`` and the web dashboard show).
 """
 
 from __future__ import annotations
@@ -26,13 +27,69 @@ from claude_orchestra.events import Event
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
 from claude_orchestra.latency import LoopLatency
-from claude_orchestra.progress import RunProgress
+from claude_orchestra.progress import Incident, MergeRecord, RunProgress
 from claude_orchestra.spending import Spending
 
 STATUS_FILE = "status.json"
 SCHEMA_VERSION = 1
 """``status.json``'s ``schemaVersion``: raised when a field changes meaning or goes away
 (new fields do not raise it)."""
+TIMELINE_LIMIT = 100
+"""The latest merges and incidents ``status.json`` keeps (its ``timeline``)."""
+HISTORY_LIMIT = 240
+"""The most points of spend over time ``status.json`` keeps; past it, every other one goes."""
+_DETAIL = 240
+
+
+def timeline(progress: RunProgress, limit: int = TIMELINE_LIMIT) -> list[dict[str, Any]]:
+    """The run's merges and incidents, oldest first, the latest ``limit`` of them."""
+    entries = [_merge_entry(m) for m in progress.merges]
+    entries += [_incident_entry(i) for i in progress.incidents]
+    entries.sort(key=lambda entry: float(entry["at"]))
+    return entries[-limit:]
+
+
+def _merge_entry(merge: MergeRecord) -> dict[str, Any]:
+    commits = len(merge.commits)
+    return {
+        "at": merge.at,
+        "kind": "merge",
+        "instance": merge.branch,
+        "summary": f"{merge.branch} merged by {merge.merged_by} "
+        f"({commits} commit{'s' if commits != 1 else ''})",
+        "detail": ", ".join(merge.tasks)[:_DETAIL],
+    }
+
+
+def _incident_entry(incident: Incident) -> dict[str, Any]:
+    return {
+        "at": incident.at,
+        "kind": "incident",
+        "instance": incident.instance,
+        "summary": incident.kind.value.replace("_", " "),
+        "detail": f"{incident.evidence} -> {incident.action}"[:_DETAIL],
+    }
+
+
+@final
+@attrs.define(eq=False)
+class CostHistory:
+    """The run's spend over time: one ``[wall time, USD]`` point per change, thinned to at
+    most :data:`HISTORY_LIMIT` points (every other one dropped when full)."""
+
+    _points: list[tuple[float, float]] = attrs.field(init=False, factory=list)
+
+    def note(self, at: float, usd: float) -> None:
+        """Record the spend at ``at`` when it moved (the first point always)."""
+        if self._points and self._points[-1][1] == usd:
+            return
+        if len(self._points) >= HISTORY_LIMIT:
+            self._points = [*self._points[:-1:2], self._points[-1]]
+        self._points.append((at, usd))
+
+    def as_json(self) -> list[list[float]]:
+        """The points, oldest first."""
+        return [[at, round(usd, 6)] for at, usd in self._points]
 
 
 def projection(
@@ -72,6 +129,10 @@ class StatusBoard:
     """The run's secrets now: redacted from every string of the file."""
     ends_at: float | None = None
     """When the run's time limit ends it (wall clock)."""
+    watchers: list[Callable[[dict[str, Any]], None]] = attrs.field(factory=list)
+    """Told each document as it is published, redacted (the web dashboard); called on the
+    event loop, so they must not block."""
+    _history: CostHistory = attrs.field(init=False, factory=CostHistory)
     _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
 
     def saw(self, event: Event) -> None:
@@ -80,10 +141,13 @@ class StatusBoard:
 
     def publish(self, outcome: str | None = None) -> None:
         """Rewrite the file (``outcome`` once the run has ended)."""
+        self._history.note(self.clock.wall(), self.spending.ledger.spend().cost_usd)
         tmp = self.path.with_suffix(".tmp")
         document = redact_tree(self.document(outcome), self.secrets())
         tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.path)
+        for watcher in self.watchers:
+            watcher(document)
 
     def document(self, outcome: str | None = None) -> dict[str, Any]:
         """What ``status.json`` holds."""
@@ -101,6 +165,7 @@ class StatusBoard:
             "tasks": {"total": total, "done": done},
             "merges": len(self.progress.merges),
             "incidents": len(self.progress.incidents),
+            "timeline": timeline(self.progress),
             "endsAt": self.ends_at,
             "loopLatency": self.latency.as_json(),
             "instances": [
@@ -120,6 +185,7 @@ class StatusBoard:
                     tokens=budget.tokens,
                 ),
                 "budget": to_json(budget),
+                "history": self._history.as_json(),
             },
         }
 

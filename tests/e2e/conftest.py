@@ -76,10 +76,18 @@ class Target:
         """Run to the end."""
         return cli("run", "--config", str(self.config))
 
-    def start(self) -> subprocess.Popen[str]:
-        """Start a run and return at once."""
+    def start(self, *options: str) -> subprocess.Popen[str]:
+        """Start a run (with ``run``'s ``options``) and return at once."""
         return subprocess.Popen(
-            [sys.executable, "-m", "claude_orchestra", "run", "--config", str(self.config)],
+            [
+                sys.executable,
+                "-m",
+                "claude_orchestra",
+                "run",
+                "--config",
+                str(self.config),
+                *options,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

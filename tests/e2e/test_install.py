@@ -118,19 +118,33 @@ def doctor_before_and_after_fix(installed: Installed) -> tuple[dict[str, Any], s
     return before, fixed.stdout
 
 
+def installed_json(installed: Installed, probe: str) -> Any:
+    """What the Python code ``probe`` prints as JSON, run by the installed venv's Python."""
+    out = subprocess.run(
+        [str(installed.bin / "python"), "-c", probe], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
 def test_the_wheel_brings_no_pytest_plugin_and_no_repository_tools(installed: Installed) -> None:
     probe = (
         "import importlib.metadata as m, json; "
         "print(json.dumps([e.value for e in m.entry_points(group='pytest11') "
         "if e.value.startswith('claude_orchestra')]))"
     )
-    out = subprocess.run(
-        [str(installed.bin / "python"), "-c", probe], capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout) == []
+    assert installed_json(installed, probe) == []
     version = installed.run("--version")
     assert version.returncode == 0, version.stderr
     assert f"Claude Code {CLAUDE_CODE_VERSION}" in version.stdout
+
+
+def test_the_wheel_ships_the_dashboards_page(installed: Installed) -> None:
+    probe = (
+        "import json; from importlib import resources; "
+        "folder = resources.files('claude_orchestra.web') / 'static'; "
+        "print(json.dumps(sorted(f.name for f in folder.iterdir())))"
+    )
+    assert installed_json(installed, probe) == ["dashboard.css", "dashboard.js", "index.html"]
 
 
 def test_doctor_fix_installs_the_pinned_claude_then_the_demo_completes(

@@ -32,9 +32,9 @@ def test_a_missing_tool_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bubblewrap is Linux only")
-def test_bwrap_is_required_like_tmux(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bwrap_and_chromium_are_required_like_tmux(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("PATH", "/nonexistent")
-    for require in (tools.require_bwrap, tools.require_tmux):
+    for require in (tools.require_bwrap, tools.require_chromium, tools.require_tmux):
         with pytest.raises(pytest.fail.Exception, match="is not installed"):
             require()

@@ -23,7 +23,7 @@ from claude_orchestra import Orchestrator, PrerequisiteError, RunSummary, load_c
 from claude_orchestra.claude_install import install_claude
 from claude_orchestra.cli import _logging
 from claude_orchestra.cli._doctor import wants_install
-from claude_orchestra.cli._output import Folder
+from claude_orchestra.cli._output import Folder, show_dashboard
 from claude_orchestra.machine import Machine
 from claude_orchestra.prerequisites import (
     CLAUDE_CODE_VERSION,
@@ -57,7 +57,7 @@ def ready(machine: Machine) -> None:
         raise PrerequisiteError(name, reason)
 
 
-def _run(folder: Path, workers: int, verbose: int, quiet: bool) -> RunSummary:
+def _run(folder: Path, workers: int, verbose: int, quiet: bool, *, dashboard: bool) -> RunSummary:
     origin = create_origin(folder)
     key = f"sk-ant-demo-{secrets.token_hex(16)}"
     _logging.configure(verbose, quiet)
@@ -72,9 +72,12 @@ def _run(folder: Path, workers: int, verbose: int, quiet: bool) -> RunSummary:
                     base_url=fake.base_url,
                     key=key,
                     workspace=folder / "workspace",
+                    extra={"dashboard": True} if dashboard else None,
                 )
             )
-            orchestrator = Orchestrator(config, load_entry_points=False)
+            orchestrator = Orchestrator(
+                config, load_entry_points=False, on_dashboard=show_dashboard
+            )
             _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)
             summary = orchestrator.run_sync()
             served = fake.served_usage().total
@@ -122,6 +125,7 @@ def _remove_created(folder: Path, existed: bool) -> None:
 Examples:
   claude-orchestra demo
   claude-orchestra demo --workers 3 --dir ./demo
+  claude-orchestra demo --dashboard
   uvx claude-orchestra demo
 """,
 )
@@ -138,8 +142,13 @@ Examples:
     show_default=True,
     help="How many workers.",
 )
+@click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Serve the web dashboard while the demo runs and print its URL.",
+)
 @click.pass_obj
-def command(obj: dict[str, int], folder: Path | None, workers: int) -> int:
+def command(obj: dict[str, int], folder: Path | None, workers: int, dashboard: bool) -> int:
     """Run a full orchestration offline: the real Claude Code, a fake API, no account.
 
     Installs the pinned Claude Code into the per-user cache first when it is missing
@@ -153,7 +162,7 @@ def command(obj: dict[str, int], folder: Path | None, workers: int) -> int:
     folder = folder or Path(tempfile.mkdtemp(prefix="claude-orchestra-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        summary = _run(folder, workers, obj["verbose"], bool(obj["quiet"]))
+        summary = _run(folder, workers, obj["verbose"], bool(obj["quiet"]), dashboard=dashboard)
     except BaseException:
         _remove_created(folder, existed)
         raise

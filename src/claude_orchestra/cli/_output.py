@@ -28,6 +28,13 @@ def console(*, stderr: bool = False) -> Console:
     )
 
 
+def show_dashboard(url: str) -> None:
+    """Tell the person the web dashboard's URL: straight to the terminal, not through
+    logging (the URL carries the dashboard's token, which the log's redaction would hide
+    and a log file must not hold)."""
+    click.echo(f"dashboard: {url}", err=True)
+
+
 def print_json(document: Any) -> None:
     """``document`` as indented JSON on stdout, nothing else."""
     print(json.dumps(document, indent=2, default=str))

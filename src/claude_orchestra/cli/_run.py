@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import click
 
 from claude_orchestra import Orchestrator, RunConfig, UsageError, load_config
 from claude_orchestra.cli import _logging
-from claude_orchestra.cli._output import Folder
+from claude_orchestra.cli._output import Folder, show_dashboard
 from claude_orchestra.cli._preflight import preflight
 from claude_orchestra.report import summary_text
 from claude_orchestra.workspace import Workspace
@@ -41,6 +42,7 @@ def _config(config: Path | None, workspace: Path | None, resume: bool) -> RunCon
     epilog="""\b
 Examples:
   claude-orchestra run --config ./config
+  claude-orchestra run --config ./config --dashboard
   claude-orchestra run --resume --workspace ./config/workspace
 """,
 )
@@ -52,14 +54,21 @@ Examples:
     help="Take up the killed run in --workspace (its config folder unless --config).",
 )
 @click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Serve the web dashboard on 127.0.0.1 and print its URL (config key `dashboard`).",
+)
+@click.option(
     "--disable-plugin", "disabled", multiple=True, metavar="NAME", help="Do not load NAME."
 )
 @click.pass_obj
 def command(
     obj: dict[str, int],
+    *,
     config: Path | None,
     workspace: Path | None,
     resume: bool,
+    dashboard: bool,
     disabled: tuple[str, ...],
 ) -> int:
     """Run an orchestration to the end and print its summary.
@@ -67,10 +76,16 @@ def command(
     The manager plans from the repository's PROJECT_DIRECTION.md, the workers build in
     their own worktrees, and merges are pushed to origin. The exit code is the outcome's.
     Refuses to start (exit 2) while a prerequisite is missing: see `claude-orchestra doctor`.
+    With --dashboard (or "dashboard": true) it prints the web dashboard's URL, which carries
+    a token of this run's: open it in a browser on this machine.
     """
     loaded = _config(config, workspace, resume)
+    if dashboard:
+        loaded = attrs.evolve(
+            loaded, orchestrator=attrs.evolve(loaded.orchestrator, dashboard=True)
+        )
     preflight(loaded)
-    orchestrator = Orchestrator(loaded, blocked_plugins=disabled)
+    orchestrator = Orchestrator(loaded, blocked_plugins=disabled, on_dashboard=show_dashboard)
     _logging.configure(obj["verbose"], bool(obj["quiet"]))
     try:
         _logging.add_file_log(orchestrator.workspace.logs, orchestrator.secrets)

@@ -12,33 +12,14 @@ from rich.table import Table
 from rich.text import Text
 
 from claude_orchestra.cli._status import STATE_STYLES, ago
-from claude_orchestra.runmodel import RunModel
+from claude_orchestra.runmodel import RunModel, minutes
 
 KEYS = "↑/↓ or j/k select · Enter or a: attach to its pane (C-b d comes back) · q quit"
 
 
-def _minutes(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-
-
 def header(run: RunModel, now: float) -> Text:
     """Run state, tasks, merges, incidents, spend against the budget, time left."""
-    spend = f"${run.cost_usd:.4f}"
-    if run.budget_usd is not None:
-        spend += f" of ${run.budget_usd:g}"
-    parts = [
-        f"Run {run.state}",
-        f"tasks {run.tasks_done}/{run.tasks_total} done",
-        f"{run.merges} merges",
-        f"{run.incidents} incidents",
-        f"spent {spend} (${run.usd_per_hour:.2f}/h)",
-    ]
-    if run.running and run.ends_at is not None:
-        parts.append(f"time left {_minutes(run.ends_at - now)}")
-    if run.running and run.seconds_to_budget is not None:
-        parts.append(f"budget spent in {_minutes(run.seconds_to_budget)}")
-    return Text(" · ".join(parts), style="bold")
+    return Text(" · ".join(run.headline(now)), style="bold")
 
 
 def instances(run: RunModel, selected: int, now: float) -> Table:
@@ -55,7 +36,7 @@ def instances(run: RunModel, selected: int, now: float) -> Table:
     elapsed = (now if run.running else run.updated_at) - run.started_at  # an ended run's rate
     for index, i in enumerate(run.instances):
         until = cooling.get(i.credential)
-        credential = i.credential + (f" (cooling {_minutes(until - now)})" if until else "")
+        credential = i.credential + (f" (cooling {minutes(until - now)})" if until else "")
         task = "stopped: its budget is spent" if i.stopped_for_budget else i.assignment or ""
         table.add_row(
             "▶" if index == selected else "",

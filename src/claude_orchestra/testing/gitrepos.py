@@ -52,7 +52,8 @@ def is_clean(path: Path) -> bool:
         capture_output=True,
         check=False,
     )
-    return not git(path, "status", "--porcelain", "--untracked-files=no") and merging.returncode != 0
+    clean = not git(path, "status", "--porcelain", "--untracked-files=no")
+    return clean and merging.returncode != 0
 
 
 async def advance_main(repo: GitRepo, name: str, text: str) -> str:

@@ -1,4 +1,5 @@
-"""Finding the real tools the integration tests drive: the pinned claude, tmux, bwrap, ccusage.
+"""Finding the real tools the integration tests drive: the pinned claude, tmux, bwrap,
+ccusage, and Chromium (the dashboard's browser tests).
 
 Each ``require_*`` skips the test when its tool is missing, and fails it when ``CI`` is set:
 CI runs ``make setup``, which installs every one of them, so a missing tool there is a
@@ -77,5 +78,14 @@ def require_ccusage() -> Path:
     """The pinned ccusage binary, or skip (fail under CI)."""
     found = pinned_ccusage()
     require("ccusage", found)
+    assert found is not None
+    return found
+
+
+def require_chromium() -> str:
+    """Debian's ``chromium`` on PATH (the web dashboard's browser tests drive it headless
+    through Playwright, which downloads no browser of its own), or skip (fail under CI)."""
+    found = shutil.which("chromium")
+    require("chromium", found)
     assert found is not None
     return found
