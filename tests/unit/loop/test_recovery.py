@@ -511,3 +511,51 @@ async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path)
     assert ctx.progress.in_flight == {"worker-1": task}
     assert ctx.resend == {}
     ctx.journal.close()
+
+
+@pytest.mark.anyio
+async def test_a_quiet_turn_whose_spinner_moves_is_probed_again_and_never_stuck(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance, runtime, _ = make(tmp_path)
+    clock = ManualClock()
+    rotator = AuthRotator(pool=(instance.credential,), clock=clock)
+    plugins = PluginHost(load_entry_points=False)
+    ctx = RunContext(
+        rules=RULES,
+        instances={"worker-1": instance},
+        plugins=plugins,
+        journal=Journal(tmp_path / "journal.jsonl", clock),
+        clock=clock,
+        rotator=rotator,
+    )
+    recovery = Recovery(ctx=ctx, failover=Failover(rotator=rotator, plugins=plugins, clock=clock))
+    await instance.start()
+    await recovery.launched("worker-1")
+    for event in (
+        SessionStarted(instance="worker-1", at=0, session_id=SID, source="startup", launch=1),
+        PromptSubmitted(instance="worker-1", at=0, session_id=SID, prompt="p", launch=1),
+    ):
+        instance.observe(event)
+        await recovery.active(instance)
+    screens = iter([SPINNER.format(n=n) for n in (57, 80, 95, 95, 95, 95, 95, 95, 95, 95)])
+
+    async def capture(name: str) -> str:
+        return next(screens)
+
+    runtime.capture = capture  # type: ignore[method-assign]
+    caplog.set_level("INFO", logger="claude_orchestra.recovery")
+    for _ in range(12):
+        if ctx.progress.incidents:
+            break
+        due = ctx.timers.next_due()
+        assert due is not None
+        clock.advance(due - clock.now())
+        for timer in ctx.timers.pop_due(clock.now()):
+            await recovery.on_timer(timer)
+    notes = [r.getMessage() for r in caplog.records]
+    assert "worker-1: quiet; the screen says busy" in notes
+    assert sum("quiet but progressing" in n for n in notes) == 2  # 57 -> 80 -> 95
+    kinds_seen = [i.kind for i in ctx.progress.incidents]
+    assert kinds_seen == [IncidentKind.STUCK]  # 95 for quiet_after: stuck at last
+    ctx.journal.close()
