@@ -57,7 +57,7 @@ from claude_orchestra.report import (
 from claude_orchestra.resume import PreviousRun, RunResumed, read_previous_run
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
 from claude_orchestra.taskfile import TaskFile, parse_task_file
@@ -90,6 +90,9 @@ def runtime_of(config: RunConfig, plugins: PluginHost, socket_name: str) -> Runt
         local_origin=local_origin(config.repository),
         container_engine=settings.container_engine,
         container_image=settings.container_image,
+        repository=config.repository,
+        branch=settings.branch,
+        remote_hosts=settings.remote_hosts,
     )
     return plugins.runtime(settings.runtime, context)
 
@@ -188,18 +191,7 @@ class Orchestrator:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
                 endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
-                self._write_tmux_config(endpoint)
-                workspace.write_run_file(
-                    {
-                        "pid": os.getpid(),
-                        "hookPort": port,
-                        "tmuxSocket": socket_name,
-                        "branch": settings.branch,
-                        "configDir": str(self.config.config_dir),
-                        "startedAt": started,
-                        "originUrl": repo.origin_url,
-                    }
-                )
+                self._write_run_files(endpoint, port, socket_name, started, repo)
                 logger.info("see the instances: %s", attach_hint(workspace.root))
                 instances = self._instances(names, claude, endpoint, runtime)
                 coordinator = self._coordinator(
@@ -207,6 +199,8 @@ class Orchestrator:
                 )
                 coordinator.ctx.progress.task_file = task_file
                 coordinator.start_services(tg, send.send)
+                if isinstance(runtime, ReportingRuntime):  # its connections, say
+                    await tg.start(functools.partial(runtime.serve, send.send))
                 outcome = Outcome.FAILED
                 try:
                     if previous is not None:
@@ -226,6 +220,23 @@ class Orchestrator:
                     tg.cancel_scope.cancel()
         self.plugins.notify("orchestra_run_finished", summary=summary)
         return summary
+
+    def _write_run_files(
+        self, endpoint: HookEndpoint, port: int, socket_name: str, started: float, repo: GitRepo
+    ) -> None:
+        """The tmux config and ``run.json`` (what ``status``, ``attach`` and ``cleanup`` read)."""
+        self._write_tmux_config(endpoint)
+        self.workspace.write_run_file(
+            {
+                "pid": os.getpid(),
+                "hookPort": port,
+                "tmuxSocket": socket_name,
+                "branch": self.config.orchestrator.branch,
+                "configDir": str(self.config.config_dir),
+                "startedAt": started,
+                "originUrl": repo.origin_url,
+            }
+        )
 
     def _previous_run(self) -> PreviousRun:
         """The killed run to take up; its limits hold here too, before any credential is

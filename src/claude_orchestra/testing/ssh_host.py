@@ -248,6 +248,8 @@ class SshHost:
             except subprocess.TimeoutExpired:
                 self._sshd.kill()
                 self._sshd.wait(10)
+        if self._sshd is not None and self._sshd.stderr is not None:
+            self._sshd.stderr.close()
         if "user" in self._made:
             with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
                 _run("userdel", "--remove", "--force", self.user)

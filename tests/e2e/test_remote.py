@@ -1,0 +1,91 @@
+"""Workers on a second host over SSH: the manager's side here, the workers in the host's own
+tmux, origin and the fake API reached through reverse forwards. One run, with the SSH
+connection killed mid-task: the worker is re-adopted (not restarted) and the run completes
+with every commit on origin, and no secret on the host's disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from claude_orchestra.testing.faults import Fault, FaultKind
+from claude_orchestra.testing.git_http import GitHttpServer
+from claude_orchestra.testing.sample import create_origin
+from claude_orchestra.testing.ssh_host import SshHost
+from claude_orchestra.testing.tools import pinned_claude
+
+from .conftest import KEY, open_target
+from .test_rotation import set_options
+
+TOKEN = "ghp-remote-e2e-token"
+TASKS = "- [ ] Create `greet.py` that greets\n- [ ] Create `shout.py` that shouts\n"
+
+
+def test_workers_on_a_second_host_survive_a_dropped_connection(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
+) -> None:
+    served = tmp_path / "served"
+    create_origin(served, extra_files={"TASKS.md": TASKS})
+    access = ssh_host.access
+    claude = pinned_claude()
+    assert claude is not None
+    with (
+        GitHttpServer(served, user="x-access-token", password=TOKEN) as server,
+        open_target(tmp_path / "run", scheduler="queue", merger="queue") as target,
+    ):
+        set_options(
+            target,
+            repositoryUrl=server.url("origin.git", with_credentials=True),
+            runtime="remote",
+            maxRetries=6,  # the request cut with the connection is retried through the new one
+            remoteHosts=[
+                {
+                    "name": "second",
+                    "address": access.address,
+                    "user": access.user,
+                    "identityFile": str(access.identity_file),
+                    "knownHosts": str(access.known_hosts),
+                    "workers": 2,
+                    "workdir": str(access.workdir),
+                    "claudeCommand": str(claude),
+                    "python": "/usr/bin/python3",
+                }
+            ],
+        )
+        target.fake.inject("*", Fault.hang(), times=1)  # a worker's first turn waits on us
+        run = target.start()
+        try:
+            hung = target.fake.wait_for_request(lambda r: r.fault is FaultKind.HANG, timeout=180)
+            for pid in ssh_host.session_pids():  # drop the orchestrator's SSH connection
+                os.kill(pid, signal.SIGKILL)
+            target.fake.release_hangs()
+            _, err = run.communicate(timeout=400)
+        finally:
+            if run.poll() is None:
+                run.terminate()
+                _, err = run.communicate()
+                print(err[-6000:])  # shown when the test fails
+    assert run.returncode == 0, err[-4000:]
+    report = target.report()
+    assert report["totals"]["tasksDone"] == 2
+    trouble = [i for i in report["incidents"] if i["kind"] == "runtime_trouble"]
+    assert any("dropped" in i["evidence"] for i in trouble), report["incidents"]
+    assert any("re-adopted" in i["action"] for i in trouble), report["incidents"]
+    assert not [i for i in report["incidents"] if i["kind"] in {"instance_died", "instance_exited"}]
+    assert hung.last_user_text  # a worker's turn was cut with the connection
+    pushed = subprocess.run(
+        ["git", "--git-dir", str(served / "origin.git"), "log", "--format=%an", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "worker-1" in pushed or "worker-2" in pushed
+    # Nothing of the run is left on the host, and no secret was ever written there.
+    assert list(access.workdir.iterdir()) == []
+    for secret in (TOKEN, KEY):
+        found = subprocess.run(
+            ["grep", "-rl", secret, str(access.home)], capture_output=True, text=True, check=False
+        )
+        assert found.stdout == ""
