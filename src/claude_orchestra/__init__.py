@@ -75,9 +75,10 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
+from claude_orchestra.remote.hosts import RemoteHost
 from claude_orchestra.report import RunSummary
 from claude_orchestra.rules import Outcome
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
 from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
 
 if TYPE_CHECKING:
@@ -128,12 +129,15 @@ __all__ = [
     "PoolView",
     "PrerequisiteError",
     "RemoteError",
+    "RemoteHost",
+    "ReportingRuntime",
     "Role",
     "RunConfig",
     "RunSummary",
     "RunView",
     "Runtime",
     "RuntimeContext",
+    "RuntimeNotice",
     "Secret",
     "Spend",
     "StateChange",
