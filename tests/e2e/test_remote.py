@@ -5,30 +5,37 @@ with every commit on origin, and no secret on the host's disk."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+
+import anyio
 
 from claude_orchestra.testing.faults import Fault, FaultKind
 from claude_orchestra.testing.git_http import GitHttpServer
 from claude_orchestra.testing.sample import create_origin
 from claude_orchestra.testing.ssh_host import SshHost
 from claude_orchestra.testing.tools import pinned_claude
+from claude_orchestra.testing.waiting import wait_until
 
-from .conftest import KEY, open_target
+from .conftest import KEY, Target, cli, open_target
+from .test_resume import resume
 from .test_rotation import set_options
 
 TOKEN = "ghp-remote-e2e-token"
 TASKS = "- [ ] Create `greet.py` that greets\n- [ ] Create `shout.py` that shouts\n"
 
 
-def test_workers_on_a_second_host_survive_a_dropped_connection(
-    tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
-) -> None:
+@contextlib.contextmanager
+def remote_target(tmp_path: Path, host: SshHost) -> Iterator[Target]:
+    """A queue run over HTTP with a token in the URL, both workers on ``host``."""
     served = tmp_path / "served"
     create_origin(served, extra_files={"TASKS.md": TASKS})
-    access = ssh_host.access
+    access = host.access
     claude = pinned_claude()
     assert claude is not None
     with (
@@ -54,6 +61,37 @@ def test_workers_on_a_second_host_survive_a_dropped_connection(
                 }
             ],
         )
+        yield target
+
+
+def origin_log(tmp_path: Path) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "served/origin.git"), "log", "--format=%an", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def assert_nothing_left_on(host: SshHost) -> None:
+    """No file of a run, no process but sshd's, and no secret anywhere in the home."""
+    access = host.access
+    assert list(access.workdir.iterdir()) == []
+    # tmux's kill-server hangs up on the panes and returns; their processes end just after
+    anyio.run(
+        functools.partial(wait_until, lambda: set(host.user_pids()) <= set(host.session_pids()))
+    )
+    for secret in (TOKEN, KEY):
+        found = subprocess.run(
+            ["grep", "-rl", secret, str(access.home)], capture_output=True, text=True, check=False
+        )
+        assert found.stdout == ""
+
+
+def test_workers_on_a_second_host_survive_a_dropped_connection(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
+) -> None:
+    with remote_target(tmp_path, ssh_host) as target:
         target.fake.inject("*", Fault.hang(), times=1)  # a worker's first turn waits on us
         run = target.start()
         try:
@@ -75,17 +113,26 @@ def test_workers_on_a_second_host_survive_a_dropped_connection(
     assert any("re-adopted" in i["action"] for i in trouble), report["incidents"]
     assert not [i for i in report["incidents"] if i["kind"] in {"instance_died", "instance_exited"}]
     assert hung.last_user_text  # a worker's turn was cut with the connection
-    pushed = subprocess.run(
-        ["git", "--git-dir", str(served / "origin.git"), "log", "--format=%an", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "worker-1" in pushed or "worker-2" in pushed
-    # Nothing of the run is left on the host, and no secret was ever written there.
-    assert list(access.workdir.iterdir()) == []
-    for secret in (TOKEN, KEY):
-        found = subprocess.run(
-            ["grep", "-rl", secret, str(access.home)], capture_output=True, text=True, check=False
-        )
-        assert found.stdout == ""
+    assert "worker-" in origin_log(tmp_path)
+    assert_nothing_left_on(ssh_host)
+
+
+def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
+) -> None:
+    with remote_target(tmp_path, ssh_host) as target:
+        run = target.start()
+        try:  # killed once a worker has run a tool: its commits may be only on the host
+            target.fake.wait_for_request(lambda r: r.number >= 4, timeout=180)
+            os.kill(run.pid, signal.SIGKILL)
+        finally:
+            run.communicate(timeout=30)
+        assert list(ssh_host.access.workdir.iterdir())  # the killed run's folder is there
+        resumed = resume(target)
+        _, err = resumed.communicate(timeout=400)
+        assert resumed.returncode == 0, err[-4000:]
+        cleaned = cli("cleanup", "--workspace", str(target.workspace))
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert target.report()["totals"]["tasksDone"] == 2
+    assert "worker-" in origin_log(tmp_path)
+    assert_nothing_left_on(ssh_host)

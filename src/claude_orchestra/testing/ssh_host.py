@@ -39,9 +39,9 @@ _READY = "Server listening on"
 _START_TIMEOUT = 20.0
 
 
-def _run(*argv: str) -> str:
+def _run(*argv: str, ok: tuple[int, ...] = (0,)) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
-    if done.returncode != 0:
+    if done.returncode not in ok:
         raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip() or done.returncode}")
     return done.stdout
 
@@ -111,7 +111,7 @@ class SshHost:
     def session_pids(self) -> list[int]:
         """The pids of sshd's per-connection processes running as the user (killing one
         drops that connection)."""
-        out = _run("ps", "-o", "pid=,args=", "-u", self.user)
+        out = _run("ps", "-o", "pid=,args=", "-u", self.user, ok=(0, 1))  # 1: none
         return [
             int(pid)
             for pid, _, args in (line.strip().partition(" ") for line in out.splitlines())
@@ -120,7 +120,7 @@ class SshHost:
 
     def user_pids(self) -> list[int]:
         """Every process running as the user."""
-        out = _run("ps", "-o", "pid=", "-u", self.user)
+        out = _run("ps", "-o", "pid=", "-u", self.user, ok=(0, 1))  # 1: none
         return [int(p) for p in out.split()]
 
     def __enter__(self) -> SshHost:
