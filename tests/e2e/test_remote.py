@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anyio
 
+from claude_orchestra.attach import RunTmux
 from claude_orchestra.testing.faults import Fault, FaultKind
 from claude_orchestra.testing.git_http import GitHttpServer
 from claude_orchestra.testing.sample import create_origin
@@ -96,6 +97,9 @@ def test_workers_on_a_second_host_survive_a_dropped_connection(
         run = target.start()
         try:
             hung = target.fake.wait_for_request(lambda r: r.fault is FaultKind.HANG, timeout=180)
+            tmux = RunTmux.of(target.workspace)  # what `watch` and `attach` use: ssh
+            assert {"worker-1", "worker-2"} <= set(tmux.windows())
+            assert all(tmux.capture(name).strip() for name in ("worker-1", "worker-2"))
             for pid in ssh_host.session_pids():  # drop the orchestrator's SSH connection
                 os.kill(pid, signal.SIGKILL)
             target.fake.release_hangs()

@@ -14,7 +14,7 @@ from claude_orchestra.claude_home import LaunchSpec
 from claude_orchestra.config import parse_orchestrator
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.remote import commands as sh
-from claude_orchestra.remote.hosts import RemoteHost, placement
+from claude_orchestra.remote.hosts import RemoteHost, placement, ssh_argv
 from claude_orchestra.remote.link import backoff
 from claude_orchestra.remote.runtime import git_login
 from claude_orchestra.remote.translate import (
@@ -222,3 +222,19 @@ def test_a_login_in_the_repository_url_is_split_off(
     url: str, split: tuple[str, str | None, str | None]
 ) -> None:
     assert git_login(url) == split
+
+
+def test_a_person_reaches_a_remote_worker_through_ssh_with_the_hosts_key() -> None:
+    remote = RemoteHost(
+        name="box",
+        address="10.0.0.2",
+        workers=1,
+        user="orch",
+        identity_file="/keys/id",
+        known_hosts="/keys/known",
+    )
+    ssh = ssh_argv(remote)
+    assert ssh[-1] == "orch@10.0.0.2"
+    assert ssh[ssh.index("-i") : ssh.index("-i") + 2] == ["-i", "/keys/id"]
+    assert "UserKnownHostsFile=/keys/known" in ssh
+    assert "StrictHostKeyChecking=yes" in ssh

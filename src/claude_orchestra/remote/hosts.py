@@ -74,6 +74,18 @@ class RemoteHost:
     credentials reach the host only through the SSH channel, into the process's memory."""
 
 
+def ssh_argv(host: RemoteHost, *, tty: bool = False) -> list[str]:
+    """The OpenSSH client command reaching ``host`` (a person's terminal: ``attach``,
+    ``watch``), with its key and known hosts; the remote command goes after it."""
+    argv = ["ssh", *(["-t"] if tty else []), "-p", str(host.port)]
+    if host.identity_file:
+        argv += ["-i", host.identity_file]
+    if host.known_hosts:
+        argv += ["-o", f"UserKnownHostsFile={host.known_hosts}"]
+    argv += ["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"]
+    return [*argv, f"{host.user}@{host.address}" if host.user else host.address]
+
+
 def placement(hosts: Sequence[RemoteHost]) -> Mapping[str, RemoteHost]:
     """Instance name -> its host: the workers in order, each host taking its ``workers``."""
     placed: dict[str, RemoteHost] = {}

@@ -334,26 +334,6 @@ class RemoteRuntime:
         """The merge gate runs here, in the orchestrator's integration checkout."""
         return await self._local.run_command(argv, cwd=cwd)
 
-    def attach_command(self, name: str) -> list[str] | None:
-        """The ``ssh -t ... tmux attach`` that shows a remote instance's window (``None``:
-        it is local)."""
-        host = self._remote(name)
-        if host is None:
-            return None
-        spec = host.spec
-        argv = ["ssh", "-t", "-p", str(spec.port)]
-        if spec.identity_file:
-            argv += ["-i", spec.identity_file]
-        if spec.known_hosts:
-            argv += [
-                "-o",
-                f"UserKnownHostsFile={spec.known_hosts}",
-                "-o",
-                "StrictHostKeyChecking=yes",
-            ]
-        login = f"{spec.user}@{spec.address}" if spec.user else spec.address
-        return [*argv, login, sh.tmux(self._socket, "attach", "-t", sh.target(name))]
-
     # -- the end --------------------------------------------------------------------------
 
     async def close(self) -> None:
