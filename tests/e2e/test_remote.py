@@ -119,6 +119,11 @@ def test_workers_on_a_second_host_survive_a_dropped_connection(
     assert hung.last_user_text  # a worker's turn was cut with the connection
     assert "worker-" in origin_log(tmp_path)
     assert_nothing_left_on(ssh_host)
+    logs = "".join(p.read_text() for p in (target.workspace / ".orchestra/logs").iterdir())
+    for secret in (TOKEN, KEY):
+        assert secret not in err
+        assert secret not in logs
+        assert secret not in target.state("journal.jsonl").read_text()
 
 
 def test_a_killed_run_resumes_and_cleanup_reaches_the_host(

@@ -99,10 +99,14 @@ class HostLink:
         try:
             options = await anyio.to_thread.run_sync(_options, host)  # reads key files
             conn = await asyncssh.connect(host.address, options=options)
+        except (OSError, asyncssh.Error) as exc:
+            raise RemoteError(host.name, "connect", str(exc) or type(exc).__name__) from exc
+        try:  # the same host ports as before: the running instances have those URLs
             for local, remote in sorted(self._ports.items()):
                 await conn.forward_remote_port("127.0.0.1", remote, "127.0.0.1", local)
         except (OSError, asyncssh.Error) as exc:
-            raise RemoteError(host.name, "connect", str(exc) or type(exc).__name__) from exc
+            conn.close()
+            raise RemoteError(host.name, "forward", str(exc) or type(exc).__name__) from exc
         self._conn = conn
         self._up.set()
         logger.info("connected to %s (%s)", host.name, host.address, extra={"host": host.name})

@@ -142,13 +142,11 @@ class RemoteRuntime:
             listed = await host.link.run(sh.windows(self._socket))
         except RemoteError as exc:
             return f"could not list the windows: {exc.reason}"
-        rows = [line.split() for line in listed.splitlines() if line.strip()]
-        return (
-            ", ".join(
-                f"{name} (pid {pid}{', exited' if dead == '1' else ''})" for name, pid, dead in rows
-            )
-            or "no window left"
-        )
+        rows = [row for row in (line.split() for line in listed.splitlines()) if len(row) == 3]
+        described = [
+            f"{name} (pid {pid}{', exited' if dead == '1' else ''})" for name, pid, dead in rows
+        ]
+        return ", ".join(described) or "no window left"
 
     # -- preparing a host -----------------------------------------------------------------
 
@@ -251,7 +249,10 @@ class RemoteRuntime:
             started = sh.new_window(
                 self._socket, root / "tmux.conf", name, launch.cwd, launch.command
             )
-        pid = int((await link.run(started)).split()[-1])
+        printed = (await link.run(started)).split()
+        if not printed or not printed[-1].isdigit():
+            raise RemoteError(remote.name, "new-window", f"no pane pid in {printed[-3:]!r}")
+        pid = int(printed[-1])
         # The relay waits on the pipe: the environment goes over the channel, not to disk.
         await link.run(sh.write_fifo(launch.fifo), stdin=json.dumps(dict(launch.env)))
         logger.info(
