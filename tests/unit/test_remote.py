@@ -14,11 +14,13 @@ from claude_orchestra.claude_home import LaunchSpec
 from claude_orchestra.config import parse_orchestrator
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.remote import commands as sh
+from claude_orchestra.remote.adoption import Launched, describe, parse_panes, unheard_deaths
 from claude_orchestra.remote.hosts import RemoteHost, placement, ssh_argv
 from claude_orchestra.remote.link import backoff
 from claude_orchestra.remote.runtime import git_login
 from claude_orchestra.remote.translate import (
     PathMap,
+    launch_number,
     loopback_ports,
     remote_launch,
     rewrite_urls,
@@ -238,3 +240,30 @@ def test_a_person_reaches_a_remote_worker_through_ssh_with_the_hosts_key() -> No
     assert ssh[ssh.index("-i") : ssh.index("-i") + 2] == ["-i", "/keys/id"]
     assert "UserKnownHostsFile=/keys/known" in ssh
     assert "StrictHostKeyChecking=yes" in ssh
+
+
+def test_a_launch_number_comes_from_the_exit_report_url() -> None:
+    assert launch_number(spec()) == 1
+
+
+def test_after_a_reconnection_a_death_the_loop_never_heard_of_is_found() -> None:
+    panes = parse_panes(
+        "worker-1 101 0\nworker-2 202 1\nworker-3 999 0\nplanted; junk\nworker-5 x 0\n"
+    )
+    assert set(panes) == {"worker-1", "worker-2", "worker-3"}
+    launched = {
+        "worker-1": Launched(launch=1, pid=101),  # alive: re-adopted
+        "worker-2": Launched(launch=2, pid=202),  # exited while the link was down
+        "worker-3": Launched(launch=1, pid=303),  # another process in its window
+        "worker-4": Launched(launch=1, pid=404),  # its window is gone
+    }
+    names = ["worker-1", "worker-2", "worker-3", "worker-4"]
+    assert unheard_deaths(panes, launched, names) == {
+        "worker-2": Launched(launch=2, pid=202),
+        "worker-3": Launched(launch=1, pid=303),
+        "worker-4": Launched(launch=1, pid=404),
+    }
+    assert describe(panes, ["worker-1", "worker-2"]) == (
+        "worker-1 (pid 101), worker-2 (pid 202, exited)"
+    )
+    assert describe({}, names) == "no window left"

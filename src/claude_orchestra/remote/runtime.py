@@ -41,14 +41,16 @@ from claude_orchestra import _relay
 from claude_orchestra._safe_files import read_capped
 from claude_orchestra.claude_home import LaunchSpec
 from claude_orchestra.errors import PrerequisiteError, RemoteError
-from claude_orchestra.events import Event
+from claude_orchestra.events import Event, PaneDied
 from claude_orchestra.gate import CommandResult
 from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.remote import commands as sh
+from claude_orchestra.remote.adoption import Launched, describe, parse_panes, unheard_deaths
 from claude_orchestra.remote.hosts import RemoteHost, placement
 from claude_orchestra.remote.link import HostLink
 from claude_orchestra.remote.translate import (
     PathMap,
+    launch_number,
     loopback_ports,
     remote_launch,
     rewrite_urls,
@@ -101,6 +103,8 @@ class RemoteRuntime:
         self._branch = context.branch
         self._hosts = {h.name: _Host(h) for h in context.remote_hosts}
         self._placed = {name: h.name for name, h in placement(context.remote_hosts).items()}
+        self._launched: dict[str, Launched] = {}
+        """Instance -> its current launch on its host (to tell a death after a drop)."""
 
     def host_of(self, name: str) -> str | None:
         """The host instance ``name`` runs on (``None``: this machine)."""
@@ -121,32 +125,38 @@ class RemoteRuntime:
     def _notifier(
         self, host: _Host, deliver: Callable[[Event], Awaitable[None]]
     ) -> Callable[[str, str], Awaitable[None]]:
+        names = [n for n, h in self._placed.items() if h == host.spec.name]
+
         async def notify(what: str, evidence: str) -> None:
             action = "the instances keep running in the host's tmux; reconnecting with back-off"
+            deaths: dict[str, Launched] = {}
             if what == "back":
-                adopted = await self._adopt(host)
-                action = f"re-adopted, not restarted: {adopted}"
-            names = [n for n, h in self._placed.items() if h == host.spec.name]
+                try:
+                    panes = parse_panes(await host.link.run(sh.windows(self._socket)))
+                except RemoteError as exc:
+                    panes = {}
+                    evidence += f" (its windows could not be listed: {exc.reason})"
+                deaths = unheard_deaths(panes, self._launched, names)
+                action = f"re-adopted, not restarted: {describe(panes, names)}"
             for name in names:
                 await deliver(
                     RuntimeNotice(
                         instance=name, at=anyio.current_time(), evidence=evidence, action=action
                     )
                 )
+            for name, known in deaths.items():  # its exit report was lost with the link
+                await deliver(
+                    PaneDied(
+                        instance=name,
+                        at=anyio.current_time(),
+                        exit_status=None,
+                        signal=None,
+                        pid=known.pid,
+                        launch=known.launch,
+                    )
+                )
 
         return notify
-
-    async def _adopt(self, host: _Host) -> str:
-        """What the host's tmux holds after a reconnection: each window, its pid, alive?"""
-        try:
-            listed = await host.link.run(sh.windows(self._socket))
-        except RemoteError as exc:
-            return f"could not list the windows: {exc.reason}"
-        rows = [row for row in (line.split() for line in listed.splitlines()) if len(row) == 3]
-        described = [
-            f"{name} (pid {pid}{', exited' if dead == '1' else ''})" for name, pid, dead in rows
-        ]
-        return ", ".join(described) or "no window left"
 
     # -- preparing a host -----------------------------------------------------------------
 
@@ -253,6 +263,7 @@ class RemoteRuntime:
         if not printed or not printed[-1].isdigit():
             raise RemoteError(remote.name, "new-window", f"no pane pid in {printed[-3:]!r}")
         pid = int(printed[-1])
+        self._launched[name] = Launched(launch=launch_number(spec), pid=pid)
         # The relay waits on the pipe: the environment goes over the channel, not to disk.
         await link.run(sh.write_fifo(launch.fifo), stdin=json.dumps(dict(launch.env)))
         logger.info(

@@ -85,6 +85,15 @@ def relay_url(spec: LaunchSpec) -> str:
         raise ValueError(f"not a relay supervisor: {spec.supervisor!r}") from None
 
 
+def launch_number(spec: LaunchSpec) -> int:
+    """Which launch of its instance ``spec`` is (from the exit-report URL,
+    ``.../panes/<instance>/<launch>/died``)."""
+    match = re.search(r"/panes/[^/]+/(\d+)/died$", relay_url(spec))
+    if match is None:
+        raise ValueError(f"no launch in {relay_url(spec)!r}")
+    return int(match.group(1))
+
+
 def remote_launch(
     spec: LaunchSpec,
     *,
