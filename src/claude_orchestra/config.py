@@ -333,7 +333,9 @@ def parse_orchestrator(data: Any, *, path: Path | str = ORCHESTRATOR_JSON) -> Or
     problems: list[str] = []
     config = _parse_object(data, OrchestraConfig, "", problems)
     if config is not None:
-        problems += hosts_problems(config.runtime, config.remote_hosts, config.worker_count)
+        problems += hosts_problems(
+            config.runtime, config.remote_hosts, config.worker_count, config.repository_url
+        )
     if problems or config is None:
         raise ConfigError(path, problems or ["(top level): must be a JSON object"])
     return config

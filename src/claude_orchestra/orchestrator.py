@@ -174,7 +174,7 @@ class Orchestrator:
             )
         # The runtime and the port first: a missing tool or a busy port is reported before
         # anything is cloned.
-        runtime, socket_name = self._runtime()
+        runtime, socket_name = await self._runtime()
         listening = hookserver.bind("127.0.0.1", settings.hook_server_port)
         try:
             repo, worktrees, task_file = await self._prepare_workspace(previous)
@@ -390,10 +390,14 @@ class Orchestrator:
             )
         )
 
-    def _runtime(self) -> tuple[Runtime, str]:
-        """The runtime the config names (asked of the plugins), and its tmux socket."""
+    async def _runtime(self) -> tuple[Runtime, str]:
+        """The runtime the config names (asked of the plugins), and its tmux socket; a
+        reporting runtime has checked what it depends on (its hosts, say)."""
         socket_name = f"orchestra-{secrets.token_hex(4)}"
-        return runtime_of(self.config, self.plugins, socket_name), socket_name
+        runtime = runtime_of(self.config, self.plugins, socket_name)
+        if isinstance(runtime, ReportingRuntime):
+            await runtime.prepare()
+        return runtime, socket_name
 
     @property
     def _task_file(self) -> str | None:

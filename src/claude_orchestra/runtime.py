@@ -96,6 +96,15 @@ class RuntimeNotice(Event):
 class ReportingRuntime(Protocol):
     """A runtime that reports :class:`RuntimeNotice` events while the run lasts."""
 
+    async def prepare(self) -> None:
+        """Check what the runtime depends on (reach its hosts, say), as the run starts and
+        before anything is cloned.
+
+        Raises:
+            PrerequisiteError: it cannot be reached or used (one line, exit 2).
+        """
+        ...
+
     async def serve(
         self, deliver: Callable[[Event], Awaitable[None]], *, task_status: TaskStatus[None]
     ) -> None:

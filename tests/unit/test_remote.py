@@ -15,7 +15,7 @@ from claude_orchestra.config import parse_orchestrator
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.remote import commands as sh
 from claude_orchestra.remote.adoption import Launched, describe, parse_panes, unheard_deaths
-from claude_orchestra.remote.hosts import RemoteHost, placement, ssh_argv
+from claude_orchestra.remote.hosts import RemoteHost, placement, reachable_from_a_host, ssh_argv
 from claude_orchestra.remote.link import backoff
 from claude_orchestra.remote.runtime import git_login
 from claude_orchestra.remote.translate import (
@@ -75,11 +75,19 @@ def test_workers_are_placed_in_order_and_the_manager_stays_here() -> None:
             "remoteHosts[0].password: unknown key",
         ),
         ({"runtime": "remote", "remoteHosts": {}}, "remoteHosts: must be a list of host objects"),
+        (
+            {
+                "repositoryUrl": "/srv/git/app.git",
+                "runtime": "remote",
+                "remoteHosts": [{"name": "a", "address": "h", "workers": 2}],
+            },
+            'repositoryUrl: with "runtime": "remote" it must be a URL the hosts can reach',
+        ),
     ],
 )
 def test_bad_hosts_are_one_line_each(settings: dict[str, object], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_orchestrator({"repositoryUrl": "https://example.com/r.git", **settings})
+        parse_orchestrator({"repositoryUrl": "https://example.com/r.git"} | settings)
     assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
 
 
@@ -267,3 +275,18 @@ def test_after_a_reconnection_a_death_the_loop_never_heard_of_is_found() -> None
         "worker-1 (pid 101), worker-2 (pid 202, exited)"
     )
     assert describe({}, names) == "no window left"
+
+
+@pytest.mark.parametrize(
+    ("url", "reachable"),
+    [
+        ("https://github.com/me/app.git", True),
+        ("ssh://git@example.com/app.git", True),
+        ("git@github.com:me/app.git", True),
+        ("http://127.0.0.1:8000/origin.git", True),
+        ("file:///srv/git/app.git", False),
+        ("/srv/git/app.git", False),
+    ],
+)
+def test_a_host_clones_urls_not_this_machines_paths(url: str, reachable: bool) -> None:
+    assert reachable_from_a_host(url) is reachable

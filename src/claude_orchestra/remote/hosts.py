@@ -95,14 +95,32 @@ def placement(hosts: Sequence[RemoteHost]) -> Mapping[str, RemoteHost]:
     return placed
 
 
-def hosts_problems(runtime: str, hosts: Sequence[RemoteHost], worker_count: int) -> list[str]:
-    """What is wrong with ``remoteHosts`` for this ``runtime`` and ``workerCount`` (one line
-    each, named as in the file)."""
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:.+$")
+
+
+def reachable_from_a_host(url: str) -> bool:
+    """Whether another host can clone ``url`` (a URL or ``user@host:path``, not a path or
+    ``file://`` on this machine; an ``http://127.0.0.1`` one is forwarded)."""
+    if _SCP_LIKE.match(url):
+        return True
+    return "://" in url and not url.startswith("file://")
+
+
+def hosts_problems(
+    runtime: str, hosts: Sequence[RemoteHost], worker_count: int, repository_url: str = ""
+) -> list[str]:
+    """What is wrong with ``remoteHosts`` for this ``runtime``, ``workerCount`` and
+    ``repositoryUrl`` (one line each, named as in the file)."""
     if runtime != "remote":
         return ['remoteHosts: only used with "runtime": "remote"'] if hosts else []
     if not hosts:
         return ['remoteHosts: required with "runtime": "remote" (at least one host)']
     problems = []
+    if repository_url and not reachable_from_a_host(repository_url):
+        problems.append(
+            'repositoryUrl: with "runtime": "remote" it must be a URL the hosts can reach '
+            "(https, ssh, or http on 127.0.0.1, which is forwarded), not a local path"
+        )
     names = [h.name for h in hosts]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"remoteHosts: the name {name!r} is used twice")

@@ -46,7 +46,7 @@ from claude_orchestra.gate import CommandResult
 from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.remote import commands as sh
 from claude_orchestra.remote.adoption import Launched, describe, parse_panes, unheard_deaths
-from claude_orchestra.remote.hosts import RemoteHost, placement
+from claude_orchestra.remote.hosts import RemoteHost, placement, reachable_from_a_host
 from claude_orchestra.remote.link import HostLink
 from claude_orchestra.remote.translate import (
     PathMap,
@@ -106,11 +106,21 @@ class RemoteRuntime:
         self._launched: dict[str, Launched] = {}
         """Instance -> its current launch on its host (to tell a death after a drop)."""
 
-    def host_of(self, name: str) -> str | None:
-        """The host instance ``name`` runs on (``None``: this machine)."""
-        return self._placed.get(name)
-
     # -- the run's connections ------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Connect to every host before anything is cloned.
+
+        Raises:
+            PrerequisiteError: a host cannot be reached or refuses the login.
+        """
+        for host in self._hosts.values():
+            try:
+                await host.link.open()
+            except RemoteError as exc:
+                raise PrerequisiteError(
+                    "ssh", f"{exc.host}: cannot connect to {host.spec.address}: {exc.reason}"
+                ) from exc
 
     async def serve(
         self, deliver: Callable[[Event], Awaitable[None]], *, task_status: TaskStatus[None]
@@ -186,7 +196,7 @@ class RemoteRuntime:
             return root
 
     async def _origin(self, host: _Host) -> str:
-        if self._repository is None or "://" not in self._repository:
+        if self._repository is None or not reachable_from_a_host(self._repository):
             raise PrerequisiteError(
                 "remote",
                 f"{host.spec.name}: the repository must be a URL the host can reach (https, "
