@@ -3,23 +3,30 @@ in its own network namespace, with reverse port forwards bound on its loopback o
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 import asyncssh
 import pytest
 
-from claude_orchestra.testing.ssh_host import SshHost
+from claude_orchestra.testing.ssh_host import HostAccess, SshHost
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_the_second_host_runs_commands_as_its_own_user(ssh_host: SshHost) -> None:
-    access = ssh_host.access
-    async with asyncssh.connect(
+def connect(access: HostAccess) -> AbstractAsyncContextManager[asyncssh.SSHClientConnection]:
+    """A connection to the second host as its user, its host key known."""
+    return asyncssh.connect(
         access.address,
         port=access.port,
         username=access.user,
         client_keys=[str(access.identity_file)],
         known_hosts=str(access.known_hosts),
-    ) as conn:
+    )
+
+
+async def test_the_second_host_runs_commands_as_its_own_user(ssh_host: SshHost) -> None:
+    access = ssh_host.access
+    async with connect(access) as conn:
         done = await conn.run("id -un; echo $HOME; test -d work && echo work", check=True)
         assert str(done.stdout).split() == [access.user, str(access.home), "work"]
 
@@ -39,13 +46,7 @@ async def test_a_reverse_forward_reaches_this_host_from_the_second_hosts_loopbac
     port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, serve)
-        async with asyncssh.connect(
-            access.address,
-            port=access.port,
-            username=access.user,
-            client_keys=[str(access.identity_file)],
-            known_hosts=str(access.known_hosts),
-        ) as conn:
+        async with connect(access) as conn:
             forward = await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", port)
             remote_port = forward.get_port()
             script = (
