@@ -61,6 +61,7 @@ $(CCUSAGE): tools/ccusage/package.json
 .test-tools-checked: tools/need.sh Makefile
 	@if [ "$$(uname -s)" = Linux ]; then $(NEED) bwrap bubblewrap; else echo "no bubblewrap on $$(uname -s): the sandbox tests will skip"; fi
 	@if [ "$$(uname -s)" = Linux ]; then $(NEED) chromium chromium; else echo "no chromium package on $$(uname -s): the dashboard's browser tests will skip"; fi
+	@if [ "$$(uname -s)" = Linux ]; then PATH="$$PATH:/usr/sbin" $(NEED) sshd openssh-server && PATH="$$PATH:/usr/sbin:/sbin" $(NEED) ip iproute2; else echo "no second host on $$(uname -s): the remote runtime's tests will skip"; fi
 	touch $@
 
 demo: setup-run

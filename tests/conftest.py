@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from claude_orchestra.testing.ssh_host import SshHost
 from claude_orchestra.testing.tools import (
     require_bwrap,
     require_ccusage,
     require_chromium,
     require_claude,
+    require_ssh_host,
     require_tmux,
 )
 
@@ -59,3 +63,17 @@ def ccusage_binary() -> Path:
 def chromium_binary() -> str:
     """Chromium (skipped locally when missing, a failure under CI)."""
     return require_chromium()
+
+
+@pytest.fixture(scope="session")
+def ssh_host() -> Iterator[SshHost]:
+    """A second host: sshd in a network namespace of its own, with its own user, home and
+    working folder (skipped locally when it cannot be made, a failure under CI). One per
+    session: making a namespace, a user and keys is the slow part; each test uses its own
+    run folder on it."""
+    require_ssh_host()
+    with (
+        tempfile.TemporaryDirectory(prefix="orchestra-sshd-") as folder,
+        SshHost(Path(folder) / "keys") as host,
+    ):
+        yield host

@@ -44,6 +44,7 @@ from claude_orchestra.errors import (
     OrchestraError,
     PluginError,
     PrerequisiteError,
+    RemoteError,
     TmuxError,
     UnmergedWorkError,
     UsageError,
@@ -74,8 +75,9 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
+from claude_orchestra.remote.hosts import RemoteHost
 from claude_orchestra.rules import Outcome
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
 
@@ -126,12 +128,16 @@ __all__ = [
     "PluginError",
     "PoolView",
     "PrerequisiteError",
+    "RemoteError",
+    "RemoteHost",
+    "ReportingRuntime",
     "Role",
     "RunConfig",
     "RunSummary",
     "RunView",
     "Runtime",
     "RuntimeContext",
+    "RuntimeNotice",
     "Secret",
     "Spend",
     "StateChange",

@@ -6,6 +6,7 @@ quick to start. Three uses:
     _relay.py hook URL                                  (SessionStart: payload on stdin)
     _relay.py pane-died BASE INSTANCE KEY_FILE STATUS SIGNAL PID   (tmux's pane-died hook)
     _relay.py run URL [--env-file FILE] -- COMMAND...   (every pane's process)
+    _relay.py run URL --env-fifo FIFO -- COMMAND...     (a pane on a remote host)
 
 Each launch of an instance has its own hook token (see ``claude_orchestra.hookkeys``).
 ``hook`` runs inside the instance (a command hook of claude's) and takes the token from its
@@ -13,7 +14,9 @@ environment. ``run`` starts COMMAND (claude) as its child on the same terminal, 
 variables of the JSON object in FILE added to its environment (the file is deleted once
 read: secrets never travel on a command line or through tmux's environment), passes SIGTERM
 and SIGHUP on to it, waits for it, reports its exit status to URL with the token from that
-environment, and exits the same way. ``pane-died`` runs on the host for tmux; KEY_FILE holds
+environment, and exits the same way. With ``--env-fifo`` the variables come through a named
+pipe instead (the ``remote`` runtime writes them into it over SSH), so they never touch a
+remote host's disk. ``pane-died`` runs on the host for tmux; KEY_FILE holds
 the instance's current launch and token, and the report goes to
 ``BASE/panes/INSTANCE/<launch>/died``. Files are opened without following symlinks and read
 with a cap.
@@ -105,9 +108,34 @@ def _take_env(env_file: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in loaded.items()}
 
 
-def run(url: str, command: list[str], env_file: str | None = None) -> int:
+def _take_fifo_env(fifo: str) -> dict[str, str]:
+    """The variables written into the named pipe ``fifo`` (ours, owned by this user; opened
+    without following a symlink; blocks until the writer comes); the pipe is removed."""
+    try:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(fd)
+            if not stat.S_ISFIFO(info.st_mode) or info.st_uid != os.getuid():
+                raise OSError(f"{fifo}: not this user's named pipe")
+            data = f.read(_MAX_FILE_BYTES + 1)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(fifo)
+    if len(data) > _MAX_FILE_BYTES:
+        raise OSError(f"{fifo}: too large")
+    loaded = json.loads(data)
+    if not isinstance(loaded, dict):
+        raise TypeError(f"{fifo}: not an object")
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def run(
+    url: str, command: list[str], env_file: str | None = None, *, env_fifo: str | None = None
+) -> int:
     """Run ``command``, pass signals on, report its exit; returns its exit code."""
     env = {**os.environ, **_take_env(env_file)} if env_file else dict(os.environ)
+    if env_fifo:
+        env.update(_take_fifo_env(env_fifo))
     token = env.get(HOOK_TOKEN_ENV, "")
     child = subprocess.Popen(command, env=env)
 
@@ -129,6 +157,8 @@ def main(argv: list[str]) -> int:
     match argv:
         case ["run", url, "--env-file", env_file, "--", *command] if command:
             return run(url, command, env_file)
+        case ["run", url, "--env-fifo", fifo, "--", *command] if command:
+            return run(url, command, env_fifo=fifo)
         case ["run", url, "--", *command] if command:
             return run(url, command)
         case ["hook", url]:

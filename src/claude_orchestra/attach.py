@@ -5,12 +5,15 @@ A run's instances live in a private tmux server (``tmux -L <socket>``, the socke
 ``run.json``), in one session whose windows are named after the instances. This module
 finds the server from the workspace and builds the ``tmux`` command line; the CLI's
 ``attach`` execs it and ``watch`` runs it as a child, so both say the same things when the
-run is gone or the name is wrong.
+run is gone or the name is wrong. With the ``remote`` runtime, a worker's window is in the
+server of the same name on its host: the command goes through ``ssh`` (its key and known
+hosts from the run's config).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +21,9 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.errors import UsageError
+from claude_orchestra.config import load_config
+from claude_orchestra.errors import OrchestraError, UsageError
+from claude_orchestra.remote.hosts import placement, ssh_argv
 from claude_orchestra.tmux import SESSION
 from claude_orchestra.workspace import Workspace
 
@@ -30,6 +35,8 @@ class RunTmux:
 
     socket: str
     """The server's socket name (``tmux -L SOCKET``)."""
+    remote: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Instance -> the ``ssh`` command reaching its host (``remote`` runtime's workers)."""
 
     @classmethod
     def of(cls, workspace: Path) -> RunTmux:
@@ -41,29 +48,41 @@ class RunTmux:
             raise UsageError(
                 "--workspace", f"{workspace} holds no run (no tmux socket in run.json)"
             )
-        return cls(socket=socket)
+        return cls(socket=socket, remote=_remote_instances(facts.get("configDir")))
 
     def tmux(self, *args: str) -> list[str]:
         """``tmux -L SOCKET ARGS``."""
         return ["tmux", "-L", self.socket, *args]
 
+    def _on(self, name: str | None, *args: str, tty: bool = False) -> list[str]:
+        """``tmux ARGS`` where ``name``'s window is: here, or through ``ssh``."""
+        ssh = self.remote.get(name or "")
+        if ssh is None:
+            return self.tmux(*args)
+        prefix = [ssh[0], "-t", *ssh[1:]] if tty else list(ssh)
+        return [*prefix, shlex.join(self.tmux(*args))]
+
     def windows(self) -> list[str]:
-        """The names of the run's windows (empty when its server is not running)."""
+        """The names of the run's windows (empty when its server is not running); remote
+        workers' are named without asking their hosts (attaching to one of a run that
+        ended fails with tmux's own message there)."""
         listed = subprocess.run(
             self.tmux("list-windows", "-t", SESSION, "-F", "#{window_name}"),
             capture_output=True,
             text=True,
             check=False,
         )
-        return listed.stdout.split() if listed.returncode == 0 else []
+        local = listed.stdout.split() if listed.returncode == 0 else []
+        return [*local, *sorted(self.remote)]
 
     def capture(self, name: str) -> str:
         """The visible text of ``name``'s pane (empty when it cannot be read)."""
         captured = subprocess.run(
-            self.tmux("capture-pane", "-p", "-t", f"{SESSION}:{name}"),
+            self._on(name, "capture-pane", "-p", "-t", f"{SESSION}:{name}"),
             capture_output=True,
             text=True,
             check=False,
+            timeout=30,
         )
         return captured.stdout if captured.returncode == 0 else ""
 
@@ -87,6 +106,8 @@ class RunTmux:
         if name is not None and name not in windows:
             raise UsageError("NAME", f"no instance {name!r}; the run has {', '.join(windows)}")
         target = SESSION if name is None else f"{SESSION}:{name}"
+        if name in self.remote:  # its host's terminal, not this machine's tmux
+            return self._on(name, "attach-session", "-t", target, tty=True)
         inside = environ.get("TMUX", "")
         if inside:
             if Path(inside.split(",", 1)[0]).name == self.socket:
@@ -99,6 +120,20 @@ class RunTmux:
                 )
             return ["env", "-u", "TMUX", *self.tmux("attach-session", "-t", target)]
         return self.tmux("attach-session", "-t", target)
+
+
+def _remote_instances(config_dir: object) -> dict[str, tuple[str, ...]]:
+    """Instance -> ``ssh`` command of its host, from the run's config (none when it is
+    unreadable or not the ``remote`` runtime's)."""
+    if not isinstance(config_dir, str):
+        return {}
+    try:
+        settings = load_config(config_dir).orchestrator
+    except OrchestraError:
+        return {}
+    if settings.runtime != "remote":
+        return {}
+    return {name: tuple(ssh_argv(host)) for name, host in placement(settings.remote_hosts).items()}
 
 
 def attach_hint(workspace: Path) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.machine import Machine, install_line
+from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.prerequisites import (
     CLAUDE_CODE_PACKAGE,
-    CLAUDE_CODE_VERSION,
     cache_dir,
     claude_version,
 )

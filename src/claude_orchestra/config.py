@@ -37,6 +37,7 @@ from claude_orchestra.errors import ConfigError
 from claude_orchestra.gitops import redact
 from claude_orchestra.notifications import NotifyConfig
 from claude_orchestra.refnames import branch_problem
+from claude_orchestra.remote.hosts import RemoteHost, hosts_problems
 from claude_orchestra.taskfile import TASK_FILE
 from claude_orchestra.transcripts import Price
 
@@ -175,7 +176,11 @@ class OrchestraConfig:
     plugin's strategy."""
     runtime: str = attrs.field(default="local", validator=_name)
     """Where instances run: ``local`` (tmux), ``sandbox`` (tmux + bubblewrap),
-    ``container`` (tmux + Docker or Podman), or a plugin's runtime."""
+    ``container`` (tmux + Docker or Podman), ``remote`` (workers on other hosts over SSH),
+    or a plugin's runtime."""
+    remote_hosts: tuple[RemoteHost, ...] = ()
+    """With ``"runtime": "remote"``: the hosts the workers run on, each with its
+    ``workers`` (they add up to ``workerCount``); see the remote hosts how-to."""
     container_engine: str | None = attrs.field(default=None, validator=_engine)
     """With ``"runtime": "container"``: ``docker`` or ``podman`` (default: whichever is
     installed, docker first)."""
@@ -314,7 +319,7 @@ def _build_converter() -> cattrs.Converter:
     return converter
 
 
-for _cls in (OrchestraConfig, BudgetConfig, Price, NotifyConfig):
+for _cls in (OrchestraConfig, BudgetConfig, Price, NotifyConfig, RemoteHost):
     attrs.resolve_types(_cls)
 _converter = _build_converter()
 
@@ -330,6 +335,10 @@ def parse_orchestrator(data: Any, *, path: Path | str = ORCHESTRATOR_JSON) -> Or
     """
     problems: list[str] = []
     config = _parse_object(data, OrchestraConfig, "", problems)
+    if config is not None:
+        problems += hosts_problems(
+            config.runtime, config.remote_hosts, config.worker_count, config.repository_url
+        )
     if problems or config is None:
         raise ConfigError(path, problems or ["(top level): must be a JSON object"])
     return config
@@ -363,6 +372,14 @@ def _parse_object(data: Any, cls: type[_T], prefix: str, problems: list[str]) ->
 def _parse_value(value: Any, kind: Any, name: str, problems: list[str]) -> Any:
     if attrs.has(kind):
         return _parse_object(value, kind, f"{name}.", problems)
+    if kind == tuple[RemoteHost, ...]:
+        if not isinstance(value, list):
+            raise TypeError("must be a list of host objects")
+        hosts = [
+            _parse_object(host, RemoteHost, f"{name}[{i}].", problems)
+            for i, host in enumerate(value)
+        ]
+        return tuple(h for h in hosts if h is not None)
     if kind == dict[str, Price]:
         if not isinstance(value, dict):
             raise TypeError("must be a JSON object of model names")
@@ -398,7 +415,7 @@ def _dump(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _dump(v) for k, v in value.items()}
     if isinstance(value, tuple):
-        return list(value)
+        return [_dump(v) for v in value]
     return value
 
 

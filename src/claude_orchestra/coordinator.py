@@ -37,9 +37,11 @@ from claude_orchestra.instance import Instance
 from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.origin_watch import OriginRead
+from claude_orchestra.progress import IncidentKind
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome
+from claude_orchestra.runtime import RuntimeNotice
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
 
@@ -123,8 +125,8 @@ class Coordinator:
         return instance
 
     async def _apply(self, event: Event) -> None:
-        if isinstance(event, OriginRead):
-            await self.review.origin_read(event)
+        if isinstance(event, OriginRead | RuntimeNotice):
+            await self._report(event)
             return
         self._stall_checked = False
         known = self.ctx.instances.get(event.instance)
@@ -160,6 +162,14 @@ class Coordinator:
                 await self.review.merge_finished(instance, event)
             case _:
                 pass
+
+    async def _report(self, event: OriginRead | RuntimeNotice) -> None:
+        """Events that change no instance's state: origin's facts, a runtime's notice
+        (recorded as an incident; the instance was left running)."""
+        if isinstance(event, OriginRead):
+            await self.review.origin_read(event)
+        elif (instance := self.ctx.instances.get(event.instance)) is not None:
+            self.ctx.incident(IncidentKind.RUNTIME_TROUBLE, instance, event.evidence, event.action)
 
     async def _settle(self) -> Outcome | None:
         """Schedule what can start now; report the end when nothing more can happen."""

@@ -139,3 +139,15 @@ class TmuxError(OrchestraError):
         self.subcommand = subcommand
         self.reason = reason
         super().__init__(f"tmux {subcommand}: {reason}")
+
+
+@final
+class RemoteError(OrchestraError):
+    """A command on a remote host failed, or the host could not be reached in time
+    (the ``remote`` runtime)."""
+
+    def __init__(self, host: str, op: str, reason: str) -> None:
+        self.host = host
+        self.op = op
+        self.reason = reason
+        super().__init__(f"{host}: {op}: {reason}")

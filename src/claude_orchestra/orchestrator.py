@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import final
 
 import anyio
+from anyio.abc import TaskGroup
 from starlette.types import ASGIApp
 
 from claude_orchestra import hookserver
@@ -57,7 +58,7 @@ from claude_orchestra.report import (
 from claude_orchestra.resume import PreviousRun, RunResumed, read_previous_run
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome, RunRules
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
 from claude_orchestra.summary import RunSummary
@@ -94,6 +95,9 @@ def runtime_of(config: RunConfig, plugins: PluginHost, socket_name: str) -> Runt
         local_origin=local_origin(config.repository),
         container_engine=settings.container_engine,
         container_image=settings.container_image,
+        repository=config.repository,
+        branch=settings.branch,
+        remote_hosts=settings.remote_hosts,
     )
     return plugins.runtime(settings.runtime, context)
 
@@ -182,7 +186,7 @@ class Orchestrator:
             )
         # The runtime and the port first: a missing tool or a busy port is reported before
         # anything is cloned.
-        runtime, socket_name = self._runtime()
+        runtime, socket_name = await self._runtime()
         listening = hookserver.bind("127.0.0.1", settings.hook_server_port)
         try:
             repo, worktrees, task_file = await self._prepare_workspace(previous)
@@ -199,26 +203,15 @@ class Orchestrator:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
                 endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
-                self._write_tmux_config(endpoint)
-                workspace.write_run_file(
-                    {
-                        "pid": os.getpid(),
-                        "hookPort": port,
-                        "tmuxSocket": socket_name,
-                        "branch": settings.branch,
-                        "configDir": str(self.config.config_dir),
-                        "startedAt": started,
-                        "originUrl": repo.origin_url,
-                    }
-                )
+                self._write_run_files(endpoint, port, socket_name, started, repo)
                 logger.info("see the instances: %s", attach_hint(workspace.root))
                 instances = self._instances(names, claude, endpoint, runtime)
                 coordinator = self._coordinator(
                     instances, repo, worktrees, journal, started, runtime=runtime
                 )
                 coordinator.ctx.progress.task_file = task_file
+                await self._start_services(tg, coordinator, runtime, send.send)
                 self._open_dashboard(dashboard, port, coordinator.board)
-                coordinator.start_services(tg, send.send)
                 outcome = Outcome.FAILED
                 try:
                     if previous is not None:
@@ -265,6 +258,36 @@ class Orchestrator:
         url = dashboard.started(port)
         if self._on_dashboard is not None:
             self._on_dashboard(url)
+
+    async def _start_services(
+        self,
+        tg: TaskGroup,
+        coordinator: Coordinator,
+        runtime: Runtime,
+        deliver: Callable[[Event], Awaitable[None]],
+    ) -> None:
+        """What works beside the loop and reports back as events: the origin watch, the
+        merge queue, and a runtime that reports on its own connections (``remote``)."""
+        coordinator.start_services(tg, deliver)
+        if isinstance(runtime, ReportingRuntime):
+            await tg.start(functools.partial(runtime.serve, deliver))
+
+    def _write_run_files(
+        self, endpoint: HookEndpoint, port: int, socket_name: str, started: float, repo: GitRepo
+    ) -> None:
+        """The tmux config and ``run.json`` (what ``status``, ``attach`` and ``cleanup`` read)."""
+        self._write_tmux_config(endpoint)
+        self.workspace.write_run_file(
+            {
+                "pid": os.getpid(),
+                "hookPort": port,
+                "tmuxSocket": socket_name,
+                "branch": self.config.orchestrator.branch,
+                "configDir": str(self.config.config_dir),
+                "startedAt": started,
+                "originUrl": repo.origin_url,
+            }
+        )
 
     def _previous_run(self) -> PreviousRun:
         """The killed run to take up; its limits hold here too, before any credential is
@@ -418,10 +441,14 @@ class Orchestrator:
             )
         )
 
-    def _runtime(self) -> tuple[Runtime, str]:
-        """The runtime the config names (asked of the plugins), and its tmux socket."""
+    async def _runtime(self) -> tuple[Runtime, str]:
+        """The runtime the config names (asked of the plugins), and its tmux socket; a
+        reporting runtime has checked what it depends on (its hosts, say)."""
         socket_name = f"orchestra-{secrets.token_hex(4)}"
-        return runtime_of(self.config, self.plugins, socket_name), socket_name
+        runtime = runtime_of(self.config, self.plugins, socket_name)
+        if isinstance(runtime, ReportingRuntime):
+            await runtime.prepare()
+        return runtime, socket_name
 
     @property
     def _task_file(self) -> str | None:

@@ -179,7 +179,7 @@ class OriginWatch:
         results = {}
         for name, tree in trees.items():
             reason = refused.get(tree.branch)
-            if reason is None:
+            if reason is None or await tree.behind_origin():
                 results[name] = PushResult(branch=tree.branch)
                 continue
             try:

@@ -31,11 +31,10 @@ from claude_orchestra.auth import AuthMode, discover_oauth
 from claude_orchestra.config import RunConfig
 from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.machine import Machine, install_line
+from claude_orchestra.pins import CLAUDE_CODE_VERSION
 
 CLAUDE_CODE_PACKAGE = "@anthropic-ai/claude-code"
 """The npm package of the Claude Code CLI."""
-CLAUDE_CODE_VERSION = "2.1.328"
-"""The Claude Code version this release drives (``tools/package.json`` pins the same)."""
 NODE_MINIMUM = (22, 0)
 """The Node version the pinned package's ``engines`` asks for (``>=22.0.0``)."""
 

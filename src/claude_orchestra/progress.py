@@ -152,6 +152,9 @@ class IncidentKind(enum.Enum):
     CREDENTIAL_UNAVAILABLE = "credential_unavailable"
     """An idle instance's credential cooled down, was found invalid or was spent (through
     another instance's request or the budget): it is moved before it is given a prompt."""
+    RUNTIME_TROUBLE = "runtime_trouble"
+    """The runtime lost (or regained) what an instance runs on, such as the SSH connection
+    to its host; the instance itself was left running."""
 
 
 @final

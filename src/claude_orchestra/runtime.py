@@ -12,20 +12,30 @@ Built-in (:mod:`claude_orchestra.defaults.runtimes`):
 - ``sandbox``: the same, with each instance's process inside a bubblewrap sandbox
   (:class:`~claude_orchestra.sandbox.SandboxRuntime`);
 - ``container``: the same, with each instance's process in its own Docker or Podman
-  container (:class:`~claude_orchestra.container.ContainerRuntime`).
+  container (:class:`~claude_orchestra.container.ContainerRuntime`);
+- ``remote``: the manager here, the workers in a tmux server on other hosts over SSH
+  (:class:`~claude_orchestra.remote.runtime.RemoteRuntime`).
+
+A runtime that has something to tell the loop (a connection to a host dropped or came
+back) is a :class:`ReportingRuntime`: the orchestrator starts its :meth:`~ReportingRuntime.serve`
+in the run's task group, and its :class:`RuntimeNotice` events go on the event stream like
+any other, so the loop records them as incidents.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol, final
+from typing import Protocol, final, runtime_checkable
 
 import attrs
+from anyio.abc import TaskStatus
 
 from claude_orchestra.claude_home import LaunchSpec
+from claude_orchestra.events import Event
 from claude_orchestra.gate import CommandResult, run_on_host
+from claude_orchestra.remote.hosts import RemoteHost
 
 
 class Runtime(Protocol):
@@ -69,6 +79,37 @@ class Runtime(Protocol):
         variable, no hook token in its environment; where the runtime isolates instances,
         ``cwd`` is the only folder it may write. The caller sets the deadline
         (``anyio.fail_after``); cancelled, the command and all it started are killed."""
+        ...
+
+
+@final
+@attrs.frozen(kw_only=True)
+class RuntimeNotice(Event):
+    """Trouble a runtime saw with an instance's place (a dropped connection), and what it
+    does about it; the loop records it as an incident and changes no state."""
+
+    evidence: str
+    action: str
+
+
+@runtime_checkable
+class ReportingRuntime(Protocol):
+    """A runtime that reports :class:`RuntimeNotice` events while the run lasts."""
+
+    async def prepare(self) -> None:
+        """Check what the runtime depends on (reach its hosts, say), as the run starts and
+        before anything is cloned.
+
+        Raises:
+            PrerequisiteError: it cannot be reached or used (one line, exit 2).
+        """
+        ...
+
+    async def serve(
+        self, deliver: Callable[[Event], Awaitable[None]], *, task_status: TaskStatus[None]
+    ) -> None:
+        """Watch what the runtime depends on and ``deliver`` notices, until cancelled;
+        ``task_status.started()`` once instances can be launched."""
         ...
 
 
@@ -151,3 +192,9 @@ class RuntimeContext:
     installed, docker first)."""
     container_image: str = "claude-orchestra:latest"
     """For the ``container`` runtime: the image holding Claude Code."""
+    repository: str | None = None
+    """The repository's URL (the ``remote`` runtime clones it on each host)."""
+    branch: str = "main"
+    """The run branch (the ``remote`` runtime starts workers' branches from it)."""
+    remote_hosts: tuple[RemoteHost, ...] = ()
+    """For the ``remote`` runtime: the hosts and their workers."""

@@ -432,6 +432,13 @@ class Worktree:
         """Pin the branch's tip on origin as ``refs/orchestra/preserved/<name>``."""
         return await self._repo.preserve(f"refs/heads/{self._branch}", name)
 
+    async def behind_origin(self) -> bool:
+        """Whether origin already holds the branch's tip (after a fetch): a worker that
+        pushed from another checkout of the branch (the ``remote`` runtime's hosts) left
+        this one behind, and a refused push of it loses nothing."""
+        await self._repo.fetch()
+        return await self._repo.is_reachable_on_origin(f"refs/heads/{self._branch}")
+
     async def push_or_preserve(self) -> str | None:
         """Push the branch; when origin rejects it, pin its tip as a preserved ref instead.
 
@@ -445,6 +452,8 @@ class Worktree:
         try:
             await self.push()
         except GitError as rejected:
+            if await self.behind_origin():
+                return None
             ref = await self.preserve_tip()
             _log.warning(
                 "push of %s rejected (%s); its tip is preserved as %s",

@@ -25,8 +25,8 @@ from claude_orchestra.cli import _logging
 from claude_orchestra.cli._doctor import wants_install
 from claude_orchestra.cli._output import Folder, show_dashboard
 from claude_orchestra.machine import Machine
+from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.prerequisites import (
-    CLAUDE_CODE_VERSION,
     cache_dir,
     check_all,
     problems,

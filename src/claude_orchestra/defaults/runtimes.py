@@ -1,10 +1,12 @@
-"""The built-in runtimes (config ``"runtime"``): ``local``, ``sandbox`` and ``container``.
+"""The built-in runtimes (config ``"runtime"``): ``local``, ``sandbox``, ``container`` and
+``remote``.
 
 ``local`` runs every instance in a window of the run's private tmux server. ``sandbox``
 runs each instance's process inside a bubblewrap sandbox in the same kind of window
 (:mod:`claude_orchestra.sandbox`); ``container`` in its own Docker or Podman container
 (:mod:`claude_orchestra.container`). Both check their tool when the run starts, before
-anything is cloned.
+anything is cloned. ``remote`` keeps the manager here and runs the workers on the hosts of
+``remoteHosts`` over SSH (:mod:`claude_orchestra.remote`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from claude_orchestra.container import ContainerPolicy, ContainerRuntime, engine_problem
 from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.hookspecs import hookimpl
+from claude_orchestra.remote.runtime import RemoteRuntime
 from claude_orchestra.runtime import Runtime, RuntimeContext
 from claude_orchestra.sandbox import SandboxPolicy, SandboxRuntime
 from claude_orchestra.tmux import TmuxServer
@@ -19,16 +22,19 @@ from claude_orchestra.tmux import TmuxServer
 LOCAL = "local"
 SANDBOX = "sandbox"
 CONTAINER = "container"
+REMOTE = "remote"
 
 
 @hookimpl(trylast=True)
 def orchestra_runtime(name: str, context: RuntimeContext) -> Runtime | None:
-    """The ``local``, ``sandbox`` and ``container`` runtimes."""
-    if name not in {LOCAL, SANDBOX, CONTAINER}:
+    """The ``local``, ``sandbox``, ``container`` and ``remote`` runtimes."""
+    if name not in {LOCAL, SANDBOX, CONTAINER, REMOTE}:
         return None
     tmux = TmuxServer(socket_name=context.socket_name, config_file=context.tmux_config)
     if name == LOCAL:
         return tmux
+    if name == REMOTE:
+        return RemoteRuntime(local=tmux, context=context)
     if name == SANDBOX:
         return SandboxRuntime(inner=tmux, policy=SandboxPolicy.for_run(context))
     policy = ContainerPolicy.for_run(

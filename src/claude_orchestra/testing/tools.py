@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from claude_orchestra.testing import ssh_host
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 """The source checkout (an editable install); its tools/ holds the pinned Claude Code."""
 
@@ -89,3 +91,14 @@ def require_chromium() -> str:
     require("chromium", found)
     assert found is not None
     return found
+
+
+def require_ssh_host() -> None:
+    """A second host can be made here (root, Linux, sshd, iproute2: see
+    :mod:`claude_orchestra.testing.ssh_host`), or skip (fail under CI)."""
+    problem = ssh_host.missing()
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"no second host: {problem}")
+    pytest.skip(f"no second host: {problem}")

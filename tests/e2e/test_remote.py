@@ -1,0 +1,147 @@
+"""Workers on a second host over SSH: the manager's side here, the workers in the host's own
+tmux, origin and the fake API reached through reverse forwards. One run, with the SSH
+connection killed mid-task: the worker is re-adopted (not restarted) and the run completes
+with every commit on origin, and no secret on the host's disk."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+
+from claude_orchestra.attach import RunTmux
+from claude_orchestra.testing.faults import Fault, FaultKind
+from claude_orchestra.testing.git_http import GitHttpServer
+from claude_orchestra.testing.sample import create_origin
+from claude_orchestra.testing.ssh_host import SshHost
+from claude_orchestra.testing.tools import pinned_claude
+from claude_orchestra.testing.waiting import wait_until
+
+from .conftest import KEY, Target, cli, open_target
+from .test_resume import resume
+from .test_rotation import set_options
+
+TOKEN = "ghp-remote-e2e-token"
+TASKS = "- [ ] Create `greet.py` that greets\n- [ ] Create `shout.py` that shouts\n"
+
+
+@contextlib.contextmanager
+def remote_target(tmp_path: Path, host: SshHost) -> Iterator[Target]:
+    """A queue run over HTTP with a token in the URL, both workers on ``host``."""
+    served = tmp_path / "served"
+    create_origin(served, extra_files={"TASKS.md": TASKS})
+    access = host.access
+    claude = pinned_claude()
+    assert claude is not None
+    with (
+        GitHttpServer(served, user="x-access-token", password=TOKEN) as server,
+        open_target(tmp_path / "run", scheduler="queue", merger="queue") as target,
+    ):
+        set_options(
+            target,
+            repositoryUrl=server.url("origin.git", with_credentials=True),
+            runtime="remote",
+            maxRetries=6,  # the request cut with the connection is retried through the new one
+            remoteHosts=[
+                {
+                    "name": "second",
+                    "address": access.address,
+                    "user": access.user,
+                    "identityFile": str(access.identity_file),
+                    "knownHosts": str(access.known_hosts),
+                    "workers": 2,
+                    "workdir": str(access.workdir),
+                    "claudeCommand": str(claude),
+                    "python": "/usr/bin/python3",
+                }
+            ],
+        )
+        yield target
+
+
+def origin_log(tmp_path: Path) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "served/origin.git"), "log", "--format=%an", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def assert_nothing_left_on(host: SshHost) -> None:
+    """No file of a run, no process but sshd's, and no secret anywhere in the home."""
+    access = host.access
+    assert list(access.workdir.iterdir()) == []
+    # tmux's kill-server hangs up on the panes and returns; their processes end just after
+    anyio.run(
+        functools.partial(wait_until, lambda: set(host.user_pids()) <= set(host.session_pids()))
+    )
+    for secret in (TOKEN, KEY):
+        found = subprocess.run(
+            ["grep", "-rl", secret, str(access.home)], capture_output=True, text=True, check=False
+        )
+        assert found.stdout == ""
+
+
+def test_workers_on_a_second_host_survive_a_dropped_connection(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
+) -> None:
+    with remote_target(tmp_path, ssh_host) as target:
+        target.fake.inject("*", Fault.hang(), times=1)  # a worker's first turn waits on us
+        run = target.start()
+        try:
+            hung = target.fake.wait_for_request(lambda r: r.fault is FaultKind.HANG, timeout=180)
+            tmux = RunTmux.of(target.workspace)  # what `watch` and `attach` use: ssh
+            assert {"worker-1", "worker-2"} <= set(tmux.windows())
+            assert all(tmux.capture(name).strip() for name in ("worker-1", "worker-2"))
+            for pid in ssh_host.session_pids():  # drop the orchestrator's SSH connection
+                os.kill(pid, signal.SIGKILL)
+            target.fake.release_hangs()
+            _, err = run.communicate(timeout=400)
+        finally:
+            if run.poll() is None:
+                run.terminate()
+                _, err = run.communicate()
+                print(err[-6000:])  # shown when the test fails
+    assert run.returncode == 0, err[-4000:]
+    report = target.report()
+    assert report["totals"]["tasksDone"] == 2
+    trouble = [i for i in report["incidents"] if i["kind"] == "runtime_trouble"]
+    assert any("dropped" in i["evidence"] for i in trouble), report["incidents"]
+    assert any("re-adopted" in i["action"] for i in trouble), report["incidents"]
+    assert not [i for i in report["incidents"] if i["kind"] in {"instance_died", "instance_exited"}]
+    assert hung.last_user_text  # a worker's turn was cut with the connection
+    assert "worker-" in origin_log(tmp_path)
+    assert_nothing_left_on(ssh_host)
+    logs = "".join(p.read_text() for p in (target.workspace / ".orchestra/logs").iterdir())
+    for secret in (TOKEN, KEY):
+        assert secret not in err
+        assert secret not in logs
+        assert secret not in target.state("journal.jsonl").read_text()
+
+
+def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
+) -> None:
+    with remote_target(tmp_path, ssh_host) as target:
+        run = target.start()
+        try:  # killed once a worker has run a tool: its commits may be only on the host
+            target.fake.wait_for_request(lambda r: r.number >= 4, timeout=180)
+            os.kill(run.pid, signal.SIGKILL)
+        finally:
+            run.communicate(timeout=30)
+        assert list(ssh_host.access.workdir.iterdir())  # the killed run's folder is there
+        resumed = resume(target)
+        _, err = resumed.communicate(timeout=400)
+        assert resumed.returncode == 0, err[-4000:]
+        cleaned = cli("cleanup", "--workspace", str(target.workspace))
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert target.report()["totals"]["tasksDone"] == 2
+    assert "worker-" in origin_log(tmp_path)
+    assert_nothing_left_on(ssh_host)
