@@ -22,7 +22,16 @@ import anyio
 from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.attach import attach_hint
-from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
+from claude_orchestra.auth import (
+    AuthRotator,
+    CredentialFailure,
+    PoolView,
+    discover_oauth,
+    order_pool,
+)
+from claude_orchestra.broker import Broker
+from claude_orchestra.broker.pool import RotatorPool
+from claude_orchestra.broker.upstream import unbrokerable
 from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.config import RunConfig, describe
@@ -137,12 +146,19 @@ class Orchestrator:
             default_cooldown=settings.rate_limit_cooldown_seconds,
         )
         self._hook_keys = HookKeys(folder=self.workspace.host_dir)
+        self._broker: Broker | None = None
+        self._members: dict[str, Instance] = {}
+        if settings.broker:
+            for credential in self.rotator.view().credentials:
+                if reason := unbrokerable(self.rotator.get(credential.name)):
+                    raise PrerequisiteError("broker", f"credential {credential.name}: {reason}")
 
     def secrets(self) -> tuple[Secret, ...]:
-        """Every secret this run holds now (for log redaction; hook tokens are issued as
-        instances launch, so ask again)."""
+        """Every secret this run holds now (for log redaction; hook and broker tokens are
+        issued as instances launch, so ask again)."""
         in_url = tuple(Secret(s) for s in url_secrets(self.config.repository))
-        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *in_url)
+        tokens = self._broker.secrets() if self._broker else ()
+        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *tokens, *in_url)
 
     def run_sync(self, *, resume: bool = False) -> RunSummary:
         """:meth:`run` from synchronous code."""
@@ -188,6 +204,7 @@ class Orchestrator:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
                 endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
+                await self._start_broker(tg, journal)
                 self._write_tmux_config(endpoint)
                 workspace.write_run_file(
                     {
@@ -226,6 +243,29 @@ class Orchestrator:
                     tg.cancel_scope.cancel()
         self.plugins.notify("orchestra_run_finished", summary=summary)
         return summary
+
+    async def _start_broker(self, tg: anyio.abc.TaskGroup, journal: Journal) -> None:
+        """With ``"broker": true``, the run's credential broker, listening before any
+        instance starts: the rotator's pool, the plugins' choice of the next credential,
+        every failure and move journaled."""
+        if not self.config.orchestrator.broker:
+            return
+
+        def select(name: str, pool: PoolView, failure: CredentialFailure) -> str | None:
+            return self.plugins.select_credential(self._members[name].snapshot(), pool, failure)
+
+        self._broker = Broker(
+            RotatorPool(
+                rotator=self.rotator,
+                clock=self._clock,
+                select=select,
+                on_failure=journal.record,  # a resumed run rests what this one saw limited
+                on_move=journal.record,
+            ),
+            clock=self._clock,
+            near_limit=self.config.orchestrator.broker_near_limit,
+        )
+        await tg.start(self._broker.serve)
 
     def _previous_run(self) -> PreviousRun:
         """The killed run to take up; its limits hold here too, before any credential is
@@ -317,6 +357,7 @@ class Orchestrator:
                 latency=latency,
                 secrets=self.secrets,
                 ends_at=self._clock.wall() + settings.max_run_duration_minutes * 60,
+                broker=self._broker.as_json if self._broker else None,
             ),
             latency=latency,
         )
@@ -462,6 +503,7 @@ class Orchestrator:
             keys=self._hook_keys,
             model=settings.model,
             knobs=knobs,
+            broker=self._broker,
         )
         credentials = self.rotator.assign_initial(names)
         instances = {}
@@ -478,6 +520,7 @@ class Orchestrator:
                 settings=launch,
                 clock=self._clock,
             )
+        self._members = instances
         return instances
 
     async def _shutdown(
@@ -534,6 +577,7 @@ class Orchestrator:
                 pool=self.rotator.view(),
                 spending=spending,
                 loop_latency=coordinator.latency.as_json(),
+                broker=self._broker.as_json() if self._broker else None,
             ),
             self.secrets(),
         )

@@ -72,6 +72,8 @@ class StatusBoard:
     """The run's secrets now: redacted from every string of the file."""
     ends_at: float | None = None
     """When the run's time limit ends it (wall clock)."""
+    broker: Callable[[], Mapping[str, Any]] | None = None
+    """What the credential broker served so far (``None``: the run has no broker)."""
     _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
 
     def saw(self, event: Event) -> None:
@@ -103,6 +105,7 @@ class StatusBoard:
             "incidents": len(self.progress.incidents),
             "endsAt": self.ends_at,
             "loopLatency": self.latency.as_json(),
+            "broker": dict(self.broker()) if self.broker else None,
             "instances": [
                 self._instance(instance, by_instance.get(name, Spend()))
                 for name, instance in self.instances.items()

@@ -60,6 +60,8 @@ class RotatorPool:
     rotator: AuthRotator
     clock: Clock
     select: Select = first_available_after
+    on_failure: Callable[[CredentialFailure], None] = lambda _: None
+    """Told of every failure reported to the rotator (the run journals it)."""
     on_move: Callable[[BrokerRotation], None] = lambda _: None
     """Told of every move (the run journals it)."""
     _moves: list[BrokerRotation] = attrs.field(init=False, factory=list)
@@ -113,6 +115,7 @@ class RotatorPool:
             reset_at=reset_at,
         )
         self.rotator.record_failure(failure)
+        self.on_failure(failure)
         self._move_holders(failure)
 
     def strained(
@@ -136,6 +139,7 @@ class RotatorPool:
             reset_at=reset_at,
         )
         self.rotator.record_failure(failure)
+        self.on_failure(failure)
         self._move_holders(failure, reason="near_limit")
 
     def _move_holders(self, failure: CredentialFailure, *, reason: str | None = None) -> None:
