@@ -264,6 +264,8 @@ class Orchestrator:
             ),
             clock=self._clock,
             near_limit=self.config.orchestrator.broker_near_limit,
+            budget=self.config.orchestrator.budget,
+            prices={**DEFAULT_PRICES, **self.config.orchestrator.prices},
         )
         await tg.start(self._broker.serve)
 

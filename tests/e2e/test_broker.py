@@ -4,6 +4,7 @@ real key. One run serves every assertion."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from claude_orchestra.testing.faults import Fault
 from .conftest import KEY, Target, open_target
 from .test_rotation import SECOND, add_second_key
 from .test_sandbox import TASKS, ProbeAfterWork
+
+THIRD = "sk-ant-e2e-" + "6" * 32
 
 pytestmark = pytest.mark.usefixtures("bwrap_binary")  # skipped locally, a failure under CI
 
@@ -30,8 +33,13 @@ def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Ta
         merger="queue",
         runtime="sandbox",
         broker=True,
+        brokerNearLimit=0.9,
     ) as made:
         add_second_key(made)
+        made.fake.register("third", THIRD)
+        keys = json.loads((made.config / "api-keys.json").read_text())
+        keys.append({"name": "third", "env": {**keys[0]["env"], "ANTHROPIC_API_KEY": THIRD}})
+        (made.config / "api-keys.json").write_text(json.dumps(keys))
         yield made
 
 
@@ -61,6 +69,8 @@ def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
     target.fake.script = script
     # the first request on the first key is refused: its turn must end on the second key
     target.fake.inject("fake-api", Fault.rate_limit(retry_after=3600), times=1)
+    # the second key's first answer says 95 % of a limit is used: it is left before any 429
+    target.fake.inject("second", Fault.near_limit(0.95), times=1)
     result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]
     report = target.report()
@@ -71,7 +81,8 @@ def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
     assert len(limited) == 1
     (refused,) = limited
     retry = target.fake.requests[refused.number]  # the very next request the fake saw
-    assert (retry.credential, retry.status) == ("second", 200)
+    assert retry.credential in ("second", "third")
+    assert retry.status == 200
     assert (retry.cwd, retry.session_id, retry.typed_prompts) == (
         refused.cwd,
         refused.session_id,
@@ -84,9 +95,14 @@ def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
         assert len(starts) == 1, instance["name"]
     moves = report["broker"]["rotations"]
     assert moves
-    assert {(m["from_credential"], m["to_credential"], m["reason"]) for m in moves} == {
-        ("fake-api", "second", "rate_limit")
-    }
+    reasons = {(m["from_credential"], m["to_credential"], m["reason"]) for m in moves}
+    assert ("fake-api", "second", "rate_limit") in reasons
+    assert ("second", "third", "near_limit") in reasons
+    # before the limit: the second key never answered a 429, and the run ended on the third
+    on_second = [r for r in target.fake.requests if r.credential == "second"]
+    assert on_second
+    assert {r.status for r in on_second} == {200}
+    assert target.fake.requests[-1].credential == "third"
     # ... and no API error in any transcript: the instance never saw the 429
     homes = target.workspace / ".orchestra" / "instances"
     transcripts = list(homes.glob("*/config/projects/**/*.jsonl"))
@@ -98,18 +114,16 @@ def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
     served = attrs.asdict(target.fake.served_usage())
     assert report["broker"]["total"]["tokens"] == served
     assert report["totals"]["usage"] == served
-    assert report["broker"]["byCredential"]["second"]["requests"] > 0
+    assert report["broker"]["byCredential"]["third"]["requests"] > 0
     assert report["broker"]["byCredential"]["fake-api"]["errors"] == {"rate_limit": 1}
 
     # the sandboxed worker: its environment, home and processes hold the broker's token,
     # never a real key
     (output,) = script.output
     assert "ANTHROPIC_API_KEY=sk-orchestra-broker-" in output
-    assert KEY not in output
-    assert SECOND not in output
-    assert KEY[-20:] not in output  # not even the part Claude Code approves keys by
-    assert files_holding(target.workspace, (KEY, SECOND)) == []
+    for key in (KEY, SECOND, THIRD):
+        assert key[-20:] not in output  # not even the part Claude Code approves keys by
+    assert files_holding(target.workspace, (KEY, SECOND, THIRD)) == []
     history = target.git("log", "--all", "-p")
-    assert KEY not in history
-    assert SECOND not in history
+    assert not [key for key in (KEY, SECOND, THIRD) if key in history]
     target.assert_nothing_left_running()

@@ -15,6 +15,7 @@ from claude_orchestra._clock import SystemClock
 from claude_orchestra.auth import AuthRotator, CredentialStatus
 from claude_orchestra.broker import Broker
 from claude_orchestra.broker.pool import RotatorPool
+from claude_orchestra.budget import BudgetConfig
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI, Fault
 from claude_orchestra.testing.scripted import EchoScript
@@ -217,3 +218,39 @@ async def test_a_login_gets_a_bearer_token_and_the_oauth_beta(rig: Rig) -> None:
     assert request.headers["anthropic-beta"] == "claude-code-20250219,oauth-2025-04-20"
     assert token not in json.dumps(dict(request.headers))
     await anyio.lowlevel.checkpoint()
+
+
+async def test_no_request_starts_past_a_budget_and_a_spent_key_is_retired() -> None:
+    async with FakeAnthropicAPI(script=EchoScript()) as fake:
+        fake.register("k1", K1)
+        fake.register("k2", K2)
+        pool = (key("k1", K1, fake.base_url), key("k2", K2, fake.base_url))
+        rotator = AuthRotator(pool=pool, clock=SystemClock())
+        rotator.assign_initial(["worker-1"])
+        budget = BudgetConfig(credential_tokens=1, instance_tokens=10**9, tokens=10**9)
+        async with Broker(
+            RotatorPool(rotator=rotator, clock=SystemClock()), budget=budget
+        ) as broker:
+            rig = Rig(fake, broker, rotator)
+            assert (await rig.post()).status_code == 200  # k1 spends past its 1 token
+            assert (await rig.post()).status_code == 200  # so this one goes out on k2
+            assert [r.credential for r in fake.requests] == ["k1", "k2"]
+            assert rotator.standing("k1").status is CredentialStatus.SPENT
+            refused = await rig.post()  # k2 is spent too: nothing left to send on
+            assert refused.status_code == 401  # the loop stops an instance with no credential
+            assert len(fake.requests) == 2
+        spent = fake.served_usage().total
+        budget = BudgetConfig(tokens=spent)  # what two requests spend
+        rotator = AuthRotator(pool=pool, clock=SystemClock())
+        rotator.assign_initial(["worker-1"])
+        async with Broker(
+            RotatorPool(rotator=rotator, clock=SystemClock()), budget=budget
+        ) as broker:
+            rig = Rig(fake, broker, rotator)
+            assert (await rig.post()).status_code == 200
+            assert (await rig.post()).status_code == 200  # the run's spend: below its limit
+            over = await rig.post()
+            assert over.status_code == 400  # the API's shape; Claude Code does not retry it
+            assert over.json()["error"]["type"] == "invalid_request_error"
+            assert "the run's budget is spent" in over.json()["error"]["message"]
+            assert len(fake.requests) == 4  # nothing reached the fake past the limit

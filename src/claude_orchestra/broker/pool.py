@@ -142,6 +142,20 @@ class RotatorPool:
         self.on_failure(failure)
         self._move_holders(failure, reason="near_limit")
 
+    def retire(self, instance: str, credential: str, reason: str) -> None:
+        """``credential``'s budget for this run is spent: the rotator retires it and its
+        holders move."""
+        self.rotator.mark_spent(credential)
+        failure = CredentialFailure(
+            instance=instance,
+            credential=credential,
+            kind=FailureKind.BILLING_ERROR,
+            detail=reason,
+            at=self.clock.wall(),
+            budget=True,
+        )
+        self._move_holders(failure, reason="budget")
+
     def _move_holders(self, failure: CredentialFailure, *, reason: str | None = None) -> None:
         if self.rotator.usable(failure.credential):
             return

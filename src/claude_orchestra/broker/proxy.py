@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from claude_orchestra._clock import Clock
+from claude_orchestra.broker.budget import Refuse, Retire, Spent, admit
 from claude_orchestra.broker.meter import BrokerMeter, Served
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.rules import (
@@ -43,10 +44,14 @@ from claude_orchestra.broker.upstream import (
     upstream_headers,
     upstream_url,
 )
+from claude_orchestra.budget import BudgetConfig
 from claude_orchestra.credentials import Credential, Secret
 from claude_orchestra.transcripts import Usage
 
 logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""The most of a whole (non-streamed) message kept to read its usage."""
 
 ReadLogin = Callable[[Credential], Awaitable[Secret | None]]
 """Reads the access token of a login kept in a credentials file."""
@@ -64,7 +69,9 @@ def resting_reply(retry_at: float | None, now: float) -> Response:
     """The 429 for an instance whose every credential rests: its reset time in words
     Claude Code shows and the orchestrator reads back, rounded up to the minute."""
     if retry_at is None:
-        return api_error(401, "authentication_error", "no valid credential left in the run")
+        return api_error(
+            401, "authentication_error", "no usable credential left in the run (invalid or spent)"
+        )
     minute = math.ceil(retry_at / 60) * 60
     shown = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%I:%M%p").lstrip("0").lower()
     wait = max(1, math.ceil(retry_at - now))
@@ -74,6 +81,21 @@ def resting_reply(retry_at: float | None, now: float) -> Response:
         f"every credential of the run is resting; the first resets {shown} (UTC)",
         {"retry-after": str(wait), "x-should-retry": "false"},
     )
+
+
+@final
+@attrs.define(kw_only=True)
+class _Attempt:
+    """One request of an instance, across the credentials it is tried on."""
+
+    holder: Holder
+    started: float
+    body: bytes
+    failures: int = 0
+    """Credentials that refused it so far."""
+    refused: tuple[int, dict[str, str], bytes] | None = None
+    """The last refusal: status, headers, body."""
+    tried: set[str] = attrs.field(factory=set)
 
 
 @final
@@ -89,62 +111,78 @@ class BrokerApp:
     read_login: ReadLogin
     near_limit: float | None = None
     """Move new requests off a credential that reports this share of a limit used."""
+    budget: BudgetConfig = attrs.field(factory=BudgetConfig)
+    """Limits no request may start past."""
+    spent: Spent = attrs.field(factory=Spent)
+    """What went through so far, for the budget."""
 
     async def handle(self, request: Request) -> Response:
         """Forward one request, rotating before anything streamed when the credential
         fails."""
-        started = self.clock.now()
         holder = self.tokens.holder(presented_token(dict(request.headers)))
         if holder is None:
             return api_error(401, "authentication_error", "invalid x-api-key")
-        body = await request.body()
-        failures = 0
-        refused: tuple[int, dict[str, str], bytes] | None = None
-        tried: set[str] = set()
+        attempt = _Attempt(holder=holder, started=self.clock.now(), body=await request.body())
         while True:
             credential = self.pool.route(holder.instance)
-            if credential is None or credential.name in tried:
-                self._keep(holder, None, started, failures, status=429, error="resting")
-                if refused is not None:  # what the last credential said, as it said it
-                    status, headers, error = refused
-                    return Response(error, status_code=status, headers=headers)
-                return resting_reply(self.pool.retry_at(), self.clock.wall())
-            tried.add(credential.name)
-            try:
-                upstream = await self._send(request, body, credential)
-            except httpx.HTTPError as exc:
-                logger.warning("broker: %s: upstream unreachable: %s", credential.name, exc)
-                self._keep(holder, credential, started, failures, status=502, error="unreachable")
-                return api_error(502, "api_error", f"upstream unreachable: {type(exc).__name__}")
-            if upstream.status_code >= 400:
-                error = await _read_capped(upstream)
-                verdict = judge(
-                    upstream.status_code, upstream.headers, error, now=self.clock.wall()
-                )
-                headers = downstream_headers(upstream.headers.items())
-                if isinstance(verdict, Rotate):
-                    failures += 1
-                    self.meter.refused(credential.name, verdict.kind.value)
-                    refused = (upstream.status_code, headers, error)
-                    self.pool.failed(
-                        holder.instance,
-                        credential.name,
-                        verdict.kind,
-                        reset_at=verdict.reset_at,
-                        detail=verdict.detail,
-                    )
-                    continue
-                kind = _error_kind(error)
-                self._keep(
-                    holder, credential, started, failures, status=upstream.status_code, error=kind
-                )
-                return Response(error, status_code=upstream.status_code, headers=headers)
-            self._watch_pressure(holder, credential, upstream.headers)
+            if credential is None or credential.name in attempt.tried:
+                return self._give_up(attempt)
+            attempt.tried.add(credential.name)
+            gate = admit(self.budget, self.spent, holder.instance, credential.name)
+            if isinstance(gate, Retire):
+                self.pool.retire(holder.instance, credential.name, gate.reason)
+                continue
+            if isinstance(gate, Refuse):
+                self._keep(attempt, credential, status=400, error="budget")
+                return api_error(400, "invalid_request_error", f"claude-orchestra: {gate.reason}")
+            answer = await self._try(request, attempt, credential)
+            if answer is not None:
+                return answer
+
+    def _give_up(self, attempt: _Attempt) -> Response:
+        """No credential is left to try: what the last one said, as it said it, else a 429
+        naming the first reset."""
+        self._keep(attempt, None, status=429, error="resting")
+        if attempt.refused is not None:
+            status, headers, error = attempt.refused
+            return Response(error, status_code=status, headers=headers)
+        return resting_reply(self.pool.retry_at(), self.clock.wall())
+
+    async def _try(
+        self, request: Request, attempt: _Attempt, credential: Credential
+    ) -> Response | None:
+        """Send the request on ``credential``: its answer, or ``None`` when the credential
+        failed before anything streamed (it was reported; try the next)."""
+        try:
+            upstream = await self._send(request, attempt.body, credential)
+        except httpx.HTTPError as exc:
+            logger.warning("broker: %s: upstream unreachable: %s", credential.name, exc)
+            self._keep(attempt, credential, status=502, error="unreachable")
+            return api_error(502, "api_error", f"upstream unreachable: {type(exc).__name__}")
+        headers = downstream_headers(upstream.headers.items())
+        if upstream.status_code < 400:
+            self._watch_pressure(attempt.holder, credential, upstream.headers)
             return StreamingResponse(
-                self._relay(upstream, holder, credential, started, failures),
+                self._relay(upstream, attempt, credential),
                 status_code=upstream.status_code,
-                headers=downstream_headers(upstream.headers.items()),
+                headers=headers,
             )
+        error = await _read_capped(upstream)
+        verdict = judge(upstream.status_code, upstream.headers, error, now=self.clock.wall())
+        if not isinstance(verdict, Rotate):
+            self._keep(attempt, credential, status=upstream.status_code, error=_error_kind(error))
+            return Response(error, status_code=upstream.status_code, headers=headers)
+        attempt.failures += 1
+        attempt.refused = (upstream.status_code, headers, error)
+        self.meter.refused(credential.name, verdict.kind.value)
+        self.pool.failed(
+            attempt.holder.instance,
+            credential.name,
+            verdict.kind,
+            reset_at=verdict.reset_at,
+            detail=verdict.detail,
+        )
+        return None
 
     async def _send(self, request: Request, body: bytes, credential: Credential) -> httpx.Response:
         login = await self.read_login(credential) if credential.oauth_file else None
@@ -172,12 +210,7 @@ class BrokerApp:
             )
 
     async def _relay(
-        self,
-        upstream: httpx.Response,
-        holder: Holder,
-        credential: Credential,
-        started: float,
-        failures: int,
+        self, upstream: httpx.Response, attempt: _Attempt, credential: Credential
     ) -> AsyncIterator[bytes]:
         """Pass the answer on as it comes; keep its record however it ends."""
         meter = UsageMeter()
@@ -188,54 +221,56 @@ class BrokerApp:
         try:
             async for chunk in upstream.aiter_raw():
                 if first is None:
-                    first = self.clock.now() - started
+                    first = self.clock.now() - attempt.started
                 size += len(chunk)
                 if streamed:
                     meter.feed(chunk)
-                elif len(whole) < MAX_ERROR_BYTES * 64:
+                elif len(whole) < MAX_MESSAGE_BYTES:
                     whole += chunk
                 yield chunk
         finally:
             await upstream.aclose()
             if streamed:
-                usage = meter.usage if meter.started else None
+                usage, model = (meter.usage if meter.started else None), meter.model
                 error = f"stream:{meter.error}" if meter.error else None
                 if not meter.finished:
                     error = error or "cut"
             else:
-                usage, error = _message_usage(bytes(whole)), None
-            self.meter.keep(
-                Served(
-                    instance=holder.instance,
-                    credential=credential.name,
-                    status=upstream.status_code,
-                    usage=usage,
-                    error=error,
-                    rotations=failures,
-                    first_byte=first,
-                    seconds=self.clock.now() - started,
-                    size=size,
-                )
+                (usage, model), error = _message_usage(bytes(whole)), None
+            if usage is not None:
+                self.spent.add(attempt.holder.instance, credential.name, model, usage)
+            self._keep(
+                attempt,
+                credential,
+                status=upstream.status_code,
+                error=error,
+                usage=usage,
+                first_byte=first,
+                size=size,
             )
 
     def _keep(
         self,
-        holder: Holder,
+        attempt: _Attempt,
         credential: Credential | None,
-        started: float,
-        failures: int,
         *,
         status: int,
         error: str | None,
+        usage: Usage | None = None,
+        first_byte: float | None = None,
+        size: int = 0,
     ) -> None:
         self.meter.keep(
             Served(
-                instance=holder.instance,
+                instance=attempt.holder.instance,
                 credential=credential.name if credential else None,
                 status=status,
+                usage=usage,
                 error=error,
-                rotations=failures,
-                seconds=self.clock.now() - started,
+                rotations=attempt.failures,
+                first_byte=first_byte,
+                seconds=self.clock.now() - attempt.started,
+                size=size,
             )
         )
 
@@ -258,14 +293,19 @@ def _error_kind(body: bytes) -> str:
     return kind or "error"
 
 
-def _message_usage(body: bytes) -> Usage | None:
-    """The usage of a whole (non-streamed) message."""
+def _message_usage(body: bytes) -> tuple[Usage | None, str | None]:
+    """The usage and model of a whole (non-streamed) message."""
     try:
         data = json.loads(body)
     except ValueError:
-        return None
-    usage = data.get("usage") if isinstance(data, dict) else None
-    return Usage.from_api(usage) if isinstance(usage, dict) else None
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    usage, model = data.get("usage"), data.get("model")
+    return (
+        Usage.from_api(usage) if isinstance(usage, dict) else None,
+        model if isinstance(model, str) else None,
+    )
 
 
 def create_broker_app(handler: BrokerApp) -> Starlette:
