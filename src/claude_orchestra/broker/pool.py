@@ -103,9 +103,11 @@ class RotatorPool:
         *,
         reset_at: float | None,
         detail: str,
+        reason: str | None = None,
     ) -> None:
-        """A request of ``instance`` on ``credential`` failed before anything streamed:
-        the rotator rests or retires it, and its holders move."""
+        """A request of ``instance`` on ``credential`` failed before anything streamed
+        (``kind``, the API's words in ``detail``): the rotator rests or retires it, and
+        its holders move (their moves say ``reason``, default ``kind``)."""
         failure = CredentialFailure(
             instance=instance,
             credential=credential,
@@ -116,7 +118,7 @@ class RotatorPool:
         )
         self.rotator.record_failure(failure)
         self.on_failure(failure)
-        self._move_holders(failure)
+        self._move_holders(failure, reason=reason)
 
     def strained(
         self,
@@ -129,18 +131,14 @@ class RotatorPool:
     ) -> None:
         """``credential`` reported ``used`` of a limit, at or past ``threshold``: it rests
         until ``reset_at`` as if limited, and its holders move before any 429."""
-        detail = f"{used:.0%} of a limit used (threshold {threshold:.0%})"
-        failure = CredentialFailure(
-            instance=instance,
-            credential=credential,
-            kind=FailureKind.RATE_LIMIT,
-            detail=detail,
-            at=self.clock.wall(),
+        self.failed(
+            instance,
+            credential,
+            FailureKind.RATE_LIMIT,
             reset_at=reset_at,
+            detail=f"{used:.0%} of a limit used (threshold {threshold:.0%})",
+            reason="near_limit",
         )
-        self.rotator.record_failure(failure)
-        self.on_failure(failure)
-        self._move_holders(failure, reason="near_limit")
 
     def retire(self, instance: str, credential: str, reason: str) -> None:
         """``credential``'s budget for this run is spent: the rotator retires it and its
