@@ -125,3 +125,14 @@ def test_an_endless_line_is_dropped_without_growing() -> None:
     for _ in range(3):
         assert parser.feed(b"x" * (MAX_EVENT_BYTES // 2)) == []
     assert parser.feed(b"\n\nevent: ok\ndata: 1\n\n") == [SseEvent(name="ok", data="1")]
+
+
+@given(replies, usages, st.lists(st.integers(0, 10**6), max_size=40))
+def test_a_parser_that_wants_usage_events_returns_only_those(
+    reply: Reply, usage: Usage, cuts: list[int]
+) -> None:
+    data = stream(reply, usage, crlf=False)
+    wanted = frozenset({"message_start", "message_delta"})
+    expected = [e for e in SseParser().feed(data) if e.name in wanted]
+    parser = SseParser(wanted=wanted)
+    assert [e for piece in split(data, cuts) for e in parser.feed(piece)] == expected

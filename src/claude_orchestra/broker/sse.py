@@ -5,7 +5,8 @@ they arrive (a frame may be split anywhere, even inside a UTF-8 character or a `
 and returns each complete event. :class:`UsageMeter` keeps the usage of one response:
 ``message_start`` gives the input and cache counts (and a first output count),
 ``message_delta`` gives the cumulative counts at the end; a count the delta carries
-replaces the start's. Both are pure (no I/O, no clock) and linear in the bytes fed.
+replaces the start's. Both are pure (no I/O, no clock) and linear in the bytes fed (for
+``\n`` line ends, as the API sends; ``\r\n`` ones are rewritten per chunk).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _USAGE_FIELDS = (
 )
 
 
+_USAGE_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "error"})
+
+
 @final
 @attrs.frozen(kw_only=True)
 class SseEvent:
@@ -40,56 +44,72 @@ class SseEvent:
 @final
 @attrs.define(eq=False)
 class SseParser:
-    """Turns stream bytes, split anywhere, into :class:`SseEvent` values."""
+    """Turns stream bytes, split anywhere, into :class:`SseEvent` values.
 
+    With ``wanted``, only events of those names are returned, and the others are skipped
+    whole, their data never decoded (a streamed reply is mostly ``content_block_delta``
+    events, which carry no usage). Work is per event, not per line: the bytes are cut at
+    blank lines by ``bytes.split``.
+    """
+
+    wanted: frozenset[str] | None = None
     _buffer: bytearray = attrs.field(init=False, factory=bytearray)
-    _scanned: int = attrs.field(init=False, default=0)
-    _name: str = attrs.field(init=False, default="")
-    _data: list[str] = attrs.field(init=False, factory=list)
-    _size: int = attrs.field(init=False, default=0)
     _skipping: bool = attrs.field(init=False, default=False)
+    """The rest of an event too long to keep is being dropped."""
+    _scanned: int = attrs.field(init=False, default=0)
+    """How much of the buffer is known to hold no blank line (so none is searched twice)."""
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """The events that ``chunk`` completes, in order."""
         self._buffer += chunk
-        events: list[SseEvent] = []
-        start = 0
-        while True:
-            end = self._buffer.find(b"\n", max(start, self._scanned))
-            if end < 0:
-                break
-            line = bytes(self._buffer[start:end]).removesuffix(b"\r")
-            start = end + 1
-            event = self._line(line)
+        if b"\r" in self._buffer:  # CRLF or CR line ends, possibly split across chunks
+            text = bytes(self._buffer)
+            tail = b"\r" if text.endswith(b"\r") else b""  # its \n may come next
+            text = text[: len(text) - len(tail)].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            self._buffer = bytearray(text + tail)
+            self._scanned = 0  # the buffer was rewritten
+        end = self._buffer.rfind(b"\n\n", max(0, self._scanned - 1))
+        if end < 0:
+            self._scanned = len(self._buffer)
+            if len(self._buffer) > MAX_EVENT_BYTES:  # an event with no end in sight
+                self._buffer.clear()
+                self._scanned, self._skipping = 0, True
+            return []
+        self._scanned = 0
+        complete = bytes(self._buffer[:end])
+        del self._buffer[: end + 2]
+        events = []
+        for block in complete.split(b"\n\n"):
+            if self._skipping:  # the end of the event that was too long
+                self._skipping = False
+                continue
+            event = self._event(block.strip(b"\n"))
             if event is not None:
                 events.append(event)
-        del self._buffer[:start]
-        self._scanned = len(self._buffer)
-        if len(self._buffer) > MAX_EVENT_BYTES:  # a line with no end in sight: drop it
-            self._buffer.clear()
-            self._scanned = 0
-            self._skipping = True
         return events
 
-    def _line(self, raw: bytes) -> SseEvent | None:
-        if not raw:  # a blank line ends the event
-            event = None
-            if (self._data or self._name) and not self._skipping:
-                event = SseEvent(name=self._name or "message", data="\n".join(self._data))
-            self._name, self._data, self._size, self._skipping = "", [], 0, False
-            return event
-        self._size += len(raw)
-        if self._size > MAX_EVENT_BYTES:
-            self._skipping, self._data = True, []
-        if self._skipping or raw.startswith(b":"):
+    def _event(self, block: bytes) -> SseEvent | None:
+        if not block:
             return None
-        field, _, value = raw.decode("utf-8", "replace").partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            self._name = value
-        elif field == "data":
-            self._data.append(value)
-        return None
+        first = block.partition(b"\n")[0]
+        if (
+            self.wanted is not None
+            and first.startswith(b"event:")
+            and first[6:].strip().decode("utf-8", "replace") not in self.wanted
+        ):
+            return None  # skipped whole: the bulk of a stream ends here
+        name, data = "", []
+        for line in block.split(b"\n"):
+            if line.startswith(b"data:"):
+                data.append(line[5:].removeprefix(b" ").decode("utf-8", "replace"))
+            elif line.startswith(b"event:"):
+                name = line[6:].removeprefix(b" ").decode("utf-8", "replace")
+        if not (data or name):  # comments only
+            return None
+        name = name or "message"
+        if self.wanted is not None and name not in self.wanted:
+            return None
+        return SseEvent(name=name, data="\n".join(data))
 
 
 def _counts(usage: Any) -> dict[str, int]:
@@ -108,7 +128,7 @@ def _counts(usage: Any) -> dict[str, int]:
 class UsageMeter:
     """The usage and identity of one streamed response, from its events."""
 
-    _parser: SseParser = attrs.field(init=False, factory=SseParser)
+    _parser: SseParser = attrs.field(init=False, factory=lambda: SseParser(wanted=_USAGE_EVENTS))
     _counts: dict[str, int] = attrs.field(init=False, factory=dict)
     message_id: str | None = attrs.field(init=False, default=None)
     model: str | None = attrs.field(init=False, default=None)
