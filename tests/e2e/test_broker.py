@@ -1,6 +1,7 @@
 """The credential broker on a real run: a 429 is absorbed between two requests (no
-restart, no lost turn), usage is counted off the stream, and a sandboxed worker holds no
-real key. One run serves every assertion."""
+restart, no lost turn) and a near limit before any 429, usage is counted off the stream, a
+sandboxed worker holds no real key (one run serves all of these); and no request past the
+run's budget reaches the API."""
 
 from __future__ import annotations
 
@@ -15,17 +16,15 @@ import pytest
 from claude_orchestra.testing.faults import Fault
 
 from .conftest import KEY, Target, open_target
-from .test_rotation import SECOND, add_second_key
+from .test_rotation import SECOND, add_second_key, set_options
 from .test_sandbox import TASKS, ProbeAfterWork
 
 THIRD = "sk-ant-e2e-" + "6" * 32
 
-pytestmark = pytest.mark.usefixtures("bwrap_binary")  # skipped locally, a failure under CI
-
 
 @pytest.fixture
 def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Target]:
-    """Two workers, two tasks, the queue strategies, the sandbox, the broker, two keys."""
+    """Two workers, two tasks, the queue strategies, the sandbox, the broker, three keys."""
     with open_target(
         tmp_path,
         files={"TASKS.md": TASKS},
@@ -54,6 +53,7 @@ def files_holding(root: Path, secrets: tuple[str, ...]) -> list[str]:
     return found.stdout.splitlines()
 
 
+@pytest.mark.usefixtures("bwrap_binary")  # skipped locally, a failure under CI
 def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
     target: Target, tmp_path: Path
 ) -> None:
@@ -127,3 +127,27 @@ def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
     history = target.git("log", "--all", "-p")
     assert not [key for key in (KEY, SECOND, THIRD) if key in history]
     target.assert_nothing_left_running()
+
+
+def test_behind_the_broker_no_request_past_the_run_budget_reaches_the_api(
+    queued_target: Target,
+) -> None:
+    target = queued_target
+    limit = 40_000  # tokens: a few requests' worth of the sample run
+    set_options(target, broker=True, budget={"tokens": limit})
+    result = target.run()
+    assert result.returncode == 4, result.stderr[-3000:]
+    report = target.report()
+    assert report["outcome"] == "budget"
+    served = [r for r in target.fake.requests if r.usage is not None]
+    assert served
+    # every request the fake saw started below the limit: the total overshoots it by at
+    # most the requests that were already streaming when it was reached (one per worker)
+    biggest = max(r.usage.total for r in served)
+    total = sum(r.usage.total for r in served)
+    assert total < limit + 2 * biggest
+    assert sum(r.usage.total for r in served[:-2]) < limit
+    assert len(target.fake.requests) == len(served)  # nothing refused reached the fake
+    broker = report["broker"]["total"]
+    if "cut" not in broker["errors"]:  # a reply cut off at the stop: counted by the broker
+        assert broker["tokens"] == attrs.asdict(target.fake.served_usage())
