@@ -50,6 +50,8 @@ from claude_orchestra.transcripts import Usage
 
 logger = logging.getLogger(__name__)
 
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+"""The largest request body an instance may send (a hostile one could send any size)."""
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 """The most of a whole (non-streamed) message kept to read its usage."""
 
@@ -122,7 +124,10 @@ class BrokerApp:
         holder = self.tokens.holder(presented_token(dict(request.headers)))
         if holder is None:
             return api_error(401, "authentication_error", "invalid x-api-key")
-        attempt = _Attempt(holder=holder, started=self.clock.now(), body=await request.body())
+        body = await _read_request(request)
+        if body is None:
+            return api_error(413, "request_too_large", "request body too large")
+        attempt = _Attempt(holder=holder, started=self.clock.now(), body=body)
         while True:
             credential = self.pool.route(holder.instance)
             if credential is None or credential.name in attempt.tried:
@@ -273,6 +278,16 @@ class BrokerApp:
                 size=size,
             )
         )
+
+
+async def _read_request(request: Request) -> bytes | None:
+    """The request's body, or ``None`` past :data:`MAX_REQUEST_BYTES`."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_REQUEST_BYTES:
+            return None
+    return bytes(data)
 
 
 async def _read_capped(response: httpx.Response) -> bytes:
