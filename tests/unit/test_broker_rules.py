@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
+import attrs
+import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.auth import AuthRotator
+from claude_orchestra.auth import AuthMode, AuthRotator
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.rules import Forward, Rotate, judge, pressure, reset_at
+from claude_orchestra.broker.upstream import unbrokerable
+from claude_orchestra.config import OrchestraConfig, RunConfig
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.events import FailureKind
+from claude_orchestra.orchestrator import Orchestrator
 
 NOW = 1_800_000_000.0
 
@@ -193,3 +200,21 @@ def test_a_failure_moves_every_holder_once_and_tells_the_run() -> None:
     pool.failed("a", "k1", FailureKind.RATE_LIMIT, reset_at=clock.wall() + 30, detail="429")
     assert pool.route("a") is None  # every credential rests: nothing goes out
     assert pool.retry_at() == clock.wall() + 30
+
+
+def test_a_credential_the_broker_cannot_speak_for_stops_a_brokered_run(tmp_path: Path) -> None:
+    bedrock = Credential(
+        name="bedrock",
+        kind=CredentialKind.ENV,
+        env={"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_API_KEY": Secret("x")},
+    )
+    assert unbrokerable(bedrock) is not None
+    assert unbrokerable(keys(1)[0]) is None
+    settings = OrchestraConfig(
+        repository_url="https://example.com/r.git", broker=True, auth_mode=AuthMode.API_KEYS_ONLY
+    )
+    config = RunConfig(config_dir=tmp_path, orchestrator=settings, credentials=(bedrock,))
+    with pytest.raises(PrerequisiteError, match="bedrock: it sets CLAUDE_CODE_USE_BEDROCK"):
+        Orchestrator(config, load_entry_points=False, environ={})
+    plain = attrs.evolve(settings, broker=False)
+    Orchestrator(attrs.evolve(config, orchestrator=plain), load_entry_points=False, environ={})

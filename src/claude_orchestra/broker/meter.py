@@ -32,8 +32,10 @@ class Served:
     usage: Usage | None = None
     """Read off a complete stream (or a whole JSON message)."""
     error: str | None = None
-    """``rate_limit_error``, ``overloaded_error``, ``stream:<type>`` for an error event
-    mid-stream, ``cut`` for a stream that ended early; ``None`` when all went well."""
+    """The error's ``type`` (``overloaded_error``...), ``stream:<type>`` for an error event
+    mid-stream, ``cut`` for a stream that ended early, ``exhausted`` when no credential was
+    left to try, ``budget`` for a request refused past a budget, ``unreachable``; ``None``
+    when all went well."""
     rotations: int = 0
     """Credentials this request failed on before the one that answered."""
     first_byte: float | None = None

@@ -147,11 +147,13 @@ class BrokerApp:
     def _give_up(self, attempt: _Attempt) -> Response:
         """No credential is left to try: what the last one said, as it said it, else a 429
         naming the first reset."""
-        self._keep(attempt, None, status=429, error="resting")
         if attempt.refused is not None:
             status, headers, error = attempt.refused
+            self._keep(attempt, None, status=status, error="exhausted")
             return Response(error, status_code=status, headers=headers)
-        return resting_reply(self.pool.retry_at(), self.clock.wall())
+        reply = resting_reply(self.pool.retry_at(), self.clock.wall())
+        self._keep(attempt, None, status=reply.status_code, error="exhausted")
+        return reply
 
     async def _try(
         self, request: Request, attempt: _Attempt, credential: Credential
