@@ -8,7 +8,8 @@ once, one like a model: 0.3 s to the first token, 200 tokens/s), a broker in fro
 keep-alive connection). Per round, alternating direct and brokered requests:
 
 - **added latency**: ``--requests`` small requests (streamed) each way; the broker's p50
-  and p99 minus the direct ones (goal <= 1 ms p50, <= 5 ms p99);
+  and p99 minus the direct ones (goal <= 1 ms p50, <= 5 ms p99), and the broker process's
+  CPU time per request (``/proc``, 10 ms ticks: a mean over the requests);
 - **time to first token** against the model-like fake: brokered / direct, medians of 20
   (goal <= 1.05x);
 - **MB/s**: a 1 MB reply streamed, 5 each way, brokered / direct (goal >= 0.8x);
@@ -116,9 +117,12 @@ def one_round(
             timed(client, instant, K1, small)
             timed(client, near["url"], near["token"], small)
         direct, brokered = [], []
+        broker_cpu = 0.0
         for _ in range(requests):
             direct.append(timed(client, instant, K1, small)[1])
+            before = cpu_seconds(near["pid"])
             brokered.append(timed(client, near["url"], near["token"], small)[1])
+            broker_cpu += cpu_seconds(near["pid"]) - before
         ttft_direct = [timed(client, model, K1, small)[0] for _ in range(20)]
         ttft_broker = [timed(client, far["url"], far["token"], small)[0] for _ in range(20)]
         big = body("x" * 1_000_000)
@@ -141,6 +145,7 @@ def one_round(
         "added_p50_ms": (pct(brokered, 50) - pct(direct, 50)) * 1000,
         "added_p99_ms": (pct(brokered, 99) - pct(direct, 99)) * 1000,
         "direct_p50_ms": pct(direct, 50) * 1000,
+        "broker_cpu_ms_per_request": broker_cpu / requests * 1000,
         "ttft_ratio": statistics.median(ttft_broker) / statistics.median(ttft_direct),
         "mb_per_s_direct": statistics.median(rate_direct) / 1e6,
         "mb_per_s_ratio": statistics.median(rate_broker) / statistics.median(rate_direct),
@@ -153,6 +158,7 @@ GOALS = {
     "added_p50_ms": "<= 1",
     "added_p99_ms": "<= 5",
     "direct_p50_ms": "-",
+    "broker_cpu_ms_per_request": "-",
     "ttft_ratio": "<= 1.05",
     "mb_per_s_direct": "-",
     "mb_per_s_ratio": ">= 0.8",
