@@ -71,6 +71,14 @@ class PoolView:
         """Credentials that can be handed out now."""
         return tuple(c for c in self.credentials if c.status is CredentialStatus.AVAILABLE)
 
+    def next_available(self, after: str) -> str | None:
+        """The first available credential after ``after`` in pool order, wrapping around,
+        never ``after`` itself (``None``: there is none)."""
+        names = [c.name for c in self.credentials]
+        available = {c.name for c in self.available} - {after}
+        start = names.index(after) + 1 if after in names else 0
+        return next((n for n in names[start:] + names[:start] if n in available), None)
+
 
 @final
 @attrs.frozen(kw_only=True)

@@ -93,6 +93,11 @@ def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ValueError(f"must be greater than 0, got {value:g}")
 
 
+def _fraction(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and 0 < value <= 1):
+        raise ValueError(f"must be a share between 0 and 1, got {value:g}")
+
+
 def _repository_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -196,6 +201,14 @@ class OrchestraConfig:
     """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
     rate_limit_cooldown_seconds: float = attrs.field(default=300, validator=_positive)
     """How long a rate-limited credential rests when the limit names no reset time."""
+    broker: bool = False
+    """Run every instance through the credential broker (:mod:`claude_orchestra.broker`):
+    instances hold a token of the run instead of a credential, and a rate limit moves a
+    request to the next credential with no restart. Off by default (see
+    ``docs/explanation/broker.md``)."""
+    broker_near_limit: float | None = attrs.field(default=None, validator=_fraction)
+    """With ``"broker": true``: move new requests off a credential whose answers report
+    this share of a limit used (``0.9``); ``null``: only after a 429."""
     merge_test_command: str | None = None
     """With ``"merger": "queue"``: a shell command run on each merged result before it is
     pushed (``make test``, ``pytest -q``); a failure sends the branch back to its worker."""

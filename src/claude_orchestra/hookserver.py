@@ -61,19 +61,20 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     sock: socket.socket | None = None,
+    name: str = "hook app",
     task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` until cancelled; ``task_status.started`` gets the bound port.
 
     Pass ``sock`` (from :func:`bind`) to learn about a busy port before starting tasks;
-    it is closed when serving ends.
+    it is closed when serving ends. ``name`` is what the log calls the server.
     """
     sock = sock or bind(host, port)
     server = _QuietServer(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     )
     bound_port: int = sock.getsockname()[1]
-    logger.info("hook app listening on http://%s:%d", host, bound_port)
+    logger.info("%s listening on http://%s:%d", name, host, bound_port)
     try:
         task_status.started(bound_port)
         try:

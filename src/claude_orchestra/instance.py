@@ -20,6 +20,7 @@ import anyio
 import attrs
 
 from claude_orchestra._clock import Clock
+from claude_orchestra.broker.service import BrokerAccess
 from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import InvalidTransition
@@ -95,6 +96,9 @@ class LaunchSettings:
     model: str | None = None
     knobs: Mapping[str, str] = attrs.field(factory=dict)
     """Claude Code environment knobs (``CLAUDE_CODE_MAX_RETRIES``, ``API_TIMEOUT_MS``...)."""
+    broker: BrokerAccess | None = None
+    """The run's credential broker: each launch then gets the broker's URL and a token of
+    its own instead of a credential, and the broker's rotator names the credential."""
 
 
 @final
@@ -141,8 +145,10 @@ class Instance:
 
     @property
     def credential(self) -> Credential:
-        """The credential the process runs on now."""
-        return self._credential
+        """The credential the process runs on now (behind a broker: the one the broker
+        sends its requests with, which may change between two requests)."""
+        broker = self._settings.broker
+        return self._credential if broker is None else broker.credential_of(self.name)
 
     @property
     def session_id(self) -> str | None:
@@ -166,7 +172,7 @@ class Instance:
             role=self.role,
             worker=self.worker,
             state=self._state,
-            credential=self._credential.name,
+            credential=self.credential.name,
             session_id=self._session_id,
             cwd=self.cwd,
             last_event_at=self._last_event_at,
@@ -264,6 +270,11 @@ class Instance:
         self._launch += 1
         launch = self._launch
         token = settings.keys.issue(self.name, launch)
+        credential = (
+            self._credential
+            if settings.broker is None
+            else settings.broker.launch_credential(self.name, launch)
+        )
         session = self._session_id if resume else None
         transcripts = tuple(self._transcripts)
 
@@ -272,7 +283,7 @@ class Instance:
                 instance=self.name,
                 launch=launch,
                 trusted=[self.cwd, *trusted],
-                credential=self._credential,
+                credential=credential,
                 endpoint=settings.endpoint,
             )
             resumable = session is not None and has_conversation(
@@ -284,7 +295,7 @@ class Instance:
                 endpoint=settings.endpoint,
                 claude=settings.claude,
                 cwd=self.cwd,
-                credential=self._credential,
+                credential=credential,
                 hook_token=token.reveal(),
                 identity=self.name,
                 model=settings.model,

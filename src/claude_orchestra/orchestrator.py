@@ -24,7 +24,16 @@ from starlette.types import ASGIApp
 from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.attach import attach_hint
-from claude_orchestra.auth import AuthRotator, discover_oauth, order_pool
+from claude_orchestra.auth import (
+    AuthRotator,
+    CredentialFailure,
+    PoolView,
+    discover_oauth,
+    order_pool,
+)
+from claude_orchestra.broker import Broker
+from claude_orchestra.broker.pool import RotatorPool
+from claude_orchestra.broker.upstream import unbrokerable
 from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.config import RunConfig, describe
@@ -151,13 +160,20 @@ class Orchestrator:
         self._hook_keys = HookKeys(folder=self.workspace.host_dir)
         self._dashboard_access = DashboardAccess() if settings.dashboard else None
         self._on_dashboard = on_dashboard
+        self._broker: Broker | None = None
+        self._members: dict[str, Instance] = {}
+        if settings.broker:
+            for credential in self.rotator.view().credentials:
+                if reason := unbrokerable(self.rotator.get(credential.name)):
+                    raise PrerequisiteError("broker", f"credential {credential.name}: {reason}")
 
     def secrets(self) -> tuple[Secret, ...]:
-        """Every secret this run holds now (for log redaction; hook tokens are issued as
-        instances launch, so ask again)."""
+        """Every secret this run holds now (for log redaction; hook and broker tokens are
+        issued as instances launch, so ask again)."""
         in_url = tuple(Secret(s) for s in url_secrets(self.config.repository))
         dashboard = () if self._dashboard_access is None else (self._dashboard_access.token,)
-        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *in_url, *dashboard)
+        tokens = self._broker.secrets() if self._broker else ()
+        return (*self.rotator.secrets(), *self._hook_keys.secrets(), *tokens, *in_url, *dashboard)
 
     def run_sync(self, *, resume: bool = False) -> RunSummary:
         """:meth:`run` from synchronous code."""
@@ -203,6 +219,7 @@ class Orchestrator:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
                 endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
+                await self._start_broker(tg, journal)
                 self._write_run_files(endpoint, port, socket_name, started, repo)
                 logger.info("see the instances: %s", attach_hint(workspace.root))
                 instances = self._instances(names, claude, endpoint, runtime)
@@ -288,6 +305,31 @@ class Orchestrator:
                 "originUrl": repo.origin_url,
             }
         )
+
+    async def _start_broker(self, tg: TaskGroup, journal: Journal) -> None:
+        """With ``"broker": true``, the run's credential broker, listening before any
+        instance starts: the rotator's pool, the plugins' choice of the next credential,
+        every failure and move journaled."""
+        if not self.config.orchestrator.broker:
+            return
+
+        def select(name: str, pool: PoolView, failure: CredentialFailure) -> str | None:
+            return self.plugins.select_credential(self._members[name].snapshot(), pool, failure)
+
+        self._broker = Broker(
+            RotatorPool(
+                rotator=self.rotator,
+                clock=self._clock,
+                select=select,
+                on_failure=journal.record,  # a resumed run rests what this one saw limited
+                on_move=journal.record,
+            ),
+            clock=self._clock,
+            near_limit=self.config.orchestrator.broker_near_limit,
+            budget=self.config.orchestrator.budget,
+            prices={**DEFAULT_PRICES, **self.config.orchestrator.prices},
+        )
+        await tg.start(self._broker.serve)
 
     def _previous_run(self) -> PreviousRun:
         """The killed run to take up; its limits hold here too, before any credential is
@@ -379,6 +421,7 @@ class Orchestrator:
                 latency=latency,
                 secrets=self.secrets,
                 ends_at=self._clock.wall() + settings.max_run_duration_minutes * 60,
+                broker=self._broker.as_json if self._broker else None,
             ),
             latency=latency,
         )
@@ -528,6 +571,7 @@ class Orchestrator:
             keys=self._hook_keys,
             model=settings.model,
             knobs=knobs,
+            broker=self._broker,
         )
         credentials = self.rotator.assign_initial(names)
         instances = {}
@@ -544,6 +588,7 @@ class Orchestrator:
                 settings=launch,
                 clock=self._clock,
             )
+        self._members = instances
         return instances
 
     async def _shutdown(
@@ -600,6 +645,7 @@ class Orchestrator:
                 pool=self.rotator.view(),
                 spending=spending,
                 loop_latency=coordinator.latency.as_json(),
+                broker=self._broker.as_json() if self._broker else None,
             ),
             self.secrets(),
         )

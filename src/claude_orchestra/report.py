@@ -73,8 +73,10 @@ def build_report(
     pool: PoolView | None = None,
     spending: Spending | None = None,
     loop_latency: Mapping[str, Any] | None = None,
+    broker: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document written to ``report.json``."""
+    """The JSON document written to ``report.json`` (``broker``: what the credential
+    broker served and every move it made, when the run had one)."""
     usage = {u.instance: u for u in summary.usage}
     return {
         "outcome": summary.outcome,
@@ -102,6 +104,7 @@ def build_report(
         "credentials": [to_json(c) for c in pool.credentials] if pool else [],
         "spending": spending_report(spending) if spending else None,
         "loopLatency": dict(loop_latency) if loop_latency is not None else None,
+        "broker": dict(broker) if broker is not None else None,
         "instances": [
             {
                 "name": i.name,

@@ -133,6 +133,8 @@ class StatusBoard:
     """Told each document as it is published, redacted (the web dashboard); called on the
     event loop, so they must not block."""
     _history: CostHistory = attrs.field(init=False, factory=CostHistory)
+    broker: Callable[[], Mapping[str, Any]] | None = None
+    """What the credential broker served so far (``None``: the run has no broker)."""
     _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
 
     def saw(self, event: Event) -> None:
@@ -168,6 +170,7 @@ class StatusBoard:
             "timeline": timeline(self.progress),
             "endsAt": self.ends_at,
             "loopLatency": self.latency.as_json(),
+            "broker": dict(self.broker()) if self.broker else None,
             "instances": [
                 self._instance(instance, by_instance.get(name, Spend()))
                 for name, instance in self.instances.items()

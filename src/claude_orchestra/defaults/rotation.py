@@ -17,11 +17,4 @@ def orchestra_select_credential(
     instance: InstanceView, pool: PoolView, failure: CredentialFailure
 ) -> str | None:
     """The first available credential after the failed one, wrapping around."""
-    names = [c.name for c in pool.credentials]
-    available = {c.name for c in pool.available}
-    start = names.index(failure.credential) + 1 if failure.credential in names else 0
-    for offset in range(len(names)):
-        name = names[(start + offset) % len(names)]
-        if name in available and name != failure.credential:
-            return name
-    return None
+    return pool.next_available(failure.credential)

@@ -121,6 +121,7 @@ class _Messages:
                     self.ledger.update(record, status=CLIENT_GONE)
                     return Response(status_code=CLIENT_GONE)
             delay = rule.fault.delay if rule.fault.kind is FaultKind.SLOW else 0.0
+            headers |= rule.fault.limit_headers(time.time())
         return await self._answer(
             record=record,
             body=body,

@@ -38,6 +38,9 @@ class FaultKind(enum.Enum):
     """No answer until :meth:`FakeAnthropicAPI.release_hangs` or the rule expires."""
     SLOW = "slow"
     """The normal reply, with :attr:`Fault.delay` seconds between SSE frames."""
+    NEAR_LIMIT = "near_limit"
+    """The normal reply, with rate-limit headers saying :attr:`Fault.used` of a limit is
+    spent (``anthropic-ratelimit-unified-5h-*`` for a login, ``-tokens-*`` for a key)."""
 
 
 @final
@@ -61,11 +64,16 @@ class Fault:
     should_retry: bool | None = None
     """``x-should-retry`` (rate limits, overload), omitted when ``None``."""
     reset_at: float | None = None
-    """Usage limits: epoch seconds of the reset (default: an hour after the reply)."""
+    """Usage and near-limit replies: epoch seconds of the reset (default: an hour after the
+    reply)."""
     claim: str = "five_hour"
     """Usage limits: ``anthropic-ratelimit-unified-representative-claim``."""
     delay: float = 0.1
     """Slow replies: seconds between frames."""
+    used: float = 0.95
+    """Near-limit replies: the share of the limit spent (0 to 1)."""
+    unified: bool = False
+    """Near-limit replies: a subscription's ``unified`` headers (else an API key's)."""
 
     @classmethod
     def rate_limit(
@@ -111,8 +119,37 @@ class Fault:
         """Answer normally, ``delay`` seconds between frames."""
         return cls(kind=FaultKind.SLOW, delay=delay)
 
+    @classmethod
+    def near_limit(
+        cls, used: float = 0.95, *, reset_at: float | None = None, unified: bool = False
+    ) -> Fault:
+        """Answer normally, with headers saying ``used`` of a limit is spent, resetting at
+        ``reset_at`` (default: an hour after the reply)."""
+        return cls(kind=FaultKind.NEAR_LIMIT, used=used, reset_at=reset_at, unified=unified)
+
+    def limit_headers(self, now: float) -> dict[str, str]:
+        """The rate-limit headers of a near-limit reply at epoch ``now`` (else none)."""
+        if self.kind is not FaultKind.NEAR_LIMIT:
+            return {}
+        reset = self.reset_at if self.reset_at is not None else now + 3600
+        if self.unified:
+            return {
+                "anthropic-ratelimit-unified-status": "allowed_warning",
+                "anthropic-ratelimit-unified-5h-utilization": f"{self.used:.4f}",
+                "anthropic-ratelimit-unified-5h-reset": str(int(reset)),
+                "anthropic-ratelimit-unified-reset": str(int(reset)),
+            }
+        limit = 100_000
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
+        return {
+            "anthropic-ratelimit-tokens-limit": str(limit),
+            "anthropic-ratelimit-tokens-remaining": str(round(limit * (1 - self.used))),
+            "anthropic-ratelimit-tokens-reset": stamp,
+        }
+
     def error_reply(self, now: float) -> ErrorReply | None:
-        """The error response this fault makes at epoch ``now``; ``None`` for hang and slow."""
+        """The error response this fault makes at epoch ``now``; ``None`` for hang, slow
+        and near-limit."""
         headers: dict[str, str] = {}
         if self.retry_after is not None:
             headers["retry-after"] = str(self.retry_after)
@@ -147,7 +184,7 @@ class Fault:
                 return ErrorReply(
                     status=429, body=error_json("rate_limit_error", message), headers=headers
                 )
-            case FaultKind.HANG | FaultKind.SLOW:
+            case FaultKind.HANG | FaultKind.SLOW | FaultKind.NEAR_LIMIT:
                 return None
 
 

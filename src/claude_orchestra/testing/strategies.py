@@ -40,6 +40,8 @@ OPTIONAL_KEYS: dict[str, st.SearchStrategy[Any]] = {
     "apiTimeoutMs": _optional_ms,
     "maxRetries": st.integers(0, 15),
     "rateLimitCooldownSeconds": st.integers(1, 3600) | st.floats(0.5, 3600),
+    "broker": st.booleans(),
+    "brokerNearLimit": st.none() | st.floats(0.01, 1.0),
 }
 
 
@@ -72,6 +74,8 @@ BREAKAGES: tuple[tuple[str, Any, str], ...] = (
     ("cloneDepth", 0, "at least 1"),
     ("claudeConfigs", {"a": 1}, "string or a list of strings"),
     ("noSuchKey", 1, "unknown key"),
+    ("broker", "yes", "must be true or false"),
+    ("brokerNearLimit", 1.5, "between 0 and 1"),
 )
 
 

@@ -1,0 +1,24 @@
+"""The credential broker: a streaming proxy that holds the run's real credentials.
+
+Every instance uses the broker as its ``ANTHROPIC_BASE_URL`` and authenticates with an
+opaque token of its launch (:mod:`~claude_orchestra.broker.tokens`); the broker forwards
+each request, chunk by chunk, with the credential the
+:class:`~claude_orchestra.auth.AuthRotator` holds for that instance
+(:mod:`~claude_orchestra.broker.upstream`). A rate limit or an authentication failure that
+arrives before anything was streamed is reported to the rotator and the same request is
+sent again on the next credential (:mod:`~claude_orchestra.broker.rules` decides,
+:mod:`~claude_orchestra.broker.pool` talks to the rotator); the usage of every response is
+read off its stream (:mod:`~claude_orchestra.broker.sse`) and kept per instance and
+credential (:mod:`~claude_orchestra.broker.meter`).
+
+One job per module: the decisions (``rules``, ``sse``, ``upstream``, ``tokens``) are pure
+and hold no I/O; ``proxy`` does the HTTP; ``service`` binds, serves and issues launch
+credentials. It imports from the rest of the package only values (credentials, the
+rotator, usage, reset times), never the loop.
+"""
+
+from __future__ import annotations
+
+from claude_orchestra.broker.service import Broker, BrokerAccess
+
+__all__ = ["Broker", "BrokerAccess"]

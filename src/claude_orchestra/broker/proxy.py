@@ -1,0 +1,332 @@
+"""The broker's HTTP side: a Starlette app that forwards each request upstream.
+
+Every request is authenticated by its broker token (:mod:`~claude_orchestra.broker.tokens`),
+then sent upstream with the credential the pool names for the instance
+(:mod:`~claude_orchestra.broker.upstream`). An answer that blames the credential before a
+byte of it was passed on (:func:`~claude_orchestra.broker.rules.judge`) is reported to the
+pool and the same request is sent again on the instance's next credential; anything else
+is passed on chunk by chunk as it arrives, its usage read on the way
+(:class:`~claude_orchestra.broker.sse.UsageMeter`). The I/O of the broker is here and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import final
+
+import attrs
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from claude_orchestra._clock import Clock
+from claude_orchestra.broker.budget import Refuse, Retire, Spent, admit
+from claude_orchestra.broker.meter import BrokerMeter, Served
+from claude_orchestra.broker.pool import RotatorPool
+from claude_orchestra.broker.rules import (
+    MAX_ERROR_BYTES,
+    Rotate,
+    error_message,
+    judge,
+    pressure,
+)
+from claude_orchestra.broker.sse import UsageMeter
+from claude_orchestra.broker.tokens import BrokerTokens, Holder, presented_token
+from claude_orchestra.broker.upstream import (
+    downstream_headers,
+    upstream_headers,
+    upstream_url,
+)
+from claude_orchestra.budget import BudgetConfig
+from claude_orchestra.credentials import Credential, Secret
+from claude_orchestra.transcripts import Usage
+
+logger = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+"""The largest request body an instance may send (a hostile one could send any size)."""
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""The most of a whole (non-streamed) message kept to read its usage."""
+
+ReadLogin = Callable[[Credential], Awaitable[Secret | None]]
+"""Reads the access token of a login kept in a credentials file."""
+
+
+def api_error(
+    status: int, kind: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """An error in the API's own shape, so Claude Code reads it as the API's."""
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def resting_reply(retry_at: float | None, now: float) -> Response:
+    """The 429 for an instance whose every credential rests: its reset time in words
+    Claude Code shows and the orchestrator reads back, rounded up to the minute."""
+    if retry_at is None:
+        return api_error(
+            401, "authentication_error", "no usable credential left in the run (invalid or spent)"
+        )
+    minute = math.ceil(retry_at / 60) * 60
+    shown = dt.datetime.fromtimestamp(minute, dt.UTC).strftime("%I:%M%p").lstrip("0").lower()
+    wait = max(1, math.ceil(retry_at - now))
+    return api_error(
+        429,
+        "rate_limit_error",
+        f"every credential of the run is resting; the first resets {shown} (UTC)",
+        {"retry-after": str(wait), "x-should-retry": "false"},
+    )
+
+
+@final
+@attrs.define(kw_only=True)
+class _Attempt:
+    """One request of an instance, across the credentials it is tried on."""
+
+    holder: Holder
+    started: float
+    body: bytes
+    failures: int = 0
+    """Credentials that refused it so far."""
+    refused: tuple[int, dict[str, str], bytes] | None = None
+    """The last refusal: status, headers, body."""
+    tried: set[str] = attrs.field(factory=set)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class BrokerApp:
+    """The request handler and what it needs."""
+
+    tokens: BrokerTokens
+    pool: RotatorPool
+    meter: BrokerMeter
+    client: httpx.AsyncClient
+    clock: Clock
+    read_login: ReadLogin
+    near_limit: float | None = None
+    """Move new requests off a credential that reports this share of a limit used."""
+    budget: BudgetConfig = attrs.field(factory=BudgetConfig)
+    """Limits no request may start past."""
+    spent: Spent = attrs.field(factory=Spent)
+    """What went through so far, for the budget."""
+
+    async def handle(self, request: Request) -> Response:
+        """Forward one request, rotating before anything streamed when the credential
+        fails."""
+        holder = self.tokens.holder(presented_token(dict(request.headers)))
+        if holder is None:
+            return api_error(401, "authentication_error", "invalid x-api-key")
+        body = await _read_request(request)
+        if body is None:
+            return api_error(413, "request_too_large", "request body too large")
+        attempt = _Attempt(holder=holder, started=self.clock.now(), body=body)
+        while True:
+            credential = self.pool.route(holder.instance)
+            if credential is None or credential.name in attempt.tried:
+                return self._give_up(attempt)
+            attempt.tried.add(credential.name)
+            gate = admit(self.budget, self.spent, holder.instance, credential.name)
+            if isinstance(gate, Retire):
+                self.pool.retire(holder.instance, credential.name, gate.reason)
+                continue
+            if isinstance(gate, Refuse):
+                self._keep(attempt, credential, status=400, error="budget")
+                return api_error(400, "invalid_request_error", f"claude-orchestra: {gate.reason}")
+            answer = await self._try(request, attempt, credential)
+            if answer is not None:
+                return answer
+
+    def _give_up(self, attempt: _Attempt) -> Response:
+        """No credential is left to try: what the last one said, as it said it, else a 429
+        naming the first reset."""
+        if attempt.refused is not None:
+            status, headers, error = attempt.refused
+            self._keep(attempt, None, status=status, error="exhausted")
+            return Response(error, status_code=status, headers=headers)
+        reply = resting_reply(self.pool.retry_at(), self.clock.wall())
+        self._keep(attempt, None, status=reply.status_code, error="exhausted")
+        return reply
+
+    async def _try(
+        self, request: Request, attempt: _Attempt, credential: Credential
+    ) -> Response | None:
+        """Send the request on ``credential``: its answer, or ``None`` when the credential
+        failed before anything streamed (it was reported; try the next)."""
+        try:
+            upstream = await self._send(request, attempt.body, credential)
+        except httpx.HTTPError as exc:
+            logger.warning("broker: %s: upstream unreachable: %s", credential.name, exc)
+            self._keep(attempt, credential, status=502, error="unreachable")
+            return api_error(502, "api_error", f"upstream unreachable: {type(exc).__name__}")
+        headers = downstream_headers(upstream.headers.items())
+        if upstream.status_code < 400:
+            self._watch_pressure(attempt.holder, credential, upstream.headers)
+            return StreamingResponse(
+                self._relay(upstream, attempt, credential),
+                status_code=upstream.status_code,
+                headers=headers,
+            )
+        error = await _read_capped(upstream)
+        verdict = judge(upstream.status_code, upstream.headers, error, now=self.clock.wall())
+        if not isinstance(verdict, Rotate):
+            self._keep(attempt, credential, status=upstream.status_code, error=_error_kind(error))
+            return Response(error, status_code=upstream.status_code, headers=headers)
+        attempt.failures += 1
+        attempt.refused = (upstream.status_code, headers, error)
+        self.meter.refused(credential.name, verdict.kind.value)
+        self.pool.failed(
+            attempt.holder.instance,
+            credential.name,
+            verdict.kind,
+            reset_at=verdict.reset_at,
+            detail=verdict.detail,
+        )
+        return None
+
+    async def _send(self, request: Request, body: bytes, credential: Credential) -> httpx.Response:
+        login = await self.read_login(credential) if credential.oauth_file else None
+        outgoing = self.client.build_request(
+            request.method,
+            upstream_url(credential, request.url.path, request.url.query),
+            headers=upstream_headers(request.headers.items(), credential, oauth_token=login),
+            content=body,
+        )
+        return await self.client.send(outgoing, stream=True)
+
+    def _watch_pressure(
+        self, holder: Holder, credential: Credential, headers: httpx.Headers
+    ) -> None:
+        if self.near_limit is None:
+            return
+        seen = pressure(headers, now=self.clock.wall())
+        if seen is not None and seen.used >= self.near_limit:
+            self.pool.strained(
+                holder.instance,
+                credential.name,
+                used=seen.used,
+                reset_at=seen.reset_at,
+                threshold=self.near_limit,
+            )
+
+    async def _relay(
+        self, upstream: httpx.Response, attempt: _Attempt, credential: Credential
+    ) -> AsyncIterator[bytes]:
+        """Pass the answer on as it comes; keep its record however it ends."""
+        meter = UsageMeter()
+        streamed = "text/event-stream" in upstream.headers.get("content-type", "")
+        first: float | None = None
+        size = 0
+        whole = bytearray()
+        try:
+            async for chunk in upstream.aiter_raw():
+                if first is None:
+                    first = self.clock.now() - attempt.started
+                size += len(chunk)
+                if streamed:
+                    meter.feed(chunk)
+                elif len(whole) < MAX_MESSAGE_BYTES:
+                    whole += chunk
+                yield chunk
+        finally:
+            await upstream.aclose()
+            if streamed:
+                usage, model = (meter.usage if meter.started else None), meter.model
+                error = f"stream:{meter.error}" if meter.error else None
+                if not meter.finished:
+                    error = error or "cut"
+            else:
+                (usage, model), error = _message_usage(bytes(whole)), None
+            if usage is not None:
+                self.spent.add(attempt.holder.instance, credential.name, model, usage)
+            self._keep(
+                attempt,
+                credential,
+                status=upstream.status_code,
+                error=error,
+                usage=usage,
+                first_byte=first,
+                size=size,
+            )
+
+    def _keep(
+        self,
+        attempt: _Attempt,
+        credential: Credential | None,
+        *,
+        status: int,
+        error: str | None,
+        usage: Usage | None = None,
+        first_byte: float | None = None,
+        size: int = 0,
+    ) -> None:
+        self.meter.keep(
+            Served(
+                instance=attempt.holder.instance,
+                credential=credential.name if credential else None,
+                status=status,
+                usage=usage,
+                error=error,
+                rotations=attempt.failures,
+                first_byte=first_byte,
+                seconds=self.clock.now() - attempt.started,
+                size=size,
+            )
+        )
+
+
+async def _read_request(request: Request) -> bytes | None:
+    """The request's body, or ``None`` past :data:`MAX_REQUEST_BYTES`."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_REQUEST_BYTES:
+            return None
+    return bytes(data)
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    """An error answer's body (capped), the connection released."""
+    data = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            data += chunk
+            if len(data) >= MAX_ERROR_BYTES:
+                break
+    finally:
+        await response.aclose()
+    return bytes(data[:MAX_ERROR_BYTES])
+
+
+def _error_kind(body: bytes) -> str:
+    kind, _ = error_message(body)
+    return kind or "error"
+
+
+def _message_usage(body: bytes) -> tuple[Usage | None, str | None]:
+    """The usage and model of a whole (non-streamed) message."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    usage, model = data.get("usage"), data.get("model")
+    return (
+        Usage.from_api(usage) if isinstance(usage, dict) else None,
+        model if isinstance(model, str) else None,
+    )
+
+
+def create_broker_app(handler: BrokerApp) -> Starlette:
+    """The ASGI app: every path is forwarded (Claude Code uses ``/v1/messages``)."""
+    return Starlette(
+        routes=[Route("/{path:path}", handler.handle, methods=["GET", "POST", "PUT", "DELETE"])]
+    )
