@@ -81,7 +81,11 @@ class LongBuild:
                     self.built.append(str(request.cwd))
                     (block,) = reply.blocks
                     assert isinstance(block, ToolUseBlock)
-                    command = f"sleep 40 && {block.input['command']}"
+                    # Claude Code 2.1.328 refuses a command that starts with a long
+                    # `sleep` ("Blocked: sleep 40 followed by: ..."), so the build waits
+                    # in Python: a real 40 s tool call.
+                    build = "python3 -c 'import time; time.sleep(40)'"
+                    command = f"{build} && {block.input['command']}"
                     return tool_reply(bash(command, "Build, then commit and push"))
         return reply
 
@@ -101,6 +105,9 @@ def test_slow_replies_and_long_tool_calls_are_not_stuck(queued_target: Target) -
     assert slow.status == 200
     assert slow.usage is not None
     assert script.built
+    transcripts = [p.read_text() for p in target.state("instances").rglob("*.jsonl")]
+    assert transcripts
+    assert not [t for t in transcripts if "<tool_use_error>" in t]  # the build really ran
     report = target.report()
     assert [i for i in report["incidents"] if i["kind"] in {"stuck", "gave_up"}] == []
     assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
