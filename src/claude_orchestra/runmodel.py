@@ -113,6 +113,8 @@ class RunModel:
     """The latest merges and incidents, oldest first."""
     cost_history: tuple[tuple[float, float], ...] = ()
     """The run's spend over time: ``(wall time, USD)`` points, oldest first."""
+    broker: BrokerTotals | None = None
+    """What the credential broker served (``None``: the run has no broker)."""
     document: dict[str, Any] = attrs.field(repr=False, eq=False)
     """The whole document (``status --json`` prints it)."""
 
@@ -145,6 +147,8 @@ class RunModel:
             parts.append(f"time left {minutes(self.ends_at - now)}")
         if self.running and self.seconds_to_budget is not None:
             parts.append(f"budget spent in {minutes(self.seconds_to_budget)}")
+        if self.broker is not None:
+            parts.append(self.broker.phrase())
         return parts
 
     @classmethod
@@ -191,8 +195,43 @@ class RunModel:
                 for p in spending.get("history") or ()
                 if isinstance(p, list) and len(p) == 2 and all(_number(v) for v in p)
             ),
+            broker=_broker(document.get("broker")),
             document=document,
         )
+
+
+@final
+@attrs.frozen(kw_only=True)
+class BrokerTotals:
+    """The credential broker's totals (``status.json``'s ``broker.total``)."""
+
+    requests: int
+    errors: int
+    moves: int
+    """Requests sent again on another credential, the instance none the wiser."""
+    first_byte_p50: float | None
+
+    def phrase(self) -> str:
+        """One phrase for the headline."""
+        text = f"broker {self.requests} requests, {self.moves} moved, {self.errors} errors"
+        if self.first_byte_p50 is not None:
+            text += f", first byte {self.first_byte_p50:.2f} s"
+        return text
+
+
+def _broker(section: object) -> BrokerTotals | None:
+    if not isinstance(section, dict) or not isinstance(section.get("total"), dict):
+        return None
+    total = section["total"]
+    errors = total.get("errors")
+    return BrokerTotals(
+        requests=int(total.get("requests") or 0),
+        errors=int(sum(v for v in errors.values() if _number(v)))
+        if isinstance(errors, dict)
+        else 0,
+        moves=int(total.get("rotations") or 0),
+        first_byte_p50=_opt(total.get("firstByteP50")),
+    )
 
 
 def spending_credentials(document: dict[str, Any]) -> list[dict[str, Any]]:

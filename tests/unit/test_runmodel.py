@@ -152,3 +152,20 @@ def test_status_json_carries_the_schema_version_and_watch_needs_a_terminal(
     )
     assert refused.returncode == 2
     assert "needs a terminal" in refused.stderr
+
+
+def test_the_brokers_totals_reach_the_headline_and_a_run_without_one_says_nothing() -> None:
+    broker = {
+        "total": {
+            "requests": 41,
+            "errors": {"rate_limit": 2, "overloaded": 1},
+            "rotations": 2,
+            "firstByteP50": 0.412,
+        }
+    }
+    run = RunModel.from_document({**DOCUMENT, "broker": broker})
+    assert run.broker is not None
+    assert run.headline(NOW)[-1] == "broker 41 requests, 2 moved, 3 errors, first byte 0.41 s"
+    plain = RunModel.from_document({**DOCUMENT, "broker": None})
+    assert plain.broker is None
+    assert not any(p.startswith("broker") for p in plain.headline(NOW))
