@@ -36,6 +36,7 @@ from claude_orchestra.events import (
 from claude_orchestra.instance import Instance
 from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
 from claude_orchestra.origin_watch import OriginRead
 from claude_orchestra.progress import IncidentKind
 from claude_orchestra.recovery import Recovery
@@ -187,34 +188,34 @@ class Coordinator:
             if assignment.instance not in ctx.resend:
                 await ctx.send(assignment)
         views = [i.snapshot() for i in ctx.instances.values()]
-        if ctx.progress.is_complete(views, self.review.branches_ahead):
-            return Outcome.COMPLETE
-        busy = any(i.state in _BUSY for i in ctx.instances.values())
-        merging = self.review.merge_queue is not None and bool(ctx.progress.awaiting_merge)
-        judging = bool(ctx.progress.judging) or self.review.watch.busy
-        if (
-            not busy
-            and not merging
-            and not judging
-            and not ctx.progress.in_flight
-            and not ctx.resend
-        ):
-            if any(c.reached for c in self.spending.crossings):
-                logger.warning("nothing more can be done within the budget")
-                return Outcome.BUDGET
-            if not self._stall_checked:
-                # A read that began before the last merge was pushed can show a branch
-                # still ahead: a stall is declared only on facts read after the last event.
+        facts = RunFacts(
+            run_spent=self.spending.run_spent,
+            complete=ctx.progress.is_complete(views, self.review.branches_ahead),
+            busy=any(i.state in _BUSY for i in ctx.instances.values()),
+            merging=self.review.merge_queue is not None and bool(ctx.progress.awaiting_merge),
+            judging=bool(ctx.progress.judging) or self.review.watch.busy,
+            in_flight=bool(ctx.progress.in_flight),
+            kept=bool(ctx.resend),
+            budget_reached=any(c.reached for c in self.spending.crossings),
+            read_since_last_event=self._stall_checked,
+        )
+        match run_outcome(facts):
+            case ReadAgain():
                 self._stall_checked = True
                 self.review.read_again()
                 return None
-            logger.warning(
-                "nothing is running and nothing can be scheduled: the run stalled "
-                "(open tasks %d, awaiting merge %s, branches ahead %d, states %s)",
-                ctx.progress.open_tasks(),
-                sorted(ctx.progress.awaiting_merge),
-                self.review.branches_ahead,
-                sorted({i.state.value for i in ctx.instances.values()}),
-            )
-            return Outcome.STALLED
-        return None
+            case Outcome.BUDGET:
+                logger.warning("nothing more can be done within the budget")
+                return Outcome.BUDGET
+            case Outcome.STALLED:
+                logger.warning(
+                    "nothing is running and nothing can be scheduled: the run stalled "
+                    "(open tasks %d, awaiting merge %s, branches ahead %d, states %s)",
+                    ctx.progress.open_tasks(),
+                    sorted(ctx.progress.awaiting_merge),
+                    self.review.branches_ahead,
+                    sorted({i.state.value for i in ctx.instances.values()}),
+                )
+                return Outcome.STALLED
+            case outcome:
+                return outcome
