@@ -13,25 +13,23 @@ plugin is asked before them, and each answers only when the config selects it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import pluggy
 
-if TYPE_CHECKING:
-    from claude_orchestra.auth import CredentialFailure, PoolView
-    from claude_orchestra.budget import BudgetCrossing
-    from claude_orchestra.events import Event
-    from claude_orchestra.instance import InstanceView, StateChange
-    from claude_orchestra.progress import (
-        Assignment,
-        Incident,
-        MergePlan,
-        MergeRecord,
-        RunView,
-        WorkerFinished,
-    )
-    from claude_orchestra.runtime import Runtime, RuntimeContext
-    from claude_orchestra.summary import RunSummary
+from claude_orchestra.auth import CredentialFailure, PoolView
+from claude_orchestra.budget import BudgetCrossing
+from claude_orchestra.events import Event
+from claude_orchestra.instance import InstanceView, StateChange
+from claude_orchestra.progress import (
+    Assignment,
+    Incident,
+    MergePlan,
+    MergeRecord,
+    RunView,
+    WorkerFinished,
+)
+from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.summary import RunSummary
 
 PROJECT = "claude_orchestra"
 
