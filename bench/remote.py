@@ -25,14 +25,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from _results import stamp, write_results
-from claude_orchestra.journal import read_journal
+from _runs import run_config, stop_to_pushed
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.git_http import GitHttpServer
 from claude_orchestra.testing.sample import create_origin, write_config_folder
@@ -88,16 +87,7 @@ def _run(folder: Path, workers: int, access: HostAccess | None) -> dict[str, Any
             workers=workers,
             extra={**options, "repositoryUrl": server.url("origin.git", with_credentials=True)},
         )
-        home = folder / "home"
-        home.mkdir()
-        done = subprocess.run(
-            [sys.executable, "-m", "claude_orchestra", "-q", "run", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-            env={**os.environ, "HOME": str(home)},
-        )
+        done = run_config(config, folder / "home")
     runtime = "remote" if access else "local"
     if done.returncode != 0:
         raise RuntimeError(f"{runtime} ended {done.returncode}: {done.stderr[-1500:]}")
@@ -106,7 +96,7 @@ def _run(folder: Path, workers: int, access: HostAccess | None) -> dict[str, Any
     return {
         "load_1min_before": load[0],
         "startups": _startups(report),
-        "stop_to_pushed": _stop_to_pushed(state / "journal.jsonl"),
+        "stop_to_pushed": stop_to_pushed(state / "journal.jsonl"),
     }
 
 
@@ -121,18 +111,6 @@ def _startups(report: dict[str, Any]) -> list[float]:
         ready = next(c["at"] for c in history if c["before"] == "starting")
         startups.append(ready - launched)
     return startups
-
-
-def _stop_to_pushed(journal: Path) -> list[float]:
-    """Seconds from each worker's ``Stop`` to its branch merged and pushed (wall clock)."""
-    stopped: dict[str, float] = {}
-    delays = []
-    for entry in read_journal(journal):
-        if entry["type"] == "TurnStopped" and str(entry["instance"]).startswith("worker-"):
-            stopped[entry["instance"]] = entry["recorded"]
-        elif entry["type"] == "MergeFinished" and entry["outcome"] == "merged":
-            delays.append(entry["recorded"] - stopped[entry["instance"]])
-    return delays
 
 
 def _summary(values: list[float]) -> tuple[float, float, float]:

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from _results import stamp, write_results
+from _runs import run_config
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.sample import create_origin, write_config_folder
 
@@ -43,16 +42,7 @@ def _startups(folder: Path, runtime: str, instances: int) -> list[float]:
             workers=instances,
             extra={"runtime": runtime, "scheduler": "queue", "merger": "queue"},
         )
-        home = folder / "home"
-        home.mkdir()
-        done = subprocess.run(
-            [sys.executable, "-m", "claude_orchestra", "-q", "run", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-            env={**os.environ, "HOME": str(home)},
-        )
+        done = run_config(config, folder / "home")
     if done.returncode != 0:
         raise RuntimeError(f"{runtime} ended {done.returncode}: {done.stderr[-1500:]}")
     report = json.loads((folder / "workspace" / ".orchestra" / "report.json").read_text())

@@ -47,7 +47,7 @@ from typing import Any
 from _cpu import CpuSampler
 from _results import stamp, write_results
 from _rss import PeakRss
-from claude_orchestra.journal import read_journal
+from _runs import stop_to_pushed
 from claude_orchestra.testing.fake_api import ApiRequest, FakeAnthropicAPI
 from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.sample import create_origin, write_config_folder
@@ -165,7 +165,7 @@ def _journal_figures(report: dict[str, Any], state: Path, merger: str) -> dict[s
         figures["loop_p50_ms"] = float(loop["p50Ms"])
         figures["loop_p99_ms"] = float(loop["p99Ms"])
     if merger == "queue":
-        delays = _stop_to_pushed(state / "journal.jsonl")
+        delays = stop_to_pushed(state / "journal.jsonl")
         figures["stop_to_pushed_s"] = statistics.median(delays)
         figures["stop_to_pushed_p99_s"] = _p99(delays)
     return figures
@@ -175,18 +175,6 @@ def _p99(values: list[float]) -> float:
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[98]
-
-
-def _stop_to_pushed(journal: Path) -> list[float]:
-    """Seconds from each worker's Stop to its MergeFinished(merged), on the wall clock."""
-    stopped: dict[str, float] = {}
-    delays = []
-    for entry in read_journal(journal):
-        if entry["type"] == "TurnStopped" and str(entry["instance"]).startswith("worker-"):
-            stopped[entry["instance"]] = entry["recorded"]
-        elif entry["type"] == "MergeFinished" and entry["outcome"] == "merged":
-            delays.append(entry["recorded"] - stopped[entry["instance"]])
-    return delays
 
 
 def _instant(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from claude_orchestra.events import (
     TurnFailed,
 )
 from claude_orchestra.failover import Failover
-from claude_orchestra.instance import InstanceView
+from claude_orchestra.instance import Instance, InstanceView
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import recovery as decide
@@ -66,7 +66,7 @@ from claude_orchestra.timers import (
     StartDeadline,
 )
 
-from ..test_instance_hostile import SID, make
+from ..test_instance_hostile import SID, RecordingRuntime, make
 from ..test_manager_protocol import view
 
 RULES = RunRules(
@@ -467,8 +467,10 @@ def test_a_success_completes_a_move_and_clears_the_running_tool() -> None:
 # -- the executor: a crash re-sends the prompt in flight ---------------------------------------
 
 
-@pytest.mark.anyio
-async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path) -> None:
+async def started(
+    tmp_path: Path,
+) -> tuple[Instance, RecordingRuntime, RunContext, Recovery, ManualClock]:
+    """worker-1 launched on a recording runtime, with the run's context and its executor."""
     instance, runtime, _ = make(tmp_path)
     clock = ManualClock()
     rotator = AuthRotator(pool=(instance.credential,), clock=clock)
@@ -484,6 +486,12 @@ async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path)
     recovery = Recovery(ctx=ctx, failover=Failover(rotator=rotator, plugins=plugins, clock=clock))
     await instance.start()
     await recovery.launched("worker-1")
+    return instance, runtime, ctx, recovery, clock
+
+
+@pytest.mark.anyio
+async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path) -> None:
+    instance, runtime, ctx, recovery, _ = await started(tmp_path)
     instance.observe(
         SessionStarted(instance="worker-1", at=0, session_id=SID, source="startup", launch=1)
     )
@@ -517,21 +525,7 @@ async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path)
 async def test_a_quiet_turn_whose_spinner_moves_is_probed_again_and_never_stuck(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    instance, runtime, _ = make(tmp_path)
-    clock = ManualClock()
-    rotator = AuthRotator(pool=(instance.credential,), clock=clock)
-    plugins = PluginHost(load_entry_points=False)
-    ctx = RunContext(
-        rules=RULES,
-        instances={"worker-1": instance},
-        plugins=plugins,
-        journal=Journal(tmp_path / "journal.jsonl", clock),
-        clock=clock,
-        rotator=rotator,
-    )
-    recovery = Recovery(ctx=ctx, failover=Failover(rotator=rotator, plugins=plugins, clock=clock))
-    await instance.start()
-    await recovery.launched("worker-1")
+    instance, runtime, ctx, recovery, clock = await started(tmp_path)
     for event in (
         SessionStarted(instance="worker-1", at=0, session_id=SID, source="startup", launch=1),
         PromptSubmitted(instance="worker-1", at=0, session_id=SID, prompt="p", launch=1),
