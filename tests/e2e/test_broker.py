@@ -80,7 +80,12 @@ def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
     limited = [r for r in target.fake.requests if r.status == 429]
     assert len(limited) == 1
     (refused,) = limited
-    retry = target.fake.requests[refused.number]  # the very next request the fake saw
+    # the very next request of the same session (another worker's may come in between)
+    retry = next(
+        r
+        for r in target.fake.requests[refused.number :]
+        if (r.cwd, r.session_id) == (refused.cwd, refused.session_id)
+    )
     assert retry.credential in ("second", "third")
     assert retry.status == 200
     assert (retry.cwd, retry.session_id, retry.typed_prompts) == (
