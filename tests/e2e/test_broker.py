@@ -101,7 +101,8 @@ def test_a_429_is_absorbed_by_the_broker_and_no_worker_holds_a_key(
     moves = report["broker"]["rotations"]
     assert moves
     reasons = {(m["from_credential"], m["to_credential"], m["reason"]) for m in moves}
-    assert ("fake-api", "second", "rate_limit") in reasons
+    # the second key may already have been left (near its limit) when the 429 came back
+    assert reasons & {("fake-api", "second", "rate_limit"), ("fake-api", "third", "rate_limit")}
     assert ("second", "third", "near_limit") in reasons
     # before the limit: the second key never answered a 429, and the run ended on the third
     on_second = [r for r in target.fake.requests if r.credential == "second"]
