@@ -246,7 +246,6 @@ class RunProgress:
     """Instance -> the assignment its ``Stop`` ended, while origin's facts are read: it gets
     no new work until its turn is judged."""
     plan_requests: int = 0
-    idle_retries: dict[str, int] = attrs.field(factory=dict)
     handed_back: dict[str, str] = attrs.field(factory=dict)
     """Worker instance -> the task it could not finish (see :attr:`RunView.handed_back`)."""
     replan_requests: int = 0

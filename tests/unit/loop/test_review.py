@@ -1,20 +1,26 @@
 """Review's pure decisions (:mod:`claude_orchestra.loop.review`): reads of origin, turns,
 merges and a resumed run, with plain values in and the new record and actions out; no git,
-no plugins, no clock. Plus a property: no commit handed over is ever lost from the
-bookkeeping."""
+no plugins, no clock. Plus a property (no commit handed over is ever lost from the
+bookkeeping) and the executor's wiring (:class:`~claude_orchestra.review.WorkReview`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from claude_orchestra._clock import ManualClock
+from claude_orchestra.auth import AuthRotator
+from claude_orchestra.context import RunContext
 from claude_orchestra.errors import PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
-from claude_orchestra.evidence import OriginFacts
+from claude_orchestra.evidence import OriginFacts, OriginReader
+from claude_orchestra.hookspecs import hookimpl
+from claude_orchestra.journal import Journal
 from claude_orchestra.loop import review as decide
 from claude_orchestra.loop.actions import (
     AwaitMerge,
@@ -37,8 +43,9 @@ from claude_orchestra.loop.actions import (
 )
 from claude_orchestra.loop.judging import NotJudged, WorkerTurn
 from claude_orchestra.loop.recovery import Now
-from claude_orchestra.loop.review import Reviewed, ReviewRecord
-from claude_orchestra.origin_watch import OriginRead, PushResult
+from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
+from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult
+from claude_orchestra.plugins import PluginHost
 from claude_orchestra.progress import (
     Assignment,
     AssignmentKind,
@@ -53,8 +60,12 @@ from claude_orchestra.progress import (
     WorkerFinished,
 )
 from claude_orchestra.prompt_tag import parse_prompt_tag
+from claude_orchestra.review import WorkReview
+from claude_orchestra.rules import RunRules
 from claude_orchestra.tasklists import parse_task_list
+from claude_orchestra.worktree import GitRepo, Worktree
 
+from ..test_instance_hostile import make
 from .test_judging import TASK, WORK
 
 NOW = Now(mono=100.0, wall=1_000_000.0)
@@ -570,3 +581,99 @@ def test_no_commit_handed_over_is_ever_lost(ops: list[tuple[str, str, MergePlan]
         assert all(model.origin[b] for b in model.awaiting)  # a merged branch is booked
         ahead = {b for b, c in model.origin.items() if set(c) - model.record.delivered}
         assert model.record.branches_ahead <= len(ahead)
+
+
+# -- the executor -------------------------------------------------------------------------
+
+RULES = RunRules(
+    run_branch="main", scheduler="manager", merger="manager", worker_count=1, deadline=1e9
+)
+
+
+class Deliver:
+    """A merger plugin that delivers every branch to a pull request."""
+
+    @hookimpl
+    def orchestra_merge(self, run: object, finished: WorkerFinished) -> MergePlan:
+        return MergeDelivered(where=f"pull request for {finished.branch}")
+
+
+def work_review(
+    tmp_path: Path, repo: GitRepo, tree: Worktree, *plugins: object
+) -> tuple[RunContext, WorkReview]:
+    """worker-1 (not started) working in ``tree``, with the run's context and review's
+    executor."""
+    instance, _, _ = make(tmp_path)
+    clock = ManualClock()
+    ctx = RunContext(
+        rules=RULES,
+        instances={"worker-1": instance},
+        plugins=PluginHost(plugins, load_entry_points=False),
+        journal=Journal(tmp_path / "journal.jsonl", clock),
+        clock=clock,
+        rotator=AuthRotator(pool=(instance.credential,), clock=clock),
+    )
+    reader = OriginReader(repo=repo, run_branch="main", workers=(1,), branches=("worker-1",))
+    review = WorkReview(
+        ctx=ctx,
+        repo=repo,
+        worktrees={"worker-1": tree},
+        watch=OriginWatch(reader=reader, clock=clock),
+    )
+    return ctx, review
+
+
+async def reviewing(tmp_path: Path, *plugins: object) -> tuple[RunContext, WorkReview]:
+    """worker-1 started, with the run's context and review's executor (no git behind)."""
+    repo = GitRepo(path=tmp_path)
+    tree = Worktree(repo=repo, path=tmp_path / "w1", branch="worker-1", base="main")
+    ctx, review = work_review(tmp_path, repo, tree, *plugins)
+    await ctx.instances["worker-1"].start()
+    return ctx, review
+
+
+@pytest.mark.anyio
+async def test_the_executor_hands_a_stop_with_commits_to_the_manager(tmp_path: Path) -> None:
+    ctx, review = await reviewing(tmp_path)
+    review.stopped(ctx.instances["worker-1"], QUEUED)
+    (request,) = review.watch.pending
+    assert (request.instance, request.worktree, request.uncommitted) == (
+        "worker-1",
+        review.worktrees["worker-1"],
+        True,
+    )
+    await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
+    assert ctx.progress.judging == {}
+    assert ctx.progress.awaiting_merge == {"worker-1": ("c1",)}
+    assert ctx.progress.tasks_finished == {"worker-1": ["a"]}
+    assert ctx.progress.completed_tasks == [("worker-1", TASK)]
+    assert review.branches_ahead == 1
+    assert review.record.merger == {"worker-1": "manager"}
+
+    await review.origin_read(read({}))  # the manager merged it
+    assert ctx.progress.awaiting_merge == {}
+    assert ctx.progress.tasks_done == {"a"}
+    assert [m.merged_by for m in ctx.progress.merges] == ["manager"]
+    assert review.branches_ahead == 0
+    review.read_again()
+    assert [r.instance for r in review.watch.pending] == ["worker-1", STALL_CHECK]
+    ctx.journal.close()
+
+
+@pytest.mark.anyio
+async def test_the_executor_feeds_the_plugins_plan_back_and_keeps_a_fix_prompt(
+    tmp_path: Path,
+) -> None:
+    ctx, review = await reviewing(tmp_path, Deliver())
+    review.stopped(ctx.instances["worker-1"], WORK)
+    await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
+    assert [d.where for d in ctx.progress.deliveries] == ["pull request for worker-1"]
+    assert review.record.delivered == {"c1"}
+    assert review.branches_ahead == 0
+
+    refused = merge_event(MergeOutcome.CONFLICT, files=("a.py",))
+    await review.merge_finished(ctx.instances["worker-1"], refused)
+    assert [i.kind for i in ctx.progress.incidents] == [IncidentKind.MERGE_REFUSED]
+    kept = ctx.resend["worker-1"]  # it is starting: the prompt waits for it
+    assert "conflicts in a.py" in kept.prompt
+    ctx.journal.close()
