@@ -4,10 +4,13 @@ Each decision is a synchronous function of plain values — an instance's record
 view of the instance, the run's rules, the time — that returns the new record and the
 actions to take (:mod:`~claude_orchestra.loop.actions`). No I/O, no awaits, no clock
 reads: the callers pass the time in, and one executor per part
-(:class:`~claude_orchestra.recovery.Recovery` for recovery's actions) performs the actions
-and feeds their results (a launch done, a screen read, a plugin's answer) back into the
-decisions.
+(:class:`~claude_orchestra.recovery.Recovery` for recovery's and the budgets' actions,
+:class:`~claude_orchestra.review.WorkReview` for review's) performs the actions and feeds
+their results (a launch done, a screen read, a plugin's answer) back into the decisions.
 
 May import value modules only (events, timers, lifecycle, screen readings, progress and
-credential values); never tmux, git, files or the plugin host.
+credential values, task lists and the task file); never tmux, git, files or the plugin
+host. One exception waits to be moved: review takes origin's facts as the value types the
+git adapters define (``OriginRead``, ``PushResult``, ``OriginFacts``), so it imports their
+modules, never calling them.
 """

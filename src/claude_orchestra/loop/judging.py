@@ -2,7 +2,8 @@
 
 A turn is finished only on evidence: commits on the worker's branch that the run branch
 lacks. :func:`judge_worker_turn` takes the facts of one turn (:class:`WorkerTurn`) and
-returns a verdict; :class:`~claude_orchestra.review.WorkReview` carries it out.
+returns a verdict; :func:`~claude_orchestra.loop.review.carry_out` turns it into actions,
+which :class:`~claude_orchestra.review.WorkReview` performs.
 
 - commits, and not the very ones the merge queue refused before: :class:`Finished`;
 - the refused commits and nothing new: :class:`HandBack` (the task goes to the manager);
