@@ -170,15 +170,38 @@ def target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Ta
         yield made
 
 
-QUEUED_TASKS = "# Tasks\n\n" + "".join(f"- [ ] {task}\n" for task in DEFAULT_TASKS)
+QUICK_TASKS = DEFAULT_TASKS[:2]
+"""One task per worker: what a queued run needs to show a fault handled and the run ended.
+Claude Code's own work is what the e2e suite spends its time on; a second round of tasks
+would test nothing more."""
+
+
+def task_list(tasks: Sequence[str]) -> str:
+    """A ``TASKS.md`` listing ``tasks`` for the queue scheduler."""
+    return "# Tasks\n\n" + "".join(f"- [ ] {task}\n" for task in tasks)
+
+
+@contextlib.contextmanager
+def open_queued_target(
+    tmp_path: Path, *, tasks: Sequence[str] = QUICK_TASKS, **options: object
+) -> Iterator[Target]:
+    """A target with the queue scheduler and merger and a task file of ``tasks``."""
+    with open_target(
+        tmp_path,
+        tasks=tasks,
+        files={"TASKS.md": task_list(tasks)},
+        scheduler="queue",
+        merger="queue",
+        **options,
+    ) as made:
+        yield made
 
 
 @pytest.fixture
 def queued_target(tmp_path: Path, claude_binary: Path, tmux_binary: str) -> Iterator[Target]:
-    """The same work (``DEFAULT_TASKS``) with the queue scheduler and merger: two workers,
-    no manager, no planning or merging turns, so a run takes a third of the time. For tests
-    of what does not depend on the manager's protocol (rotation, recovery, limits)."""
-    with open_target(
-        tmp_path, files={"TASKS.md": QUEUED_TASKS}, scheduler="queue", merger="queue"
-    ) as made:
+    """Two workers with the queue scheduler and merger and one task each
+    (:data:`QUICK_TASKS`): no manager, no planning or merging turns, so a run takes a
+    fraction of the time. For tests of what does not depend on the manager's protocol
+    (rotation, recovery, limits)."""
+    with open_queued_target(tmp_path) as made:
         yield made

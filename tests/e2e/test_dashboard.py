@@ -16,7 +16,7 @@ from claude_orchestra.testing.fake_api import ApiRequest
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import Target, is_action
+from .conftest import Target, is_action, open_queued_target
 
 WAIT = 90_000
 """Milliseconds a page may take to show what the run does (a real Claude Code turn)."""
@@ -45,9 +45,14 @@ def refuses_a_wrong_or_missing_token(browser: Browser, base: str, token: str) ->
 
 
 def test_the_dashboard_follows_a_real_run_in_chromium(
-    queued_target: Target, chromium_binary: str, tmp_path: Path
+    tmp_path: Path, claude_binary: Path, tmux_binary: str, chromium_binary: str
 ) -> None:
-    target = queued_target
+    # two rounds of tasks: the page is watched while a merge lands between them
+    with open_queued_target(tmp_path, tasks=DEFAULT_TASKS) as target:
+        follow_a_run(target, chromium_binary, tmp_path)
+
+
+def follow_a_run(target: Target, chromium_binary: str, tmp_path: Path) -> None:
     run = target.start("--dashboard")
     try:
         target.fake.wait_for_request(lambda r: task_of(r) == DEFAULT_TASKS[0], timeout=60)

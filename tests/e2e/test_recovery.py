@@ -25,7 +25,7 @@ from claude_orchestra.testing.scripted import (
     tool_reply,
 )
 
-from .conftest import WORKER_ACTIONS, Target, is_action, open_target
+from .conftest import QUICK_TASKS, WORKER_ACTIONS, Target, is_action, open_target
 
 
 def at_work(target: Target) -> None:
@@ -59,7 +59,7 @@ def test_a_hung_request_is_found_stuck_and_the_instance_recovers(queued_target: 
     later = [r for r in target.fake.requests if r.cwd == hung.cwd and r.number > hung.number]
     assert later
     assert later[0].session_id == hung.session_id
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
     target.assert_nothing_left_running()
 
 
@@ -110,7 +110,7 @@ def test_slow_replies_and_long_tool_calls_are_not_stuck(queued_target: Target) -
     assert not [t for t in transcripts if "<tool_use_error>" in t]  # the build really ran
     report = target.report()
     assert [i for i in report["incidents"] if i["kind"] in {"stuck", "gave_up"}] == []
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
     # the watchdog did look: the turns were quiet long enough and were seen moving
     log = target.state("logs/orchestra.jsonl").read_text()
     assert "quiet but progressing" in log
@@ -171,7 +171,7 @@ def test_a_worker_killed_mid_task_is_restarted_and_the_run_completes(queued_targ
     assert [(i["instance"], i["action"]) for i in died] == [(name, "restart with --resume")]
     later = [r for r in target.fake.requests if r.cwd == seen.cwd and r.number > seen.number]
     assert later[0].session_id == seen.session_id  # the same conversation, resumed
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
     target.assert_nothing_left_running()
 
 
@@ -192,7 +192,7 @@ def test_a_worker_that_dies_again_is_restarted_after_a_back_off(queued_target: T
     assert [i["action"] for i in died] == ["restart with --resume", "restart with --resume in 5 s"]
     back = next(r for r in target.fake.requests if r.cwd == first.cwd and r.number > again.number)
     assert back.at - died[1]["at"] >= 5  # it waited out its back-off
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
 
 
 @attrs.define

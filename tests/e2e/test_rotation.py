@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra.testing.faults import Fault
-from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import Target, environment
+from .conftest import QUICK_TASKS, Target, environment
 
 SECOND = "sk-ant-e2e-" + "8" * 32
 
@@ -51,7 +50,7 @@ def test_a_401_retires_the_key_and_the_instance_moves_on(target: Target) -> None
         assert rotation["seconds_to_recovery"] is not None
     moved = {r["instance"] for r in report["rotations"]}
     assert len(moved) == len(report["rotations"])
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
 
 
 def test_a_529_backs_off_on_the_same_credential(target: Target) -> None:
@@ -81,7 +80,7 @@ def test_when_every_credential_is_limited_the_run_pauses_and_resumes(target: Tar
     paused = [i for i in report["incidents"] if i["kind"] == "credentials_exhausted"]
     assert paused
     assert paused[0]["action"].startswith("pause ")
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
     assert time.monotonic() - started > 4  # it waited for the reset, it did not spin
     limited = [r for r in target.fake.requests if r.status == 429]
     assert len(limited) <= 3  # one failed request per instance, no retry storm
@@ -139,7 +138,7 @@ def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(
     first_limit = next(r.number for r in on_oauth if r.status == 429)
     # after the limit, OAuth served nothing (each instance tried once, then moved)
     assert all(r.status == 429 for r in on_oauth if r.number >= first_limit)
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
     assert token not in result.stdout + result.stderr
 
 
@@ -167,7 +166,7 @@ def test_a_limit_claude_code_retries_silently_is_read_off_the_screen(target: Tar
         later = [r for r in target.fake.requests if r.cwd == cwd and r.number > on_first[-1].number]
         assert later
         assert {r.credential for r in later} == {"second"}
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
 
 
 def test_with_no_valid_credential_left_the_instances_stop_and_the_run_ends(

@@ -12,7 +12,7 @@ from claude_orchestra.tasklists import parse_task_list
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import KEY, WORKER_ACTIONS, Target, cli, is_action
+from .conftest import KEY, QUICK_TASKS, WORKER_ACTIONS, Target, cli, is_action
 
 
 def tree_text(folder: Path) -> str:
@@ -117,7 +117,7 @@ def test_a_rate_limited_key_moves_the_instance_to_the_next_key(queued_target: Ta
     later = [r for r in requests if r.number > limited.number and r.cwd == limited.cwd]
     assert later
     assert {r.credential for r in later} == {"second"}
-    assert report["totals"]["tasksDone"] == len(DEFAULT_TASKS)
+    assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
 
 
 def test_sigterm_stops_the_run_cleanly(queued_target: Target) -> None:
