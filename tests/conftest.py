@@ -35,13 +35,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def claude_binary() -> Path:
     """The pinned Claude Code CLI (skipped locally when missing, a failure under CI)."""
     return require_claude()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tmux_binary() -> str:
     """tmux (skipped locally when missing, a failure under CI)."""
     return require_tmux()

@@ -17,6 +17,7 @@ import pytest
 
 from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.testing.fake_api import ApiRequest, FakeAnthropicAPI
+from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS, create_origin, write_config_folder
 
 KEY = "sk-ant-e2e-" + "7" * 32
@@ -161,6 +162,81 @@ def open_target(
             extra=options,
         )
         yield Target(origin=origin, workspace=workspace, config=config, fake=fake)
+
+
+@attrs.frozen
+class WatchedRun:
+    """A finished run of the manager protocol (two workers, :data:`DEFAULT_TASKS`) and what
+    was seen of it while its workers worked."""
+
+    target: Target
+    returncode: int
+    stdout: str
+    stderr: str
+    live_status: Mapping[str, Any]
+    """``status --json`` while a worker was at work."""
+    live_text: str
+    """``status`` (the table) at the same moment."""
+    secrets_seen: Sequence[str]
+    """The places a live run could show its key that did (:func:`where_the_key_shows`)."""
+
+
+def where_the_key_shows(target: Target) -> list[str]:
+    """Places a live run could leak the API key: tmux's session environment (a window
+    without its own value inherits it) and global one, every process's command line, and
+    the launch files the relays delete once read."""
+    socket = json.loads(target.state("run.json").read_text())["tmuxSocket"]
+    places = {
+        "tmux session env": ["tmux", "-L", socket, "show-environment", "-t", "orchestra"],
+        "tmux global env": ["tmux", "-L", socket, "show-environment", "-g"],
+        "a command line": ["ps", "-eww", "-o", "args"],
+    }
+    seen = []
+    for place, command in places.items():
+        out = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+        if KEY in out or (place.startswith("tmux") and "ANTHROPIC_API_KEY=" in out):
+            seen.append(place)
+    leftovers = (target.workspace / ".orchestra" / "instances").glob("**/launch-env.json")
+    return seen + [f"left file {path}" for path in leftovers]
+
+
+def status_json(target: Target) -> dict[str, Any]:
+    """``claude-orchestra status --json`` of the target's workspace."""
+    result = cli("status", "--workspace", str(target.workspace), "--json")
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+@pytest.fixture(scope="session")
+def watched_run(
+    tmp_path_factory: pytest.TempPathFactory, claude_binary: Path, tmux_binary: str
+) -> Iterator[WatchedRun]:
+    """One plain run of the manager protocol, shared by the tests that only look at it
+    (its outcome, its status live and after, its ledger against ccusage): Claude Code's
+    work is what the suite spends its time on, and these tests need the same run."""
+    with open_target(tmp_path_factory.mktemp("watched")) as target:
+        target.fake.inject("*", Fault.slow(delay=0.3), times=8)  # live while status is asked
+        run = target.start()
+        try:
+            target.fake.wait_for_request(lambda r: is_action(r, *WORKER_ACTIONS), timeout=60)
+            secrets_seen = where_the_key_shows(target)
+            live_status = status_json(target)
+            live_text = cli("status", "--workspace", str(target.workspace)).stdout
+            stdout, stderr = run.communicate(timeout=240)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.communicate(timeout=30)
+        yield WatchedRun(
+            target=target,
+            returncode=run.returncode,
+            stdout=stdout,
+            stderr=stderr,
+            live_status=live_status,
+            live_text=live_text,
+            secrets_seen=secrets_seen,
+        )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from claude_orchestra.transcripts import Usage
 
-from .conftest import HOME, Target
+from .conftest import HOME, Target, WatchedRun
 
 CCUSAGE = Path(__file__).resolve().parents[2] / "tools/ccusage/node_modules/.bin/ccusage"
 """ccusage 20.0.24, pinned in ``tools/package.json`` and installed by ``make setup``."""
@@ -63,9 +63,9 @@ def as_json(usage: Usage) -> dict[str, int]:
 
 
 @pytest.mark.usefixtures("ccusage_binary")  # skipped locally when missing, a failure under CI
-def test_the_ledger_equals_ccusage_and_the_fake_api(target: Target) -> None:
-    result = target.run()
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_the_ledger_equals_ccusage_and_the_fake_api(watched_run: WatchedRun) -> None:
+    target = watched_run.target
+    assert watched_run.returncode == 0, watched_run.stderr[-3000:]
     report = target.report()
     names = [i["name"] for i in report["instances"]]
     assert sorted(names) == ["manager", "worker-1", "worker-2"]

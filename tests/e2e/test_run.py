@@ -12,7 +12,7 @@ from claude_orchestra.tasklists import parse_task_list
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
-from .conftest import KEY, QUICK_TASKS, WORKER_ACTIONS, Target, cli, is_action
+from .conftest import KEY, QUICK_TASKS, WORKER_ACTIONS, Target, WatchedRun, cli, is_action
 
 
 def tree_text(folder: Path) -> str:
@@ -24,11 +24,13 @@ def tree_text(folder: Path) -> str:
     return "\n".join(chunks)
 
 
-def test_two_workers_finish_the_direction_and_leave_nothing_running(target: Target) -> None:
-    result = target.run()
+def test_two_workers_finish_the_direction_and_leave_nothing_running(
+    watched_run: WatchedRun,
+) -> None:
+    target = watched_run.target
     served = target.fake.served_usage()
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Run complete" in result.stdout
+    assert watched_run.returncode == 0, watched_run.stderr[-3000:]
+    assert "Run complete" in watched_run.stdout
 
     # origin's run branch holds both workers' work and every list ticked
     files = target.git("ls-tree", "-r", "--name-only", "main").split()
@@ -70,7 +72,7 @@ def test_two_workers_finish_the_direction_and_leave_nothing_running(target: Targ
         pass
 
     # the key never reaches logs, report, journal, worktrees or origin's history
-    assert KEY not in result.stdout + result.stderr
+    assert KEY not in watched_run.stdout + watched_run.stderr
     assert KEY not in tree_text(target.state("logs"))
     assert KEY not in target.state("report.json").read_text()
     assert KEY not in target.state("journal.jsonl").read_text()
