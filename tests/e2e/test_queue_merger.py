@@ -7,7 +7,7 @@ from pathlib import Path
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 from claude_orchestra.testing.scripted import BROKEN
 
-from .conftest import Target, is_action, open_target
+from .conftest import Target, is_action, open_queued_target
 from .test_rotation import set_options
 
 SYNTAX_CHECK = (
@@ -34,9 +34,13 @@ def test_the_queue_merges_tested_work_and_the_manager_only_plans(target: Target)
     target.assert_nothing_left_running()
 
 
-def test_a_merge_that_fails_the_test_command_never_lands(target: Target) -> None:
-    set_options(target, merger="queue", mergeTestCommand="! test -f shout.py")
-    result = target.run()
+def test_a_merge_that_fails_the_test_command_never_lands(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    # the merge queue's gate, not the manager's protocol: no manager
+    tasks = (DEFAULT_TASKS[0], DEFAULT_TASKS[3])  # greet.py, shout.py
+    with open_queued_target(tmp_path, tasks=tasks, mergeTestCommand="! test -f shout.py") as target:
+        result = target.run()
     assert result.returncode == 5, result.stderr[-3000:]  # the refused work stays open
     report = target.report()
     refused = [i for i in report["incidents"] if i["kind"] == "merge_refused"]
@@ -62,9 +66,8 @@ def test_a_refused_merge_goes_back_is_fixed_by_its_worker_and_lands(
         "Create `greet.py` with a function that greets a person by name",
         f"Create `shout.py` with a function that upper-cases a greeting ({BROKEN} for now)",
     ]
-    with open_target(tmp_path, tasks=tasks) as target:
-        gate = f"! grep -rq {BROKEN} --include='*.py' ."
-        set_options(target, merger="queue", mergeTestCommand=gate)
+    gate = f"! grep -rq {BROKEN} --include='*.py' ."
+    with open_queued_target(tmp_path, tasks=tasks, mergeTestCommand=gate) as target:
         result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]
     report = target.report()
@@ -86,8 +89,7 @@ def test_a_conflict_goes_back_and_the_worker_keeps_both_sides(
         "Create `shared.py` with a function that greets in English",
         "Create `shared.py` with a function that greets in French",
     ]
-    with open_target(tmp_path, tasks=tasks) as target:
-        set_options(target, merger="queue", mergeTestCommand=SYNTAX_CHECK)
+    with open_queued_target(tmp_path, tasks=tasks, mergeTestCommand=SYNTAX_CHECK) as target:
         result = target.run()
     assert result.returncode == 0, result.stderr[-3000:]
     report = target.report()
