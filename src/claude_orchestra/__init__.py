@@ -62,7 +62,11 @@ from claude_orchestra.notifications import (
     for_summary,
 )
 from claude_orchestra.orchestrator import Orchestrator
-from claude_orchestra.progress import (
+from claude_orchestra.remote.hosts import RemoteHost
+from claude_orchestra.rules import Outcome
+from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
+from claude_orchestra.summary import RunSummary
+from claude_orchestra.values import (
     Assignment,
     AssignmentKind,
     Incident,
@@ -75,10 +79,6 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.remote.hosts import RemoteHost
-from claude_orchestra.rules import Outcome
-from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
-from claude_orchestra.summary import RunSummary
 from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
 
 if TYPE_CHECKING:

@@ -20,10 +20,11 @@ from claude_orchestra.errors import TmuxError
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import Journal
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.progress import Assignment, Incident, IncidentKind, RunProgress, RunView
+from claude_orchestra.progress import RunProgress
 from claude_orchestra.rules import RunRules
 from claude_orchestra.taskfile import TASK_FILE
 from claude_orchestra.timers import DeliveryDeadline, Timers
+from claude_orchestra.values import Assignment, Incident, IncidentKind, RunView
 
 logger = logging.getLogger(__name__)
 

@@ -38,13 +38,13 @@ from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
 from claude_orchestra.origin_watch import OriginRead
-from claude_orchestra.progress import IncidentKind
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import Outcome
 from claude_orchestra.runtime import RuntimeNotice
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
+from claude_orchestra.values import IncidentKind
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,9 @@ from claude_orchestra.auth import CredentialFailure, PoolView
 from claude_orchestra.budget import BudgetCrossing
 from claude_orchestra.events import Event
 from claude_orchestra.instance import InstanceView, StateChange
-from claude_orchestra.progress import (
+from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.summary import RunSummary
+from claude_orchestra.values import (
     Assignment,
     Incident,
     MergePlan,
@@ -28,8 +30,6 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.runtime import Runtime, RuntimeContext
-from claude_orchestra.summary import RunSummary
 
 PROJECT = "claude_orchestra"
 
@@ -61,18 +61,18 @@ def orchestra_merge(run: RunView, finished: WorkerFinished) -> MergePlan | None:
     """Decide how a worker's finished work reaches the run branch.
 
     Called when a worker stopped and its branch on origin holds commits the run branch
-    lacks. Answer a :class:`~claude_orchestra.progress.MergePlan`, or ``None`` to let the
+    lacks. Answer a :class:`~claude_orchestra.values.MergePlan`, or ``None`` to let the
     next plugin decide.
 
     Built-in: ``manager`` (config ``"merger": "manager"``) answers
-    :class:`~claude_orchestra.progress.MergeByManager`: the branch waits in
+    :class:`~claude_orchestra.values.MergeByManager`: the branch waits in
     ``run.awaiting_merge`` until the scheduler asks the manager to merge it. ``queue``
-    (``"merger": "queue"``) answers :class:`~claude_orchestra.progress.MergeByQueue`: the
+    (``"merger": "queue"``) answers :class:`~claude_orchestra.values.MergeByQueue`: the
     orchestrator merges it in its own worktree, runs ``mergeTestCommand``, and pushes only
     what passed; a conflict or a failure goes back to the worker.
 
     A plugin that sends the work elsewhere (a pull request) answers
-    :class:`~claude_orchestra.progress.MergeDelivered`: the branch is not merged, the run
+    :class:`~claude_orchestra.values.MergeDelivered`: the branch is not merged, the run
     does not wait for it on the run branch, and its tasks count as done. The hook must not
     block: make network calls from a thread. See ``examples/pull_request_merger.py``.
     """

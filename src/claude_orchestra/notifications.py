@@ -22,9 +22,9 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra.budget import BudgetCrossing
-from claude_orchestra.progress import Incident, IncidentKind
 from claude_orchestra.rules import Outcome
 from claude_orchestra.summary import RunSummary
+from claude_orchestra.values import Incident, IncidentKind
 
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 

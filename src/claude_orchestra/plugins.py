@@ -23,7 +23,9 @@ from claude_orchestra.defaults import manager, queue, rotation, runtimes
 from claude_orchestra.errors import ConfigError, OrchestraError, PluginError
 from claude_orchestra.events import Event
 from claude_orchestra.instance import InstanceView, StateChange
-from claude_orchestra.progress import (
+from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.summary import RunSummary
+from claude_orchestra.values import (
     Assignment,
     Incident,
     MergePlan,
@@ -31,8 +33,6 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.runtime import Runtime, RuntimeContext
-from claude_orchestra.summary import RunSummary
 
 logger = logging.getLogger(__name__)
 

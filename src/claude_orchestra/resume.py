@@ -27,13 +27,7 @@ from claude_orchestra.auth import CredentialFailure
 from claude_orchestra.errors import UsageError
 from claude_orchestra.events import FailureKind
 from claude_orchestra.journal import read_journal
-from claude_orchestra.progress import (
-    Delivery,
-    Incident,
-    IncidentKind,
-    MergeRecord,
-    TaskFinished,
-)
+from claude_orchestra.values import Delivery, Incident, IncidentKind, MergeRecord, TaskFinished
 from claude_orchestra.workspace import Workspace
 
 

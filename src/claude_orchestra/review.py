@@ -50,7 +50,7 @@ from claude_orchestra.loop.recovery import Now
 from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
-from claude_orchestra.progress import Assignment, TaskFinished
+from claude_orchestra.values import Assignment, TaskFinished
 from claude_orchestra.worktree import GitRepo, Worktree
 
 __all__ = ["STALL_CHECK", "WorkReview"]

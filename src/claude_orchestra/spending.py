@@ -23,8 +23,8 @@ from claude_orchestra.costs import Attribution, CostLedger, Spend
 from claude_orchestra.instance import Instance
 from claude_orchestra.loop import budgets
 from claude_orchestra.loop.budgets import BudgetState
-from claude_orchestra.progress import AssignmentKind
 from claude_orchestra.recovery import Recovery
+from claude_orchestra.values import AssignmentKind
 
 logger = logging.getLogger(__name__)
 

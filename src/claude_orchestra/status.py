@@ -27,8 +27,9 @@ from claude_orchestra.events import Event
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
 from claude_orchestra.latency import LoopLatency
-from claude_orchestra.progress import Incident, MergeRecord, RunProgress
+from claude_orchestra.progress import RunProgress
 from claude_orchestra.spending import Spending
+from claude_orchestra.values import Incident, MergeRecord
 
 STATUS_FILE = "status.json"
 SCHEMA_VERSION = 1

@@ -24,7 +24,7 @@ from claude_orchestra.failover import Failover
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.progress import Assignment, AssignmentKind, RunProgress, RunView
+from claude_orchestra.progress import RunProgress
 from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.resume import read_previous_run
@@ -33,6 +33,7 @@ from claude_orchestra.spending import Spending
 from claude_orchestra.taskfile import parse_task_file
 from claude_orchestra.tasklists import TaskList, parse_task_list
 from claude_orchestra.transcripts import Price
+from claude_orchestra.values import Assignment, AssignmentKind, RunView
 from claude_orchestra.workspace import Workspace
 
 from .test_manager_protocol import view

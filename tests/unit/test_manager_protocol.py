@@ -12,16 +12,16 @@ from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import InstanceView, Role
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.progress import (
+from claude_orchestra.progress import RunProgress
+from claude_orchestra.prompt_tag import parse_prompt_tag
+from claude_orchestra.tasklists import parse_task_list, render_task_list
+from claude_orchestra.values import (
     Assignment,
     AssignmentKind,
     MergeByManager,
-    RunProgress,
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.prompt_tag import parse_prompt_tag
-from claude_orchestra.tasklists import parse_task_list, render_task_list
 
 
 def view(name: str, state: InstanceState = InstanceState.IDLE) -> InstanceView:

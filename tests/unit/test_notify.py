@@ -18,8 +18,8 @@ from claude_orchestra.defaults import notify
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.notifications import NotifyConfig
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.progress import Incident, IncidentKind
 from claude_orchestra.summary import RunSummary
+from claude_orchestra.values import Incident, IncidentKind
 
 SECRET_EVIDENCE = "API Error: 429 for sk-ant-api03-SECRET after the prompt 'You are worker 1'"
 

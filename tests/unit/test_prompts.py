@@ -25,9 +25,10 @@ from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.instance import InstanceView, Role
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.worker_prompts import commit_prompt, fix_prompt, follow_up_prompt
-from claude_orchestra.progress import RunProgress, RunView
+from claude_orchestra.progress import RunProgress
 from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.taskfile import QueueTask
+from claude_orchestra.values import RunView
 
 RUN_BRANCH = "orchestra-run"
 TASK = "Add `greet(name)` to greet.py, with a test"

@@ -6,9 +6,10 @@ import pytest
 
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.progress import AssignmentKind, MergeRecord, RunProgress, RunView
+from claude_orchestra.progress import RunProgress
 from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.taskfile import parse_task_file
+from claude_orchestra.values import AssignmentKind, MergeRecord, RunView
 
 from .test_manager_protocol import view
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from claude_orchestra.progress import TaskFinished
 from claude_orchestra.resume import read_previous_run
+from claude_orchestra.values import TaskFinished
 from claude_orchestra.workspace import Workspace
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import copy
 
-from claude_orchestra.progress import Incident, IncidentKind, MergeRecord, RunProgress
+from claude_orchestra.progress import RunProgress
 from claude_orchestra.runmodel import RunModel, TimelineEntry
 from claude_orchestra.status import HISTORY_LIMIT, CostHistory, timeline
+from claude_orchestra.values import Incident, IncidentKind, MergeRecord
 from tests.unit.test_runmodel import DOCUMENT, NOW
 
 

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import InstanceView, Role
-from claude_orchestra.progress import (
+from claude_orchestra.prompt_tag import render_prompt_tag
+from claude_orchestra.tasklists import TaskItem, task_list_filename
+from claude_orchestra.values import (
     Assignment,
     AssignmentKind,
     MergeByManager,
@@ -31,8 +33,6 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.prompt_tag import render_prompt_tag
-from claude_orchestra.tasklists import TaskItem, task_list_filename
 from claude_orchestra.workers import worker_branch, worker_number
 
 NAME = "manager"

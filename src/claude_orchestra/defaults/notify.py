@@ -39,8 +39,8 @@ from claude_orchestra.notifications import (
     for_incident,
     for_summary,
 )
-from claude_orchestra.progress import Incident
 from claude_orchestra.summary import RunSummary
+from claude_orchestra.values import Incident
 
 logger = logging.getLogger(__name__)
 

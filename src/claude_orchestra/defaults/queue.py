@@ -25,7 +25,9 @@ from collections.abc import Sequence
 from claude_orchestra.defaults.manager import MAX_PLAN_REQUESTS, merge_assignment
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import Role
-from claude_orchestra.progress import (
+from claude_orchestra.prompt_tag import render_prompt_tag
+from claude_orchestra.taskfile import QueueTask
+from claude_orchestra.values import (
     Assignment,
     AssignmentKind,
     MergeByQueue,
@@ -33,8 +35,6 @@ from claude_orchestra.progress import (
     RunView,
     WorkerFinished,
 )
-from claude_orchestra.prompt_tag import render_prompt_tag
-from claude_orchestra.taskfile import QueueTask
 from claude_orchestra.workers import worker_branch
 
 NAME = "queue"

@@ -22,7 +22,10 @@ from claude_orchestra.auth import CredentialFailure
 from claude_orchestra.credentials import Credential
 from claude_orchestra.events import TurnFailed
 from claude_orchestra.moves import Decision
-from claude_orchestra.progress import (
+from claude_orchestra.taskfile import TaskFile
+from claude_orchestra.tasklists import TaskList
+from claude_orchestra.timers import ProgressProbe, Timer
+from claude_orchestra.values import (
     Assignment,
     Delivery,
     IncidentKind,
@@ -30,9 +33,6 @@ from claude_orchestra.progress import (
     MergeRecord,
     WorkerFinished,
 )
-from claude_orchestra.taskfile import TaskFile
-from claude_orchestra.tasklists import TaskList
-from claude_orchestra.timers import ProgressProbe, Timer
 
 # -- actions ------------------------------------------------------------------------------
 

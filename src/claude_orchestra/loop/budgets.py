@@ -30,7 +30,7 @@ from claude_orchestra.loop.actions import (
     RecordIncident,
     StopInstance,
 )
-from claude_orchestra.progress import IncidentKind
+from claude_orchestra.values import IncidentKind
 
 
 def _frozen(moving: Mapping[str, BudgetCrossing]) -> Mapping[str, BudgetCrossing]:

@@ -21,8 +21,8 @@ import attrs
 
 from claude_orchestra.loop.text import clip
 from claude_orchestra.loop.worker_prompts import commit_prompt, follow_up_prompt
-from claude_orchestra.progress import Assignment, AssignmentKind
 from claude_orchestra.tasklists import TaskList
+from claude_orchestra.values import Assignment, AssignmentKind
 
 
 @final

@@ -59,7 +59,6 @@ from claude_orchestra.loop.actions import (
 )
 from claude_orchestra.loop.text import clip, screen_evidence
 from claude_orchestra.moves import Decision, MoveTo, NoCredential, PauseUntil, StayOn
-from claude_orchestra.progress import IncidentKind
 from claude_orchestra.rules import RunRules
 from claude_orchestra.screen import ScreenReading, ScreenState, read_screen
 from claude_orchestra.timers import (
@@ -73,6 +72,7 @@ from claude_orchestra.timers import (
     StartDeadline,
     Timer,
 )
+from claude_orchestra.values import IncidentKind
 
 
 @final

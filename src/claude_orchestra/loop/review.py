@@ -71,7 +71,9 @@ from claude_orchestra.loop.recovery import Now
 from claude_orchestra.loop.text import clip
 from claude_orchestra.loop.worker_prompts import fix_prompt
 from claude_orchestra.origin_watch import OriginRead, PushResult
-from claude_orchestra.progress import (
+from claude_orchestra.taskfile import parse_task_file
+from claude_orchestra.tasklists import TaskList
+from claude_orchestra.values import (
     Assignment,
     AssignmentKind,
     Delivery,
@@ -84,8 +86,6 @@ from claude_orchestra.progress import (
     TaskFinished,
     WorkerFinished,
 )
-from claude_orchestra.taskfile import parse_task_file
-from claude_orchestra.tasklists import TaskList
 
 STALL_CHECK = "(stall check)"
 """The name a read of origin asked for by no instance goes by."""

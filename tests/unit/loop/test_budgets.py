@@ -18,7 +18,7 @@ from claude_orchestra.loop.actions import (
     StopInstance,
 )
 from claude_orchestra.loop.budgets import BudgetState
-from claude_orchestra.progress import IncidentKind
+from claude_orchestra.values import IncidentKind
 
 from ..test_manager_protocol import view
 

@@ -18,9 +18,9 @@ from claude_orchestra.loop.judging import (
     WorkerTurn,
     judge_worker_turn,
 )
-from claude_orchestra.progress import Assignment, AssignmentKind
 from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.tasklists import parse_task_list
+from claude_orchestra.values import Assignment, AssignmentKind
 
 TASK = "Write `a.py`"
 WORK = Assignment(

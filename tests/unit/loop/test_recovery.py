@@ -52,7 +52,6 @@ from claude_orchestra.loop.actions import (
 from claude_orchestra.loop.recovery import Now, RecoveryRecord, Replacement
 from claude_orchestra.moves import MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.progress import Assignment, AssignmentKind, IncidentKind
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.rules import RunRules
 from claude_orchestra.timers import (
@@ -65,6 +64,7 @@ from claude_orchestra.timers import (
     RetryDue,
     StartDeadline,
 )
+from claude_orchestra.values import Assignment, AssignmentKind, IncidentKind
 
 from ..test_instance_hostile import SID, RecordingRuntime, make
 from ..test_manager_protocol import view

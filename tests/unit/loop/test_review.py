@@ -46,7 +46,11 @@ from claude_orchestra.loop.recovery import Now
 from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult
 from claude_orchestra.plugins import PluginHost
-from claude_orchestra.progress import (
+from claude_orchestra.prompt_tag import parse_prompt_tag
+from claude_orchestra.review import WorkReview
+from claude_orchestra.rules import RunRules
+from claude_orchestra.tasklists import parse_task_list
+from claude_orchestra.values import (
     Assignment,
     AssignmentKind,
     Delivery,
@@ -59,10 +63,6 @@ from claude_orchestra.progress import (
     TaskFinished,
     WorkerFinished,
 )
-from claude_orchestra.prompt_tag import parse_prompt_tag
-from claude_orchestra.review import WorkReview
-from claude_orchestra.rules import RunRules
-from claude_orchestra.tasklists import parse_task_list
 from claude_orchestra.worktree import GitRepo, Worktree
 
 from ..test_instance_hostile import make
