@@ -11,7 +11,7 @@ one :class:`~claude_orchestra.loop.review.ReviewRecord`, asks the decisions with
 and the run's record, and carries out their actions: git (pushes and reads through the
 watch, the merge queue), the plugins (the merger's plan, ``merged``), the journal and the
 run's record (:class:`~claude_orchestra.progress.RunProgress`). The merger's plan comes
-back as :class:`~claude_orchestra.loop.actions.MergePlanned` and is decided on in turn.
+back as :class:`~claude_orchestra.loop.review_actions.MergePlanned` and is decided on in turn.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from claude_orchestra.errors import GitError
 from claude_orchestra.events import MergeFinished
 from claude_orchestra.instance import Instance, Role
 from claude_orchestra.loop import review as decide
-from claude_orchestra.loop.actions import (
+from claude_orchestra.loop.actions import RecordIncident
+from claude_orchestra.loop.recovery import Now
+from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
+from claude_orchestra.loop.review_actions import (
     AwaitMerge,
     ClearHandedBack,
     DropMerge,
@@ -39,15 +42,12 @@ from claude_orchestra.loop.actions import (
     KeepPreserved,
     MergePlanned,
     RecordDelivery,
-    RecordIncident,
     RecordMerge,
     RequestRead,
     ReviewAction,
     SendAssignment,
     TakeFacts,
 )
-from claude_orchestra.loop.recovery import Now
-from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
 from claude_orchestra.values import Assignment, TaskFinished

@@ -3,7 +3,7 @@
 Each function takes review's :class:`ReviewRecord` (what origin last showed unmerged, what
 the merge queue refused, what was delivered elsewhere, who merges each branch, the
 follow-ups sent) and plain values from the run's record and returns :class:`Reviewed`:
-the new record and the actions to take (:data:`~claude_orchestra.loop.actions.ReviewAction`).
+the new record and the actions to take (:data:`~claude_orchestra.loop.review_actions.ReviewAction`).
 :class:`~claude_orchestra.review.WorkReview` carries them out. What the decisions cover:
 
 - a round of git work (:func:`origin_read`): a rejected push is an incident naming the
@@ -37,25 +37,7 @@ import attrs
 from claude_orchestra.errors import PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.evidence import OriginFacts
-from claude_orchestra.loop.actions import (
-    AwaitMerge,
-    ClearHandedBack,
-    DropMerge,
-    EnqueueMerge,
-    FinishTask,
-    GiveUpTask,
-    HandBackTask,
-    HandOver,
-    HoldTask,
-    KeepPreserved,
-    RecordDelivery,
-    RecordIncident,
-    RecordMerge,
-    RequestRead,
-    ReviewAction,
-    SendAssignment,
-    TakeFacts,
-)
+from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.judging import (
     AskAgain,
     DoneBefore,
@@ -68,6 +50,24 @@ from claude_orchestra.loop.judging import (
     judge_worker_turn,
 )
 from claude_orchestra.loop.recovery import Now
+from claude_orchestra.loop.review_actions import (
+    AwaitMerge,
+    ClearHandedBack,
+    DropMerge,
+    EnqueueMerge,
+    FinishTask,
+    GiveUpTask,
+    HandBackTask,
+    HandOver,
+    HoldTask,
+    KeepPreserved,
+    RecordDelivery,
+    RecordMerge,
+    RequestRead,
+    ReviewAction,
+    SendAssignment,
+    TakeFacts,
+)
 from claude_orchestra.loop.text import clip
 from claude_orchestra.loop.worker_prompts import fix_prompt
 from claude_orchestra.origin_watch import OriginRead, PushResult

@@ -22,7 +22,11 @@ from claude_orchestra.evidence import OriginFacts, OriginReader
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.journal import Journal
 from claude_orchestra.loop import review as decide
-from claude_orchestra.loop.actions import (
+from claude_orchestra.loop.actions import RecordIncident
+from claude_orchestra.loop.judging import NotJudged, WorkerTurn
+from claude_orchestra.loop.recovery import Now
+from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
+from claude_orchestra.loop.review_actions import (
     AwaitMerge,
     ClearHandedBack,
     DropMerge,
@@ -34,16 +38,12 @@ from claude_orchestra.loop.actions import (
     HoldTask,
     KeepPreserved,
     RecordDelivery,
-    RecordIncident,
     RecordMerge,
     RequestRead,
     ReviewAction,
     SendAssignment,
     TakeFacts,
 )
-from claude_orchestra.loop.judging import NotJudged, WorkerTurn
-from claude_orchestra.loop.recovery import Now
-from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.prompt_tag import parse_prompt_tag
