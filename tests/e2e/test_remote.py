@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import attrs
 
 from claude_orchestra.attach import RunTmux
 from claude_orchestra.testing.faults import Fault, FaultKind
@@ -145,3 +146,31 @@ def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
     assert target.report()["totals"]["tasksDone"] == 2
     assert "worker-" in origin_log(tmp_path)
     assert_nothing_left_on(ssh_host)
+
+
+def test_behind_the_broker_remote_workers_are_counted_and_hold_no_key(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
+) -> None:
+    """With ``"broker": true`` the workers on the host reach the broker through the same
+    reverse forwards: every request they make is metered as it streams (their transcripts
+    stay on the host, out of the transcript ledger's reach), and the key never leaves here."""
+    with remote_target(tmp_path, ssh_host) as target:
+        set_options(target, broker=True, maxRetries=0)
+        result = target.run()
+        cleaned = cli("cleanup", "--workspace", str(target.workspace))
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert cleaned.returncode == 0, cleaned.stderr
+    report = target.report()
+    assert report["totals"]["tasksDone"] == 2
+    broker = report["broker"]
+    # every token the fake API served went through the broker, attributed to a worker there
+    assert broker["total"]["tokens"] == attrs.asdict(target.fake.served_usage())
+    assert set(broker["byInstance"]) == {"worker-1", "worker-2"}
+    assert all(totals["requests"] > 0 for totals in broker["byInstance"].values())
+    # the requests came from the host's worktrees, through the forwards
+    workdir = str(ssh_host.access.workdir)
+    assert {r.cwd.startswith(workdir) for r in target.fake.requests if r.cwd} == {True}
+    assert "worker-" in origin_log(tmp_path)
+    assert_nothing_left_on(ssh_host)  # the key is in no file of the host's home
+    for secret in (TOKEN, KEY):
+        assert secret not in result.stderr
