@@ -352,6 +352,12 @@ def parse_orchestrator(data: Any, *, path: Path | str = ORCHESTRATOR_JSON) -> Or
         problems += hosts_problems(
             config.runtime, config.remote_hosts, config.worker_count, config.repository_url
         )
+        if config.runtime == "remote" and config.budget.is_set and not config.broker:
+            # the workers' transcripts stay on their hosts: only the broker sees their spend
+            problems.append(
+                'budget: with "runtime": "remote" the workers\' spend is counted only by '
+                'the credential broker: set "broker": true'
+            )
     if problems or config is None:
         raise ConfigError(path, problems or ["(top level): must be a JSON object"])
     return config

@@ -83,12 +83,31 @@ def test_workers_are_placed_in_order_and_the_manager_stays_here() -> None:
             },
             'repositoryUrl: with "runtime": "remote" it must be a URL the hosts can reach',
         ),
+        (
+            {
+                "runtime": "remote",
+                "remoteHosts": [{"name": "a", "address": "h", "workers": 2}],
+                "budget": {"usd": 5},
+            },
+            'budget: with "runtime": "remote" the workers\' spend is counted only by the '
+            "credential broker",
+        ),
     ],
 )
 def test_bad_hosts_are_one_line_each(settings: dict[str, object], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_orchestrator({"repositoryUrl": "https://example.com/r.git"} | settings)
     assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+
+
+def test_a_budget_with_remote_workers_is_kept_behind_the_broker() -> None:
+    hosts = [{"name": "a", "address": "h", "workers": 2}]
+    settings = {"repositoryUrl": "https://example.com/r.git", "runtime": "remote"}
+    config = parse_orchestrator(
+        settings | {"remoteHosts": hosts, "budget": {"usd": 5}, "broker": True}
+    )
+    assert config.broker
+    assert config.budget.usd == 5
 
 
 def test_loopback_urls_go_through_their_forwards() -> None:
