@@ -21,6 +21,7 @@ import anyio
 import attrs
 from anyio.abc import ObjectReceiveStream, TaskGroup
 
+from claude_orchestra.broker.meter import Metered
 from claude_orchestra.context import RunContext
 from claude_orchestra.events import (
     Event,
@@ -126,7 +127,7 @@ class Coordinator:
         return instance
 
     async def _apply(self, event: Event) -> None:
-        if isinstance(event, OriginRead | RuntimeNotice):
+        if isinstance(event, OriginRead | RuntimeNotice | Metered):
             await self._report(event)
             return
         self._stall_checked = False
@@ -164,11 +165,14 @@ class Coordinator:
             case _:
                 pass
 
-    async def _report(self, event: OriginRead | RuntimeNotice) -> None:
+    async def _report(self, event: OriginRead | RuntimeNotice | Metered) -> None:
         """Events that change no instance's state: origin's facts, a runtime's notice
-        (recorded as an incident; the instance was left running)."""
+        (recorded as an incident; the instance was left running), a response the broker
+        served (charged now; not a sign of the instance's life)."""
         if isinstance(event, OriginRead):
             await self.review.origin_read(event)
+        elif isinstance(event, Metered):
+            self.spending.metered(event)
         elif (instance := self.ctx.instances.get(event.instance)) is not None:
             self.ctx.incident(IncidentKind.RUNTIME_TROUBLE, instance, event.evidence, event.action)
 

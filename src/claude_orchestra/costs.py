@@ -94,14 +94,30 @@ class CostLedger:
     prices: Mapping[str, Price] = DEFAULT_PRICES
     _readers: dict[Path, UsageLedger] = attrs.field(init=False, factory=dict)
     _spent: dict[Attribution, Spend] = attrs.field(init=False, factory=dict)
+    _counted: set[str] = attrs.field(init=False, factory=set)
+    """Every response id counted, from a transcript or the broker: each is charged once."""
 
     def read(self, projects_dir: Path, attribution: Attribution) -> Spend:
         """Read what an instance's transcripts gained since the last read; charge it.
 
         Returns the newly counted spend (``Spend()`` when nothing was new).
         """
-        reader = self._readers.setdefault(projects_dir, UsageLedger())
-        new = price_usage(reader.read_tree(projects_dir), self.prices)
+        reader = self._readers.setdefault(projects_dir, UsageLedger(counted=self._counted))
+        return self._charge(reader.read_tree(projects_dir), attribution)
+
+    def served(self, message_id: str, model: str, usage: Usage, attribution: Attribution) -> Spend:
+        """Charge a response the broker served, the moment it ended (once: a transcript
+        holding the same response later adds nothing).
+
+        Returns the newly counted spend (``Spend()`` when it was counted before).
+        """
+        if message_id in self._counted:
+            return Spend()
+        self._counted.add(message_id)
+        return self._charge({model: usage}, attribution)
+
+    def _charge(self, by_model: Mapping[str, Usage], attribution: Attribution) -> Spend:
+        new = price_usage(by_model, self.prices)
         if new.usage.total or new.unpriced:
             self._spent[attribution] = self._spent.get(attribution, Spend()) + new
         return new

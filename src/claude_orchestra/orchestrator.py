@@ -19,6 +19,7 @@ from typing import final
 
 import anyio
 from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
 from starlette.types import ASGIApp
 
 from claude_orchestra import hookserver
@@ -32,6 +33,7 @@ from claude_orchestra.auth import (
     order_pool,
 )
 from claude_orchestra.broker import Broker
+from claude_orchestra.broker.meter import BrokerMeter, Metered, Served
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.upstream import unbrokerable
 from claude_orchestra.budget import BudgetWatch
@@ -219,7 +221,7 @@ class Orchestrator:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
                 endpoint = HookEndpoint(base_url=f"http://127.0.0.1:{port}")
-                await self._start_broker(tg, journal)
+                await self._start_broker(tg, journal, send)
                 self._write_run_files(endpoint, port, socket_name, started, repo)
                 logger.info("see the instances: %s", attach_hint(workspace.root))
                 instances = self._instances(names, claude, endpoint, runtime)
@@ -306,12 +308,23 @@ class Orchestrator:
             }
         )
 
-    async def _start_broker(self, tg: TaskGroup, journal: Journal) -> None:
+    async def _start_broker(
+        self, tg: TaskGroup, journal: Journal, events: MemoryObjectSendStream[Event]
+    ) -> None:
         """With ``"broker": true``, the run's credential broker, listening before any
         instance starts: the rotator's pool, the plugins' choice of the next credential,
-        every failure and move journaled."""
+        every failure and move journaled, every response served handed to the loop as a
+        :class:`~claude_orchestra.broker.meter.Metered` event (the cost ledger charges it
+        then)."""
         if not self.config.orchestrator.broker:
             return
+
+        def metered(served: Served) -> None:
+            event = Metered(instance=served.instance, at=self._clock.now(), served=served)
+            try:
+                events.send_nowait(event)
+            except anyio.WouldBlock:  # the loop is far behind: the transcript counts it
+                logger.warning("%s: a served response not metered (the loop is busy)", event)
 
         def select(name: str, pool: PoolView, failure: CredentialFailure) -> str | None:
             return self.plugins.select_credential(self._members[name].snapshot(), pool, failure)
@@ -325,6 +338,7 @@ class Orchestrator:
                 on_move=journal.record,
             ),
             clock=self._clock,
+            meter=BrokerMeter(on_served=metered),
             near_limit=self.config.orchestrator.broker_near_limit,
             budget=self.config.orchestrator.budget,
             prices={**DEFAULT_PRICES, **self.config.orchestrator.prices},

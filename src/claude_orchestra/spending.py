@@ -17,6 +17,7 @@ from typing import final
 import attrs
 
 from claude_orchestra.auth import AuthRotator
+from claude_orchestra.broker.meter import Metered
 from claude_orchestra.budget import BudgetCrossing, BudgetWatch
 from claude_orchestra.context import RunContext
 from claude_orchestra.costs import Attribution, CostLedger, Spend
@@ -56,6 +57,20 @@ class Spending:
     def charge(self, instance: Instance) -> Spend:
         """Read what ``instance``'s transcripts gained; charge it to what it is doing now."""
         return self.ledger.read(instance.home.projects_dir, self.attribution(instance))
+
+    def metered(self, event: Metered) -> Spend:
+        """Charge a response the broker served to what its instance is doing now, on the
+        credential that answered it (a remote worker's transcripts are never read here:
+        this is how its spend is counted)."""
+        served = event.served
+        instance = self.ctx.instances.get(event.instance)
+        usage, message_id, model = served.usage, served.message_id, served.model
+        if instance is None or usage is None or message_id is None or model is None:
+            return Spend()
+        attribution = self.attribution(instance)
+        if served.credential is not None:
+            attribution = attrs.evolve(attribution, credential=served.credential)
+        return self.ledger.served(message_id, model, usage, attribution)
 
     def attribution(self, instance: Instance) -> Attribution:
         """The instance, its role, its credential and its assignment now."""

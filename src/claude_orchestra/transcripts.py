@@ -183,6 +183,10 @@ DEFAULT_PRICES: Mapping[str, Price] = {
 class UsageLedger:
     """Usage per model from a set of transcript files, read as they grow."""
 
+    counted: set[str] | None = None
+    """Response keys counted elsewhere in the run (the broker's meter, another ledger),
+    shared: a response found here that is in it is counted as seen, its usage not again;
+    one counted here is added to it. ``None``: this ledger counts on its own."""
     _offsets: dict[Path, int] = attrs.field(init=False, factory=dict)
     _seen: set[str] = attrs.field(init=False, factory=set)
     _by_model: dict[str, Usage] = attrs.field(init=False, factory=dict)
@@ -238,6 +242,10 @@ class UsageLedger:
         if model == "<synthetic>" or key in self._seen:
             return
         self._seen.add(key)
+        if self.counted is not None:
+            if key in self.counted:
+                return  # its usage was counted when the broker served it
+            self.counted.add(key)
         new[model] = new.get(model, Usage()) + Usage.from_api(usage)
 
     @property

@@ -152,8 +152,8 @@ def test_behind_the_broker_remote_workers_are_counted_and_hold_no_key(
     tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
 ) -> None:
     """With ``"broker": true`` the workers on the host reach the broker through the same
-    reverse forwards: every request they make is metered as it streams (their transcripts
-    stay on the host, out of the transcript ledger's reach), and the key never leaves here."""
+    reverse forwards: every request they make is metered as it streams and charged to the
+    run's ledger (their transcripts stay on the host), and the key never leaves here."""
     with remote_target(tmp_path, ssh_host) as target:
         set_options(target, broker=True, maxRetries=0)
         result = target.run()
@@ -167,6 +167,11 @@ def test_behind_the_broker_remote_workers_are_counted_and_hold_no_key(
     assert broker["total"]["tokens"] == attrs.asdict(target.fake.served_usage())
     assert set(broker["byInstance"]) == {"worker-1", "worker-2"}
     assert all(totals["requests"] > 0 for totals in broker["byInstance"].values())
+    # ... and charged by the run's own ledger as each response ended (the transcripts are on
+    # the host), so the report's spending and the budgets see the remote workers too
+    assert report["totals"]["usage"] == broker["total"]["tokens"]
+    by_instance = report["spending"]["byInstance"]
+    assert all(by_instance[name]["tokens"] > 0 for name in ("worker-1", "worker-2"))
     # the requests came from the host's worktrees, through the forwards
     workdir = str(ssh_host.access.workdir)
     assert {r.cwd.startswith(workdir) for r in target.fake.requests if r.cwd} == {True}

@@ -14,7 +14,7 @@ from claude_orchestra.budget import BudgetConfig, BudgetScope, BudgetWatch, Meas
 from claude_orchestra.config import parse_orchestrator
 from claude_orchestra.costs import Attribution, CostLedger
 from claude_orchestra.errors import ConfigError
-from claude_orchestra.transcripts import Price
+from claude_orchestra.transcripts import Price, Usage
 
 PRICES = {"m": Price(input=1.0, output=10.0, cache_write=2.0, cache_read=0.5)}
 WORKER = Attribution(instance="worker-1", role="worker", credential="key-1", task="a task")
@@ -44,6 +44,32 @@ def test_new_usage_is_charged_to_the_attribution_at_the_time_of_the_read(tmp_pat
     assert ledger.spend_by("instance")["worker-1"].tokens == 1_500_000
     assert ledger.spend_by("task")["a task"].tokens == 1_500_000
     assert ledger.responses_of(tmp_path) == 2
+
+
+def test_a_response_the_broker_served_is_charged_once_whoever_tells_first(
+    tmp_path: Path,
+) -> None:
+    ledger = CostLedger(prices=PRICES)
+    usage = Usage(input_tokens=1_000_000)
+    # the broker first (as the response ends), then the transcript holding it
+    assert ledger.served("msg_1", "m", usage, WORKER).cost_usd == pytest.approx(1.0)
+    respond(tmp_path, "msg_1", input_tokens=1_000_000)
+    assert ledger.read(tmp_path, WORKER).tokens == 0
+    # the transcript first, then a late broker record of the same response
+    respond(tmp_path, "msg_2", input_tokens=500_000)
+    assert ledger.read(tmp_path, WORKER).tokens == 500_000
+    assert ledger.served("msg_2", "m", Usage(input_tokens=500_000), WORKER).tokens == 0
+    assert ledger.spend().tokens == 1_500_000
+    assert ledger.responses_of(tmp_path) == 2  # both are in this instance's transcripts
+
+
+def test_a_response_only_the_broker_saw_is_charged_to_the_credential_that_answered() -> None:
+    # a remote worker: its transcripts are on its host, the broker's record is all there is
+    ledger = CostLedger(prices=PRICES)
+    answered = Attribution(instance="worker-1", role="worker", credential="key-2", task="a task")
+    ledger.served("msg_1", "m", Usage(output_tokens=100_000), answered)
+    assert ledger.spend_of("credential", "key-2").cost_usd == pytest.approx(1.0)
+    assert ledger.spend_of("instance", "worker-1").tokens == 100_000
 
 
 def test_an_unpriced_model_counts_tokens_and_is_named(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ A :class:`Served` record is made when a request ends (its stream complete, cut, 
 refused) and kept at once under its instance and the credential that served it: the usage
 read off the stream (:mod:`~claude_orchestra.broker.sse`), the status, the time to the
 first byte and the output rate. :class:`BrokerMeter` sums them for ``status.json`` and the
-report; the transcript ledger stays the cross-check.
+report. Each record is also told to ``on_served``: the run hands it to its loop as a
+:class:`Metered` event, and the cost ledger charges the response the moment it ends (the
+transcripts stay the cross-check, and a response is counted once, by its id).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Literal, final
 
 import attrs
 
+from claude_orchestra.events import Event
 from claude_orchestra.transcripts import Usage
 
 Dimension = Literal["instance", "credential"]
@@ -31,6 +34,11 @@ class Served:
     status: int
     usage: Usage | None = None
     """Read off a complete stream (or a whole JSON message)."""
+    message_id: str | None = None
+    """The response's id (``message_start``): the key the cost ledger counts it once by,
+    whether the broker or a transcript tells it first."""
+    model: str | None = None
+    """The model that answered (what the response is priced by)."""
     error: str | None = None
     """The error's ``type`` (``overloaded_error``...), ``stream:<type>`` for an error event
     mid-stream, ``cut`` for a stream that ended early, ``exhausted`` when no credential was
@@ -52,6 +60,15 @@ class Served:
             return None
         streaming = self.seconds - self.first_byte
         return self.usage.output_tokens / streaming if streaming > 0 else None
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Metered(Event):
+    """A response the broker served in full (or cut), as an event for the loop: the cost
+    ledger charges it to its instance now, not when a transcript is next read."""
+
+    served: Served
 
 
 @final

@@ -238,12 +238,13 @@ class BrokerApp:
         finally:
             await upstream.aclose()
             if streamed:
-                usage, model = (meter.usage if meter.started else None), meter.model
+                usage = meter.usage if meter.started else None
+                model, message_id = meter.model, meter.message_id
                 error = f"stream:{meter.error}" if meter.error else None
                 if not meter.finished:
                     error = error or "cut"
             else:
-                (usage, model), error = _message_usage(bytes(whole)), None
+                (usage, model, message_id), error = _message_usage(bytes(whole)), None
             if usage is not None:
                 self.spent.add(attempt.holder.instance, credential.name, model, usage)
             self._keep(
@@ -254,6 +255,7 @@ class BrokerApp:
                 usage=usage,
                 first_byte=first,
                 size=size,
+                message=(message_id, model),
             )
 
     def _keep(
@@ -266,13 +268,17 @@ class BrokerApp:
         usage: Usage | None = None,
         first_byte: float | None = None,
         size: int = 0,
+        message: tuple[str | None, str | None] = (None, None),
     ) -> None:
+        message_id, model = message
         self.meter.keep(
             Served(
                 instance=attempt.holder.instance,
                 credential=credential.name if credential else None,
                 status=status,
                 usage=usage,
+                message_id=message_id,
+                model=model,
                 error=error,
                 rotations=attempt.failures,
                 first_byte=first_byte,
@@ -310,18 +316,19 @@ def _error_kind(body: bytes) -> str:
     return kind or "error"
 
 
-def _message_usage(body: bytes) -> tuple[Usage | None, str | None]:
-    """The usage and model of a whole (non-streamed) message."""
+def _message_usage(body: bytes) -> tuple[Usage | None, str | None, str | None]:
+    """The usage, model and id of a whole (non-streamed) message."""
     try:
         data = json.loads(body)
     except ValueError:
-        return None, None
+        return None, None, None
     if not isinstance(data, dict):
-        return None, None
-    usage, model = data.get("usage"), data.get("model")
+        return None, None, None
+    usage, model, message_id = data.get("usage"), data.get("model"), data.get("id")
     return (
         Usage.from_api(usage) if isinstance(usage, dict) else None,
         model if isinstance(model, str) else None,
+        message_id if isinstance(message_id, str) else None,
     )
 
 
