@@ -31,6 +31,7 @@ from claude_orchestra.auth import (
     PoolView,
 )
 from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, Measure
+from claude_orchestra.cleanup import cleanup_workspace
 from claude_orchestra.config import OrchestraConfig, RunConfig, load_config
 from claude_orchestra.costs import Attribution, CostLedger, Spend
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
@@ -147,6 +148,7 @@ __all__ = [
     "WorkerFinished",
     "Worktree",
     "WorktreeView",
+    "cleanup_workspace",
     "for_budget",
     "for_incident",
     "for_summary",

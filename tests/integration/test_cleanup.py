@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from claude_orchestra import cleanup_workspace
 from claude_orchestra.testing.sample import create_origin
 from claude_orchestra.tmux import TmuxServer
 from claude_orchestra.workspace import Workspace
@@ -96,6 +97,6 @@ async def test_cleanup_removes_only_folders_of_the_workspace_layout(tmp_path: Pa
     (private / "gitdir").write_text(f"{victim / '.git'}\n")
     (victim / ".git").write_text(f"gitdir: {private}\n")
     workspace.write_run_file({"branch": "main"})
-    done = await anyio.to_thread.run_sync(cleanup, workspace.root)
-    assert f"kept {victim}: not a checkout of this workspace" in done.stderr
+    kept = await cleanup_workspace(workspace.root)  # the library's call, as the CLI makes it
+    assert kept == [f"kept {victim}: not a checkout of this workspace"]
     assert (victim / "precious.txt").read_text() == "keep me\n"
