@@ -174,3 +174,13 @@ def test_limits_may_be_small_and_warnings_lie_strictly_between_0_and_1() -> None
     for bad in (0.0, 1.0):
         with pytest.raises(ValueError, match="between 0 and 1"):
             BudgetConfig(usd=1.0, warn_at=(bad,))
+
+
+def test_credential_limits_alone_are_watched(tmp_path: Path) -> None:
+    ledger = CostLedger(prices=PRICES)
+    watch = BudgetWatch(BudgetConfig(credential_usd=0.5, warn_at=()))
+    respond(tmp_path, "msg_1", input_tokens=1_000_000)  # $1 on key-1
+    ledger.read(tmp_path, WORKER)
+    assert [(c.scope, c.name) for c in watch.check(ledger, now=1.0)] == [
+        (BudgetScope.CREDENTIAL, "key-1")
+    ]

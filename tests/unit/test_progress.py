@@ -79,6 +79,8 @@ def test_the_task_count_adds_the_lists_and_the_task_file() -> None:
     run.task_lists[1] = parse_task_list("## Queue\n- [x] done\n- [ ] open\n- [ ] open too\n")
     run.task_given_up("c")
     assert states(run)["c"] == "given_up"
-    run.merged(MergeRecord(branch="w1", commits=("c1",), at=1.0, merged_by="queue", tasks=("a",)))
-    assert run.task_counts() == (3 + 4, 1 + 2)
+    run.merged(
+        MergeRecord(branch="w1", commits=("c1",), at=1.0, merged_by="queue", tasks=("a", "b"))
+    )
+    assert run.task_counts() == (3 + 4, 1 + 3)  # a, b merged and d ticked; c given up
     assert RunProgress(run_branch="main").task_counts() == (0, 0)

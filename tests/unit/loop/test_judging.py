@@ -183,3 +183,13 @@ def test_a_commit_prompt_lists_twenty_files_and_says_when_there_are_more(
         )
         is more
     )
+
+
+def test_refused_commits_on_a_turn_nobody_asked_for_go_back_by_their_branch() -> None:
+    verdict = judge_worker_turn(
+        turn(assignment=None, commits=("c1",), refused=("c1",)), idle_retries=1
+    )
+    assert verdict == HandBack(
+        task="the refused work on worker-1",
+        evidence="worker-1: nothing new since the merge queue refused it",
+    )

@@ -23,6 +23,7 @@ from claude_orchestra.loop.actions import (
     ObserveFailure,
     Press,
     Probe,
+    Quiet,
     RecordIncident,
     ResendPrompt,
     Schedule,
@@ -416,3 +417,30 @@ def test_a_running_tool_keeps_a_still_turn_from_being_stuck_until_it_ends() -> N
     assert [k for k, _ in kinds_and_evidence(stuck_probe(ended, since=NOW.mono, at=far))] == [
         IncidentKind.STUCK
     ]
+
+
+def test_no_session_start_is_recorded_as_a_death_and_restarted_afresh() -> None:
+    seen = ScreenRead(instance=W, purpose=NoSessionStart(), text="Loading\n")
+    decided = decide.screen_read(RecoveryRecord(), worker(InstanceState.STARTING), seen, RULES, NOW)
+    assert decided.actions[0] == incident(
+        IncidentKind.INSTANCE_DIED,
+        f"no SessionStart within {RULES.start_timeout:.0f} s; screen: Loading",
+        "restart",
+    )
+
+
+def test_a_busy_instance_on_an_unusable_credential_keeps_its_record() -> None:
+    spent = CredentialState(name="k1", kind=CredentialKind.API_KEY, status=CredentialStatus.SPENT)
+    record = RecoveryRecord(paused=True, failures=2)
+    assert decide.credential_unusable(record, worker(InstanceState.IDLE), spent, NOW) == Decided(
+        record
+    )
+
+
+def test_a_quiet_turn_with_no_event_yet_is_probed_from_now() -> None:
+    seen = ScreenRead(instance=W, purpose=Quiet(), text=SPINNER.format(n=3), transcript_bytes=10)
+    decided = decide.screen_read(RecoveryRecord(), worker(), seen, RULES, NOW)
+    assert decided.actions[-1] == Schedule(
+        NOW.mono + RULES.probe_after,
+        ProgressProbe(instance=W, mark=0, progress=(10, 3), since=NOW.mono),
+    )

@@ -98,14 +98,14 @@ def test_a_read_parses_the_task_file_and_blames_a_broken_one_on_the_turn_it_foll
     assert isinstance(take, TakeFacts)
     assert take.task_file is not None
     assert [t.key for t in take.task_file.tasks] == ["a"]
-    (_, broken) = read_task_file("TASKS.md", "- [ ] one {#a}\n- [ ] two {#a}\n").actions
+    (_, broken) = read_task_file("plan/WORK.md", "- [ ] one {#a}\n- [ ] two {#a}\n").actions
     assert isinstance(broken, RecordIncident)
     assert (broken.instance, broken.kind, broken.action) == (
         W,
         IncidentKind.TASK_FILE_INVALID,
         "keep the last good version",
     )
-    assert broken.evidence.startswith("TASKS.md")  # names the file, as the user wrote it
+    assert broken.evidence.startswith("plan/WORK.md")  # names the file, as configured
 
 
 def test_a_run_without_a_task_file_never_parses_one_and_origin_without_one_is_no_error() -> None:
@@ -305,3 +305,13 @@ def test_a_resume_books_every_finished_task_and_hands_over_every_branch() -> Non
         HoldTask(branch="worker-3", key="t3"),
         HandOver(finished(("c3",), "worker-3")),
     )
+
+
+def test_a_resume_reads_the_task_file_on_the_run_branch() -> None:
+    decided = decide.reconcile(
+        FRESH, facts({}, task_file="- [ ] one {#a}\n"), owners={}, task_file="TASKS.md", now=NOW
+    )
+    (take,) = decided.actions
+    assert isinstance(take, TakeFacts)
+    assert take.task_file is not None
+    assert [t.key for t in take.task_file.tasks] == ["a"]
