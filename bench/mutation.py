@@ -9,12 +9,12 @@ mutmut (configured in ``pyproject.toml``'s ``[tool.mutmut]``) copies the source 
 no tmux) that cover each mutated function against each break. A break the tests catch is
 *killed*; one they let pass *survived*, and names a decision no fast test pins down.
 
-MODULE is a core module's name (``progress``, ``prompt_tag``...; default: every one in
+MODULE is a core module's name (``loop.recovery``, ``progress``...; default: every one in
 :data:`CORE`). The score is killed (timeouts included, as the break hung the tests) over
 every mutant checked. Prints the score per module and the survivors (with ``--diffs``,
 each one's diff); ``--write`` also writes ``bench/results/mutation.{json,md}``, with the
 load average before and after (a noisy machine makes timeouts, not kills). Run by hand or
-in a scheduled job, not in CI: the eight modules take tens of minutes on two cores.
+in a scheduled job, not in CI: the fourteen modules take tens of minutes on two cores.
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ from _results import stamp, write_results
 ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = Path(sys.executable).parent / "mutmut"
 CORE = (
+    "loop.recovery",
+    "loop.review",
+    "loop.judging",
+    "loop.budgets",
+    "loop.ending",
+    "loop.worker_prompts",
     "progress",
     "auth",
     "budget",
@@ -42,8 +48,10 @@ CORE = (
     "prompt_tag",
     "reset_time",
 )
-"""The core modules (``src/claude_orchestra/<name>.py``) under mutation testing; the list
-``only_mutate`` in ``pyproject.toml`` must name the same files."""
+"""The core modules (``src/claude_orchestra/<name>.py``, a dot for a package's module:
+``loop.recovery`` is ``loop/recovery.py``) under mutation testing: the loop's pure decision
+core first, then the rest. The list ``only_mutate`` in ``pyproject.toml`` must name the same
+files."""
 
 KILLED = {"killed", "timeout"}
 NOT_RUN = {"not checked", "skipped"}
@@ -67,10 +75,15 @@ def statuses(modules: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in _mutmut("results", "--all", "true", capture=True).splitlines():
         name, _, status = line.strip().rpartition(": ")
-        module = name.split(".")[1] if name.count(".") >= 2 else ""
-        if module in modules:
+        if module_of(name) in modules:
             found[name] = status
     return found
+
+
+def module_of(mutant: str) -> str:
+    """``loop.recovery`` for ``claude_orchestra.loop.recovery.x_decide__mutmut_3``."""
+    path, _, _function = mutant.rpartition(".")
+    return path.removeprefix("claude_orchestra.")
 
 
 def score(found: dict[str, str]) -> tuple[int, int, float | None]:
@@ -103,7 +116,7 @@ def main() -> int:
     survivors = sorted(n for n, s in found.items() if s not in KILLED | NOT_RUN)
     rows = []
     for module in modules:
-        own = {n: s for n, s in found.items() if n.split(".")[1] == module}
+        own = {n: s for n, s in found.items() if module_of(n) == module}
         killed, checked, share = score(own)
         rows.append((module, killed, checked, share, Counter(own.values())))
     killed, checked, share = score(found)

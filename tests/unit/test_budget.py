@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from claude_orchestra.budget import BudgetConfig, BudgetScope, BudgetWatch, Measure
+from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, BudgetWatch, Measure
 from claude_orchestra.config import parse_orchestrator
 from claude_orchestra.costs import Attribution, CostLedger
 from claude_orchestra.errors import ConfigError
@@ -149,4 +149,64 @@ def test_bad_budget_fields_are_named_with_their_path() -> None:
         "conf/orchestrator.json: budget.warnAt: must hold fractions between 0 and 1 "
         "(exclusive), got 1.2",
         "conf/orchestrator.json: prices.m.cacheRead: required",
+    ]
+
+
+def test_per_credential_and_usd_only_instance_limits_are_watched(tmp_path: Path) -> None:
+    ledger = CostLedger(prices=PRICES)
+    watch = BudgetWatch(BudgetConfig(instance_usd=0.5, credential_tokens=800_000, warn_at=()))
+    respond(tmp_path, "msg_1", input_tokens=1_000_000)  # $1, 1M tokens on worker-1 / key-1
+    ledger.read(tmp_path, WORKER)
+    crossed = watch.check(ledger, now=7.5)
+    assert [(c.scope, c.name, c.measure, c.limit, c.at) for c in crossed] == [
+        (BudgetScope.INSTANCE, "worker-1", Measure.USD, 0.5, 7.5),
+        (BudgetScope.CREDENTIAL, "key-1", Measure.TOKENS, 800_000.0, 7.5),
+    ]
+    assert all(c.reached for c in crossed)
+
+
+def crossing(scope: BudgetScope, name: str, measure: Measure, *numbers: float) -> BudgetCrossing:
+    fraction, spent, limit = numbers
+    return BudgetCrossing(
+        scope=scope, name=name, measure=measure, fraction=fraction, spent=spent, limit=limit, at=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("crossed", "line"),
+    [
+        (
+            crossing(BudgetScope.RUN, "run", Measure.USD, 1.0, 2.5, 2.0),
+            "run: limit reached: $2.5000 of $2 usd",
+        ),
+        (
+            crossing(BudgetScope.CREDENTIAL, "key-1", Measure.TOKENS, 0.8, 1200.4, 1500.0),
+            "credential key-1: 80% of the limit: 1200 of 1500 tokens",
+        ),
+        (
+            crossing(BudgetScope.INSTANCE, "worker-2", Measure.USD, 0.5, 0.25, 0.5),
+            "instance worker-2: 50% of the limit: $0.2500 of $0.5 usd",
+        ),
+    ],
+)
+def test_a_crossing_is_described_in_one_line_with_its_unit(
+    crossed: BudgetCrossing, line: str
+) -> None:
+    assert crossed.describe() == line
+
+
+def test_limits_may_be_small_and_warnings_lie_strictly_between_0_and_1() -> None:
+    assert BudgetConfig(usd=0.25, warn_at=(0.01, 0.99)).warn_at == (0.01, 0.99)
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            BudgetConfig(usd=1.0, warn_at=(bad,))
+
+
+def test_credential_limits_alone_are_watched(tmp_path: Path) -> None:
+    ledger = CostLedger(prices=PRICES)
+    watch = BudgetWatch(BudgetConfig(credential_usd=0.5, warn_at=()))
+    respond(tmp_path, "msg_1", input_tokens=1_000_000)  # $1 on key-1
+    ledger.read(tmp_path, WORKER)
+    assert [(c.scope, c.name) for c in watch.check(ledger, now=1.0)] == [
+        (BudgetScope.CREDENTIAL, "key-1")
     ]

@@ -37,3 +37,24 @@ def test_no_time_no_answer() -> None:
 def test_a_reset_within_the_current_minute_is_not_tomorrow() -> None:
     now = at(2026, 11, 24, 13, 41) + 25  # 13:41:25; the text says 1:41pm
     assert parse_reset_time("resets 1:41pm (UTC)", now=now) == at(2026, 11, 24, 13, 42)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("You've hit your weekly limit · resets Jan 2, 5pm (UTC)", at(2027, 1, 2, 17, 0)),
+        ("You've hit your weekly limit · resets Dec 31, 11pm (UTC)", at(2026, 12, 31, 23, 0)),
+        ("You've hit your weekly limit · resets Dec 30, 6pm (UTC)", at(2026, 12, 30, 18, 0)),
+        ("You've hit your weekly limit · resets Dec 30, 4pm (UTC)", at(2027, 12, 30, 16, 0)),
+    ],
+)
+def test_a_dated_reset_is_this_years_unless_it_is_well_past(text: str, expected: float) -> None:
+    now = at(2026, 12, 31, 17, 0)
+    assert parse_reset_time(text, now=now) == expected
+
+
+def test_a_reset_is_on_the_minute_whatever_the_fraction_of_a_second_now() -> None:
+    now = at(2026, 11, 24, 1, 0) + 0.75
+    assert parse_reset_time("resets 3:25am (UTC)", now=now) == at(2026, 11, 24, 3, 25)
+    dated = parse_reset_time("resets Nov 26, 9:15am (UTC)", now=now)
+    assert dated == at(2026, 11, 26, 9, 15)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_orchestra.prompt_tag import parse_prompt_tag, render_prompt_tag
 from claude_orchestra.tasklists import (
+    MAX_LINE,
     parse_task_list,
     render_task_list,
     task_list_filename,
@@ -78,3 +80,46 @@ def test_prompt_tags_round_trip_and_the_last_one_wins() -> None:
     }
     assert parse_prompt_tag("no tag here") is None
     assert parse_prompt_tag("<!-- orchestra {broken} -->") is None
+
+
+def test_a_fresh_list_is_written_in_the_original_tools_format() -> None:
+    assert render_task_list(2, ["First", "Second", "Third"]) == (
+        "# Worker 2 Task List\n"
+        "\n"
+        "## Current Task\n"
+        "- [ ] First\n"
+        "\n"
+        "## Queue\n"
+        "- [ ] Second\n"
+        "- [ ] Third\n"
+        "\n"
+        "## Completed\n"
+    )
+
+
+def test_items_know_their_section_and_lose_trailing_blanks_only() -> None:
+    listed = parse_task_list("- [ ] before any heading\n## Queue \n- [X]   indented text   \n")
+    assert [(i.section, i.text, i.done) for i in listed.items] == [
+        ("", "before any heading", False),
+        ("Queue", "  indented text", True),
+    ]
+    assert listed.render() == "- [ ] before any heading\n## Queue \n- [X]   indented text   \n"
+
+
+def test_a_line_up_to_the_limit_is_an_item_and_a_longer_one_is_kept_as_text() -> None:
+    at_limit = "- [ ] " + "a" * (MAX_LINE - 6)
+    listed = parse_task_list(f"{at_limit}\n{at_limit}a\n")
+    assert [len(i.text) for i in listed.items] == [MAX_LINE - 6]
+    assert len(listed.lines) == 2
+
+
+def test_ticking_marks_only_the_items_own_box() -> None:
+    listed = parse_task_list("## Queue\n- [ ] keep `[ ]` in the text\n")
+    ticked = listed.tick(listed.items[0])
+    assert ticked.render() == "## Queue\n- [x] keep `[ ]` in the text\n"
+    assert ticked.items[0].done
+
+
+def test_worker_numbers_start_at_one() -> None:
+    with pytest.raises(ValueError, match="worker numbers start at 1, got 0"):
+        task_list_filename(0)

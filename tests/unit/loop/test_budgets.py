@@ -6,6 +6,7 @@ import attrs
 
 from claude_orchestra.auth import CredentialFailure
 from claude_orchestra.budget import BudgetCrossing, BudgetScope, Measure
+from claude_orchestra.events import FailureKind
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import budgets
 from claude_orchestra.loop.actions import (
@@ -94,3 +95,54 @@ def test_a_spent_credential_moves_idle_holders_now_and_busy_ones_after_their_tur
     gone = budgets.turn_ended(decided.state, view("worker-1", InstanceState.DEAD))
     assert gone.actions == ()
     assert "worker-1" not in gone.state.moving
+
+
+def test_an_instance_over_its_budget_is_recorded_in_so_many_words() -> None:
+    crossing = limit(BudgetScope.INSTANCE, "worker-1")
+    decided = budgets.limit_reached(BudgetState(), crossing, FLEET, in_flight=NONE)
+    assert decided.actions[2] == RecordIncident(
+        instance="worker-1",
+        kind=IncidentKind.BUDGET_REACHED,
+        evidence="instance worker-1: limit reached: $5.0000 of $5 usd",
+        action="stop it for good; its branch is pushed",
+    )
+    state = decided.state
+    assert budgets.limit_reached(state, crossing, FLEET, in_flight=NONE).state == state
+
+
+def test_an_instance_no_longer_in_the_fleet_is_retired_as_a_worker() -> None:
+    decided = budgets.limit_reached(
+        BudgetState(), limit(BudgetScope.INSTANCE, "worker-9"), FLEET, in_flight=NONE
+    )
+    assert decided.state.retired == {"worker-9"}
+    assert not decided.state.run_spent
+
+
+def test_a_holder_of_a_spent_credential_is_moved_whatever_comes_before_it() -> None:
+    fleet = (attrs.evolve(view("worker-3"), credential="k2"), view("worker-1"))
+    decided = budgets.limit_reached(
+        BudgetState(), limit(BudgetScope.CREDENTIAL, "k1"), fleet, in_flight=NONE
+    )
+    failure = CredentialFailure(
+        instance="worker-1",
+        credential="k1",
+        kind=FailureKind.BILLING_ERROR,
+        detail="budget: credential k1: limit reached: $5.0000 of $5 usd",
+        at=9.0,
+        budget=True,
+    )
+    assert decided.actions == (
+        MarkSpent("k1"),
+        KeepPrompt("worker-1"),
+        FailOver(
+            instance="worker-1",
+            cause=failure,
+            evidence=failure.detail,
+            moved=IncidentKind.BUDGET_REACHED,
+        ),
+    )
+
+
+def test_a_turn_ending_with_nothing_to_move_keeps_the_state() -> None:
+    state = BudgetState(retired=frozenset({"worker-2"}), run_spent=True)
+    assert budgets.turn_ended(state, view("worker-1")).state == state

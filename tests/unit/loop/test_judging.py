@@ -126,3 +126,70 @@ def test_the_refused_commits_again_and_nothing_new_go_back_to_the_manager() -> N
 )
 def test_a_turn_that_was_not_a_task_is_not_judged(assignment: Assignment | None) -> None:
     assert judge_worker_turn(turn(assignment=assignment), idle_retries=1) == NotJudged()
+
+
+def test_refused_work_of_a_fix_nobody_named_a_task_is_handed_back_by_its_branch() -> None:
+    fix = Assignment(instance="worker-1", prompt="fix it", kind=AssignmentKind.WORK, task=None)
+    verdict = judge_worker_turn(
+        turn(assignment=fix, commits=("c1",), refused=("c1",)), idle_retries=1
+    )
+    assert verdict == HandBack(
+        task="the refused work on worker-1",
+        evidence="worker-1: nothing new since the merge queue refused it",
+    )
+
+
+def test_the_commit_prompt_names_the_branch_to_push_the_task_and_the_files() -> None:
+    verdict = judge_worker_turn(
+        turn(branch="run-7/worker-1", leftovers=("a.py", "b/c.py")), idle_retries=1
+    )
+    assert isinstance(verdict, AskAgain)
+    assert (verdict.evidence, verdict.action) == (
+        "stopped with uncommitted changes on run-7/worker-1: a.py, b/c.py",
+        "ask it to commit them",
+    )
+    assert "`git push origin HEAD:run-7/worker-1`" in verdict.prompt
+    assert f"(your task: {TASK})" in verdict.prompt
+    assert parse_prompt_tag(verdict.prompt) == {
+        "action": "commit",
+        "branch": "run-7/worker-1",
+        "task": TASK,
+        "files": ["a.py", "b/c.py"],
+    }
+
+
+def test_a_follow_up_says_what_it_does() -> None:
+    verdict = judge_worker_turn(turn(), idle_retries=1)
+    assert isinstance(verdict, AskAgain)
+    assert verdict.action == "prompt again"
+    untitled = Assignment(instance="worker-1", prompt="p", kind=AssignmentKind.WORK, task=None)
+    bare = judge_worker_turn(turn(assignment=untitled), idle_retries=1)
+    assert bare.evidence == "stopped without new commits on worker-1: "  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("count", "more"), [(20, False), (21, True)])
+def test_a_commit_prompt_lists_twenty_files_and_says_when_there_are_more(
+    count: int, more: bool
+) -> None:
+    files = tuple(f"f{n}.py" for n in range(count))
+    verdict = judge_worker_turn(turn(leftovers=files), idle_retries=1)
+    assert isinstance(verdict, AskAgain)
+    first_line = verdict.prompt.splitlines()[0]
+    assert "`f19.py`" in first_line
+    assert "`f20.py`" not in first_line
+    assert (
+        first_line.endswith(
+            " and more. An earlier turn was probably cut off before it could commit them."
+        )
+        is more
+    )
+
+
+def test_refused_commits_on_a_turn_nobody_asked_for_go_back_by_their_branch() -> None:
+    verdict = judge_worker_turn(
+        turn(assignment=None, commits=("c1",), refused=("c1",)), idle_retries=1
+    )
+    assert verdict == HandBack(
+        task="the refused work on worker-1",
+        evidence="worker-1: nothing new since the merge queue refused it",
+    )
