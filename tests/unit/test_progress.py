@@ -3,15 +3,10 @@ a merge or a delivery moves a task-file task along (open, awaiting merge, done).
 
 from __future__ import annotations
 
-from claude_orchestra.progress import (
-    Assignment,
-    AssignmentKind,
-    Delivery,
-    MergeRecord,
-    RunProgress,
-)
+from claude_orchestra.progress import RunProgress
 from claude_orchestra.taskfile import parse_task_file
 from claude_orchestra.tasklists import parse_task_list
+from claude_orchestra.values import Assignment, AssignmentKind, Delivery, MergeRecord
 
 TASKS = "- [ ] one {#a}\n- [ ] two {#b}\n- [ ] three {#c}\n- [x] four {#d}\n"
 

@@ -33,7 +33,6 @@ from claude_orchestra.loop.actions import (
 )
 from claude_orchestra.loop.recovery import Decided, Now, RecoveryRecord, Replacement
 from claude_orchestra.moves import MoveTo, NoCredential, PauseUntil, StayOn
-from claude_orchestra.progress import IncidentKind
 from claude_orchestra.timers import (
     DeliveryDeadline,
     ExitDeadline,
@@ -42,6 +41,7 @@ from claude_orchestra.timers import (
     RetryDue,
     StartDeadline,
 )
+from claude_orchestra.values import IncidentKind
 
 from .test_recovery import KEY2, NOW, RULES, SPINNER, answer, failed, worker
 

@@ -10,20 +10,20 @@ import pytest
 from claude_orchestra.errors import PluginError
 from claude_orchestra.events import MergeOutcome
 from claude_orchestra.loop import review as decide
-from claude_orchestra.loop.actions import (
+from claude_orchestra.loop.actions import RecordIncident
+from claude_orchestra.loop.review import Reviewed, ReviewRecord
+from claude_orchestra.loop.review_actions import (
     FinishTask,
     HandBackTask,
     HandOver,
     HoldTask,
-    RecordIncident,
     RecordMerge,
     RequestRead,
     SendAssignment,
     TakeFacts,
 )
-from claude_orchestra.loop.review import Reviewed, ReviewRecord
 from claude_orchestra.origin_watch import OriginRead, PushResult
-from claude_orchestra.progress import (
+from claude_orchestra.values import (
     Assignment,
     AssignmentKind,
     IncidentKind,
