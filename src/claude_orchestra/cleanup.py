@@ -11,6 +11,7 @@ and ``.orchestra/`` (report, journal, logs) stay.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,15 @@ from claude_orchestra.worktree import GitRepo, Worktree
 logger = logging.getLogger(__name__)
 
 
-async def cleanup_workspace(workspace: Path | str) -> list[str]:
+async def cleanup_workspace(
+    workspace: Path | str, *, warn: Callable[[str], None] | None = None
+) -> list[str]:
     """Clean the run in ``workspace`` (its ``workspaceDir``).
+
+    Args:
+        workspace: the run's workspace folder.
+        warn: told of a problem that does not stop the clean-up (the run's config can no
+            longer be loaded: only its tmux server is ended); logged when ``None``.
 
     Returns:
         One line per worktree that had to stay, and why (empty: everything went).
@@ -36,7 +44,7 @@ async def cleanup_workspace(workspace: Path | str) -> list[str]:
     facts = folder.read_run_file() or {}
     socket = facts.get("tmuxSocket")
     if isinstance(socket, str):
-        await _runtime(facts, socket).close()
+        await _runtime(facts, socket, warn or logger.warning).close()
     if not folder.repo.exists():
         return []
     repo = GitRepo.open(folder.repo, credentials_file=folder.git_credentials)
@@ -57,7 +65,7 @@ async def cleanup_workspace(workspace: Path | str) -> list[str]:
     return kept
 
 
-def _runtime(facts: dict[str, Any], socket: str) -> Runtime:
+def _runtime(facts: dict[str, Any], socket: str, warn: Callable[[str], None]) -> Runtime:
     """The run's own runtime (so a container runtime removes its containers too), else its
     tmux server alone when its config is gone or its runtime's tool is."""
     config_dir = facts.get("configDir")
@@ -65,5 +73,5 @@ def _runtime(facts: dict[str, Any], socket: str) -> Runtime:
         try:
             return runtime_of(load_config(config_dir), PluginHost(), socket)
         except OrchestraError as exc:
-            logger.warning("ending its tmux server only: %s", exc)
+            warn(f"ending its tmux server only: {exc}")
     return TmuxServer.attach(socket)

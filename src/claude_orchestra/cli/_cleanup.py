@@ -6,6 +6,7 @@ named on stderr (exit 1).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import anyio
@@ -34,7 +35,10 @@ def command(workspace: Path) -> int:
     folder = Workspace(workspace)
     if not folder.state.exists() and not folder.repo.exists():
         raise UsageError("--workspace", f"{folder.root} holds no claude-orchestra run")
-    kept = anyio.run(cleanup_workspace, folder.root)
+    kept = anyio.run(
+        functools.partial(cleanup_workspace, warn=lambda line: problem_lines([line])),
+        folder.root,
+    )
     problem_lines(kept)
     if not kept:
         print(f"cleaned {folder.root}")
