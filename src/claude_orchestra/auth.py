@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import final
@@ -284,8 +283,3 @@ class AuthRotator:
         retired = self._invalid | self._spent
         times = [t for n, t in self._cooling_until.items() if n not in retired]
         return min(times) if times else None
-
-
-def environment_oauth() -> Credential | None:
-    """:func:`discover_oauth` on this process's environment and home."""
-    return discover_oauth(os.environ, Path.home())

@@ -178,13 +178,3 @@ class BudgetWatch:
                     yield scope, name, Measure.USD, usd, spend
                 if tokens is not None:
                     yield scope, name, Measure.TOKENS, float(tokens), spend
-
-    def remaining_fraction(self, ledger: CostLedger) -> float | None:
-        """The smallest share left of any run limit (``None`` without a run limit)."""
-        total = ledger.spend()
-        shares = []
-        if self.config.usd is not None:
-            shares.append(1 - total.cost_usd / self.config.usd)
-        if self.config.tokens is not None:
-            shares.append(1 - total.tokens / self.config.tokens)
-        return min(shares) if shares else None

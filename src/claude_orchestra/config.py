@@ -159,8 +159,8 @@ class OrchestraConfig:
     rate_limit_check_interval_ms: int | None = attrs.field(default=None, validator=_at_least(1))
     """Accepted for compatibility; unused (limits arrive as StopFailure events)."""
     stuck_threshold_ms: int | None = attrs.field(default=None, validator=_at_least(1000))
-    """Milliseconds a working instance may send no hook before its screen is read
-    (default 120000)."""
+    """Milliseconds a working instance may show no progress before it is restarted on its
+    conversation (default 30000; the original tool's was 120000)."""
     max_tool_uses_per_instance: int | None = attrs.field(default=None, validator=_at_least(1))
     """Accepted for compatibility; unused."""
     max_total_tool_uses: int | None = attrs.field(default=None, validator=_at_least(1))

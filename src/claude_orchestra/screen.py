@@ -55,7 +55,7 @@ class ScreenReading:
         )
 
 
-_LIMIT = re.compile(r"You've hit your [^\n]*limit|Usage limit reached[^\n]*")
+_LIMIT = re.compile(r"You've hit your [^\n]*limit[^\n]*|Usage limit reached[^\n]*")
 _RETRY = re.compile(r"(?P<status>\d{3})\b[^\n]*retrying in \d+\s*s[^\n]*attempt \d+/\d+")
 _SPINNER = re.compile(r"\(\d[^()\n]*?(?:↓|↑)\s*(?P<count>[\d.]+)(?P<k>k?) tokens[^()\n]*\)")
 

@@ -81,13 +81,6 @@ class TaskFile:
 
     tasks: tuple[QueueTask, ...]
 
-    def task(self, key: str) -> QueueTask:
-        """A task by key."""
-        for task in self.tasks:
-            if task.key == key:
-                return task
-        raise KeyError(key)
-
     @property
     def keys(self) -> tuple[str, ...]:
         """Every task's key, in file order."""

@@ -65,7 +65,8 @@ def test_screens(
 def test_a_usage_limit_carries_its_reset_time() -> None:
     reading = read_screen("You've hit your 5-hour limit · resets 3:25am (UTC)", now=NOW)
     assert reading.reset_at == dt.datetime(2026, 11, 24, 3, 25, tzinfo=dt.UTC).timestamp()
-    assert reading.line.startswith("You've hit your 5-hour limit")
+    # the whole line, reset time and all, is the incident's evidence
+    assert reading.line == "You've hit your 5-hour limit · resets 3:25am (UTC)"
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,14 @@ def ticked_on_own_list(own_list: TaskList | None, task: str | None) -> bool:
     return any(item.done and item.text == task for item in own_list.items)
 
 
+def _first_open(own_list: TaskList | None) -> str | None:
+    """The first unticked task of the worker's own list (the one "do your next task"
+    prompts mean), if the list is known."""
+    if own_list is None:
+        return None
+    return next((item.text for item in own_list.items if not item.done), None)
+
+
 def judge_worker_turn(turn: WorkerTurn, *, idle_retries: int) -> Verdict:
     """The verdict on one worker's turn (``idle_retries``: follow-ups before giving up)."""
     assignment = turn.assignment
@@ -127,7 +135,7 @@ def judge_worker_turn(turn: WorkerTurn, *, idle_retries: int) -> Verdict:
 
 def _without_commits(turn: WorkerTurn, assignment: Assignment, *, idle_retries: int) -> Verdict:
     """No commits on a task: ask again, then give up."""
-    task = assignment.task or ""
+    task = assignment.task or _first_open(turn.own_list) or f"the open task on {turn.branch}"
     if turn.tries >= idle_retries:
         given_up = assignment.task_key is not None  # from the task file: no manager to ask
         return GiveUp(

@@ -440,13 +440,14 @@ def screen_read(
     evidence = seen.error or screen_evidence(seen.text)
     match seen.purpose:
         case NoSessionStart():
+            spent = record.restarts >= rules.max_restarts
             incident = RecordIncident(
                 instance=view.name,
                 kind=IncidentKind.INSTANCE_DIED,
                 evidence=f"no SessionStart within {rules.start_timeout:.0f} s; screen: {evidence}",
-                action="restart",
+                action=f"leave it; restarted {record.restarts} times" if spent else "restart",
             )
-            if record.restarts >= rules.max_restarts:
+            if spent:
                 return Decided(record, (incident,))
             after = relaunch(
                 attrs.evolve(record, restarts=record.restarts + 1), view, rules, now, resume=False

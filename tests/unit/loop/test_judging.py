@@ -4,6 +4,7 @@ finished (#20): it is asked again, then given up."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -164,7 +165,8 @@ def test_a_follow_up_says_what_it_does() -> None:
     assert verdict.action == "prompt again"
     untitled = Assignment(instance="worker-1", prompt="p", kind=AssignmentKind.WORK, task=None)
     bare = judge_worker_turn(turn(assignment=untitled), idle_retries=1)
-    assert bare.evidence == "stopped without new commits on worker-1: "  # type: ignore[union-attr]
+    assert isinstance(bare, AskAgain)
+    assert bare.evidence == "stopped without new commits on worker-1: the open task on worker-1"
 
 
 @pytest.mark.parametrize(("count", "more"), [(20, False), (21, True)])
@@ -193,3 +195,17 @@ def test_refused_commits_on_a_turn_nobody_asked_for_go_back_by_their_branch() ->
         task="the refused work on worker-1",
         evidence="worker-1: nothing new since the merge queue refused it",
     )
+
+
+def test_a_task_given_up_without_its_text_hands_back_the_first_open_task_of_its_own_list() -> None:
+    # "do your next task" names none: the manager is handed the task the worker's own list
+    # shows open, never an empty string
+    untitled = attrs.evolve(WORK, task=None)
+    verdict = judge_worker_turn(
+        turn(assignment=untitled, tries=1, own_list=own_list(ticked=False)), idle_retries=1
+    )
+    assert isinstance(verdict, GiveUp)
+    assert verdict.task == TASK
+    unknown = judge_worker_turn(turn(assignment=untitled, tries=1), idle_retries=1)
+    assert isinstance(unknown, GiveUp)
+    assert unknown.task == "the open task on worker-1"

@@ -444,3 +444,16 @@ def test_a_quiet_turn_with_no_event_yet_is_probed_from_now() -> None:
         NOW.mono + RULES.probe_after,
         ProgressProbe(instance=W, mark=0, progress=(10, 3), since=NOW.mono),
     )
+
+
+def test_no_session_start_with_no_restarts_left_says_it_is_left_not_restarted() -> None:
+    seen = ScreenRead(instance=W, purpose=NoSessionStart(), text="Loading\n")
+    spent = RecoveryRecord(restarts=RULES.max_restarts)
+    decided = decide.screen_read(spent, worker(InstanceState.STARTING), seen, RULES, NOW)
+    assert decided.actions == (
+        incident(
+            IncidentKind.INSTANCE_DIED,
+            f"no SessionStart within {RULES.start_timeout:.0f} s; screen: Loading",
+            f"leave it; restarted {RULES.max_restarts} times",
+        ),
+    )
