@@ -76,7 +76,8 @@ class Coordinator:
             now = ctx.clock.now()
             if now >= ctx.rules.deadline:
                 return Outcome.TIME_LIMIT
-            wake = min(ctx.rules.deadline, ctx.timers.next_due() or ctx.rules.deadline)
+            due = [ctx.rules.deadline, ctx.timers.next_due(), self.board.next_due()]
+            wake = min(t for t in due if t is not None)
             event: Event | None = None
             with anyio.move_on_after(max(0.0, wake - now)):
                 event = await events.receive()
@@ -87,7 +88,7 @@ class Coordinator:
             for timer in ctx.timers.pop_due(ctx.clock.now()):
                 await self.recovery.on_timer(timer)
             outcome = await self._settle()
-            self.board.publish()
+            self.board.changed()
             if outcome is not None:
                 return outcome
 

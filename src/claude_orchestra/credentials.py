@@ -9,6 +9,8 @@ revealed only where they leave the process: the instance's environment.
 from __future__ import annotations
 
 import enum
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, final
@@ -41,21 +43,34 @@ class Secret:
 def redact(text: str, secrets: Iterable[Secret]) -> str:
     """``text`` with every secret's value, however short, replaced by ``***`` (longest
     first, so a secret that holds another is blanked whole)."""
-    for value in sorted({s.reveal() for s in secrets if s.reveal()}, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
+    pattern = _secret_pattern(secrets)
+    return text if pattern is None else pattern.sub("***", text)
+
+
+def _secret_pattern(secrets: Iterable[Secret]) -> re.Pattern[str] | None:
+    """One pattern matching any of the secrets' values (``None``: no secret to hide)."""
+    return _compiled(frozenset(value for s in secrets if (value := s.reveal())))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(values: frozenset[str]) -> re.Pattern[str] | None:
+    # Compiled once per set of secrets (the set grows as instances launch): the journal,
+    # the logs and status.json redact every string they write.
+    if not values:
+        return None
+    return re.compile("|".join(map(re.escape, sorted(values, key=len, reverse=True))))
 
 
 def redact_tree(value: Any, secrets: Iterable[Secret]) -> Any:
     """``value`` (decoded JSON: dicts, lists, strings...) with :func:`redact` applied to
     every string in it, keys included; written out, the JSON stays valid."""
-    known = tuple(secrets)
-    if not known:
+    pattern = _secret_pattern(secrets)
+    if pattern is None:
         return value
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            return redact(item, known)
+            return pattern.sub("***", item)
         if isinstance(item, dict):
             return {walk(k): walk(v) for k, v in item.items()}
         if isinstance(item, list | tuple):

@@ -1,6 +1,6 @@
 """One typed model of a run, read from ``status.json``: what ``status`` and ``watch`` show.
 
-:func:`read_run` parses the document the run rewrites after every event into a
+:func:`read_run` parses the document the run rewrites as it changes into a
 :class:`RunModel` (missing fields, from an older run, take neutral defaults); both views
 render that value (and so does the web dashboard), so they never disagree about a run.
 """

@@ -110,7 +110,8 @@ class Workspace:
 
     @property
     def status(self) -> Path:
-        """``status.json``: the live status, rewritten after every event."""
+        """``status.json``: the live status, rewritten as the run changes (at most twice a
+        second)."""
         return self.state / "status.json"
 
     @property

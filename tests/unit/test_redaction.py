@@ -57,3 +57,11 @@ def test_the_report_stays_valid_json_when_a_secret_is_a_json_character(tmp_path:
 def test_trees_keep_their_shape() -> None:
     tree = {"a": ["k7", 1, None, {"k7": True}], "n": 2.5}
     assert redact_tree(tree, [SHORT]) == {"a": ["***", 1, None, {"***": True}], "n": 2.5}
+
+
+def test_secrets_are_matched_literally_and_the_stars_put_in_are_left_alone() -> None:
+    # one pass over the text: a secret of regex characters matches only itself, and a
+    # secret that is a star does not blank the stars another secret left
+    secrets = [Secret("a.b"), Secret("*"), Secret("sk-(1)")]
+    assert redact("a.b axb sk-(1) *", secrets) == "*** axb *** ***"
+    assert redact_tree({"x": ["a.b", "axb"]}, secrets) == {"x": ["***", "axb"]}

@@ -7,7 +7,7 @@ import copy
 
 from claude_orchestra.progress import RunProgress
 from claude_orchestra.runmodel import RunModel, TimelineEntry
-from claude_orchestra.status import HISTORY_LIMIT, CostHistory, timeline
+from claude_orchestra.status import HISTORY_LIMIT, CostHistory, Pacer, timeline
 from claude_orchestra.values import Incident, IncidentKind, MergeRecord
 from tests.unit.test_runmodel import DOCUMENT, NOW
 
@@ -62,3 +62,17 @@ def test_the_run_model_reads_the_timeline_and_the_history() -> None:
     older = RunModel.from_document(copy.deepcopy(DOCUMENT))  # a run from before them
     assert older.timeline == ()
     assert older.cost_history == ()
+
+
+def test_a_burst_of_changes_is_written_once_per_interval_and_none_is_left_unwritten() -> None:
+    pacer = Pacer(0.5)
+    assert pacer.next_due() is None
+    assert pacer.changed(10.0)  # the first change after a quiet spell: at once
+    pacer.done(10.0)
+    assert pacer.next_due() is None
+    assert not pacer.changed(10.1)  # a burst: kept for later
+    assert not pacer.changed(10.3)
+    assert pacer.next_due() == 10.5  # the loop wakes then, even if no event comes
+    assert pacer.changed(10.5)
+    pacer.done(10.5)
+    assert pacer.changed(11.2)  # quiet for longer than the interval: at once again

@@ -1,8 +1,9 @@
 """``claude-orchestra status --workspace DIR [--json]``: what a run is doing, with evidence.
 
-Reads ``.orchestra/status.json``, which the run rewrites after every event, and says
-whether the run's process is still alive. For each instance: its state, the last event
-and how long ago, the evidence of its last state change, its assignment and its cost; then
+Reads ``.orchestra/status.json``, which the run rewrites as it changes (at most twice a
+second), and says whether the run's process is still alive. For each instance: its state,
+the last event and how long ago, the evidence of its last state change, its assignment and
+its cost; then
 the credentials, the spend per credential, the burn rate and the time left to the budget.
 """
 
