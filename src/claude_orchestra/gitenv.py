@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import os
 import shlex
 import stat
@@ -318,12 +319,37 @@ def read_capped(path: Path, cap: int = CONFIG_CAP) -> bytes | None:
 def config_entries(path: Path) -> list[tuple[str, str]]:
     """The ``(key, value)`` entries of the config file at ``path``, includes not followed.
 
+    The file is read afresh every time; git parses each distinct content once
+    (:func:`_parsed_config`), so checking before every operation spawns no process while
+    the file stays as it was.
+
     Raises:
         UnsafeGitConfig: the file cannot be read safely or git cannot parse it.
     """
     data = read_capped(path)
     if data is None:
         return []
+    try:
+        return list(_parsed_config(data))
+    except _Unparsable as exc:
+        raise UnsafeGitConfig(path, "read config", exc.reason) from None
+
+
+class _Unparsable(Exception):
+    """Git could not parse a config file's content (raised, so it is never cached)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_config(data: bytes) -> tuple[tuple[str, str], ...]:
+    """Git's reading of a config file's content: its entries.
+
+    Raises:
+        _Unparsable: git refused it (or timed out): why.
+    """
     status, out, err = run(
         ["git", "config", "--no-includes", "--file", "-", "--list", "-z"],
         cwd=Path("/"),
@@ -333,13 +359,13 @@ def config_entries(path: Path) -> list[tuple[str, str]]:
     )
     if status != 0:
         reason = err.strip().splitlines()[-1:] or ["unreadable"]
-        raise UnsafeGitConfig(path, "read config", reason[0].removeprefix("fatal: "))
+        raise _Unparsable(reason[0].removeprefix("fatal: "))
     entries = []
     for item in out.split("\0"):
         if item:
             key, _, value = item.partition("\n")
             entries.append((key, value))
-    return entries
+    return tuple(entries)
 
 
 def config_problems(entries: Sequence[tuple[str, str]], origin_url: str | None) -> list[str]:

@@ -196,6 +196,19 @@ async def test_a_key_no_override_undoes_makes_every_operation_refuse(
     assert not trap.sprung()
 
 
+async def test_a_key_planted_between_two_operations_is_refused_by_the_second(
+    repo: GitRepo, worker: Worktree, trap: Trap
+) -> None:
+    # git parses each config content once (no process per check while it is unchanged);
+    # the file itself is read before every operation, so a change is seen at once
+    await worker.uncommitted()
+    (worker.path / ".gitattributes").write_text("* diff=evil\n")
+    git(repo.path, "config", "diff.evil.textconv", trap.evil)
+    with anyio.fail_after(30), pytest.raises(UnsafeGitConfig, match="diff.evil.textconv"):
+        await worker.uncommitted()
+    assert not trap.sprung()
+
+
 async def test_a_second_origin_url_is_refused(repo: GitRepo, tmp_path: Path) -> None:
     (tmp_path / "elsewhere").mkdir()
     elsewhere = make_origin(tmp_path / "elsewhere")
