@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = Path(sys.executable).parent / "mutmut"
 CORE = (
     "loop.recovery",
+    "loop.watchdog",
     "loop.review",
     "loop.judging",
     "loop.budgets",

@@ -29,6 +29,7 @@ from claude_orchestra.failover import Failover
 from claude_orchestra.instance import Instance, InstanceView
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import recovery as decide
+from claude_orchestra.loop import watchdog
 from claude_orchestra.loop.actions import (
     Action,
     EndAssignment,
@@ -150,7 +151,7 @@ class Recovery:
         """A deadline came due: act if what it waited for still has not happened."""
         rules = self.ctx.rules
         await self._carry_out(
-            timer.instance, lambda r, v, now: decide.timer_due(r, v, timer, rules, now)
+            timer.instance, lambda r, v, now: watchdog.timer_due(r, v, timer, rules, now)
         )
 
     # -- the executor --------------------------------------------------------------------
@@ -177,7 +178,7 @@ class Recovery:
             case Launched():
                 return lambda r, v, now: decide.launched(r, v, rules, now)
             case ScreenRead():
-                return lambda r, v, now: decide.screen_read(r, v, result, rules, now)
+                return lambda r, v, now: watchdog.screen_read(r, v, result, rules, now)
             case FailoverAnswered():
                 return lambda r, v, now: decide.follow(r, v, result, rules, now)
             case TurnFailed():

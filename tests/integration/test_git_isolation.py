@@ -204,7 +204,7 @@ async def test_a_key_planted_between_two_operations_is_refused_by_the_second(
     await worker.uncommitted()
     (worker.path / ".gitattributes").write_text("* diff=evil\n")
     git(repo.path, "config", "diff.evil.textconv", trap.evil)
-    with anyio.fail_after(30), pytest.raises(UnsafeGitConfig, match="diff.evil.textconv"):
+    with anyio.fail_after(30), pytest.raises(UnsafeGitConfig, match=r"diff\.evil\.textconv"):
         await worker.uncommitted()
     assert not trap.sprung()
 

@@ -27,6 +27,7 @@ from claude_orchestra.instance import Instance, InstanceView
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import recovery as decide
+from claude_orchestra.loop import watchdog
 from claude_orchestra.loop.actions import (
     EndAssignment,
     FailOver,
@@ -106,16 +107,16 @@ def test_a_launch_must_say_session_start_in_time_and_forgets_the_old_input_box()
 
 def test_no_session_start_reads_the_screen_then_restarts_a_fresh_session() -> None:
     starting = worker(InstanceState.STARTING, launch=2)
-    older = decide.timer_due(
+    older = watchdog.timer_due(
         FRESH, starting, StartDeadline(instance="worker-1", launch=1), RULES, NOW
     )
     assert older.actions == ()  # an earlier launch's deadline is moot
-    due = decide.timer_due(
+    due = watchdog.timer_due(
         FRESH, starting, StartDeadline(instance="worker-1", launch=2), RULES, NOW
     )
     assert due.actions == (ReadScreen(instance="worker-1", purpose=NoSessionStart()),)
     seen = ScreenRead(instance="worker-1", purpose=NoSessionStart(), text="Do you trust?\n")
-    decided = decide.screen_read(FRESH, starting, seen, RULES, NOW)
+    decided = watchdog.screen_read(FRESH, starting, seen, RULES, NOW)
     assert kinds(decided.actions) == [IncidentKind.INSTANCE_DIED]
     assert "screen: Do you trust?" in decided.actions[0].evidence  # type: ignore[union-attr]
     assert decided.record.restarts == 1
@@ -156,7 +157,7 @@ def test_a_second_death_backs_off_and_a_fourth_is_left_alone() -> None:
     assert second.actions[-1] == Schedule(
         NOW.mono + RULES.restart_delays[1], RestartDue(instance="worker-1", launch=2)
     )
-    due = decide.timer_due(
+    due = watchdog.timer_due(
         second.record, dead, RestartDue(instance="worker-1", launch=2), RULES, NOW
     )
     assert due.actions == (Launch(instance="worker-1", credential=None, resume=True),)
@@ -216,10 +217,10 @@ def test_restarts_are_bounded_whatever_goes_wrong(troubles: list[str]) -> None:
                 now=NOW,
             )
         elif trouble == "stuck":
-            decided = decide.stuck(record, worker(), "quiet", RULES, NOW)
+            decided = watchdog.stuck(record, worker(), "quiet", RULES, NOW)
         else:
             seen = ScreenRead(instance="worker-1", purpose=NoSessionStart(), text="")
-            decided = decide.screen_read(record, worker(InstanceState.STARTING), seen, RULES, NOW)
+            decided = watchdog.screen_read(record, worker(InstanceState.STARTING), seen, RULES, NOW)
         record = decided.record
         restarts += sum(isinstance(a, Launch | Terminate) for a in decided.actions)
     assert restarts <= RULES.max_restarts
@@ -262,10 +263,10 @@ def test_other_failures_retry_on_the_same_credential_then_give_up() -> None:
 
 def test_a_due_retry_resends_only_when_the_instance_can_take_a_prompt() -> None:
     due = RetryDue(instance="worker-1")
-    assert decide.timer_due(FRESH, worker(InstanceState.IDLE), due, RULES, NOW).actions == (
+    assert watchdog.timer_due(FRESH, worker(InstanceState.IDLE), due, RULES, NOW).actions == (
         ResendPrompt("worker-1"),
     )
-    assert decide.timer_due(FRESH, worker(InstanceState.WORKING), due, RULES, NOW).actions == ()
+    assert watchdog.timer_due(FRESH, worker(InstanceState.WORKING), due, RULES, NOW).actions == ()
 
 
 def answer(decision: object, moved: IncidentKind = IncidentKind.RATE_LIMITED) -> FailoverAnswered:
@@ -282,12 +283,12 @@ def test_a_move_to_another_credential_replaces_the_live_process_on_its_exit() ->
         Schedule(NOW.mono + RULES.exit_timeout, ExitDeadline(instance="worker-1", launch=1)),
     )
     assert moved.record.replacing == Replacement(KEY2, resume=True)
-    overdue = decide.timer_due(
+    overdue = watchdog.timer_due(
         moved.record, idle, ExitDeadline(instance="worker-1", launch=1), RULES, NOW
     )
     assert overdue.actions[-1] == Launch(instance="worker-1", credential=KEY2, resume=True)
     assert overdue.record.replacing is None
-    replaced = decide.timer_due(
+    replaced = watchdog.timer_due(
         overdue.record, worker(launch=2), ExitDeadline(instance="worker-1", launch=1), RULES, NOW
     )
     assert replaced.actions == ()
@@ -310,7 +311,7 @@ def test_every_credential_resting_pauses_until_the_earliest_reset() -> None:
     assert kinds(paused.actions) == [IncidentKind.CREDENTIALS_EXHAUSTED]
     assert paused.actions[0].resumes_at == NOW.wall + 90  # type: ignore[union-attr]
     assert paused.actions[1] == Schedule(NOW.mono + 90, CredentialDue(instance="worker-1"))
-    again = decide.timer_due(
+    again = watchdog.timer_due(
         paused.record, worker(InstanceState.IDLE), CredentialDue(instance="worker-1"), RULES, NOW
     )
     assert not again.record.paused
@@ -358,20 +359,20 @@ def test_an_idle_instance_on_an_unusable_credential_moves_before_any_prompt(
 def test_an_undelivered_prompt_gets_enter_again_then_is_reported() -> None:
     prompted = worker(InstanceState.PROMPTED)
     first = DeliveryDeadline(instance="worker-1", prompt_number=1)
-    decided = decide.timer_due(FRESH, prompted, first, RULES, NOW)
+    decided = watchdog.timer_due(FRESH, prompted, first, RULES, NOW)
     assert decided.actions == (
         Press("worker-1", "Enter"),
         Schedule(NOW.mono + RULES.delivery_nudges[1], attrs.evolve(first, nudge=1)),
     )
     last = attrs.evolve(first, nudge=len(RULES.delivery_nudges) - 1)
-    decided = decide.timer_due(FRESH, prompted, last, RULES, NOW)
+    decided = watchdog.timer_due(FRESH, prompted, last, RULES, NOW)
     assert decided.actions[-1] == ReadScreen(instance="worker-1", purpose=NotDelivered())
     seen = ScreenRead(instance="worker-1", purpose=NotDelivered(), text="", error="no pane")
-    assert kinds(decide.screen_read(FRESH, prompted, seen, RULES, NOW).actions) == [
+    assert kinds(watchdog.screen_read(FRESH, prompted, seen, RULES, NOW).actions) == [
         IncidentKind.PROMPT_NOT_DELIVERED
     ]
     later_prompt = attrs.evolve(prompted, prompts_sent=2)
-    assert decide.timer_due(FRESH, later_prompt, first, RULES, NOW).actions == ()
+    assert watchdog.timer_due(FRESH, later_prompt, first, RULES, NOW).actions == ()
 
 
 # -- quiet, stuck and the screen ------------------------------------------------------------
@@ -385,11 +386,13 @@ def test_quiet_is_watched_only_while_working_and_only_since_the_last_event() -> 
     )
     assert decide.event_arrived(FRESH, worker(InstanceState.IDLE), RULES, NOW).actions == ()
     later = decide.event_arrived(working.record, worker(), RULES, NOW).record
-    stale = decide.timer_due(
+    stale = watchdog.timer_due(
         later, worker(), QuietDeadline(instance="worker-1", mark=1), RULES, NOW
     )
     assert stale.actions == ()
-    due = decide.timer_due(later, worker(), QuietDeadline(instance="worker-1", mark=2), RULES, NOW)
+    due = watchdog.timer_due(
+        later, worker(), QuietDeadline(instance="worker-1", mark=2), RULES, NOW
+    )
     assert due.actions == (ReadScreen(instance="worker-1", purpose=Quiet()),)
 
 
@@ -398,7 +401,7 @@ SPINNER = "✻ Thinking… (12s · ↓ {n} tokens · esc to interrupt)\n"
 
 def quiet_then_probe(record: RecoveryRecord, screen: str, size: int) -> ProgressProbe:
     seen = ScreenRead(instance="worker-1", purpose=Quiet(), text=screen, transcript_bytes=size)
-    decided = decide.screen_read(record, worker(), seen, RULES, NOW)
+    decided = watchdog.screen_read(record, worker(), seen, RULES, NOW)
     schedule = decided.actions[-1]
     assert isinstance(schedule, Schedule)
     assert schedule.at == NOW.mono + RULES.probe_after
@@ -410,7 +413,7 @@ def probe(
     record: RecoveryRecord, timer: ProgressProbe, screen: str, size: int, at: float
 ) -> tuple[object, ...]:
     seen = ScreenRead(instance="worker-1", purpose=Probe(timer), text=screen, transcript_bytes=size)
-    return decide.screen_read(record, worker(), seen, RULES, Now(at, NOW.wall)).actions
+    return watchdog.screen_read(record, worker(), seen, RULES, Now(at, NOW.wall)).actions
 
 
 def test_a_slow_stream_moves_the_spinner_and_is_never_stuck() -> None:
@@ -440,7 +443,7 @@ def test_a_hang_is_stuck_after_quiet_after_and_restarted_with_its_prompt() -> No
 def test_a_limit_on_screen_presses_escape_and_becomes_the_stopfailure_it_will_be() -> None:
     screen = "  ⎿  API Error (429 rate_limit_error) · retrying in 30 seconds… (attempt 3/10)\n"
     seen = ScreenRead(instance="worker-1", purpose=Quiet(), text=screen)
-    decided = decide.screen_read(FRESH, worker(launch=2), seen, RULES, NOW)
+    decided = watchdog.screen_read(FRESH, worker(launch=2), seen, RULES, NOW)
     assert decided.record.stale_input
     press, observe = decided.actions
     assert press == Press("worker-1", "Escape")
@@ -451,7 +454,7 @@ def test_a_limit_on_screen_presses_escape_and_becomes_the_stopfailure_it_will_be
 def test_a_dialog_waits_for_a_person_and_is_looked_at_again_later() -> None:
     screen = "Do you want to use this API key?\n❯ 1. Yes\n"
     seen = ScreenRead(instance="worker-1", purpose=Quiet(), text=screen)
-    decided = decide.screen_read(RecoveryRecord(activity=3), worker(), seen, RULES, NOW)
+    decided = watchdog.screen_read(RecoveryRecord(activity=3), worker(), seen, RULES, NOW)
     assert kinds(decided.actions) == [IncidentKind.WAITING_FOR_PERSON]
     assert decided.actions[-1] == Schedule(
         NOW.mono + RULES.quiet_after, QuietDeadline(instance="worker-1", mark=3)

@@ -11,6 +11,7 @@ from claude_orchestra.credentials import CredentialKind
 from claude_orchestra.events import FailureKind, TurnFailed
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import recovery as decide
+from claude_orchestra.loop import watchdog
 from claude_orchestra.loop.actions import (
     EndAssignment,
     FailOver,
@@ -240,22 +241,22 @@ def test_deadlines_hand_the_record_back_unchanged() -> None:
     record = RecoveryRecord(failures=1, activity=3)
     starting = worker(InstanceState.STARTING)
     start = StartDeadline(instance=W, launch=1)
-    assert decide.timer_due(record, starting, start, RULES, NOW).record == record
+    assert watchdog.timer_due(record, starting, start, RULES, NOW).record == record
     idle = worker(InstanceState.IDLE)
-    assert decide.timer_due(record, idle, RetryDue(instance=W), RULES, NOW) == Decided(
+    assert watchdog.timer_due(record, idle, RetryDue(instance=W), RULES, NOW) == Decided(
         record, (ResendPrompt(W),)
     )
     prompted = worker(InstanceState.PROMPTED)
     for nudge in (0, len(RULES.delivery_nudges) - 1):
         deadline = DeliveryDeadline(instance=W, prompt_number=1, nudge=nudge)
-        assert decide.timer_due(record, prompted, deadline, RULES, NOW).record == record
+        assert watchdog.timer_due(record, prompted, deadline, RULES, NOW).record == record
 
 
 def test_the_last_nudge_but_one_schedules_the_last() -> None:
     last_but_one = DeliveryDeadline(
         instance=W, prompt_number=1, nudge=len(RULES.delivery_nudges) - 2
     )
-    decided = decide.timer_due(
+    decided = watchdog.timer_due(
         FRESH_RECORD, worker(InstanceState.PROMPTED), last_but_one, RULES, NOW
     )
     assert decided.actions == (
@@ -269,9 +270,9 @@ def test_the_last_nudge_but_one_schedules_the_last() -> None:
 
 def test_an_exit_deadline_replaces_only_a_process_being_replaced() -> None:
     deadline = ExitDeadline(instance=W, launch=1)
-    assert decide.timer_due(FRESH_RECORD, worker(), deadline, RULES, NOW).actions == ()
+    assert watchdog.timer_due(FRESH_RECORD, worker(), deadline, RULES, NOW).actions == ()
     replacing = RecoveryRecord(replacing=Replacement(KEY2, resume=True))
-    assert decide.timer_due(replacing, worker(), deadline, RULES, NOW).actions == (
+    assert watchdog.timer_due(replacing, worker(), deadline, RULES, NOW).actions == (
         Note(instance=W, message="still running after SIGTERM; replacing it"),
         Launch(instance=W, credential=KEY2, resume=True),
     )
@@ -279,13 +280,15 @@ def test_an_exit_deadline_replaces_only_a_process_being_replaced() -> None:
 
 def test_a_restart_due_for_a_live_instance_of_the_same_launch_does_nothing() -> None:
     due = RestartDue(instance=W, launch=1)
-    assert decide.timer_due(FRESH_RECORD, worker(InstanceState.IDLE), due, RULES, NOW).actions == ()
+    assert (
+        watchdog.timer_due(FRESH_RECORD, worker(InstanceState.IDLE), due, RULES, NOW).actions == ()
+    )
 
 
 def test_a_probe_from_before_the_last_event_is_moot() -> None:
     stale = ProgressProbe(instance=W, mark=2, progress=(10, 5), since=NOW.mono)
     record = RecoveryRecord(activity=3)
-    assert decide.timer_due(record, worker(), stale, RULES, NOW).actions == ()
+    assert watchdog.timer_due(record, worker(), stale, RULES, NOW).actions == ()
 
 
 # -- the screen -------------------------------------------------------------------------------
@@ -294,7 +297,7 @@ def test_a_probe_from_before_the_last_event_is_moot() -> None:
 def test_no_session_start_with_no_restarts_left_is_reported_without_a_restart() -> None:
     record = RecoveryRecord(restarts=RULES.max_restarts)
     seen = ScreenRead(instance=W, purpose=NoSessionStart(), text="Loading\n")
-    decided = decide.screen_read(record, worker(InstanceState.STARTING), seen, RULES, NOW)
+    decided = watchdog.screen_read(record, worker(InstanceState.STARTING), seen, RULES, NOW)
     assert decided.record == record
     assert kinds_and_evidence(decided) == [
         (
@@ -312,7 +315,7 @@ def kinds_and_evidence(decided: Decided) -> list[tuple[IncidentKind, str]]:
 def test_an_undelivered_prompt_is_reported_with_the_time_waited_and_the_screen() -> None:
     record = RecoveryRecord(failures=1)
     seen = ScreenRead(instance=W, purpose=NotDelivered(), text="", error="no pane")
-    decided = decide.screen_read(record, worker(InstanceState.PROMPTED), seen, RULES, NOW)
+    decided = watchdog.screen_read(record, worker(InstanceState.PROMPTED), seen, RULES, NOW)
     waited = sum(RULES.delivery_nudges)
     assert decided == Decided(
         record,
@@ -331,7 +334,7 @@ def stuck_probe(record: RecoveryRecord, since: float, at: float) -> Decided:
     seen = ScreenRead(
         instance=W, purpose=Probe(timer), text=SPINNER.format(n=57), transcript_bytes=1000
     )
-    return decide.screen_read(record, worker(), seen, RULES, Now(at, NOW.wall))
+    return watchdog.screen_read(record, worker(), seen, RULES, Now(at, NOW.wall))
 
 
 def test_a_stuck_turn_says_how_long_it_has_been_quiet_and_what_stood_still() -> None:
@@ -351,7 +354,7 @@ def test_a_stuck_turn_says_how_long_it_has_been_quiet_and_what_stood_still() -> 
 
 def test_stuck_too_often_is_given_up_and_left_alone() -> None:
     record = RecoveryRecord(restarts=RULES.max_restarts)
-    assert decide.stuck(record, worker(), "quiet", RULES, NOW) == Decided(
+    assert watchdog.stuck(record, worker(), "quiet", RULES, NOW) == Decided(
         record, (incident(IncidentKind.GAVE_UP, "quiet", "leave it; stuck too often"),)
     )
 
@@ -360,7 +363,7 @@ def test_a_limit_seen_at_a_probe_is_acted_on_like_one_seen_when_quiet() -> None:
     screen = "  ⎿  API Error (429 rate_limit_error) · retrying in 30 seconds… (attempt 3/10)\n"
     timer = ProgressProbe(instance=W, mark=0, progress=(1000, 57), since=NOW.mono)
     seen = ScreenRead(instance=W, purpose=Probe(timer), text=screen, transcript_bytes=1000)
-    decided = decide.screen_read(RecoveryRecord(), worker(), seen, RULES, NOW)
+    decided = watchdog.screen_read(RecoveryRecord(), worker(), seen, RULES, NOW)
     assert decided.record.stale_input
     assert decided.actions[0] == Press(W, "Escape")
 
@@ -370,7 +373,7 @@ def test_a_401_on_screen_is_an_authentication_failure_of_this_session() -> None:
     timer = ProgressProbe(instance=W, mark=0, progress=(0, None), since=0)
     seen = ScreenRead(instance=W, purpose=Probe(timer), text=screen)
     view = attrs.evolve(worker(launch=2), session_id="sess-1")
-    (_, observe) = decide.screen_read(RecoveryRecord(), view, seen, RULES, NOW).actions
+    (_, observe) = watchdog.screen_read(RecoveryRecord(), view, seen, RULES, NOW).actions
     assert isinstance(observe, ObserveFailure)
     assert observe.event == TurnFailed(
         instance=W,
@@ -380,7 +383,7 @@ def test_a_401_on_screen_is_an_authentication_failure_of_this_session() -> None:
         error=FailureKind.AUTHENTICATION_FAILED,
         detail="screen: 401 authentication_error) · retrying in 5 seconds… (attempt 1/10",
     )
-    anonymous = decide.screen_read(RecoveryRecord(), worker(), seen, RULES, NOW).actions[1]
+    anonymous = watchdog.screen_read(RecoveryRecord(), worker(), seen, RULES, NOW).actions[1]
     assert anonymous.event.session_id == ""  # type: ignore[union-attr]
 
 
@@ -389,7 +392,7 @@ def test_a_dialog_is_reported_as_waiting_for_a_person_and_the_record_kept() -> N
     record = RecoveryRecord(activity=3, failures=1)
     timer = ProgressProbe(instance=W, mark=3, progress=(0, None), since=NOW.mono)
     seen = ScreenRead(instance=W, purpose=Probe(timer), text=screen)
-    decided = decide.screen_read(record, worker(), seen, RULES, NOW)
+    decided = watchdog.screen_read(record, worker(), seen, RULES, NOW)
     assert decided.record == record
     (waiting, _) = decided.actions
     assert isinstance(waiting, RecordIncident)
@@ -421,7 +424,9 @@ def test_a_running_tool_keeps_a_still_turn_from_being_stuck_until_it_ends() -> N
 
 def test_no_session_start_is_recorded_as_a_death_and_restarted_afresh() -> None:
     seen = ScreenRead(instance=W, purpose=NoSessionStart(), text="Loading\n")
-    decided = decide.screen_read(RecoveryRecord(), worker(InstanceState.STARTING), seen, RULES, NOW)
+    decided = watchdog.screen_read(
+        RecoveryRecord(), worker(InstanceState.STARTING), seen, RULES, NOW
+    )
     assert decided.actions[0] == incident(
         IncidentKind.INSTANCE_DIED,
         f"no SessionStart within {RULES.start_timeout:.0f} s; screen: Loading",
@@ -439,7 +444,7 @@ def test_a_busy_instance_on_an_unusable_credential_keeps_its_record() -> None:
 
 def test_a_quiet_turn_with_no_event_yet_is_probed_from_now() -> None:
     seen = ScreenRead(instance=W, purpose=Quiet(), text=SPINNER.format(n=3), transcript_bytes=10)
-    decided = decide.screen_read(RecoveryRecord(), worker(), seen, RULES, NOW)
+    decided = watchdog.screen_read(RecoveryRecord(), worker(), seen, RULES, NOW)
     assert decided.actions[-1] == Schedule(
         NOW.mono + RULES.probe_after,
         ProgressProbe(instance=W, mark=0, progress=(10, 3), since=NOW.mono),
@@ -449,7 +454,7 @@ def test_a_quiet_turn_with_no_event_yet_is_probed_from_now() -> None:
 def test_no_session_start_with_no_restarts_left_says_it_is_left_not_restarted() -> None:
     seen = ScreenRead(instance=W, purpose=NoSessionStart(), text="Loading\n")
     spent = RecoveryRecord(restarts=RULES.max_restarts)
-    decided = decide.screen_read(spent, worker(InstanceState.STARTING), seen, RULES, NOW)
+    decided = watchdog.screen_read(spent, worker(InstanceState.STARTING), seen, RULES, NOW)
     assert decided.actions == (
         incident(
             IncidentKind.INSTANCE_DIED,
