@@ -36,6 +36,7 @@ CORE = (
     "loop.recovery",
     "loop.watchdog",
     "loop.review",
+    "loop.merges",
     "loop.judging",
     "loop.budgets",
     "loop.ending",

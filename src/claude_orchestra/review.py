@@ -25,6 +25,7 @@ from claude_orchestra.context import RunContext
 from claude_orchestra.errors import GitError
 from claude_orchestra.events import MergeFinished
 from claude_orchestra.instance import Instance, Role
+from claude_orchestra.loop import merges
 from claude_orchestra.loop import review as decide
 from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.recovery import Now
@@ -164,7 +165,7 @@ class WorkReview:
     ) -> None:
         """After ``run --resume``: push every worker branch, read origin back, and hand every
         branch with unmerged commits to the merger again (see
-        :func:`~claude_orchestra.loop.review.reconcile` for the arguments)."""
+        :func:`~claude_orchestra.loop.merges.reconcile` for the arguments)."""
         ctx = self.ctx
         for name, worktree in self.worktrees.items():
             await self.push(ctx.instances[name], worktree)
@@ -175,7 +176,7 @@ class WorkReview:
         }
         tasks_done = frozenset(ctx.progress.tasks_done)
         await self._carry_out(
-            lambda r, now: decide.reconcile(
+            lambda r, now: merges.reconcile(
                 r,
                 facts,
                 owners=owners,
@@ -192,7 +193,7 @@ class WorkReview:
         """The merge queue is done with a branch: record the merge, or send it back."""
         ctx = self.ctx
         await self._carry_out(
-            lambda r, now: decide.merge_finished(
+            lambda r, now: merges.merge_finished(
                 r,
                 attrs.evolve(event, instance=instance.name),
                 awaiting=ctx.progress.awaiting_merge,
@@ -222,7 +223,7 @@ class WorkReview:
         progress = self.ctx.progress
         tasks = tuple(progress.tasks_finished.get(result.finished.branch, ()))
         queue = self.merge_queue is not None
-        return lambda r, now: decide.merge_planned(
+        return lambda r, now: merges.merge_planned(
             r, result.finished, result.plan, queue=queue, tasks=tasks, now=now
         )
 

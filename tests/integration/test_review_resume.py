@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestra.loop.review import BEFORE_RESTART
+from claude_orchestra.loop.merges import BEFORE_RESTART
 from claude_orchestra.testing.gitrepos import advance_main, commit, make_origin
 from claude_orchestra.values import TaskFinished
 from claude_orchestra.worktree import GitRepo

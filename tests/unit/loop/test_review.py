@@ -21,6 +21,7 @@ from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.evidence import OriginFacts, OriginReader
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.journal import Journal
+from claude_orchestra.loop import merges
 from claude_orchestra.loop import review as decide
 from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.judging import NotJudged, WorkerTurn
@@ -341,10 +342,10 @@ def test_a_turn_that_is_not_a_tasks_changes_nothing() -> None:
 
 def test_the_managers_plan_waits_for_a_merge_prompt_and_the_queues_enqueues() -> None:
     work = finished(("c1",))
-    by_manager = decide.merge_planned(FRESH, work, MergeByManager(), queue=False, tasks=(), now=NOW)
+    by_manager = merges.merge_planned(FRESH, work, MergeByManager(), queue=False, tasks=(), now=NOW)
     assert by_manager.actions == (AwaitMerge(branch="worker-1", commits=("c1",)),)
     assert by_manager.record.merger == {"worker-1": "manager"}
-    by_queue = decide.merge_planned(FRESH, work, MergeByQueue(), queue=True, tasks=(), now=NOW)
+    by_queue = merges.merge_planned(FRESH, work, MergeByQueue(), queue=True, tasks=(), now=NOW)
     assert by_queue.actions == (
         AwaitMerge(branch="worker-1", commits=("c1",)),
         EnqueueMerge(instance="worker-1", branch="worker-1", commits=("c1",)),
@@ -355,12 +356,12 @@ def test_the_managers_plan_waits_for_a_merge_prompt_and_the_queues_enqueues() ->
 @pytest.mark.parametrize("plan", [MergeByQueue(), None])
 def test_a_plan_no_merger_can_carry_out_is_a_plugin_error(plan: MergePlan | None) -> None:
     with pytest.raises(PluginError, match="no merger for plan"):
-        decide.merge_planned(FRESH, finished(("c1",)), plan, queue=False, tasks=(), now=NOW)
+        merges.merge_planned(FRESH, finished(("c1",)), plan, queue=False, tasks=(), now=NOW)
 
 
 def test_a_delivered_branch_is_not_counted_in_branches_ahead() -> None:
     plan = MergeDelivered(where="pull request #12")
-    decided = decide.merge_planned(
+    decided = merges.merge_planned(
         FRESH, finished(("c1", "c2")), plan, queue=False, tasks=("a",), now=NOW
     )
     assert decided.actions == (
@@ -396,7 +397,7 @@ def merge_event(outcome: MergeOutcome, **fields: object) -> MergeFinished:
 
 def test_a_merge_the_queue_made_is_booked_and_origin_read_again() -> None:
     event = merge_event(MergeOutcome.MERGED)
-    decided = decide.merge_finished(
+    decided = merges.merge_finished(
         FRESH,
         event,
         awaiting={"worker-1": ("c1",)},
@@ -408,7 +409,7 @@ def test_a_merge_the_queue_made_is_booked_and_origin_read_again() -> None:
         branch="worker-1", commits=("c1",), at=NOW.wall, merged_by="queue", tasks=("a",)
     )
     assert decided.actions == (RecordMerge(record=merge), RequestRead(instance="worker-1"))
-    already = decide.merge_finished(
+    already = merges.merge_finished(
         FRESH, event, awaiting={}, tasks_finished={}, run_branch="main", now=NOW
     )
     assert already.actions == (RequestRead(instance="worker-1"),)  # a read booked it first
@@ -416,7 +417,7 @@ def test_a_merge_the_queue_made_is_booked_and_origin_read_again() -> None:
 
 def test_a_refused_merge_sends_a_fix_prompt_naming_the_files() -> None:
     event = merge_event(MergeOutcome.CONFLICT, files=("a.py", "b.py"))
-    decided = decide.merge_finished(
+    decided = merges.merge_finished(
         FRESH,
         event,
         awaiting={"worker-1": ("c1",)},
@@ -438,7 +439,7 @@ def test_a_refused_merge_sends_a_fix_prompt_naming_the_files() -> None:
 
 def test_a_failed_test_on_the_merged_result_says_so() -> None:
     event = merge_event(MergeOutcome.TEST_FAILED, detail="1 failed\n  in test_a")
-    decided = decide.merge_finished(
+    decided = merges.merge_finished(
         FRESH, event, awaiting={}, tasks_finished={}, run_branch="main", now=NOW
     )
     assert incidents(decided.actions)[0].evidence == (
@@ -450,7 +451,7 @@ def test_a_failed_test_on_the_merged_result_says_so() -> None:
 
 
 def test_a_resumed_run_books_unrecorded_merges_and_hands_unmerged_branches_over() -> None:
-    decided = decide.reconcile(
+    decided = merges.reconcile(
         FRESH,
         facts({"worker-1": ("c2",), "worker-2": ("c5",), "worker-3": ("c9",)}),
         owners={"worker-1": ("worker-1", 1), "worker-2": ("worker-2", 2)},
@@ -470,7 +471,7 @@ def test_a_resumed_run_books_unrecorded_merges_and_hands_unmerged_branches_over(
                 branch="worker-1",
                 commits=("c1",),
                 at=NOW.wall,
-                merged_by=decide.BEFORE_RESTART,
+                merged_by=merges.BEFORE_RESTART,
                 tasks=("a",),
             ),
             restored=True,
@@ -515,7 +516,7 @@ class Model:
         match action:
             case HandOver(finished=work):
                 self.apply(
-                    decide.merge_planned(self.record, work, plan, queue=True, tasks=(), now=NOW)
+                    merges.merge_planned(self.record, work, plan, queue=True, tasks=(), now=NOW)
                 )
             case AwaitMerge(branch=branch, commits=commits):
                 self.awaiting[branch] = commits
@@ -546,7 +547,7 @@ class Model:
         elif op == "refuse" and branch in self.awaiting:
             event = merge_event(MergeOutcome.CONFLICT, branch=branch, commits=self.awaiting[branch])
             self.apply(
-                decide.merge_finished(
+                merges.merge_finished(
                     self.record,
                     event,
                     awaiting=self.awaiting,

@@ -9,6 +9,7 @@ import pytest
 
 from claude_orchestra.errors import PluginError
 from claude_orchestra.events import MergeOutcome
+from claude_orchestra.loop import merges
 from claude_orchestra.loop import review as decide
 from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.review import Reviewed, ReviewRecord
@@ -208,7 +209,7 @@ def test_a_task_given_up_and_a_follow_up_are_recorded_against_the_worker() -> No
 
 def test_a_queue_plan_without_a_queue_is_the_merge_hooks_error() -> None:
     with pytest.raises(PluginError) as caught:
-        decide.merge_planned(
+        merges.merge_planned(
             FRESH, finished(("c1",)), MergeByQueue(), queue=False, tasks=(), now=NOW
         )
     assert (caught.value.plugin, caught.value.hook) == ("?", "orchestra_merge")
@@ -216,7 +217,7 @@ def test_a_queue_plan_without_a_queue_is_the_merge_hooks_error() -> None:
 
 def test_a_merge_of_a_branch_with_no_tasks_is_booked_with_none_and_the_record_kept() -> None:
     record = ReviewRecord(merger={W: "queue"})
-    decided = decide.merge_finished(
+    decided = merges.merge_finished(
         record,
         merge_event(MergeOutcome.MERGED),
         awaiting={W: ("c1",)},
@@ -226,7 +227,7 @@ def test_a_merge_of_a_branch_with_no_tasks_is_booked_with_none_and_the_record_ke
     )
     merge = MergeRecord(branch=W, commits=("c1",), at=NOW.wall, merged_by="queue", tasks=())
     assert decided == Reviewed(record, (RecordMerge(record=merge), RequestRead(instance=W)))
-    again = decide.merge_finished(
+    again = merges.merge_finished(
         record,
         merge_event(MergeOutcome.MERGED),
         awaiting={},
@@ -240,7 +241,7 @@ def test_a_merge_of_a_branch_with_no_tasks_is_booked_with_none_and_the_record_ke
 @pytest.mark.parametrize("outcome", [MergeOutcome.PUSH_REJECTED, MergeOutcome.GIT_FAILED])
 def test_a_merge_refused_for_another_reason_gives_git_s_words(outcome: MergeOutcome) -> None:
     event = merge_event(outcome, detail="! [rejected]\n  main -> main (fetch first)")
-    decided = decide.merge_finished(
+    decided = merges.merge_finished(
         FRESH, event, awaiting={}, tasks_finished={}, run_branch="run/7", now=NOW
     )
     (_, refused, send) = decided.actions
@@ -258,7 +259,7 @@ def test_a_merge_refused_for_another_reason_gives_git_s_words(outcome: MergeOutc
 
 def test_a_failed_tests_output_is_quoted_up_to_600_characters() -> None:
     event = merge_event(MergeOutcome.TEST_FAILED, detail="x" * 700)
-    decided = decide.merge_finished(
+    decided = merges.merge_finished(
         FRESH, event, awaiting={}, tasks_finished={}, run_branch="main", now=NOW
     )
     (_, refused, _) = decided.actions
@@ -271,7 +272,7 @@ def test_a_failed_tests_output_is_quoted_up_to_600_characters() -> None:
 
 
 def test_a_resume_books_every_finished_task_and_hands_over_every_branch() -> None:
-    decided = decide.reconcile(
+    decided = merges.reconcile(
         FRESH,
         facts({"worker-1": ("c1",), "worker-2": ("c2",), "worker-3": ("c3",)}),
         owners={
@@ -294,7 +295,7 @@ def test_a_resume_books_every_finished_task_and_hands_over_every_branch() -> Non
         branch="worker-4",
         commits=("c4",),
         at=NOW.wall,
-        merged_by=decide.BEFORE_RESTART,
+        merged_by=merges.BEFORE_RESTART,
         tasks=("t4",),
     )
     assert decided.actions[1:] == (
@@ -308,7 +309,7 @@ def test_a_resume_books_every_finished_task_and_hands_over_every_branch() -> Non
 
 
 def test_a_resume_reads_the_task_file_on_the_run_branch() -> None:
-    decided = decide.reconcile(
+    decided = merges.reconcile(
         FRESH, facts({}, task_file="- [ ] one {#a}\n"), owners={}, task_file="TASKS.md", now=NOW
     )
     (take,) = decided.actions
