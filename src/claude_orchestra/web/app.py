@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 from starlette.requests import Request
@@ -27,10 +27,37 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Route
 
-from claude_orchestra.web.access import PREFIX
+from claude_orchestra.web.access import PREFIX, DashboardAccess
+from claude_orchestra.web.feed import DashboardFeed
 
-if TYPE_CHECKING:
-    from claude_orchestra.web.dashboard import Dashboard
+
+class DashboardSource(Protocol):
+    """What the routes serve from (:class:`~claude_orchestra.web.dashboard.Dashboard`,
+    which mounts them: the routes depend on this, not on it)."""
+
+    @property
+    def access(self) -> DashboardAccess:
+        """Who may see the page (the token and its cookie)."""
+        ...
+
+    @property
+    def feed(self) -> DashboardFeed:
+        """The run's published statuses."""
+        ...
+
+    @property
+    def screen_interval(self) -> float:
+        """Seconds between two readings of the screens while a page is open."""
+        ...
+
+    def run_state(self) -> dict[str, Any] | None:
+        """The page's data from the latest status."""
+        ...
+
+    async def screens(self) -> dict[str, Any]:
+        """Every instance's screen text."""
+        ...
+
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -66,7 +93,7 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def dashboard_routes(dashboard: Dashboard) -> list[BaseRoute]:
+def dashboard_routes(dashboard: DashboardSource) -> list[BaseRoute]:
     """The routes, relative to :data:`~claude_orchestra.web.access.PREFIX` (mount them
     there)."""
     access = dashboard.access
@@ -121,7 +148,7 @@ def dashboard_routes(dashboard: Dashboard) -> list[BaseRoute]:
     ]
 
 
-async def _stream(dashboard: Dashboard) -> AsyncIterator[str]:
+async def _stream(dashboard: DashboardSource) -> AsyncIterator[str]:
     """One browser's events: ``run`` whenever the run publishes a new status, ``screens``
     when a pane's text changed (read on each status and every few seconds: screens fire no
     event), and ``end`` once the run has ended (the page then stops reconnecting)."""
