@@ -523,6 +523,42 @@ async def test_a_clean_branch_is_merged_tested_and_pushed(
     assert is_clean(workspace / "integration")
 
 
+async def test_branches_that_finished_while_the_queue_was_busy_share_one_push(
+    repo: GitRepo, worker: Worktree, origin: Path, workspace: Path
+) -> None:
+    second = await repo.add_worktree(
+        workspace / "worktrees" / "worker-2", branch="worker-2", base="main"
+    )
+    third = await repo.add_worktree(
+        workspace / "worktrees" / "worker-3", branch="worker-3", base="main"
+    )
+    commit(worker.path, "a.txt", "a\n")
+    commit(second.path, "shared.txt", "mine\n")
+    commit(third.path, "c.txt", "c\n")
+    await advance_main(repo, "shared.txt", "theirs\n")  # worker-2 conflicts with main
+    for tree in (worker, second, third):
+        await tree.push()
+    queue = make_queue(repo, workspace, "test ! -f broken.txt")
+    send, receive = anyio.create_memory_object_stream[MergeFinished](4)
+    async with send, receive, anyio.create_task_group() as tg:
+        for n in (1, 2, 3):  # all three waiting before the queue takes the first
+            queue.enqueue(MergeRequest(instance=f"worker-{n}", branch=f"worker-{n}", commits=()))
+        tg.start_soon(queue.run, send.send)
+        with anyio.fail_after(60):
+            results = [await receive.receive() for _ in range(3)]
+        tg.cancel_scope.cancel()
+    assert [r.outcome for r in results] == [
+        MergeOutcome.MERGED,
+        MergeOutcome.CONFLICT,
+        MergeOutcome.MERGED,
+    ]
+    assert results[0].sha == results[2].sha == git(origin, "rev-parse", "main")
+    tree = git(origin, "ls-tree", "--name-only", "main").split()
+    assert {"a.txt", "c.txt"} <= set(tree)
+    assert git(origin, "show", "main:shared.txt") == "theirs"
+    assert is_clean(workspace / "integration")
+
+
 async def test_a_conflict_is_reported_with_its_files_and_nothing_lands(
     repo: GitRepo, worker: Worktree, origin: Path, workspace: Path
 ) -> None:

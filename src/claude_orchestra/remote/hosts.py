@@ -13,6 +13,8 @@ from typing import Any, final
 
 import attrs
 
+from claude_orchestra.workers import worker_name
+
 
 def _host_name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", value):
@@ -91,7 +93,7 @@ def placement(hosts: Sequence[RemoteHost]) -> Mapping[str, RemoteHost]:
     placed: dict[str, RemoteHost] = {}
     for host in hosts:
         for _ in range(host.workers):
-            placed[f"worker-{len(placed) + 1}"] = host
+            placed[worker_name(len(placed) + 1)] = host
     return placed
 
 

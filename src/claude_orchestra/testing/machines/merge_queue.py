@@ -84,25 +84,38 @@ class MergeQueueMachine(RuleBasedStateMachine):
         self.portal.call(advance_main, self.repo, name, f"main {self.serial}\n")
         note(f"main moves: {name}")
 
-    @rule(n=st.sampled_from(WORKERS))
-    def submit(self, n: int) -> None:
-        worktree = self.worktrees[n]
-        try:
-            self.portal.call(worktree.push)
-        except GitError:
-            note(f"worker-{n} push rejected")
+    @rule(workers=st.lists(st.sampled_from(WORKERS), min_size=1, max_size=3, unique=True))
+    def submit(self, workers: list[int]) -> None:
+        """Workers' branches reach the queue together (one alone, or several that finished
+        while it was busy: merged in order, pushed once)."""
+        requests, broken = [], {}
+        for n in workers:
+            worktree = self.worktrees[n]
+            try:
+                self.portal.call(worktree.push)
+            except GitError:
+                note(f"worker-{n} push rejected")
+                continue
+            tip = git(worktree.path, "rev-parse", "HEAD")
+            broken[tip] = bool(git(worktree.path, "ls-files", "BROKEN-*"))
+            requests.append(
+                MergeRequest(instance=f"worker-{n}", branch=f"worker-{n}", commits=(tip,))
+            )
+        if not requests:
             return
-        tip = git(worktree.path, "rev-parse", "HEAD")
-        broken = bool(git(worktree.path, "ls-files", "BROKEN-*"))
-        request = MergeRequest(instance=f"worker-{n}", branch=f"worker-{n}", commits=(tip,))
-        finished = self.portal.call(self.queue.merge, request)
-        note(f"worker-{n} submitted: {finished.outcome.value}")
-        event(finished.outcome.value)
-        if finished.outcome is MergeOutcome.MERGED:
-            assert not broken, "a branch that fails the gate was merged"
-            self.accepted.add(tip)
-        else:
-            assert finished.outcome in {MergeOutcome.CONFLICT, MergeOutcome.TEST_FAILED}
+        results = self.portal.call(self.queue.merge_all, requests)
+        assert [r.branch for r in results] == [r.branch for r in requests]
+        shas = {r.sha for r in results if r.outcome is MergeOutcome.MERGED}
+        assert len(shas) <= 1, "the branches merged together were pushed once"
+        for request, finished in zip(requests, results, strict=True):
+            note(f"{request.branch} submitted: {finished.outcome.value}")
+            event(f"{finished.outcome.value} ({len(requests)} together)")
+            (tip,) = request.commits
+            if finished.outcome is MergeOutcome.MERGED:
+                assert not broken[tip], "a branch that fails the gate was merged"
+                self.accepted.add(tip)
+            else:
+                assert finished.outcome in {MergeOutcome.CONFLICT, MergeOutcome.TEST_FAILED}
 
     @rule(n=st.sampled_from(WORKERS))
     def worker_fixes(self, n: int) -> None:
