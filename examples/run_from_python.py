@@ -4,7 +4,8 @@
 
 It builds the configuration in Python (no JSON files), registers two plugins — an observer
 that narrates the run and a credential selector that spreads load — and runs the real
-Claude Code CLI against the built-in fake Anthropic API on a throwaway repository.
+Claude Code CLI against the built-in fake Anthropic API on a throwaway repository. At the
+end it reads the run back the way ``status`` does (``read_run``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import secrets
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from claude_orchestra import (
@@ -29,7 +31,9 @@ from claude_orchestra import (
     RunSummary,
     Secret,
     StateChange,
+    Workspace,
     hookimpl,
+    read_run,
 )
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.sample import create_origin
@@ -102,6 +106,12 @@ def main(folder: Path) -> int:
         summary = orchestrator.run_sync()
     cost = "unpriced" if summary.total_cost_usd is None else f"${summary.total_cost_usd:.4f}"
     print(f"{summary.outcome}: {summary.merges} merges, {cost}, report at {summary.report_path}")
+    # What `status` shows, read the way any other tool can: from the run's status.json.
+    run = read_run(Workspace(config.workspace).status)
+    if run is not None:
+        print("status: " + " · ".join(run.headline(time.time())))
+        for row in run.instances:
+            print(f"  {row.name:<9} {row.state:<8} {row.evidence}")
     return summary.exit_code
 
 

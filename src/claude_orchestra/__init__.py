@@ -22,6 +22,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 from typing import TYPE_CHECKING, Any
 
+from claude_orchestra.attach import RunTmux
 from claude_orchestra.auth import (
     AuthMode,
     AuthRotator,
@@ -34,7 +35,7 @@ from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, M
 from claude_orchestra.cleanup import cleanup_workspace
 from claude_orchestra.config import OrchestraConfig, RunConfig, load_config
 from claude_orchestra.costs import Attribution, CostLedger, Spend
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.credentials import Credential, CredentialKind, Secret, redact
 from claude_orchestra.errors import (
     ConfigError,
     GitError,
@@ -63,8 +64,18 @@ from claude_orchestra.notifications import (
     for_summary,
 )
 from claude_orchestra.orchestrator import Orchestrator
+from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.remote.hosts import RemoteHost
+from claude_orchestra.report import summary_text
 from claude_orchestra.rules import Outcome
+from claude_orchestra.runmodel import (
+    BrokerTotals,
+    CredentialRow,
+    InstanceRow,
+    RunModel,
+    TimelineEntry,
+    read_run,
+)
 from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.values import (
@@ -80,17 +91,20 @@ from claude_orchestra.values import (
     RunView,
     WorkerFinished,
 )
+from claude_orchestra.workspace import Workspace
 from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
 
 if TYPE_CHECKING:
     __version__: str
 
 __all__ = [
+    "CLAUDE_CODE_VERSION",
     "Assignment",
     "AssignmentKind",
     "Attribution",
     "AuthMode",
     "AuthRotator",
+    "BrokerTotals",
     "BudgetConfig",
     "BudgetCrossing",
     "BudgetScope",
@@ -99,6 +113,7 @@ __all__ = [
     "Credential",
     "CredentialFailure",
     "CredentialKind",
+    "CredentialRow",
     "CredentialState",
     "CredentialStatus",
     "FailureKind",
@@ -109,6 +124,7 @@ __all__ = [
     "IncidentKind",
     "Instance",
     "InstanceError",
+    "InstanceRow",
     "InstanceState",
     "InstanceView",
     "InvalidTransition",
@@ -134,7 +150,9 @@ __all__ = [
     "ReportingRuntime",
     "Role",
     "RunConfig",
+    "RunModel",
     "RunSummary",
+    "RunTmux",
     "RunView",
     "Runtime",
     "RuntimeContext",
@@ -142,10 +160,12 @@ __all__ = [
     "Secret",
     "Spend",
     "StateChange",
+    "TimelineEntry",
     "TmuxError",
     "UnmergedWorkError",
     "UsageError",
     "WorkerFinished",
+    "Workspace",
     "Worktree",
     "WorktreeView",
     "cleanup_workspace",
@@ -154,6 +174,9 @@ __all__ = [
     "for_summary",
     "hookimpl",
     "load_config",
+    "read_run",
+    "redact",
+    "summary_text",
 ]
 
 

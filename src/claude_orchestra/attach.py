@@ -12,10 +12,9 @@ hosts from the run's config).
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import final
 
@@ -139,8 +138,3 @@ def _remote_instances(config_dir: object) -> dict[str, tuple[str, ...]]:
 def attach_hint(workspace: Path) -> str:
     """The command a person types to see the instances of the run in ``workspace``."""
     return f"claude-orchestra attach --workspace {workspace} [NAME]"
-
-
-def exec_command(argv: Sequence[str]) -> None:
-    """Replace this process with ``argv`` (found on ``PATH``)."""
-    os.execvp(argv[0], list(argv))  # noqa: S606 (argv is ours: tmux and its arguments)

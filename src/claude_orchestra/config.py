@@ -251,6 +251,12 @@ class RunConfig:
             return url
         return str((self.config_dir / Path(url).expanduser()).resolve())
 
+    @property
+    def printable_repository(self) -> str:
+        """``repositoryUrl`` as it may be printed: a user or token in it blanked out
+        (``https://***@host/...``)."""
+        return redact(self.orchestrator.repository_url)
+
     def with_workspace(self, workspace: Path) -> RunConfig:
         """A copy that uses ``workspace`` (the CLI's ``--workspace``).
 
@@ -464,6 +470,6 @@ def describe(config: RunConfig) -> Mapping[str, Any]:
     """The config as the report shows it: ``orchestrator.json`` (a user or token in the
     repository URL blanked out) and the credentials' names."""
     dumped = dump_orchestrator_json(config.orchestrator)
-    dumped["repositoryUrl"] = redact(dumped["repositoryUrl"])
+    dumped["repositoryUrl"] = config.printable_repository
     dumped["notify"] = config.orchestrator.notify.described()
     return {**dumped, "credentials": [c.name for c in config.credentials]}

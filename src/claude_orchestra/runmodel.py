@@ -63,6 +63,10 @@ class CredentialRow:
     """The end of its cooldown, when it is cooling."""
     cost_usd: float
 
+    def cooling(self, now: float) -> str | None:
+        """``cooling 7 min`` while it cools down (``None``: it does not)."""
+        return None if self.until is None else f"cooling {minutes(self.until - now)}"
+
 
 @final
 @attrs.frozen(kw_only=True)

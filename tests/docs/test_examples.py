@@ -56,6 +56,8 @@ def test_run_from_python_completes_with_its_plugins(
     assert result.returncode == 0, result.stderr[-3000:]
     assert "run complete: 4/4 tasks" in result.stdout  # the Narrator plugin spoke
     assert "merged worker-1" in result.stdout
+    assert "status: Run ended: complete · tasks 4/4 done" in result.stdout  # read_run
+    assert "  manager   stopped" in result.stdout
     report = json.loads((tmp_path / "workspace" / ".orchestra" / "report.json").read_text())
     assert report["outcome"] == "complete"
     assert "run_from_python.Narrator" not in report["plugins"]  # registered by object

@@ -20,8 +20,7 @@ from types import FrameType
 import click
 
 import claude_orchestra
-from claude_orchestra.errors import OrchestraError
-from claude_orchestra.pins import CLAUDE_CODE_VERSION
+from claude_orchestra import CLAUDE_CODE_VERSION, OrchestraError
 
 from . import _attach, _cleanup, _demo, _doctor, _init, _run, _status, _validate, _watch
 from ._output import PROG, problem_lines

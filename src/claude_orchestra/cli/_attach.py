@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from claude_orchestra.attach import RunTmux, exec_command
+from claude_orchestra import RunTmux
 from claude_orchestra.cli._output import workspace_option
 
 
@@ -44,5 +44,4 @@ def command(workspace: Path, name: str | None, nested: bool, print_only: bool) -
     if print_only:
         print(" ".join(argv))
         return 0
-    exec_command(argv)
-    return 0  # pragma: no cover - exec does not return
+    os.execvp(argv[0], list(argv))  # noqa: S606 (argv is ours: tmux and its arguments)

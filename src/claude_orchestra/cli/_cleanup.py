@@ -12,9 +12,8 @@ from pathlib import Path
 import anyio
 import click
 
-from claude_orchestra import UsageError, cleanup_workspace
+from claude_orchestra import UsageError, Workspace, cleanup_workspace
 from claude_orchestra.cli._output import problem_lines, workspace_option
-from claude_orchestra.workspace import Workspace
 
 
 @click.command(

@@ -19,19 +19,24 @@ from pathlib import Path
 
 import click
 
-from claude_orchestra import Orchestrator, PrerequisiteError, RunSummary, load_config
+from claude_orchestra import (
+    CLAUDE_CODE_VERSION,
+    Orchestrator,
+    PrerequisiteError,
+    RunSummary,
+    load_config,
+    summary_text,
+)
 from claude_orchestra.claude_install import install_claude
 from claude_orchestra.cli import _logging
 from claude_orchestra.cli._doctor import wants_install
 from claude_orchestra.cli._output import Folder, show_dashboard
 from claude_orchestra.machine import Machine
-from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.prerequisites import (
     cache_dir,
     check_all,
     problems,
 )
-from claude_orchestra.report import summary_text
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.sample import create_origin, write_config_folder
 

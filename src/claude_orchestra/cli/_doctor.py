@@ -10,11 +10,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from claude_orchestra import OrchestraError, RunConfig, load_config
+from claude_orchestra import CLAUDE_CODE_VERSION, OrchestraError, RunConfig, load_config
 from claude_orchestra.claude_install import install_claude
 from claude_orchestra.cli._output import Folder, print_json, problem_lines, show
 from claude_orchestra.machine import Machine
-from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.prerequisites import (
     Check,
     Severity,

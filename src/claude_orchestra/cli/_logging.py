@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from claude_orchestra.credentials import Secret, redact
+from claude_orchestra import Secret, redact
 
 _FIELDS = ("instance", "state", "event", "run")
 

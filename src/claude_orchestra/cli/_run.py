@@ -11,12 +11,17 @@ from pathlib import Path
 import attrs
 import click
 
-from claude_orchestra import Orchestrator, RunConfig, UsageError, load_config
+from claude_orchestra import (
+    Orchestrator,
+    RunConfig,
+    UsageError,
+    Workspace,
+    load_config,
+    summary_text,
+)
 from claude_orchestra.cli import _logging
 from claude_orchestra.cli._output import Folder, show_dashboard
 from claude_orchestra.cli._preflight import preflight
-from claude_orchestra.report import summary_text
-from claude_orchestra.workspace import Workspace
 
 _DIR = Folder()
 

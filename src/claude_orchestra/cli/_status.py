@@ -18,10 +18,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from claude_orchestra import UsageError
+from claude_orchestra import RunModel, UsageError, Workspace, read_run
 from claude_orchestra.cli._output import print_json, show, workspace_option
-from claude_orchestra.runmodel import RunModel, read_run
-from claude_orchestra.workspace import Workspace
 
 STATE_STYLES = {"working": "green", "prompted": "green", "idle": "cyan", "stopped": "dim"}
 """The colour of each instance state (``watch`` uses the same)."""

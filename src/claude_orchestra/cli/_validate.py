@@ -10,7 +10,6 @@ import click
 from claude_orchestra import OrchestraError, load_config
 from claude_orchestra.cli._output import Folder, print_json
 from claude_orchestra.cli._preflight import preflight
-from claude_orchestra.gitops import redact
 
 
 @click.command(
@@ -45,7 +44,7 @@ def command(config: Path, as_json: bool) -> int:
         return 2
     settings = loaded.orchestrator
     names = [c.name for c in loaded.credentials]
-    url = redact(settings.repository_url)  # a token in an https URL blanked out
+    url = loaded.printable_repository  # a token in an https URL blanked out
     if as_json:
         print_json(
             {

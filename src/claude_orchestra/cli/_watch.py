@@ -26,14 +26,16 @@ import click
 import watchfiles
 from rich.live import Live
 
-from claude_orchestra import UsageError
-from claude_orchestra.attach import RunTmux
+from claude_orchestra import (
+    OrchestraError,
+    RunModel,
+    RunTmux,
+    UsageError,
+    Workspace,
+    read_run,
+)
 from claude_orchestra.cli._output import console, workspace_option
 from claude_orchestra.cli._watch_view import view
-from claude_orchestra.errors import OrchestraError
-from claude_orchestra.runmodel import RunModel, read_run
-from claude_orchestra.status import STATUS_FILE
-from claude_orchestra.workspace import Workspace
 
 _UP = {b"\x1b[A", b"\x1bOA", b"k"}
 _DOWN = {b"\x1b[B", b"\x1bOB", b"j"}
@@ -128,7 +130,7 @@ async def _main(workspace: Workspace, run: RunModel) -> None:
         async def follow_status() -> None:
             async for _ in watchfiles.awatch(
                 workspace.state,
-                watch_filter=lambda _, path: Path(path).name == STATUS_FILE,
+                watch_filter=lambda _, path: Path(path).name == workspace.status.name,
                 stop_event=stop,
                 step=50,
                 debounce=400,

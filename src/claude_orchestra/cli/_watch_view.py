@@ -11,8 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from claude_orchestra import RunModel
 from claude_orchestra.cli._status import STATE_STYLES, ago
-from claude_orchestra.runmodel import RunModel, minutes
 
 KEYS = "↑/↓ or j/k select · Enter or a: attach to its pane (C-b d comes back) · q quit"
 
@@ -32,11 +32,12 @@ def instances(run: RunModel, selected: int, now: float) -> Table:
     table.columns[4].ratio = 1  # the task takes what is left
     for name in ("cost", "$/h", "to merge"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name) + 1)
-    cooling = {c.name: c.until for c in run.credentials if c.until}
+    credentials = {c.name: c for c in run.credentials}
     elapsed = (now if run.running else run.updated_at) - run.started_at  # an ended run's rate
     for index, i in enumerate(run.instances):
-        until = cooling.get(i.credential)
-        credential = i.credential + (f" (cooling {minutes(until - now)})" if until else "")
+        row = credentials.get(i.credential)
+        cooling = row.cooling(now) if row is not None else None
+        credential = i.credential + (f" ({cooling})" if cooling else "")
         task = "stopped: its budget is spent" if i.stopped_for_budget else i.assignment or ""
         table.add_row(
             "▶" if index == selected else "",
