@@ -14,7 +14,6 @@ from __future__ import annotations
 from claude_orchestra.container import ContainerPolicy, ContainerRuntime, engine_problem
 from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.hookspecs import hookimpl
-from claude_orchestra.remote.runtime import RemoteRuntime
 from claude_orchestra.runtime import Runtime, RuntimeContext
 from claude_orchestra.sandbox import SandboxPolicy, SandboxRuntime
 from claude_orchestra.tmux import TmuxServer
@@ -34,6 +33,10 @@ def orchestra_runtime(name: str, context: RuntimeContext) -> Runtime | None:
     if name == LOCAL:
         return tmux
     if name == REMOTE:
+        # Imported here: asyncssh and its cryptography are 30 MB that a run without remote
+        # hosts never needs.
+        from claude_orchestra.remote.runtime import RemoteRuntime  # noqa: PLC0415
+
         return RemoteRuntime(local=tmux, context=context)
     if name == SANDBOX:
         return SandboxRuntime(inner=tmux, policy=SandboxPolicy.for_run(context))
