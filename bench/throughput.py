@@ -1,6 +1,6 @@
 """Throughput: tasks merged per minute by worker count, instant replies or model-like latency.
 
-    .venv/bin/python bench/throughput.py [--workers 1,2,4,8] [--tasks 8] [--rounds 1]
+    .venv/bin/python bench/throughput.py [--workers 1,2,4,8] [--tasks 8] [--rounds 3]
     .venv/bin/python bench/throughput.py --latency [--quick] [--rounds 3]
 
 **Instant replies** (the first form, the CPU ceiling):
@@ -179,7 +179,7 @@ def _p99(values: list[float]) -> float:
 
 def _instant(args: argparse.Namespace) -> int:
     counts = [int(n) for n in (args.workers or "1,2,4,8").split(",")]
-    args.rounds = args.rounds or 1
+    args.rounds = args.rounds or 3
     runs: dict[str, dict[int, list[dict[str, float]]]] = {
         s: {n: [] for n in counts} for s in STRATEGIES
     }
@@ -453,7 +453,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", help="worker counts (instant 1,2,4,8; latency 1,2,4,8,16)")
     parser.add_argument("--tasks", type=int, default=8, help="instant: tasks per run")
-    parser.add_argument("--rounds", type=int, help="rounds (instant 1; latency 3)")
+    parser.add_argument("--rounds", type=int, help="rounds (3)")
     parser.add_argument("--latency", action="store_true", help="model-like replies")
     parser.add_argument("--per-worker", type=int, default=4, help="latency: tasks per worker")
     parser.add_argument(

@@ -20,7 +20,7 @@ import anyio
 import attrs
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.broker.service import BrokerAccess
+from claude_orchestra.broker.access import BrokerAccess
 from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import InvalidTransition

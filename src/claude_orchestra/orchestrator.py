@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import final
+from typing import TYPE_CHECKING, final
 
 import anyio
 from anyio.abc import TaskGroup
@@ -32,7 +32,6 @@ from claude_orchestra.auth import (
     discover_oauth,
     order_pool,
 )
-from claude_orchestra.broker import Broker
 from claude_orchestra.broker.meter import BrokerMeter, Metered, Served
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.upstream import unbrokerable
@@ -81,6 +80,9 @@ from claude_orchestra.web.access import DashboardAccess
 from claude_orchestra.workers import worker_branch, worker_name
 from claude_orchestra.workspace import Workspace, local_origin, prepare_checkouts
 from claude_orchestra.worktree import GitRepo, Worktree
+
+if TYPE_CHECKING:  # the broker's HTTP side is imported only when a run starts one
+    from claude_orchestra.broker.service import Broker
 
 logger = logging.getLogger(__name__)
 
@@ -328,6 +330,9 @@ class Orchestrator:
 
         def select(name: str, pool: PoolView, failure: CredentialFailure) -> str | None:
             return self.plugins.select_credential(self._members[name].snapshot(), pool, failure)
+
+        # Imported here: the broker's HTTP side (httpx, 20 MB) is for runs that start one.
+        from claude_orchestra.broker.service import Broker  # noqa: PLC0415
 
         self._broker = Broker(
             RotatorPool(

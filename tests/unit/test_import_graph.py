@@ -4,6 +4,8 @@ only type checkers see (an import under ``if TYPE_CHECKING:``) (#17)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +95,15 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 def test_a_cycle_is_found_when_there_is_one() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_a_run_without_remote_hosts_or_a_broker_loads_neither() -> None:
+    # asyncssh (with cryptography) and httpx are 50 MB: imported by the remote runtime and
+    # the broker when a run asks for them, never by the package itself or its CLI
+    probe = (
+        "import sys, claude_orchestra.cli; print(sorted({'asyncssh', 'httpx'} & set(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"

@@ -15,10 +15,26 @@ One job per module: the decisions (``rules``, ``sse``, ``upstream``, ``tokens``)
 and hold no I/O; ``proxy`` does the HTTP; ``service`` binds, serves and issues launch
 credentials. It imports from the rest of the package only values (credentials, the
 rotator, usage, reset times), never the loop.
+
+``service`` (and httpx with it) is imported when ``Broker`` is first asked for, so a run
+without a broker never loads it.
 """
 
 from __future__ import annotations
 
-from claude_orchestra.broker.service import Broker, BrokerAccess
+from typing import TYPE_CHECKING, Any
+
+from claude_orchestra.broker.access import BrokerAccess
+
+if TYPE_CHECKING:
+    from claude_orchestra.broker.service import Broker
 
 __all__ = ["Broker", "BrokerAccess"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Broker":
+        from claude_orchestra.broker.service import Broker  # noqa: PLC0415 (when asked)
+
+        return Broker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

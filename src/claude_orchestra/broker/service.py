@@ -15,7 +15,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self, final
+from typing import Any, Self, final
 
 import anyio
 import anyio.abc
@@ -39,19 +39,6 @@ UPSTREAM_TIMEOUT = httpx.Timeout(600.0, connect=15.0)
 sooner."""
 BROKER_CREDENTIAL = "broker"
 """The name of every launch credential (the real one is the rotator's to name)."""
-
-
-class BrokerAccess(Protocol):
-    """What an instance's launch needs of the broker."""
-
-    def launch_credential(self, instance: str, launch: int) -> Credential:
-        """What the ``launch``-th process of ``instance`` authenticates with: the broker's
-        URL and a token of that launch."""
-        ...
-
-    def credential_of(self, instance: str) -> Credential:
-        """The real credential ``instance``'s requests go out on now."""
-        ...
 
 
 def _access_token(path: Path) -> Secret | None:
