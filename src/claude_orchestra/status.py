@@ -2,8 +2,8 @@
 
 A :class:`StatusBoard` is told about each event the loop applies and rewrites the file
 atomically (write, then rename) at most every :data:`PUBLISH_INTERVAL` seconds (and at
-the end), so ``claude-orchestra status`` — another process — always
-reads a whole document, even while the run goes on or after it was killed. It holds, for
+the end), so ``claude-orchestra status`` — another process — always reads a whole
+document, even while the run goes on or after it was killed. It holds, for
 each instance, its state and the evidence behind it (the last event, when, the last state
 change's evidence); the credentials' standing; what was spent so far, with the burn
 rate, the projected time until the run's budget is spent and the spend over time; and the

@@ -3,8 +3,8 @@
 Reads ``.orchestra/status.json``, which the run rewrites as it changes (at most twice a
 second), and says whether the run's process is still alive. For each instance: its state,
 the last event and how long ago, the evidence of its last state change, its assignment and
-its cost; then
-the credentials, the spend per credential, the burn rate and the time left to the budget.
+its cost; then the credentials, the spend per credential, the burn rate and the time left
+to the budget.
 """
 
 from __future__ import annotations
