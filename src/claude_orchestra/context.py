@@ -42,8 +42,6 @@ class RunContext:
     rotator: AuthRotator
     progress: RunProgress = attrs.field(init=False)
     timers: Timers = attrs.field(init=False, factory=Timers)
-    resend: dict[str, Assignment] = attrs.field(init=False, factory=dict)
-    """Instance -> the assignment to send again once it can take a prompt."""
 
     def __attrs_post_init__(self) -> None:
         self.progress = RunProgress(run_branch=self.rules.run_branch)
@@ -55,7 +53,6 @@ class RunContext:
             merger=self.rules.merger,
             worker_count=self.rules.worker_count,
             instances=[i.snapshot() for i in self.instances.values()],
-            pending=self.resend.values(),
             task_file_name=self.rules.task_file or TASK_FILE,
             unavailable=[i.name for i in self.instances.values() if not self.can_prompt(i)],
         )
@@ -93,7 +90,7 @@ class RunContext:
         instance = self.instances[assignment.instance]
         if not instance.state.accepts_prompt or not self.can_prompt(instance):
             # kept: sent once it is up again, or once it has moved to a usable credential
-            self.resend[instance.name] = assignment
+            self.progress.keep(assignment)
             return
         self.progress.record_assignment(assignment)
         self.journal.record(assignment)
@@ -107,7 +104,7 @@ class RunContext:
 
     async def resend_pending(self, instance: Instance) -> None:
         """Send the instance's kept assignment, if any."""
-        pending = self.resend.pop(instance.name, None)
+        pending = self.progress.take_kept(instance.name)
         if pending is not None:
             await self.send(pending)
 

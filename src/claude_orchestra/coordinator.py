@@ -117,7 +117,7 @@ class Coordinator:
         # Before the event moves its assignment or credential; the transcripts are read in
         # a thread (the instance writes them: they are no reason to stall the loop).
         await anyio.to_thread.run_sync(self.spending.charge, instance)
-        self.board.saw(event)
+        ctx.progress.saw(event, ctx.clock.wall())
         before = len(instance.history)
         instance.observe(event)
         ctx.journal.record(event)
@@ -182,15 +182,16 @@ class Coordinator:
         ctx = self.ctx
         if self.spending.run_spent:
             return Outcome.BUDGET
+        progress = ctx.progress
         for instance in ctx.instances.values():
             if (
                 instance.state.accepts_prompt
                 and not ctx.can_prompt(instance)
-                and instance.name not in self.spending.retired
+                and not progress.record(instance.name).retired
             ):
                 await self.recovery.move_off_unusable(instance)
         for assignment in ctx.plugins.schedule(ctx.view()):
-            if assignment.instance not in ctx.resend:
+            if progress.record(assignment.instance).kept is None:
                 await ctx.send(assignment)
         views = [i.snapshot() for i in ctx.instances.values()]
         facts = RunFacts(
@@ -198,9 +199,9 @@ class Coordinator:
             complete=ctx.progress.is_complete(views, self.review.branches_ahead),
             busy=any(i.state in _BUSY for i in ctx.instances.values()),
             merging=self.review.merge_queue is not None and bool(ctx.progress.awaiting_merge),
-            judging=bool(ctx.progress.judging) or self.review.watch.busy,
-            in_flight=bool(ctx.progress.in_flight),
-            kept=bool(ctx.resend),
+            judging=bool(progress.judging) or self.review.watch.busy,
+            in_flight=bool(progress.in_flight),
+            kept=bool(progress.kept),
             budget_reached=any(c.reached for c in self.spending.crossings),
             read_since_last_event=self._stall_checked,
         )

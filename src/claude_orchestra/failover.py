@@ -11,7 +11,9 @@ limit, an authentication failure) into a decision the loop carries out:
 - :class:`NoCredential`: every credential is invalid; nothing will ever work.
 
 Every move is kept as a :class:`Rotation` with the seconds it took to recover (the first
-successful request on the new credential, seen as a tool use or a Stop).
+successful request on the new credential, seen as a tool use or a Stop). It keeps nothing
+else of an instance: the failure that a decision is about is passed in each time (the loop
+keeps it in the instance's record).
 """
 
 from __future__ import annotations
@@ -38,8 +40,6 @@ class Failover:
     plugins: PluginHost
     clock: Clock
     _rotations: list[Rotation] = attrs.field(init=False, factory=list)
-    _failures: dict[str, CredentialFailure] = attrs.field(init=False, factory=dict)
-    _recovering: dict[str, int] = attrs.field(init=False, factory=dict)
 
     @property
     def rotations(self) -> tuple[Rotation, ...]:
@@ -58,17 +58,12 @@ class Failover:
             reset_at=parse_reset_time(event.detail, now=now),
         )
         self.rotator.record_failure(failure)
-        self._failures[instance.name] = failure
         return failure
 
-    def move_off(self, instance: InstanceView, failure: CredentialFailure) -> Decision:
-        """Where an instance goes whose credential was retired by the core (its budget)."""
-        self._failures[instance.name] = failure
-        return self.decide(instance)
-
-    def decide(self, instance: InstanceView) -> Decision:
-        """Where the instance goes after its last failure (call again when a pause ends)."""
-        failure = self._failures[instance.name]
+    def decide(self, instance: InstanceView, failure: CredentialFailure) -> Decision:
+        """Where the instance goes after ``failure``, its last (ask again with the same
+        failure when a pause ends; a credential the core retired for its budget comes as
+        such a failure too)."""
         pool = self.rotator.view()
         own = next(c for c in pool.credentials if c.name == instance.credential)
         if own.status is CredentialStatus.AVAILABLE:  # its cooldown is over: sticky
@@ -91,13 +86,13 @@ class Failover:
                 at=failure.at,
             )
         )
-        self._recovering[instance] = len(self._rotations) - 1
 
     def progressed(self, instance: str) -> None:
-        """A request of ``instance`` succeeded (a tool ran, a turn stopped)."""
-        index = self._recovering.pop(instance, None)
-        if index is not None:
-            self._rotations[index] = attrs.evolve(
-                self._rotations[index], recovered_at=self.clock.wall()
-            )
-        self._failures.pop(instance, None)
+        """A request of ``instance`` succeeded (a tool ran, a turn stopped): its latest move,
+        if it is not yet known to have worked, has now."""
+        for index in range(len(self._rotations) - 1, -1, -1):
+            rotation = self._rotations[index]
+            if rotation.instance == instance:
+                if rotation.recovered_at is None:
+                    self._rotations[index] = attrs.evolve(rotation, recovered_at=self.clock.wall())
+                return

@@ -1,21 +1,25 @@
-"""The run's mutable record: what it has done so far (assignments in flight, merges,
-deliveries, incidents, the task board).
+"""The run's mutable record: one record per instance, and what the run has done so far
+(merges, deliveries, incidents, the task board).
 
 Pure: no IO. The orchestrator's loop owns one :class:`RunProgress`, changes it as facts
 arrive (a Stop, a fetch of origin), and hands plugins a frozen
-:class:`~claude_orchestra.values.RunView` of it.
+:class:`~claude_orchestra.values.RunView` of it. Each instance's part is one frozen
+:class:`~claude_orchestra.loop.record.InstanceRecord` (:meth:`RunProgress.record`,
+:meth:`RunProgress.put`); the maps by instance below are read-only views of those records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import final
+from typing import TypeVar, final
 
 import attrs
 
+from claude_orchestra.events import Event
 from claude_orchestra.instance import InstanceView
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.loop.record import InstanceRecord, Judging, LastEvent
 from claude_orchestra.taskfile import TASK_FILE, TaskFile
 from claude_orchestra.tasklists import TaskList
 from claude_orchestra.values import (
@@ -27,6 +31,9 @@ from claude_orchestra.values import (
     RunView,
 )
 
+_EMPTY = InstanceRecord()
+_T = TypeVar("_T")
+
 
 @final
 @attrs.define(eq=False)
@@ -34,8 +41,8 @@ class RunProgress:
     """The run's mutable record (owned by the orchestrator's loop, its only writer)."""
 
     run_branch: str
-    in_flight: dict[str, Assignment] = attrs.field(factory=dict)
-    """Instance -> the assignment it is working on (from prompt sent to Stop)."""
+    records: dict[str, InstanceRecord] = attrs.field(factory=dict)
+    """Instance -> what the loop knows of it (read with :meth:`record`)."""
     awaiting_merge: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     """Branch -> the finished commits it waits to have merged, in arrival order."""
     merge_requests: dict[str, int] = attrs.field(factory=dict)
@@ -45,12 +52,7 @@ class RunProgress:
     task_lists: dict[int, TaskList] = attrs.field(factory=dict)
     branch_task_lists: dict[int, TaskList] = attrs.field(factory=dict)
     """Worker number -> its task list on its own branch (see :attr:`RunView.branch_task_lists`)."""
-    judging: dict[str, Assignment | None] = attrs.field(factory=dict)
-    """Instance -> the assignment its ``Stop`` ended, while origin's facts are read: it gets
-    no new work until its turn is judged."""
     plan_requests: int = 0
-    handed_back: dict[str, str] = attrs.field(factory=dict)
-    """Worker instance -> the task it could not finish (see :attr:`RunView.handed_back`)."""
     replan_requests: int = 0
     preserved: list[str] = attrs.field(factory=list)
     """Preserved refs on origin holding work a rejected push could not deliver."""
@@ -62,6 +64,88 @@ class RunProgress:
     tasks_finished: dict[str, list[str]] = attrs.field(factory=dict)
     """Branch -> task-file keys whose work it holds, waiting to be merged."""
     tasks_given_up: set[str] = attrs.field(factory=set)
+
+    # -- one record per instance ---------------------------------------------------------
+
+    def record(self, name: str) -> InstanceRecord:
+        """What the loop knows of instance ``name`` (an empty record before anything)."""
+        return self.records.get(name, _EMPTY)
+
+    def put(self, name: str, record: InstanceRecord) -> None:
+        """Replace instance ``name``'s record."""
+        self.records[name] = record
+
+    def _by_instance(self, part: Callable[[InstanceRecord], _T | None]) -> Mapping[str, _T]:
+        found = {name: p for name, r in self.records.items() if (p := part(r)) is not None}
+        return MappingProxyType(found)
+
+    @property
+    def in_flight(self) -> Mapping[str, Assignment]:
+        """Instance -> the assignment it is working on (from prompt sent to Stop)."""
+        return self._by_instance(lambda r: r.assignment)
+
+    @property
+    def judging(self) -> Mapping[str, Judging]:
+        """Instance -> its finished turn, while origin's facts are read: it gets no new
+        work until its turn is judged."""
+        return self._by_instance(lambda r: r.judging)
+
+    @property
+    def kept(self) -> Mapping[str, Assignment]:
+        """Instance -> the assignment to send again once it can take a prompt."""
+        return self._by_instance(lambda r: r.kept)
+
+    @property
+    def handed_back(self) -> Mapping[str, str]:
+        """Worker instance -> the task it could not finish (see :attr:`RunView.handed_back`)."""
+        return self._by_instance(lambda r: r.handed_back)
+
+    @property
+    def retired(self) -> frozenset[str]:
+        """Instances stopped for good because they reached their budget."""
+        return frozenset(name for name, r in self.records.items() if r.retired)
+
+    def saw(self, event: Event, at: float) -> None:
+        """``event`` is its instance's latest evidence of life (``at``: wall clock)."""
+        self.put(
+            event.instance,
+            attrs.evolve(self.record(event.instance), last_event=LastEvent(type(event), at)),
+        )
+
+    def start_judging(self, name: str, assignment: Assignment | None) -> None:
+        """``name`` stopped: its turn (and ``assignment``, if any) waits to be judged."""
+        self.put(name, attrs.evolve(self.record(name), judging=Judging(assignment)))
+
+    def end_judging(self, name: str) -> Judging | None:
+        """Origin's facts for ``name``'s turn came: the turn being judged, if any."""
+        judging = self.record(name).judging
+        if judging is not None:
+            self.put(name, attrs.evolve(self.record(name), judging=None))
+        return judging
+
+    def keep(self, assignment: Assignment) -> None:
+        """Keep ``assignment`` to send once its instance can take a prompt."""
+        self.put(
+            assignment.instance, attrs.evolve(self.record(assignment.instance), kept=assignment)
+        )
+
+    def take_kept(self, name: str) -> Assignment | None:
+        """The assignment kept for ``name``, no longer kept."""
+        kept = self.record(name).kept
+        if kept is not None:
+            self.put(name, attrs.evolve(self.record(name), kept=None))
+        return kept
+
+    def hand_back(self, name: str, task: str) -> None:
+        """Worker ``name`` could not finish ``task``: the manager gets it back."""
+        self.put(name, attrs.evolve(self.record(name), handed_back=task))
+
+    def clear_handed_back(self) -> None:
+        """A replan took every task handed back."""
+        for name in self.handed_back:
+            self.put(name, attrs.evolve(self.record(name), handed_back=None))
+
+    # -- the run ---------------------------------------------------------------------------
 
     @property
     def planned(self) -> bool:
@@ -85,24 +169,21 @@ class RunProgress:
         merger: str,
         worker_count: int,
         instances: Sequence[InstanceView],
-        pending: Iterable[Assignment] = (),
         task_file_name: str = TASK_FILE,
         unavailable: Iterable[str] = (),
     ) -> RunView:
-        """The frozen view handed to plugins (``pending``: assignments kept to resend;
-        ``unavailable``: instances whose credential cannot take a request now, which are
-        not idle for the plugins)."""
+        """The frozen view handed to plugins (``unavailable``: instances whose credential
+        cannot take a request now, which are not idle for the plugins)."""
         unavailable = frozenset(unavailable)
         idle = tuple(
             i
             for i in instances
             if i.state is InstanceState.IDLE
-            and i.name not in self.in_flight
-            and i.name not in self.judging
+            and not self.record(i.name).busy
             and i.name not in unavailable
         )
-        judged = (a for a in self.judging.values() if a is not None)
-        held = (*self.in_flight.values(), *judged, *pending)
+        judged = (j.assignment for j in self.judging.values() if j.assignment is not None)
+        held = (*self.in_flight.values(), *judged, *self.kept.values())
         taken = {a.task_key for a in held if a.task_key is not None} | self._finished_keys()
         return RunView(
             run_branch=self.run_branch,
@@ -128,7 +209,10 @@ class RunProgress:
 
     def record_assignment(self, assignment: Assignment) -> None:
         """A prompt was sent for ``assignment``."""
-        self.in_flight[assignment.instance] = assignment
+        self.put(
+            assignment.instance,
+            attrs.evolve(self.record(assignment.instance), assignment=assignment),
+        )
         if assignment.kind is AssignmentKind.PLAN:
             self.plan_requests += 1
         if assignment.kind is AssignmentKind.REPLAN:
@@ -138,7 +222,10 @@ class RunProgress:
 
     def finish_assignment(self, instance: str) -> Assignment | None:
         """The instance stopped: its assignment, if any, is over."""
-        return self.in_flight.pop(instance, None)
+        assignment = self.record(instance).assignment
+        if assignment is not None:
+            self.put(instance, attrs.evolve(self.record(instance), assignment=None))
+        return assignment
 
     def await_merge(self, branch: str, commits: tuple[str, ...]) -> None:
         """``branch`` has finished ``commits`` to merge (kept in arrival order)."""
@@ -210,8 +297,7 @@ class RunProgress:
             self.planned
             and self.open_tasks() == 0
             and not self.awaiting_merge
-            and not self.in_flight
-            and not self.judging
+            and not any(r.busy for r in self.records.values())
             and branches_ahead == 0
             and all(i.state is InstanceState.IDLE for i in instances)
         )

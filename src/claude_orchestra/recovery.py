@@ -2,9 +2,10 @@
 decisions.
 
 The decisions themselves are pure (:mod:`claude_orchestra.loop.recovery`: failed turns,
-exits, restarts, deadlines, quiet and stuck turns). :class:`Recovery` keeps one
-:class:`~claude_orchestra.loop.recovery.RecoveryRecord` per instance, asks a decision with
-the time and a frozen view of the instance, and carries out the actions it returns: tmux
+exits, restarts, deadlines, quiet and stuck turns). :class:`Recovery` reads the
+:class:`~claude_orchestra.loop.recovery.RecoveryRecord` part of the instance's record (it
+keeps none of its own), asks a decision with the time and a frozen view of the instance,
+writes the new part back, and carries out the actions it returns: tmux
 (launch, terminate, keys, the screen), the run's record (incidents, prompts kept to send
 again, timers) and the failover (which asks the credential plugins). What an action learns
 — a launch done, a screen read, the failover's answer — goes back to the decisions. The
@@ -56,6 +57,7 @@ from claude_orchestra.loop.actions import (
     Terminate,
 )
 from claude_orchestra.loop.recovery import Decided, Now, RecoveryRecord
+from claude_orchestra.moves import StayOn
 from claude_orchestra.timers import Timer
 from claude_orchestra.transcripts import transcript_size
 
@@ -77,11 +79,10 @@ class Recovery:
 
     ctx: RunContext
     failover: Failover
-    _records: dict[str, RecoveryRecord] = attrs.field(init=False, factory=dict)
 
     def record(self, name: str) -> RecoveryRecord:
-        """What recovery knows of instance ``name``."""
-        return self._records.get(name, RecoveryRecord())
+        """What recovery knows of instance ``name`` (its part of the instance's record)."""
+        return self.ctx.progress.record(name).recovery
 
     # -- what the coordinator tells us ---------------------------------------------------
 
@@ -169,7 +170,8 @@ class Recovery:
         instance = self.ctx.instances[name]
         clock = self.ctx.clock
         decided = decision(self.record(name), instance.snapshot(), Now(clock.now(), clock.wall()))
-        self._records[name] = decided.record
+        progress = self.ctx.progress
+        progress.put(name, attrs.evolve(progress.record(name), recovery=decided.record))
         await self.perform(decided.actions)
 
     def _on_result(self, result: Result) -> Decide:
@@ -214,11 +216,11 @@ class Recovery:
             case KeepPrompt():
                 assignment = ctx.progress.finish_assignment(name)
                 if assignment is not None:
-                    ctx.resend[name] = assignment
+                    ctx.progress.keep(assignment)
             case EndAssignment():
                 ctx.progress.finish_assignment(name)
             case ForgetKept():
-                ctx.resend.pop(name, None)
+                ctx.progress.take_kept(name)
             case ResendPrompt():
                 await ctx.resend_pending(instance)
             case ReadScreen():
@@ -231,9 +233,14 @@ class Recovery:
                 return event
             case Recovered():
                 self.failover.progressed(name)
+                self._keep_failure(name, None)
             case Note(message=message):
                 logger.info("%s: %s", name, message)
         return None
+
+    def _keep_failure(self, name: str, failure: CredentialFailure | None) -> None:
+        progress = self.ctx.progress
+        progress.put(name, attrs.evolve(progress.record(name), failure=failure))
 
     async def _read_screen(self, instance: Instance, action: ReadScreen) -> ScreenRead:
         try:
@@ -253,16 +260,18 @@ class Recovery:
 
     def _fail_over(self, instance: Instance, action: FailOver) -> FailoverAnswered:
         view = instance.snapshot()
+        failure: CredentialFailure | None
         match action.cause:
             case TurnFailed() as event:
                 # journaled: a resumed run keeps the cooldown (and sends nothing on it)
                 failure = self.failover.failure_of(view, event)
                 self.ctx.journal.record(failure)
-                decision = self.failover.decide(view)
-            case CredentialFailure() as failure:
-                decision = self.failover.move_off(view, failure)
-            case None:
-                decision = self.failover.decide(view)
+            case CredentialFailure():
+                failure = action.cause
+            case None:  # a pause ended: the same failure is decided on again
+                failure = self.ctx.progress.record(instance.name).failure
+        self._keep_failure(instance.name, failure)
+        decision = StayOn() if failure is None else self.failover.decide(view, failure)
         return FailoverAnswered(
             instance=instance.name, decision=decision, evidence=action.evidence, moved=action.moved
         )

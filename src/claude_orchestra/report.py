@@ -50,7 +50,7 @@ def spending_report(spending: Spending) -> dict[str, Any]:
         "crossings": [
             {**to_json(c), "reached": c.reached, "text": c.describe()} for c in spending.crossings
         ],
-        "stoppedForBudget": sorted(spending.retired),
+        "stoppedForBudget": sorted(spending.ctx.progress.retired),
     }
 
 

@@ -33,6 +33,7 @@ from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
 from claude_orchestra.loop.review_actions import (
     AwaitMerge,
     ClearHandedBack,
+    CountFollowUps,
     DropMerge,
     EnqueueMerge,
     FinishTask,
@@ -88,7 +89,7 @@ class WorkReview:
 
     def stopped(self, instance: Instance, assignment: Assignment | None) -> None:
         """The instance stopped normally: ask for origin's facts; judge when they come."""
-        self.ctx.progress.judging[instance.name] = assignment
+        self.ctx.progress.start_judging(instance.name, assignment)
         has_worktree = instance.name in self.worktrees
         self._request(decide.read_after_stop(instance.name, assignment, has_worktree=has_worktree))
 
@@ -117,11 +118,11 @@ class WorkReview:
             )
         )
         for name in answered:
-            if name not in progress.judging:
+            judging = progress.end_judging(name)
+            if judging is None:
                 continue
-            assignment = progress.judging.pop(name)
             await self._carry_out(
-                self._judge(ctx.instances[name], assignment, read.uncommitted.get(name, ()))
+                self._judge(ctx.instances[name], judging.assignment, read.uncommitted.get(name, ()))
             )
 
     def _judge(
@@ -135,6 +136,7 @@ class WorkReview:
         worker = instance.worker or 0
         branch = self.worktrees[name].branch
         own_list = ctx.progress.branch_task_lists.get(worker)
+        follow_ups = ctx.progress.record(name).follow_ups
         return lambda r, _: decide.worker_turn(
             r,
             name,
@@ -143,6 +145,7 @@ class WorkReview:
             assignment=assignment,
             own_list=own_list,
             leftovers=uncommitted,
+            follow_ups=follow_ups,
             idle_retries=ctx.rules.idle_retries,
         )
 
@@ -278,11 +281,13 @@ class WorkReview:
             case HoldTask(branch=branch, key=key):
                 progress.task_finished(branch, key)
             case HandBackTask(instance=name, task=task):
-                progress.handed_back[name] = task
+                progress.hand_back(name, task)
             case GiveUpTask(key=key):
                 progress.task_given_up(key)
             case ClearHandedBack():
-                progress.handed_back.clear()
+                progress.clear_handed_back()
+            case CountFollowUps(instance=name, count=count):
+                progress.put(name, attrs.evolve(progress.record(name), follow_ups=count))
             case SendAssignment(assignment=assignment):
                 await ctx.send(assignment)
         return None

@@ -45,11 +45,6 @@ class Spending:
     """What the budgets have done so far (decided by :mod:`claude_orchestra.loop.budgets`)."""
 
     @property
-    def retired(self) -> frozenset[str]:
-        """Instances stopped for good because they reached their budget."""
-        return self.state.retired
-
-    @property
     def run_spent(self) -> bool:
         """A run limit was reached (or the manager's, or every worker's): the run ends."""
         return self.state.run_spent
@@ -74,7 +69,7 @@ class Spending:
 
     def attribution(self, instance: Instance) -> Attribution:
         """The instance, its role, its credential and its assignment now."""
-        assignment = self.ctx.progress.in_flight.get(instance.name)
+        assignment = self.ctx.progress.record(instance.name).assignment
         task = None
         if assignment is not None:
             task = assignment.task or (
@@ -96,16 +91,17 @@ class Spending:
             self.ctx.journal.record(crossing)
             if crossing.reached:
                 views = [i.snapshot() for i in self.ctx.instances.values()]
-                in_flight = frozenset(self.ctx.progress.in_flight)
-                await self._carry_out(
-                    budgets.limit_reached(self.state, crossing, views, in_flight=in_flight)
-                )
+                records = self.ctx.progress.records
+                await self._carry_out(budgets.limit_reached(self.state, crossing, views, records))
             self.ctx.plugins.budget(crossing)
 
     async def turn_ended(self, instance: Instance) -> None:
         """A turn ended: an instance whose credential was spent meanwhile moves on now."""
-        await self._carry_out(budgets.turn_ended(self.state, instance.snapshot()))
+        record = self.ctx.progress.record(instance.name)
+        await self._carry_out(budgets.turn_ended(self.state, record, instance.snapshot()))
 
     async def _carry_out(self, decided: budgets.Budgeted) -> None:
         self.state = decided.state
+        for name, record in decided.records.items():
+            self.ctx.progress.put(name, record)
         await self.recovery.perform(decided.actions)

@@ -25,7 +25,6 @@ from claude_orchestra._clock import Clock
 from claude_orchestra.auth import AuthRotator
 from claude_orchestra.costs import Spend
 from claude_orchestra.credentials import Secret, redact_tree
-from claude_orchestra.events import Event
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
 from claude_orchestra.latency import LoopLatency
@@ -169,7 +168,6 @@ class StatusBoard:
     _history: CostHistory = attrs.field(init=False, factory=CostHistory)
     broker: Callable[[], Mapping[str, Any]] | None = None
     """What the credential broker served so far (``None``: the run has no broker)."""
-    _last_event: dict[str, tuple[str, float]] = attrs.field(init=False, factory=dict)
     _pacer: Pacer = attrs.field(init=False, factory=lambda: Pacer(PUBLISH_INTERVAL))
 
     def changed(self) -> None:
@@ -181,10 +179,6 @@ class StatusBoard:
     def next_due(self) -> float | None:
         """When a change not yet in the file is due to be written (``None``: none is)."""
         return self._pacer.next_due()
-
-    def saw(self, event: Event) -> None:
-        """Remember ``event`` as its instance's latest evidence."""
-        self._last_event[event.instance] = (type(event).__name__, self.clock.wall())
 
     def publish(self, outcome: str | None = None) -> None:
         """Rewrite the file now (``outcome`` once the run has ended)."""
@@ -240,21 +234,21 @@ class StatusBoard:
         }
 
     def _instance(self, instance: Instance, spend: Spend) -> dict[str, Any]:
-        event, at = self._last_event.get(instance.name, (None, None))
-        assignment = self.progress.in_flight.get(instance.name)
+        record = self.progress.record(instance.name)
+        last, assignment = record.last_event, record.assignment
         history = instance.history
         return {
             "name": instance.name,
             "role": instance.role.value,
             "state": instance.state.value,
             "credential": instance.credential.name,
-            "lastEvent": event,
-            "lastEventAt": at,
+            "lastEvent": None if last is None else last.kind.__name__,
+            "lastEventAt": None if last is None else last.at,
             "evidence": history[-1].evidence if history else None,
             "assignment": None
             if assignment is None
             else (assignment.task or assignment.kind.value),
-            "stoppedForBudget": instance.name in self.spending.retired,
+            "stoppedForBudget": record.retired,
             "costUsd": round(spend.cost_usd, 6),
             "tokens": spend.tokens,
             "awaitingMerge": len(self.progress.awaiting_merge.get(instance.name, ())),

@@ -113,7 +113,7 @@ def test_any_one_thing_left_keeps_the_run_open(left: str) -> None:
         case "in_flight":
             progress.record_assignment(ASSIGNMENT)
         case "judging":
-            progress.judging["worker-1"] = ASSIGNMENT
+            progress.start_judging("worker-1", ASSIGNMENT)
         case "branches_ahead":
             ahead = 1
         case "working":
@@ -131,7 +131,7 @@ def stalled_run(replans: int) -> RunView:
         1: task_list(1, ["Write `hard.py`"], done=[]),
         2: task_list(2, [], done=["Write `b.py`"]),
     }
-    progress.handed_back["worker-1"] = "Write `hard.py`"
+    progress.hand_back("worker-1", "Write `hard.py`")
     progress.replan_requests = replans
     return progress.view(scheduler="manager", merger="manager", worker_count=2, instances=VIEWS)
 

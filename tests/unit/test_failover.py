@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.auth import AuthRotator
+from claude_orchestra.auth import AuthRotator, CredentialFailure
 from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.events import FailureKind, TurnFailed
 from claude_orchestra.failover import Failover
@@ -48,16 +48,18 @@ def view(failover: Failover) -> InstanceView:
     )
 
 
-def fail(failover: Failover, error: FailureKind, detail: str = "429") -> None:
+def fail(failover: Failover, error: FailureKind, detail: str = "429") -> CredentialFailure:
     event = TurnFailed(instance="worker-1", at=0.0, session_id="s", error=error, detail=detail)
-    failover.failure_of(view(failover), event)
+    return failover.failure_of(view(failover), event)
 
 
 def test_a_usage_limit_moves_on_and_the_login_is_used_again_only_after_its_reset(
     failover: Failover, clock: ManualClock
 ) -> None:
-    fail(failover, FailureKind.RATE_LIMIT, "You've hit your 5-hour limit · resets 3:25am (UTC)")
-    decision = failover.decide(view(failover))
+    limit = fail(
+        failover, FailureKind.RATE_LIMIT, "You've hit your 5-hour limit · resets 3:25am (UTC)"
+    )
+    decision = failover.decide(view(failover), limit)
     assert decision == MoveTo(KEY)
     (rotation,) = failover.rotations
     assert (rotation.from_credential, rotation.to_credential) == ("oauth", "key")
@@ -65,35 +67,37 @@ def test_a_usage_limit_moves_on_and_the_login_is_used_again_only_after_its_reset
     assert oauth.until is not None
     # the key is revoked before the login's reset: nothing is available, so pause until it
     clock.advance(60)
-    fail(failover, FailureKind.AUTHENTICATION_FAILED, "Invalid API key")
-    pause = failover.decide(view(failover))
+    revoked = fail(failover, FailureKind.AUTHENTICATION_FAILED, "Invalid API key")
+    pause = failover.decide(view(failover), revoked)
     assert pause == PauseUntil(oauth.until)
     # after the reset the login is available again, and the instance moves back to it
     clock.advance(oauth.until - clock.wall() + 1)
-    assert failover.decide(view(failover)) == MoveTo(OAUTH)
+    assert failover.decide(view(failover), revoked) == MoveTo(OAUTH)
 
 
 def test_after_a_pause_its_own_rested_credential_keeps_it(
     failover: Failover, clock: ManualClock
 ) -> None:
-    fail(failover, FailureKind.AUTHENTICATION_FAILED)  # the login is retired
-    assert failover.decide(view(failover)) == MoveTo(KEY)
-    fail(failover, FailureKind.RATE_LIMIT)  # now the key is limited for 300 s
-    assert isinstance(failover.decide(view(failover)), PauseUntil)
+    retired = fail(failover, FailureKind.AUTHENTICATION_FAILED)  # the login is retired
+    assert failover.decide(view(failover), retired) == MoveTo(KEY)
+    limited = fail(failover, FailureKind.RATE_LIMIT)  # now the key is limited for 300 s
+    assert isinstance(failover.decide(view(failover), limited), PauseUntil)
     clock.advance(301)
-    assert failover.decide(view(failover)) == StayOn()
+    assert failover.decide(view(failover), limited) == StayOn()
 
 
 def test_when_every_credential_is_retired_there_is_no_credential(failover: Failover) -> None:
-    fail(failover, FailureKind.AUTHENTICATION_FAILED)
-    assert failover.decide(view(failover)) == MoveTo(KEY)
-    fail(failover, FailureKind.BILLING_ERROR)
-    assert failover.decide(view(failover)) == NoCredential()
+    retired = fail(failover, FailureKind.AUTHENTICATION_FAILED)
+    assert failover.decide(view(failover), retired) == MoveTo(KEY)
+    spent = fail(failover, FailureKind.BILLING_ERROR)
+    assert failover.decide(view(failover), spent) == NoCredential()
 
 
 def test_recovery_time_is_measured_from_the_failure(failover: Failover, clock: ManualClock) -> None:
-    fail(failover, FailureKind.RATE_LIMIT)
-    failover.decide(view(failover))
+    failover.decide(view(failover), fail(failover, FailureKind.RATE_LIMIT))
     clock.advance(4)
     failover.progressed("worker-1")
+    assert failover.rotations[0].seconds_to_recovery == 4
+    clock.advance(5)
+    failover.progressed("worker-1")  # a move is recovered from once
     assert failover.rotations[0].seconds_to_recovery == 4

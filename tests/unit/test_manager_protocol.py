@@ -163,7 +163,7 @@ def test_a_handed_back_task_goes_to_the_manager_and_the_worker_waits(host: Plugi
         1: parse_task_list(render_task_list(1, ["Write `a.py`"])),
         2: parse_task_list(render_task_list(2, ["Write `b.py`"])),
     }
-    progress.handed_back["worker-1"] = "Write `a.py`"
+    progress.hand_back("worker-1", "Write `a.py`")
     assignments = host.schedule(run_view(progress))
     assert [(a.instance, a.kind) for a in assignments] == [
         ("manager", AssignmentKind.REPLAN),
@@ -221,7 +221,7 @@ def test_a_replanned_task_on_the_run_branch_is_handed_out(host: PluginHost) -> N
 
 def test_instances_being_judged_or_on_an_unusable_credential_are_not_idle() -> None:
     progress = RunProgress(run_branch="main")
-    progress.judging["worker-1"] = None
+    progress.start_judging("worker-1", None)
     views = [view("manager"), view("worker-1"), view("worker-2")]
     run = progress.view(
         scheduler="manager",
@@ -235,8 +235,11 @@ def test_instances_being_judged_or_on_an_unusable_credential_are_not_idle() -> N
 
 def test_a_task_being_judged_is_taken() -> None:
     progress = RunProgress(run_branch="main")
-    progress.judging["worker-1"] = Assignment(
-        instance="worker-1", prompt="p", kind=AssignmentKind.WORK, task="t", task_key="t1"
+    progress.start_judging(
+        "worker-1",
+        Assignment(
+            instance="worker-1", prompt="p", kind=AssignmentKind.WORK, task="t", task_key="t1"
+        ),
     )
     run = progress.view(scheduler="queue", merger="queue", worker_count=2, instances=[])
     assert run.tasks_taken == frozenset({"t1"})
@@ -247,5 +250,5 @@ def test_completion_waits_for_every_judgement() -> None:
     progress.task_lists = {1: parse_task_list(render_task_list(1, []))}
     views = [view("worker-1")]
     assert progress.is_complete(views, branches_ahead=0)
-    progress.judging["worker-1"] = None
+    progress.start_judging("worker-1", None)
     assert not progress.is_complete(views, branches_ahead=0)

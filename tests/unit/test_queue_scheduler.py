@@ -80,9 +80,8 @@ def test_a_prompt_kept_to_resend_still_holds_its_task(host: PluginHost) -> None:
     progress = RunProgress(run_branch="main", task_file=parse_task_file(TASKS))
     (greet, _) = host.schedule(run_view(progress, WORKERS))
     views = [view(n) for n in WORKERS]
-    kept = progress.view(
-        scheduler="queue", merger="queue", worker_count=3, instances=views, pending=[greet]
-    )
+    progress.keep(greet)
+    kept = progress.view(scheduler="queue", merger="queue", worker_count=3, instances=views)
     assert "greet" not in [a.task_key for a in host.schedule(kept)]
 
 

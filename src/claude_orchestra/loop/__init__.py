@@ -8,6 +8,12 @@ reads: the callers pass the time in, and one executor per part
 :class:`~claude_orchestra.review.WorkReview` for review's) performs the actions and feeds
 their results (a launch done, a screen read, a plugin's answer) back into the decisions.
 
+Everything the loop knows of one instance is one
+:class:`~claude_orchestra.loop.record.InstanceRecord`, kept by the run's record
+(:class:`~claude_orchestra.progress.RunProgress`); a decision takes the part it needs
+(recovery's :class:`~claude_orchestra.loop.recovery.RecoveryRecord`, the follow-ups sent,
+the budgets' marks) and its executor writes the new part back. No other map by instance.
+
 May import value modules only (events, timers, lifecycle, screen readings, progress and
 credential values, task lists and the task file); never tmux, git, files or the plugin
 host. One exception waits to be moved: review takes origin's facts as the value types the

@@ -30,22 +30,20 @@ from claude_orchestra.loop.actions import (
     RecordIncident,
     StopInstance,
 )
+from claude_orchestra.loop.record import InstanceRecord
 from claude_orchestra.values import IncidentKind
 
 
-def _frozen(moving: Mapping[str, BudgetCrossing]) -> Mapping[str, BudgetCrossing]:
-    return MappingProxyType(dict(moving))
+def _frozen(records: Mapping[str, InstanceRecord]) -> Mapping[str, InstanceRecord]:
+    return MappingProxyType(dict(records))
 
 
 @final
 @attrs.frozen(kw_only=True)
 class BudgetState:
-    """What the budgets have done to the run so far."""
+    """What the budgets have done to the run so far (what they did to each instance is in
+    its record: ``retired``, ``moving``)."""
 
-    retired: frozenset[str] = frozenset()
-    """Instances stopped for good because they reached their budget."""
-    moving: Mapping[str, BudgetCrossing] = attrs.field(factory=dict, converter=_frozen)
-    """Instances to move off their spent credential when their turn ends."""
     run_spent: bool = False
     """A run limit was reached (or the manager's, or every worker's): the run ends."""
 
@@ -53,37 +51,42 @@ class BudgetState:
 @final
 @attrs.frozen
 class Budgeted:
-    """A decision: the new budget state and what to do."""
+    """A decision: the new budget state, the instances' changed records and what to do."""
 
     state: BudgetState
     actions: tuple[Action, ...] = ()
+    records: Mapping[str, InstanceRecord] = attrs.field(factory=dict, converter=_frozen)
+    """Instance -> its new record (only those that changed)."""
 
 
 def limit_reached(
     state: BudgetState,
     crossing: BudgetCrossing,
     instances: Sequence[InstanceView],
-    *,
-    in_flight: frozenset[str],
+    records: Mapping[str, InstanceRecord],
 ) -> Budgeted:
-    """A budget's limit was reached (``in_flight``: instances with an assignment running)."""
+    """A budget's limit was reached (``records``: every instance's record)."""
     match crossing.scope:
         case BudgetScope.RUN:
             return Budgeted(attrs.evolve(state, run_spent=True))
         case BudgetScope.INSTANCE:
-            return _instance_spent(state, crossing, instances)
+            return _instance_spent(state, crossing, instances, records)
         case BudgetScope.CREDENTIAL:
-            return _credential_spent(state, crossing, instances, in_flight)
+            return _credential_spent(state, crossing, instances, records)
     raise AssertionError(crossing.scope)  # pragma: no cover - every scope is matched
 
 
 def _instance_spent(
-    state: BudgetState, crossing: BudgetCrossing, instances: Sequence[InstanceView]
+    state: BudgetState,
+    crossing: BudgetCrossing,
+    instances: Sequence[InstanceView],
+    records: Mapping[str, InstanceRecord],
 ) -> Budgeted:
     name = crossing.name
-    if name in state.retired:
+    record = records.get(name, InstanceRecord())
+    if record.retired:
         return Budgeted(state)
-    retired = state.retired | {name}
+    retired = {n for n, r in records.items() if r.retired} | {name}
     role = next((i.role for i in instances if i.name == name), Role.WORKER)
     workers = {i.name for i in instances if i.role is Role.WORKER}
     spent = state.run_spent or role is Role.MANAGER or workers <= retired
@@ -94,35 +97,36 @@ def _instance_spent(
         action="stop it for good; its branch is pushed",
     )
     actions = (EndAssignment(name), ForgetKept(name), stop, StopInstance(name))
-    return Budgeted(attrs.evolve(state, retired=retired, run_spent=spent), actions)
+    changed = {name: attrs.evolve(record, retired=True)}
+    return Budgeted(attrs.evolve(state, run_spent=spent), actions, changed)
 
 
 def _credential_spent(
     state: BudgetState,
     crossing: BudgetCrossing,
     instances: Sequence[InstanceView],
-    in_flight: frozenset[str],
+    records: Mapping[str, InstanceRecord],
 ) -> Budgeted:
     actions: list[Action] = [MarkSpent(crossing.name)]
-    moving = dict(state.moving)
+    changed: dict[str, InstanceRecord] = {}
     for view in instances:
         if view.credential != crossing.name or not view.state.alive:
             continue
-        if view.state.accepts_prompt and view.name not in in_flight:
+        record = records.get(view.name, InstanceRecord())
+        if view.state.accepts_prompt and record.assignment is None:
             actions.extend(move_off_spent(view, crossing))
         else:  # let its turn end: cutting it would lose the work in flight
-            moving[view.name] = crossing
-    return Budgeted(attrs.evolve(state, moving=moving), tuple(actions))
+            changed[view.name] = attrs.evolve(record, moving=crossing)
+    return Budgeted(state, tuple(actions), changed)
 
 
-def turn_ended(state: BudgetState, view: InstanceView) -> Budgeted:
+def turn_ended(state: BudgetState, record: InstanceRecord, view: InstanceView) -> Budgeted:
     """A turn ended: an instance whose credential was spent meanwhile moves on now."""
-    crossing = state.moving.get(view.name)
+    crossing = record.moving
     if crossing is None:
         return Budgeted(state)
-    moving = {k: v for k, v in state.moving.items() if k != view.name}
     actions = move_off_spent(view, crossing) if view.state.alive else ()
-    return Budgeted(attrs.evolve(state, moving=moving), actions)
+    return Budgeted(state, actions, {view.name: attrs.evolve(record, moving=None)})
 
 
 def move_off_spent(view: InstanceView, crossing: BudgetCrossing) -> tuple[Action, ...]:

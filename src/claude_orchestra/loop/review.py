@@ -1,8 +1,9 @@
 """Review's decisions, pure: what a read of origin, a finished turn and a merge mean.
 
 Each function takes review's :class:`ReviewRecord` (what origin last showed unmerged, what
-the merge queue refused, what was delivered elsewhere, who merges each branch, the
-follow-ups sent) and plain values from the run's record and returns :class:`Reviewed`:
+the merge queue refused, what was delivered elsewhere, who merges each branch) and plain
+values from the run's record (a worker's follow-ups come from its
+:class:`~claude_orchestra.loop.record.InstanceRecord`) and returns :class:`Reviewed`:
 the new record and the actions to take (:data:`~claude_orchestra.loop.review_actions.ReviewAction`).
 :class:`~claude_orchestra.review.WorkReview` carries them out. What the decisions cover:
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TypeVar, final
+from typing import final
 
 import attrs
 
@@ -47,6 +48,7 @@ from claude_orchestra.loop.judging import (
 from claude_orchestra.loop.recovery import Now
 from claude_orchestra.loop.review_actions import (
     ClearHandedBack,
+    CountFollowUps,
     FinishTask,
     GiveUpTask,
     HandBackTask,
@@ -72,8 +74,6 @@ from claude_orchestra.values import (
 STALL_CHECK = "(stall check)"
 """The name a read of origin asked for by no instance goes by."""
 
-_V = TypeVar("_V")
-
 
 def _commits(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(dict(mapping))
@@ -81,18 +81,6 @@ def _commits(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, 
 
 def _names(mapping: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
-
-
-def _counts(mapping: Mapping[str, int]) -> Mapping[str, int]:
-    return MappingProxyType(dict(mapping))
-
-
-def _with(mapping: Mapping[str, _V], key: str, value: _V) -> dict[str, _V]:
-    return {**mapping, key: value}
-
-
-def _without(mapping: Mapping[str, _V], key: str) -> dict[str, _V]:
-    return {k: v for k, v in mapping.items() if k != key}
 
 
 @final
@@ -108,8 +96,6 @@ class ReviewRecord:
     """Commits a merger plugin delivered elsewhere: not expected on the run branch."""
     merger: Mapping[str, str] = attrs.field(factory=dict, converter=_names)
     """Branch -> who its plan says merges it (``manager``, ``queue``), for the record."""
-    retries: Mapping[str, int] = attrs.field(factory=dict, converter=_counts)
-    """Worker instance -> follow-ups sent for its task since it last committed."""
 
     @property
     def branches_ahead(self) -> int:
@@ -281,11 +267,12 @@ def worker_turn(
     assignment: Assignment | None,
     own_list: TaskList | None,
     leftovers: Sequence[str],
+    follow_ups: int = 0,
     idle_retries: int,
 ) -> Reviewed:
     """Judge a worker's turn on origin's facts (``own_list``: its task list on its own
-    branch; ``leftovers``: files its worktree holds uncommitted) and carry out the
-    verdict."""
+    branch; ``leftovers``: files its worktree holds uncommitted; ``follow_ups``: sent for
+    its task since it last committed) and carry out the verdict."""
     turn = WorkerTurn(
         instance=name,
         branch=branch,
@@ -294,7 +281,7 @@ def worker_turn(
         refused=record.refused.get(branch),
         own_list=own_list,
         leftovers=tuple(leftovers),
-        tries=record.retries.get(name, 0),
+        tries=follow_ups,
     )
     return carry_out(record, turn, judge_worker_turn(turn, idle_retries=idle_retries), worker)
 
@@ -321,7 +308,7 @@ def carry_out(record: ReviewRecord, turn: WorkerTurn, verdict: Verdict, worker: 
                 instance=name, worker=worker, branch=turn.branch, commits=commits
             )
             actions.append(HandOver(finished))
-            return Reviewed(_reset(record, name), tuple(actions))
+            return Reviewed(record, (*_reset(turn), *actions))
         case HandBack(task=task, evidence=evidence):
             gave_up = RecordIncident(
                 instance=name,
@@ -333,7 +320,7 @@ def carry_out(record: ReviewRecord, turn: WorkerTurn, verdict: Verdict, worker: 
         case DoneBefore():
             # Its commits reached the run branch before this turn was judged: nothing to
             # ask, nothing went wrong.
-            return Reviewed(_reset(record, name))
+            return Reviewed(record, _reset(turn))
         case GiveUp(task=task, task_key=key, evidence=evidence, action=action):
             back: ReviewAction = (
                 GiveUpTask(instance=name, key=key)
@@ -343,21 +330,19 @@ def carry_out(record: ReviewRecord, turn: WorkerTurn, verdict: Verdict, worker: 
             gave_up = RecordIncident(
                 instance=name, kind=IncidentKind.GAVE_UP, evidence=evidence, action=action
             )
-            return Reviewed(_reset(record, name), (back, gave_up))
+            return Reviewed(record, (*_reset(turn), back, gave_up))
         case AskAgain(prompt=prompt, evidence=evidence, action=action) if assignment:
             idle = RecordIncident(
                 instance=name, kind=IncidentKind.IDLE_WITHOUT_WORK, evidence=evidence, action=action
             )
             again = SendAssignment(attrs.evolve(assignment, prompt=prompt))
-            retries = _with(record.retries, name, turn.tries + 1)
-            return Reviewed(attrs.evolve(record, retries=retries), (idle, again))
+            counted = CountFollowUps(instance=name, count=turn.tries + 1)
+            return Reviewed(record, (counted, idle, again))
         case AskAgain() | NotJudged():
             return Reviewed(record)
     raise AssertionError(verdict)  # pragma: no cover - every verdict is matched
 
 
-def _reset(record: ReviewRecord, name: str) -> ReviewRecord:
+def _reset(turn: WorkerTurn) -> tuple[ReviewAction, ...]:
     """The worker's follow-ups start again from none."""
-    if name not in record.retries:
-        return record
-    return attrs.evolve(record, retries=_without(record.retries, name))
+    return (CountFollowUps(instance=turn.instance, count=0),) if turn.tries else ()

@@ -172,6 +172,16 @@ class ClearHandedBack:
 
 @final
 @attrs.frozen
+class CountFollowUps:
+    """The follow-ups sent to a worker for its task since it last committed are now
+    ``count`` (none again once it commits, or its task is settled)."""
+
+    instance: str
+    count: int
+
+
+@final
+@attrs.frozen
 class SendAssignment:
     """Send the assignment's prompt (or keep it until its instance can take one)."""
 
@@ -198,6 +208,7 @@ ReviewAction = (
     | HandBackTask
     | GiveUpTask
     | ClearHandedBack
+    | CountFollowUps
     | SendAssignment
     | RecordIncident
 )

@@ -511,7 +511,7 @@ async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path)
     instance.observe(death)
     await recovery.exited(instance, death, before=InstanceState.WORKING)
     assert instance.launch == 2  # restarted at once, on its conversation
-    assert ctx.resend == {"worker-1": task}
+    assert ctx.progress.kept == {"worker-1": task}
     assert [i.kind for i in ctx.progress.incidents] == [IncidentKind.INSTANCE_DIED]
 
     instance.observe(
@@ -520,7 +520,7 @@ async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path)
     await ctx.resend_pending(instance)  # what the loop does on SessionStart
     assert runtime.typed == ["do task 1", "do task 1"]
     assert ctx.progress.in_flight == {"worker-1": task}
-    assert ctx.resend == {}
+    assert ctx.progress.kept == {}
     ctx.journal.close()
 
 

@@ -30,6 +30,7 @@ from claude_orchestra.loop.review import STALL_CHECK, Reviewed, ReviewRecord
 from claude_orchestra.loop.review_actions import (
     AwaitMerge,
     ClearHandedBack,
+    CountFollowUps,
     DropMerge,
     EnqueueMerge,
     FinishTask,
@@ -130,6 +131,7 @@ def worker_turn(
     *,
     leftovers: Sequence[str] = (),
     own_list: object = None,
+    follow_ups: int = 0,
     idle_retries: int = 1,
 ) -> Reviewed:
     name = assignment.instance if assignment is not None else "worker-1"
@@ -141,6 +143,7 @@ def worker_turn(
         assignment=assignment,
         own_list=own_list,  # type: ignore[arg-type]
         leftovers=leftovers,
+        follow_ups=follow_ups,
         idle_retries=idle_retries,
     )
 
@@ -273,15 +276,15 @@ def test_a_replan_clears_the_tasks_handed_back_and_a_turn_nobody_asked_for_is_no
 
 
 def test_a_stop_with_commits_hands_the_branch_over() -> None:
-    record = ReviewRecord(unmerged={"worker-1": ("c1", "c2")}, retries={"worker-1": 1})
-    decided = worker_turn(record, QUEUED)
+    record = ReviewRecord(unmerged={"worker-1": ("c1", "c2")})
+    decided = worker_turn(record, QUEUED, follow_ups=1)
     assert decided.actions == (
+        CountFollowUps("worker-1", 0),  # its follow-ups start again from none
         FinishTask(
             instance="worker-1", branch="worker-1", task=TASK, task_key="a", commits=("c1", "c2")
         ),
         HandOver(finished(("c1", "c2"))),
     )
-    assert decided.record.retries == {}  # its follow-ups start again from none
 
 
 def test_commits_on_a_turn_nobody_asked_for_are_handed_over_without_a_task() -> None:
@@ -296,15 +299,17 @@ def test_a_stop_without_commits_asks_again_then_gives_the_task_up() -> None:
     assert isinstance(send, SendAssignment)
     assert send.assignment.prompt.startswith("You stopped before finishing.")
     assert parse_prompt_tag(send.assignment.prompt) == {"action": "work", "worker": 1}
-    assert first.record.retries == {"worker-1": 1}
+    assert first.actions[0] == CountFollowUps("worker-1", 1)
 
-    second = worker_turn(first.record, WORK)
-    assert second.actions[0] == HandBackTask(instance="worker-1", task=TASK)
+    second = worker_turn(first.record, WORK, follow_ups=1)
+    assert second.actions[:2] == (
+        CountFollowUps("worker-1", 0),
+        HandBackTask(instance="worker-1", task=TASK),
+    )
     assert kinds(second.actions) == [IncidentKind.GAVE_UP]
-    assert second.record.retries == {}
 
-    queued = worker_turn(first.record, QUEUED)  # a task-file task: no manager to ask
-    assert queued.actions[0] == GiveUpTask(instance="worker-1", key="a")
+    queued = worker_turn(first.record, QUEUED, follow_ups=1)  # a task file: no manager
+    assert queued.actions[1] == GiveUpTask(instance="worker-1", key="a")
 
 
 def test_files_left_uncommitted_are_named_in_the_follow_up() -> None:
@@ -317,9 +322,8 @@ def test_files_left_uncommitted_are_named_in_the_follow_up() -> None:
 
 def test_a_task_ticked_on_its_own_list_was_done_before_and_is_nothing() -> None:
     own = parse_task_list(f"# Worker 1 Task List\n- [x] {TASK}\n")
-    decided = worker_turn(ReviewRecord(retries={"worker-1": 1}), WORK, own_list=own)
-    assert decided.actions == ()
-    assert decided.record.retries == {}
+    decided = worker_turn(FRESH, WORK, own_list=own, follow_ups=1)
+    assert decided.actions == (CountFollowUps("worker-1", 0),)
 
 
 def test_the_refused_commits_and_nothing_new_go_back_to_the_manager() -> None:
@@ -675,6 +679,6 @@ async def test_the_executor_feeds_the_plugins_plan_back_and_keeps_a_fix_prompt(
     refused = merge_event(MergeOutcome.CONFLICT, files=("a.py",))
     await review.merge_finished(ctx.instances["worker-1"], refused)
     assert [i.kind for i in ctx.progress.incidents] == [IncidentKind.MERGE_REFUSED]
-    kept = ctx.resend["worker-1"]  # it is starting: the prompt waits for it
+    kept = ctx.progress.kept["worker-1"]  # it is starting: the prompt waits for it
     assert "conflicts in a.py" in kept.prompt
     ctx.journal.close()

@@ -171,8 +171,8 @@ def test_a_fix_that_lands_finishes_no_task() -> None:
 
 
 def test_refused_work_handed_back_is_recorded_and_the_record_kept() -> None:
-    record = ReviewRecord(unmerged={W: ("c1",)}, refused={W: ("c1",)}, retries={W: 1})
-    decided = worker_turn(record, WORK)
+    record = ReviewRecord(unmerged={W: ("c1",)}, refused={W: ("c1",)})
+    decided = worker_turn(record, WORK, follow_ups=1)
     assert decided == Reviewed(
         record,
         (
@@ -189,14 +189,14 @@ def test_refused_work_handed_back_is_recorded_and_the_record_kept() -> None:
 
 def test_a_task_given_up_and_a_follow_up_are_recorded_against_the_worker() -> None:
     ask = worker_turn(FRESH, WORK, idle_retries=1)
-    assert ask.actions[0] == incident(
+    assert ask.actions[1] == incident(
         W,
         IncidentKind.IDLE_WITHOUT_WORK,
         f"stopped without new commits on worker-1: {TASK}",
         "prompt again",
     )
-    given_up = worker_turn(ask.record, WORK, idle_retries=1)
-    assert given_up.actions[1] == incident(
+    given_up = worker_turn(ask.record, WORK, follow_ups=1, idle_retries=1)
+    assert given_up.actions[2] == incident(
         W,
         IncidentKind.GAVE_UP,
         f"stopped 2 times without commits on worker-1: {TASK}",
