@@ -40,6 +40,7 @@ CORE = (
     "loop.judging",
     "loop.budgets",
     "loop.ending",
+    "loop.scheduling",
     "loop.worker_prompts",
     "progress",
     "auth",

@@ -7,7 +7,8 @@ instance's state and hands the event to the part that owns it: finished turns to
 and deadlines to :class:`~claude_orchestra.recovery.Recovery`. Before each event the
 instance's new transcript lines are charged, and after it the budgets are enforced
 (:class:`~claude_orchestra.spending.Spending`). Then it asks the scheduling
-plugins what can start now, and decides whether the run is over. Git and tmux work happens
+plugins what can start now (:mod:`claude_orchestra.loop.scheduling` decides what to do with
+their answer), and decides whether the run is over. Git and tmux work happens
 in threads behind the adapters, one step at a time, so no state is shared between tasks.
 """
 
@@ -38,6 +39,7 @@ from claude_orchestra.instance import Instance
 from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
+from claude_orchestra.loop.scheduling import schedule
 from claude_orchestra.origin_watch import OriginRead
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
@@ -183,16 +185,18 @@ class Coordinator:
         if self.spending.run_spent:
             return Outcome.BUDGET
         progress = ctx.progress
-        for instance in ctx.instances.values():
-            if (
-                instance.state.accepts_prompt
-                and not ctx.can_prompt(instance)
-                and not progress.record(instance.name).retired
-            ):
-                await self.recovery.move_off_unusable(instance)
-        for assignment in ctx.plugins.schedule(ctx.view()):
-            if progress.record(assignment.instance).kept is None:
-                await ctx.send(assignment)
+        scheduled = schedule(
+            [i.snapshot() for i in ctx.instances.values()],
+            progress.records,
+            ctx.plugins.schedule(ctx.view()),
+            usable=ctx.rotator.usable,
+        )
+        for name in scheduled.move:
+            await self.recovery.move_off_unusable(ctx.instances[name])
+        for assignment in scheduled.send:
+            await ctx.send(assignment)
+        for assignment in scheduled.set_aside:
+            logger.debug("%s: not sent this round: %s", assignment.instance, assignment.kind)
         views = [i.snapshot() for i in ctx.instances.values()]
         facts = RunFacts(
             run_spent=self.spending.run_spent,
