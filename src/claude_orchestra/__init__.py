@@ -52,6 +52,7 @@ from claude_orchestra.errors import (
     UsageError,
 )
 from claude_orchestra.events import FailureKind
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import Instance, InstanceView, Role, StateChange
 from claude_orchestra.lifecycle import InstanceState
@@ -92,7 +93,7 @@ from claude_orchestra.values import (
     WorkerFinished,
 )
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
+from claude_orchestra.worktree import Worktree, WorktreeView
 
 if TYPE_CHECKING:
     __version__: str

@@ -34,7 +34,7 @@ from claude_orchestra.budget import BudgetConfig
 from claude_orchestra.config_files import read_config_json
 from claude_orchestra.credentials import Credential
 from claude_orchestra.errors import ConfigError
-from claude_orchestra.gitops import redact
+from claude_orchestra.gitstrings import redact
 from claude_orchestra.notifications import NotifyConfig
 from claude_orchestra.refnames import branch_problem
 from claude_orchestra.remote.hosts import RemoteHost, hosts_problems

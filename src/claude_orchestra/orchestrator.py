@@ -49,7 +49,9 @@ from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, 
 from claude_orchestra.events import Event
 from claude_orchestra.evidence import OriginReader
 from claude_orchestra.failover import Failover
-from claude_orchestra.gitops import tracking, url_secrets
+from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.gitsession import tracking
+from claude_orchestra.gitstrings import url_secrets
 from claude_orchestra.hookapp import create_hook_app
 from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.instance import Instance, LaunchSettings, Role
@@ -79,7 +81,7 @@ from claude_orchestra.web import Dashboard
 from claude_orchestra.web.access import DashboardAccess
 from claude_orchestra.workers import worker_branch, worker_name
 from claude_orchestra.workspace import Workspace, local_origin, prepare_checkouts
-from claude_orchestra.worktree import GitRepo, Worktree
+from claude_orchestra.worktree import Worktree
 
 if TYPE_CHECKING:  # the broker's HTTP side is imported only when a run starts one
     from claude_orchestra.broker.service import Broker
