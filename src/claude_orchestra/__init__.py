@@ -33,7 +33,8 @@ from claude_orchestra.auth import (
 )
 from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, Measure
 from claude_orchestra.cleanup import cleanup_workspace
-from claude_orchestra.config import OrchestraConfig, RunConfig, load_config
+from claude_orchestra.config import OrchestraConfig, RunConfig
+from claude_orchestra.config_load import load_config
 from claude_orchestra.costs import Attribution, CostLedger, Spend
 from claude_orchestra.credentials import Credential, CredentialKind, Secret, redact
 from claude_orchestra.errors import (

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from claude_orchestra.config import load_config
+from claude_orchestra.config_load import load_config
 from claude_orchestra.errors import GitError, OrchestraError
 from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.orchestrator import runtime_of

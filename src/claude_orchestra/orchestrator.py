@@ -37,7 +37,8 @@ from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.upstream import unbrokerable
 from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
-from claude_orchestra.config import RunConfig, describe
+from claude_orchestra.config import RunConfig
+from claude_orchestra.config_load import describe
 from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.costs import CostLedger
