@@ -91,6 +91,7 @@ from claude_orchestra.values import (
     MergePlan,
     MergeRecord,
     RunView,
+    StrategyNeeds,
     WorkerFinished,
 )
 from claude_orchestra.workspace import Workspace
@@ -162,6 +163,7 @@ __all__ = [
     "Secret",
     "Spend",
     "StateChange",
+    "StrategyNeeds",
     "TimelineEntry",
     "TmuxError",
     "UnmergedWorkError",
