@@ -33,7 +33,8 @@ from claude_orchestra.auth import (
 )
 from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, Measure
 from claude_orchestra.cleanup import cleanup_workspace
-from claude_orchestra.config import OrchestraConfig, RunConfig, load_config
+from claude_orchestra.config import OrchestraConfig, RunConfig
+from claude_orchestra.config_load import load_config
 from claude_orchestra.costs import Attribution, CostLedger, Spend
 from claude_orchestra.credentials import Credential, CredentialKind, Secret, redact
 from claude_orchestra.errors import (
@@ -52,6 +53,7 @@ from claude_orchestra.errors import (
     UsageError,
 )
 from claude_orchestra.events import FailureKind
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import Instance, InstanceView, Role, StateChange
 from claude_orchestra.lifecycle import InstanceState
@@ -89,10 +91,11 @@ from claude_orchestra.values import (
     MergePlan,
     MergeRecord,
     RunView,
+    StrategyNeeds,
     WorkerFinished,
 )
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import GitRepo, Worktree, WorktreeView
+from claude_orchestra.worktree import Worktree, WorktreeView
 
 if TYPE_CHECKING:
     __version__: str
@@ -160,6 +163,7 @@ __all__ = [
     "Secret",
     "Spend",
     "StateChange",
+    "StrategyNeeds",
     "TimelineEntry",
     "TmuxError",
     "UnmergedWorkError",

@@ -20,7 +20,7 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.config import load_config
+from claude_orchestra.config_load import load_config
 from claude_orchestra.errors import OrchestraError, UsageError
 from claude_orchestra.remote.hosts import placement, ssh_argv
 from claude_orchestra.tmux import SESSION

@@ -15,14 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from claude_orchestra.config import load_config
+from claude_orchestra.config_load import load_config
 from claude_orchestra.errors import GitError, OrchestraError
-from claude_orchestra.orchestrator import runtime_of
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.plugins import PluginHost
+from claude_orchestra.run_wiring import runtime_of
 from claude_orchestra.runtime import Runtime
 from claude_orchestra.tmux import TmuxServer
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import GitRepo, Worktree
+from claude_orchestra.worktree import Worktree
 
 logger = logging.getLogger(__name__)
 

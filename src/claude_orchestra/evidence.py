@@ -14,10 +14,10 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.gitops import tracking
+from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.gitsession import tracking
 from claude_orchestra.tasklists import TaskList, parse_task_list, task_list_filename
 from claude_orchestra.workers import worker_branch
-from claude_orchestra.worktree import GitRepo
 
 
 @final

@@ -28,6 +28,7 @@ from claude_orchestra.values import (
     MergePlan,
     MergeRecord,
     RunView,
+    StrategyNeeds,
     WorkerFinished,
 )
 
@@ -75,6 +76,21 @@ def orchestra_merge(run: RunView, finished: WorkerFinished) -> MergePlan | None:
     :class:`~claude_orchestra.values.MergeDelivered`: the branch is not merged, the run
     does not wait for it on the run branch, and its tasks count as done. The hook must not
     block: make network calls from a thread. See ``examples/pull_request_merger.py``.
+    """
+
+
+@hookspec(firstresult=True)
+def orchestra_strategy_needs(kind: str, name: str) -> StrategyNeeds | None:
+    """Say what the scheduler or merger called ``name`` needs the core to set up.
+
+    Asked as the run starts, once with ``kind`` ``"scheduler"`` and config ``scheduler``,
+    once with ``"merger"`` and config ``merger``. Answer a
+    :class:`~claude_orchestra.values.StrategyNeeds`, or ``None`` when ``name`` is not yours.
+    With no answer the strategy needs nothing: a scheduler then runs with the manager and
+    no task file, a merger without the merge queue.
+
+    Built-in: ``queue`` (a scheduler reading the task file; a merger using the merge queue)
+    and ``manager`` (a merger needing the manager).
     """
 
 

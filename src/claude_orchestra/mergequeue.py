@@ -27,14 +27,15 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from claude_orchestra import gitops
+from claude_orchestra import gitcheckout, gitops
 from claude_orchestra._clock import Clock
 from claude_orchestra.errors import GitError, MergeConflict
 from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.gate import run_local
 from claude_orchestra.gitenv import Checkout
+from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.gitsession import tracking
 from claude_orchestra.runtime import Runtime
-from claude_orchestra.worktree import GitRepo
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +111,10 @@ class MergeQueue:
         await self.repo.fetch()
         await self.repo.locked(
             functools.partial(
-                gitops.add_detached_worktree,
+                gitcheckout.add_detached_worktree,
                 self.repo.checkout,
                 self.path,
-                gitops.tracking(self.run_branch),
+                tracking(self.run_branch),
             )
         )
 
@@ -130,7 +131,7 @@ class MergeQueue:
         the last good merge) and the others go on; one fetch and one push serve them all,
         which is what keeps a fleet's queue short.
         """
-        run_ref = gitops.tracking(self.run_branch)
+        run_ref = tracking(self.run_branch)
         try:
             await self.repo.fetch()
             good = await self._checkout_at(run_ref)
@@ -143,7 +144,7 @@ class MergeQueue:
             if refused is not None:
                 results[index] = refused
                 continue
-            good = await self.repo.locked(functools.partial(gitops.head, self._checkout))
+            good = await self.repo.locked(functools.partial(gitcheckout.head, self._checkout))
             merged.append(index)
         if merged:
             try:
@@ -170,8 +171,10 @@ class MergeQueue:
 
     async def _checkout_at(self, ref: str) -> str:
         """Put the worktree on ``ref``, detached; its commit."""
-        await self.repo.locked(functools.partial(gitops.checkout_detached, self._checkout, ref))
-        return await self.repo.locked(functools.partial(gitops.head, self._checkout))
+        await self.repo.locked(
+            functools.partial(gitcheckout.checkout_detached, self._checkout, ref)
+        )
+        return await self.repo.locked(functools.partial(gitcheckout.head, self._checkout))
 
     async def _merge_one(self, request: MergeRequest, good: str) -> MergeFinished | None:
         """Merge and test one branch on ``good`` (the worktree's commit); the refusal, or
@@ -180,9 +183,9 @@ class MergeQueue:
         try:
             await self.repo.locked(
                 functools.partial(
-                    gitops.merge,
+                    gitcheckout.merge,
                     self._checkout,
-                    gitops.tracking(request.branch),
+                    tracking(request.branch),
                     identity=IDENTITY,
                 )
             )

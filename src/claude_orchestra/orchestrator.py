@@ -5,6 +5,12 @@ creates a worktree per worker, starts the hook app, starts the manager and the w
 real interactive Claude Code processes, hands the event stream to the
 :class:`~claude_orchestra.coordinator.Coordinator` until the run ends, then stops every
 instance, writes ``report.json`` and returns the :class:`~claude_orchestra.summary.RunSummary`.
+
+The parts are built elsewhere: the runtime, the instances, the app and the loop in
+:mod:`~claude_orchestra.run_wiring`, the checkouts in :mod:`~claude_orchestra.run_checkouts`,
+a killed run taken up in :mod:`~claude_orchestra.run_resume`, the end in
+:mod:`~claude_orchestra.run_end`. Which parts a run needs (the task file, the merge queue,
+the manager) the scheduler and merger plugins say (``orchestra_strategy_needs``).
 """
 
 from __future__ import annotations
@@ -20,99 +26,58 @@ from typing import TYPE_CHECKING, final
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
-from starlette.types import ASGIApp
 
 from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.attach import attach_hint
 from claude_orchestra.auth import (
     AuthRotator,
-    CredentialFailure,
-    PoolView,
     discover_oauth,
     order_pool,
 )
-from claude_orchestra.broker.meter import BrokerMeter, Metered, Served
-from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.upstream import unbrokerable
-from claude_orchestra.budget import BudgetWatch
 from claude_orchestra.claude_home import HookEndpoint
-from claude_orchestra.config import RunConfig, describe
-from claude_orchestra.context import RunContext
+from claude_orchestra.config import RunConfig
 from claude_orchestra.coordinator import Coordinator
-from claude_orchestra.costs import CostLedger
 from claude_orchestra.credentials import Secret
 from claude_orchestra.defaults import notify
-from claude_orchestra.defaults.manager import NAME as MANAGER
-from claude_orchestra.defaults.queue import NAME as QUEUE
-from claude_orchestra.errors import GitError, PrerequisiteError, TaskFileError, UsageError
+from claude_orchestra.errors import PrerequisiteError, TaskFileError, UsageError
 from claude_orchestra.events import Event
-from claude_orchestra.evidence import OriginReader
-from claude_orchestra.failover import Failover
-from claude_orchestra.gitops import tracking, url_secrets
-from claude_orchestra.hookapp import create_hook_app
+from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.gitstrings import url_secrets
 from claude_orchestra.hookkeys import HookKeys
-from claude_orchestra.instance import Instance, LaunchSettings, Role
+from claude_orchestra.instance import Instance
 from claude_orchestra.journal import Journal
-from claude_orchestra.latency import LoopLatency
-from claude_orchestra.mergequeue import MergeQueue
-from claude_orchestra.origin_watch import OriginWatch
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.prerequisites import check_tools, find_claude
-from claude_orchestra.recovery import Recovery
-from claude_orchestra.report import (
-    build_report,
-    instance_usage,
-    write_report,
+from claude_orchestra.resume import PreviousRun, read_previous_run
+from claude_orchestra.rules import Outcome
+from claude_orchestra.run_checkouts import left_checkouts, new_checkouts, read_task_file
+from claude_orchestra.run_end import finish_run, shut_down
+from claude_orchestra.run_resume import take_up
+from claude_orchestra.run_wiring import (
+    build_app,
+    build_broker,
+    build_coordinator,
+    build_instances,
+    runtime_of,
 )
-from claude_orchestra.resume import PreviousRun, RunResumed, read_previous_run
-from claude_orchestra.review import WorkReview
-from claude_orchestra.rules import Outcome, RunRules
-from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext
-from claude_orchestra.spending import Spending
+from claude_orchestra.runtime import ReportingRuntime, Runtime
 from claude_orchestra.status import StatusBoard
 from claude_orchestra.summary import RunSummary
-from claude_orchestra.taskfile import TaskFile, parse_task_file
+from claude_orchestra.taskfile import TaskFile
 from claude_orchestra.tmux import tmux_config
-from claude_orchestra.transcripts import DEFAULT_PRICES
+from claude_orchestra.values import StrategyNeeds
 from claude_orchestra.web import Dashboard
 from claude_orchestra.web.access import DashboardAccess
-from claude_orchestra.workers import worker_branch, worker_name
-from claude_orchestra.workspace import Workspace, local_origin, prepare_checkouts
-from claude_orchestra.worktree import GitRepo, Worktree
+from claude_orchestra.workers import worker_name
+from claude_orchestra.workspace import Workspace
+from claude_orchestra.worktree import Worktree
 
 if TYPE_CHECKING:  # the broker's HTTP side is imported only when a run starts one
     from claude_orchestra.broker.service import Broker
 
 logger = logging.getLogger(__name__)
-
-_SHUTDOWN_GRACE = 15.0
-
-
-def runtime_of(config: RunConfig, plugins: PluginHost, socket_name: str) -> Runtime:
-    """The runtime ``config`` names, from the plugins, for the run whose tmux socket is
-    ``socket_name`` (a new run's, or a killed run's to end what it left).
-
-    Raises:
-        ConfigError: no plugin provides it.
-        PrerequisiteError: a tool it needs is missing.
-    """
-    workspace = Workspace(config.workspace)
-    settings = config.orchestrator
-    context = RuntimeContext(
-        socket_name=socket_name,
-        tmux_config=workspace.tmux_config,
-        workspace=workspace.root,
-        instances_dir=workspace.instances,
-        config_dir=config.config_dir,
-        local_origin=local_origin(config.repository),
-        container_engine=settings.container_engine,
-        container_image=settings.container_image,
-        repository=config.repository,
-        branch=settings.branch,
-        remote_hosts=settings.remote_hosts,
-    )
-    return plugins.runtime(settings.runtime, context)
 
 
 @final
@@ -218,7 +183,15 @@ class Orchestrator:
         send, receive = anyio.create_memory_object_stream[Event](1024)
         manager = ["manager"] if self._needs_manager(task_file is not None) else []
         names = [*manager, *(worker_name(n) for n in range(1, settings.worker_count + 1))]
-        app, dashboard = self._app(send.send, runtime)
+        app, dashboard = build_app(
+            send.send,
+            runtime,
+            keys=self._hook_keys,
+            clock=self._clock,
+            access=self._dashboard_access,
+            secrets=self.secrets,
+            url_file=workspace.host_dir / "dashboard.url",
+        )
         with send, receive, Journal(workspace.journal, self._clock, self.secrets) as journal:
             async with anyio.create_task_group() as tg:
                 port = await tg.start(functools.partial(hookserver.serve, app, sock=listening))
@@ -226,9 +199,32 @@ class Orchestrator:
                 await self._start_broker(tg, journal, send)
                 self._write_run_files(endpoint, port, socket_name, started, repo)
                 logger.info("see the instances: %s", attach_hint(workspace.root))
-                instances = self._instances(names, claude, endpoint, runtime)
-                coordinator = self._coordinator(
-                    instances, repo, worktrees, journal, started, runtime=runtime
+                instances = self._members = build_instances(
+                    self.config,
+                    names,
+                    claude,
+                    endpoint,
+                    runtime,
+                    keys=self._hook_keys,
+                    rotator=self.rotator,
+                    broker=self._broker,
+                    clock=self._clock,
+                )
+                coordinator = build_coordinator(
+                    self.config,
+                    instances=instances,
+                    repo=repo,
+                    worktrees=worktrees,
+                    journal=journal,
+                    started=started,
+                    runtime=runtime,
+                    plugins=self.plugins,
+                    clock=self._clock,
+                    rotator=self.rotator,
+                    broker=self._broker,
+                    task_file=self._task_file,
+                    with_merge_queue=self._merger_needs.merge_queue,
+                    secrets=self.secrets,
                 )
                 coordinator.ctx.progress.task_file = task_file
                 await self._start_services(tg, coordinator, runtime, send.send)
@@ -236,7 +232,7 @@ class Orchestrator:
                 outcome = Outcome.FAILED
                 try:
                     if previous is not None:
-                        await self._take_up(previous, coordinator)
+                        await take_up(previous, coordinator)
                     for instance in instances.values():
                         await instance.start(
                             trusted=[workspace.repo], resume=instance.session_id is not None
@@ -247,28 +243,21 @@ class Orchestrator:
                     raise
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await self._shutdown(coordinator, receive, runtime, worktrees)
-                        summary = self._finish(coordinator, outcome, started)
+                        await shut_down(coordinator, receive, runtime, worktrees)
+                        summary = finish_run(
+                            coordinator,
+                            outcome,
+                            started,
+                            config=self.config,
+                            plugins=self.plugins,
+                            rotator=self.rotator,
+                            clock=self._clock,
+                            broker=self._broker.as_json if self._broker else None,
+                            secrets=self.secrets,
+                        )
                     tg.cancel_scope.cancel()
         self.plugins.run_finished(summary)
         return summary
-
-    def _app(
-        self, deliver: Callable[[Event], Awaitable[None]], runtime: Runtime
-    ) -> tuple[ASGIApp, Dashboard | None]:
-        """The hook server's app: the hook app, behind the web dashboard when the config
-        asks for one (:mod:`claude_orchestra.web`)."""
-        hooks = create_hook_app(keys=self._hook_keys, deliver=deliver, clock=self._clock)
-        if self._dashboard_access is None:
-            return hooks, None
-        dashboard = Dashboard(
-            capture=runtime.capture,
-            secrets=self.secrets,
-            clock=self._clock,
-            url_file=self.workspace.host_dir / "dashboard.url",
-            access=self._dashboard_access,
-        )
-        return dashboard.app(hooks), dashboard
 
     def _open_dashboard(self, dashboard: Dashboard | None, port: int, board: StatusBoard) -> None:
         """Feed the dashboard every status the board publishes (it ends its streams after
@@ -321,32 +310,15 @@ class Orchestrator:
         if not self.config.orchestrator.broker:
             return
 
-        def metered(served: Served) -> None:
-            event = Metered(instance=served.instance, at=self._clock.now(), served=served)
-            try:
-                events.send_nowait(event)
-            except anyio.WouldBlock:  # the loop is far behind: the transcript counts it
-                logger.warning("%s: a served response not metered (the loop is busy)", event)
-
-        def select(name: str, pool: PoolView, failure: CredentialFailure) -> str | None:
-            return self.plugins.select_credential(self._members[name].snapshot(), pool, failure)
-
-        # Imported here: the broker's HTTP side (httpx, 20 MB) is for runs that start one.
-        from claude_orchestra.broker.service import Broker  # noqa: PLC0415
-
-        self._broker = Broker(
-            RotatorPool(
-                rotator=self.rotator,
-                clock=self._clock,
-                select=select,
-                on_failure=journal.record,  # a resumed run rests what this one saw limited
-                on_move=journal.record,
-            ),
+        self._broker = build_broker(
+            self.config,
+            rotator=self.rotator,
             clock=self._clock,
-            meter=BrokerMeter(on_served=metered),
-            near_limit=self.config.orchestrator.broker_near_limit,
-            budget=self.config.orchestrator.budget,
-            prices={**DEFAULT_PRICES, **self.config.orchestrator.prices},
+            journal=journal,
+            events=events,
+            select=lambda name, pool, failure: self.plugins.select_credential(
+                self._members[name].snapshot(), pool, failure
+            ),
         )
         await tg.start(self._broker.serve)
 
@@ -357,126 +329,6 @@ class Orchestrator:
         self.rotator.restore_limits(previous.limits)
         return previous
 
-    def _coordinator(
-        self,
-        instances: dict[str, Instance],
-        repo: GitRepo,
-        worktrees: Mapping[int, Worktree],
-        journal: Journal,
-        started: float,
-        *,
-        runtime: Runtime,
-    ) -> Coordinator:
-        """The loop and its parts, wired for this run."""
-        settings = self.config.orchestrator
-        quiet = settings.stuck_threshold_ms / 1000 if settings.stuck_threshold_ms else 30.0
-        ctx = RunContext(
-            rules=RunRules(
-                run_branch=settings.branch,
-                scheduler=settings.scheduler,
-                merger=settings.merger,
-                worker_count=settings.worker_count,
-                deadline=self._clock.now() + settings.max_run_duration_minutes * 60,
-                quiet_after=quiet,
-                look_after=min(8.0, quiet),
-                probe_after=min(5.0, max(1.0, quiet / 4)),
-                idle_retries=settings.idle_retries,
-                task_file=self._task_file,
-            ),
-            instances=instances,
-            plugins=self.plugins,
-            journal=journal,
-            clock=self._clock,
-            rotator=self.rotator,
-        )
-        latency = LoopLatency()
-        failover = Failover(rotator=self.rotator, plugins=self.plugins, clock=self._clock)
-        recovery = Recovery(ctx=ctx, failover=failover)
-        spending = Spending(
-            ctx=ctx,
-            ledger=CostLedger(prices={**DEFAULT_PRICES, **settings.prices}),
-            watch=BudgetWatch(settings.budget),
-            rotator=self.rotator,
-            recovery=recovery,
-        )
-        return Coordinator(
-            ctx=ctx,
-            review=WorkReview(
-                ctx=ctx,
-                repo=repo,
-                worktrees={worker_name(n): tree for n, tree in worktrees.items()},
-                watch=OriginWatch(
-                    reader=OriginReader(
-                        repo=repo,
-                        run_branch=settings.branch,
-                        workers=tuple(range(1, settings.worker_count + 1)),
-                        branches=tuple(tree.branch for tree in worktrees.values()),
-                        task_file=self._task_file,
-                    ),
-                    clock=self._clock,
-                ),
-                merge_queue=MergeQueue(
-                    repo=repo,
-                    path=self.workspace.integration,
-                    run_branch=settings.branch,
-                    clock=self._clock,
-                    test_command=settings.merge_test_command,
-                    test_timeout=settings.merge_test_timeout_seconds,
-                    runtime=runtime,
-                )
-                if settings.merger == QUEUE
-                else None,
-            ),
-            recovery=recovery,
-            spending=spending,
-            board=StatusBoard(
-                path=self.workspace.status,
-                instances=instances,
-                progress=ctx.progress,
-                spending=spending,
-                rotator=self.rotator,
-                clock=self._clock,
-                started_at=started,
-                latency=latency,
-                secrets=self.secrets,
-                ends_at=self._clock.wall() + settings.max_run_duration_minutes * 60,
-                broker=self._broker.as_json if self._broker else None,
-            ),
-            latency=latency,
-        )
-
-    async def _take_up(self, previous: PreviousRun, coordinator: Coordinator) -> None:
-        """Carry on a killed run: its record, its sessions, origin's facts."""
-        ctx = coordinator.ctx
-        ctx.progress.merges.extend(previous.merges)
-        ctx.progress.deliveries.extend(previous.deliveries)
-        ctx.progress.incidents.extend(previous.incidents)
-        ctx.progress.tasks_done.update(previous.tasks_done)
-        for name, session in previous.sessions.items():
-            if name in ctx.instances:
-                ctx.instances[name].adopt(session.session_id, session.transcript_path)
-        ctx.journal.record(
-            RunResumed(
-                previous_pid=previous.pid,
-                sessions=tuple(sorted(previous.sessions)),
-                merges_before=len(previous.merges),
-            )
-        )
-        logger.info(
-            "resuming the run of pid %s: %d merges so far, sessions of %s",
-            previous.pid,
-            len(previous.merges),
-            ", ".join(sorted(previous.sessions)) or "none",
-        )
-        try:
-            await coordinator.review.reconcile(
-                previous.held_tasks,
-                delivered=[c for d in previous.deliveries for c in d.commits],
-                finished_tasks=previous.finished_tasks,
-            )
-        except GitError as exc:
-            raise PrerequisiteError("git", str(exc)) from exc
-
     async def _prepare_workspace(
         self, previous: PreviousRun | None
     ) -> tuple[GitRepo, dict[int, Worktree], TaskFile | None]:
@@ -485,7 +337,11 @@ class Orchestrator:
         made = [folder for folder in self.workspace.checkouts if not folder.exists()]
         repo, worktrees = await self._checkouts(previous)
         try:
-            return repo, worktrees, await self._read_task_file(repo)
+            return (
+                repo,
+                worktrees,
+                await read_task_file(repo, self.config.orchestrator.branch, self._task_file),
+            )
         except TaskFileError:
             if previous is None:
                 # Just made, nothing in them: rerun as is. Only what this run made goes.
@@ -512,160 +368,32 @@ class Orchestrator:
             await runtime.prepare()
         return runtime, socket_name
 
+    @functools.cached_property
+    def _scheduler_needs(self) -> StrategyNeeds:
+        """What the configured scheduler needs (asked of the plugins, once)."""
+        return self.plugins.strategy_needs("scheduler", self.config.orchestrator.scheduler)
+
+    @functools.cached_property
+    def _merger_needs(self) -> StrategyNeeds:
+        """What the configured merger needs (asked of the plugins, once)."""
+        return self.plugins.strategy_needs("merger", self.config.orchestrator.merger)
+
     @property
     def _task_file(self) -> str | None:
-        """The task file the run reads: only the ``queue`` scheduler has one."""
+        """The task file the run reads: only a scheduler that says it reads one has one."""
         settings = self.config.orchestrator
-        return settings.task_file if settings.scheduler == QUEUE else None
-
-    async def _read_task_file(self, repo: GitRepo) -> TaskFile | None:
-        """The task file on origin's run branch, if the run reads one and it is there.
-
-        Raises:
-            TaskFileError: the file is there but cannot be used (line and field named):
-                the run stops before it starts.
-        """
-        if self._task_file is None:
-            return None
-        ref = tracking(self.config.orchestrator.branch)
-        text = await repo.read_file(ref, self._task_file)
-        return None if text is None else parse_task_file(text, path=self._task_file)
+        return settings.task_file if self._scheduler_needs.task_file else None
 
     def _needs_manager(self, has_task_file: bool) -> bool:
-        """A manager is started unless nothing needs one: the ``queue`` scheduler with its
-        task file on the run branch, and a merger other than the manager."""
-        settings = self.config.orchestrator
-        return not (settings.scheduler == QUEUE and has_task_file and settings.merger != MANAGER)
+        """A manager is started unless nothing needs one: a scheduler reading its task file
+        (there on the run branch), and a merger that does not need the manager."""
+        scheduler_without = self._scheduler_needs.task_file and has_task_file
+        return not (scheduler_without and not self._merger_needs.manager)
 
     async def _checkouts(self, previous: PreviousRun | None) -> tuple[GitRepo, dict[int, Worktree]]:
         """A new clone and worktrees, or (``run --resume``) those a killed run left."""
         if previous is None:
-            return await self._prepare_git()
+            return await new_checkouts(self.config)
         if previous.tmux_socket:  # its instances lost their hook server: end them
             await runtime_of(self.config, self.plugins, previous.tmux_socket).close()
-        settings = self.config.orchestrator
-        # The origin URL the killed run cloned from (run.json is the orchestrator's, out of
-        # every instance's reach): the clone's config must still name it.
-        origin_url = (self.workspace.read_run_file() or {}).get("originUrl")
-        repo = GitRepo.open(
-            self.workspace.repo,
-            credentials_file=self.workspace.git_credentials,
-            origin_url=origin_url if isinstance(origin_url, str) else None,
-        )
-        worktrees = {}
-        for n in range(1, settings.worker_count + 1):
-            path = self.workspace.worktree(n)
-            if not path.exists():
-                raise UsageError(
-                    "--resume", f"{path} is missing; the run cannot be resumed with this config"
-                )
-            worktrees[n] = Worktree(
-                repo=repo, path=path, branch=worker_branch(n), base=settings.branch
-            )
-        return repo, worktrees
-
-    async def _prepare_git(self) -> tuple[GitRepo, dict[int, Worktree]]:
-        settings = self.config.orchestrator
-        try:
-            return await prepare_checkouts(
-                self.workspace,
-                repository=self.config.repository,
-                branch=settings.branch,
-                workers=settings.worker_count,
-                depth=settings.clone_depth,
-            )
-        except GitError as exc:
-            raise PrerequisiteError("git", str(exc)) from exc
-
-    def _instances(
-        self, names: list[str], claude: str, endpoint: HookEndpoint, runtime: Runtime
-    ) -> dict[str, Instance]:
-        settings = self.config.orchestrator
-        knobs = {"CLAUDE_CODE_MAX_RETRIES": str(settings.max_retries)}
-        if settings.api_timeout_ms is not None:
-            knobs["API_TIMEOUT_MS"] = str(settings.api_timeout_ms)
-        launch = LaunchSettings(
-            claude=(claude,),
-            endpoint=endpoint,
-            keys=self._hook_keys,
-            model=settings.model,
-            knobs=knobs,
-            broker=self._broker,
-        )
-        credentials = self.rotator.assign_initial(names)
-        instances = {}
-        for name in names:
-            worker = None if name == "manager" else int(name.split("-")[1])
-            instances[name] = Instance(
-                name,
-                Role.MANAGER if worker is None else Role.WORKER,
-                self.workspace.repo if worker is None else self.workspace.worktree(worker),
-                self.workspace.home(name),
-                worker=worker,
-                backend=runtime,
-                credential=credentials[name],
-                settings=launch,
-                clock=self._clock,
-            )
-        self._members = instances
-        return instances
-
-    async def _shutdown(
-        self,
-        coordinator: Coordinator,
-        receive: anyio.abc.ObjectReceiveStream[Event],
-        runtime: Runtime,
-        worktrees: Mapping[int, Worktree],
-    ) -> None:
-        """Stop every instance, keep every worker's commits on origin, end the runtime."""
-        with anyio.move_on_after(_SHUTDOWN_GRACE):
-            for instance in coordinator.ctx.instances.values():
-                await instance.stop()
-            await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
-            for instance in coordinator.ctx.instances.values():
-                if instance.state.alive:  # /exit went unheard: end it the hard way
-                    await runtime.terminate(instance.name)
-            await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
-        for n, worktree in worktrees.items():
-            await coordinator.review.push(coordinator.ctx.instances[worker_name(n)], worktree)
-        await runtime.close()
-
-    def _finish(self, coordinator: Coordinator, outcome: Outcome, started: float) -> RunSummary:
-        progress = coordinator.ctx.progress
-        instances = list(coordinator.ctx.instances.values())
-        spending = coordinator.spending
-        for instance in instances:  # what was written after the last event
-            spending.charge(instance)
-        coordinator.board.publish(outcome.value)
-        tasks_total, tasks_done = progress.task_counts()
-        summary = RunSummary(
-            outcome=outcome.value,
-            exit_code=outcome.exit_code,
-            run_branch=self.config.orchestrator.branch,
-            started_at=started,
-            ended_at=self._clock.wall(),
-            tasks_total=tasks_total,
-            tasks_done=tasks_done,
-            merges=len(progress.merges),
-            incidents=len(progress.incidents),
-            usage=tuple(instance_usage(i, spending.ledger) for i in instances),
-            by_credential=tuple(spending.ledger.spend_by("credential").items()),
-            report_path=self.workspace.report,
-        )
-        write_report(
-            self.workspace.report,
-            build_report(
-                summary=summary,
-                progress=progress,
-                instances=instances,
-                config=describe(self.config),
-                plugins=self.plugins.names(),
-                rotations=coordinator.recovery.failover.rotations,
-                pool=self.rotator.view(),
-                spending=spending,
-                loop_latency=coordinator.latency.as_json(),
-                broker=self._broker.as_json() if self._broker else None,
-            ),
-            self.secrets(),
-        )
-        return summary
+        return left_checkouts(self.config)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, final
+from typing import Any, Literal, final
 
 import pluggy
 
@@ -31,6 +31,7 @@ from claude_orchestra.values import (
     MergePlan,
     MergeRecord,
     RunView,
+    StrategyNeeds,
     WorkerFinished,
 )
 
@@ -118,6 +119,17 @@ class PluginHost:
             "orchestra_merge", lambda a: isinstance(a, MergePlan), run=run, finished=finished
         )
         return plan
+
+    def strategy_needs(self, kind: Literal["scheduler", "merger"], name: str) -> StrategyNeeds:
+        """``orchestra_strategy_needs``: what the ``kind`` strategy ``name`` needs set up;
+        nothing (``StrategyNeeds()``) when no plugin answers."""
+        answer: StrategyNeeds | None = self._decide(
+            "orchestra_strategy_needs",
+            lambda a: isinstance(a, StrategyNeeds),
+            kind=kind,
+            name=name,
+        )
+        return answer or StrategyNeeds()
 
     def select_credential(
         self, instance: InstanceView, pool: PoolView, failure: CredentialFailure

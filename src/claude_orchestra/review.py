@@ -24,6 +24,7 @@ import attrs
 from claude_orchestra.context import RunContext
 from claude_orchestra.errors import GitError
 from claude_orchestra.events import MergeFinished
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.instance import Instance, Role
 from claude_orchestra.loop import merges
 from claude_orchestra.loop import review as decide
@@ -53,7 +54,7 @@ from claude_orchestra.loop.review_actions import (
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
 from claude_orchestra.values import Assignment, TaskFinished
-from claude_orchestra.worktree import GitRepo, Worktree
+from claude_orchestra.worktree import Worktree
 
 __all__ = ["STALL_CHECK", "WorkReview"]
 

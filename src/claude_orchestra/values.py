@@ -50,6 +50,26 @@ class Assignment:
     as taken while the assignment is in flight or kept to be sent again."""
 
 
+@final
+@attrs.frozen(kw_only=True)
+class StrategyNeeds:
+    """What a scheduler or merger needs the core to set up before the run starts (answer of
+    ``orchestra_strategy_needs``); the core knows no strategy by its name.
+
+    A scheduler that reads no task file needs the manager throughout; one that reads it
+    needs the manager only to write it when the run branch has none. A merger needs the
+    manager only when the manager merges.
+    """
+
+    task_file: bool = False
+    """A scheduler: it hands out the tasks of the task file (config ``taskFile``) on the run
+    branch, which the run reads and checks before it starts."""
+    merge_queue: bool = False
+    """A merger: it answers :class:`MergeByQueue`, so the run sets up the merge queue."""
+    manager: bool = False
+    """A merger: it answers :class:`MergeByManager`, so the run starts the manager."""
+
+
 @attrs.frozen
 class MergePlan:
     """How a finished branch reaches the run branch (answer of ``orchestra_merge``)."""

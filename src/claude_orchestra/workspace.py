@@ -33,10 +33,12 @@ from typing import Any, final
 import anyio
 import attrs
 
-from claude_orchestra import gitops
+from claude_orchestra import gitcheckout
 from claude_orchestra.claude_home import ClaudeHome
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.workers import worker_branch, worker_name
-from claude_orchestra.worktree import GitRepo, Worktree, copy_worktree_files
+from claude_orchestra.worktree import Worktree
+from claude_orchestra.worktree_files import copy_worktree_files
 
 
 def _resolved(path: Path | str) -> Path:
@@ -216,5 +218,5 @@ async def prepare_checkouts(
         files = await anyio.to_thread.run_sync(copy_worktree_files, source, target)
         copied.update(str(f) for f in files)
     # The copies hold secrets (.env): no worker's `git add -A` may ever commit them.
-    await repo.locked(functools.partial(gitops.exclude_locally, repo.checkout, sorted(copied)))
+    await repo.locked(functools.partial(gitcheckout.exclude_locally, repo.checkout, sorted(copied)))
     return repo, worktrees

@@ -1,17 +1,11 @@
-"""The main clone and the workers' worktrees, over :mod:`claude_orchestra.gitops`, in threads.
+"""Worktree: one worker's checkout of the main clone, on its own branch, in threads.
 
-A run's workspace holds the main clone at ``<workspace>/repo`` (:class:`GitRepo`) and one
-worktree per worker at ``<workspace>/worktrees/worker-N`` (:class:`Worktree`), each on
-its own branch. Every git call runs in a worker thread under the :class:`GitRepo`'s
-capacity limiter; every change to the shared ``.git`` (worktrees, fetches, pushes,
-merges, config) takes the :class:`GitRepo`'s one lock, so worktrees can be created and
-removed while others are in use.
-
-Git safety is built in, not configurable: nothing here resets, cleans, force-pushes,
-rebases or deletes a branch; a failed merge is aborted and raised as
-:class:`~claude_orchestra.errors.MergeConflict`; :meth:`Worktree.remove` refuses to drop
-commits origin lacks (:class:`~claude_orchestra.errors.UnmergedWorkError`); and
-:meth:`GitRepo.preserve` pins a tip on origin before anything could move it backwards.
+Each worker has a worktree at ``<workspace>/worktrees/worker-N`` on its own branch, made
+by :meth:`GitRepo.add_worktree <claude_orchestra.gitrepo.GitRepo.add_worktree>`. Its git
+runs in threads under its clone's limiter, and every change to the shared ``.git`` under
+the clone's lock. :meth:`Worktree.remove` refuses to drop commits origin lacks
+(:class:`~claude_orchestra.errors.UnmergedWorkError`), and a refused push pins the tip on
+origin instead of forcing it.
 """
 
 from __future__ import annotations
@@ -19,39 +13,23 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shutil
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path, PurePosixPath
-from typing import Final, TypeVar, final
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, TypeVar, final
 
-import anyio
-import anyio.to_thread
 import attrs
 
-from claude_orchestra import gitops
-from claude_orchestra.errors import ConfigError, GitError
+from claude_orchestra import gitcheckout, gitops
+from claude_orchestra.errors import GitError
 from claude_orchestra.gitenv import Checkout
-from claude_orchestra.gitops import PRESERVED_PREFIX, WorktreeInfo
-
-__all__ = [
-    "DEFAULT_NETWORK_TIMEOUT",
-    "PRESERVED_PREFIX",
-    "GitRepo",
-    "Worktree",
-    "WorktreeInfo",
-    "WorktreeView",
-    "copy_worktree_files",
-]
-
-DEFAULT_NETWORK_TIMEOUT: Final = 600.0
-"""Seconds a clone, fetch or push may take before git is killed."""
+from claude_orchestra.gitsession import tracking
 
 _log = logging.getLogger(__name__)
-_THREADS: Final = 8
 _T = TypeVar("_T")
 
 
-def _absolute(path: Path | str) -> Path:
+def absolute(path: Path | str) -> Path:
+    """``path`` made absolute, ``~`` expanded, symlinks left as they are."""
     return Path(os.path.abspath(Path(path).expanduser()))
 
 
@@ -67,291 +45,43 @@ class WorktreeView:
     """The run's integration branch (``main``); the worktree syncs with ``origin/<base>``."""
 
 
-@final
-@attrs.define(eq=False)
-class GitRepo:
-    """The main clone of the target repository.
-
-    Make one per clone and share it: it owns the lock that serialises writes to the
-    shared ``.git`` for itself and every :class:`Worktree` it creates.
-
-    Branch and ref information (:meth:`remote_branches`, :meth:`is_reachable_on_origin`)
-    is as of the last :meth:`fetch` or push.
-    """
-
-    _path: Path = attrs.field(alias="path", converter=_absolute)
-    _network_timeout: float = attrs.field(
-        default=DEFAULT_NETWORK_TIMEOUT, alias="network_timeout", kw_only=True, repr=False
-    )
-    _credentials_file: Path | None = attrs.field(
-        default=None, alias="credentials_file", kw_only=True, repr=False
-    )
-    _origin_url: str | None = attrs.field(default=None, alias="origin_url", kw_only=True)
-    _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False, repr=False)
-    _limiter: anyio.CapacityLimiter = attrs.field(
-        factory=lambda: anyio.CapacityLimiter(_THREADS), init=False, repr=False
-    )
+class Clone(Protocol):
+    """What a :class:`Worktree` asks of the clone it belongs to: a
+    :class:`~claude_orchestra.gitrepo.GitRepo`."""
 
     @property
-    def path(self) -> Path:
-        """The clone's directory."""
-        return self._path
+    def checkout(self) -> Checkout: ...
 
     @property
-    def origin_url(self) -> str | None:
-        """Origin's URL as cloned (no credentials); ``None`` when not known."""
-        return self._origin_url
+    def network_timeout(self) -> float: ...
 
-    @property
-    def checkout(self) -> Checkout:
-        """Where the host's git finds the clone (its ``.git`` inside it)."""
-        return Checkout.clone(
-            self._path, credentials_file=self._credentials_file, origin_url=self._origin_url
-        )
+    def linked(self, worktree: Path) -> Checkout: ...
 
-    def linked(self, worktree: Path) -> Checkout:
-        """Where the host's git finds this clone's linked worktree at ``worktree``."""
-        return self.checkout.linked(_absolute(worktree))
+    async def in_thread(self, fn: Callable[[], _T]) -> _T: ...
 
-    @classmethod
-    async def clone(
-        cls,
-        url: str,
-        dest: Path,
-        *,
-        branch: str,
-        depth: int | None = None,
-        network_timeout: float = DEFAULT_NETWORK_TIMEOUT,
-        credentials_file: Path | None = None,
-    ) -> GitRepo:
-        """Clone ``url`` into ``dest`` with ``branch`` checked out.
+    async def locked(self, fn: Callable[[], _T]) -> _T: ...
 
-        Args:
-            url: An https, ssh or ``file://`` URL or a local path. Credentials in it never
-                appear in an error.
-            dest: A directory that does not exist or is empty.
-            branch: The branch to check out; origin must have it.
-            depth: Make a shallow clone of this many commits per branch.
-            network_timeout: Seconds a clone, fetch or push may take.
-            credentials_file: Where a user and password in an http(s) ``url`` go (mode
-                0600) instead of the clone's config; git's ``store`` helper reads them.
+    async def fetch(self) -> None: ...
 
-        Raises:
-            GitError: ``dest`` is not empty, origin lacks ``branch`` ("origin has no
-                branch 'x'"), or git failed.
-            ValueError: ``branch`` is not a valid branch name or ``depth`` < 1.
-        """
-        dest = _absolute(dest)
-        clone = functools.partial(
-            gitops.clone,
-            url,
-            dest,
-            branch=branch,
-            depth=depth,
-            timeout=network_timeout,
-            credentials_file=credentials_file,
-        )
-        origin_url = await anyio.to_thread.run_sync(clone)
-        _log.info("cloned into %s", dest, extra={"path": str(dest), "branch": branch})
-        stored = credentials_file is not None and gitops.split_credentials(url)[1] is not None
-        return cls(
-            path=dest,
-            network_timeout=network_timeout,
-            credentials_file=credentials_file if stored else None,
-            origin_url=origin_url,
-        )
+    async def commits_ahead(self, ref: str, base: str) -> int: ...
 
-    @classmethod
-    def open(
-        cls,
-        path: Path,
-        *,
-        network_timeout: float = DEFAULT_NETWORK_TIMEOUT,
-        credentials_file: Path | None = None,
-        origin_url: str | None = None,
-    ) -> GitRepo:
-        """The existing clone at ``path`` (a resumed run).
+    async def commit_ids(self, ref: str, base: str) -> list[str]: ...
 
-        Args:
-            path: The clone.
-            network_timeout: Seconds a fetch or push may take.
-            credentials_file: The ``git credential-store`` file :meth:`clone` wrote, if any.
-            origin_url: Origin's URL without credentials; the clone's config must name
-                no other (``None``: any one URL).
+    async def preserve(self, ref: str, name: str) -> str: ...
 
-        Raises:
-            GitError: ``path`` holds no git clone.
-        """
-        path = _absolute(path)
-        if not (path / ".git").is_dir():
-            raise GitError(path, "open", "not a git clone (no .git directory)")
-        helper_file = credentials_file if credentials_file and credentials_file.exists() else None
-        return cls(
-            path=path,
-            network_timeout=network_timeout,
-            credentials_file=helper_file,
-            origin_url=origin_url,
-        )
+    async def is_reachable_on_origin(self, sha: str) -> bool: ...
 
-    async def _thread(self, fn: Callable[[], _T]) -> _T:
-        return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
-
-    async def _locked(self, fn: Callable[[], _T]) -> _T:
-        async with self._lock:
-            return await self._thread(fn)
-
-    async def locked(self, fn: Callable[[], _T]) -> _T:
-        """Run ``fn`` (a blocking git step on this repository) in a thread, under the lock
-        every change to the shared ``.git`` takes."""
-        return await self._locked(fn)
-
-    async def fetch(self) -> None:
-        """Fetch origin's branches and preserved refs, pruning what origin deleted."""
-        await self._locked(
-            functools.partial(gitops.fetch, self.checkout, timeout=self._network_timeout)
-        )
-
-    async def set_identity(self, *, name: str, email: str) -> None:
-        """Set the committer name and email for the clone and all its worktrees."""
-        await self._locked(
-            functools.partial(gitops.set_identity, self.checkout, name=name, email=email)
-        )
-
-    async def read_file(self, ref: str, path: str) -> str | None:
-        """The text of ``path`` at ``ref`` (``"origin/main"``), or ``None`` if absent.
-
-        Raises:
-            GitError: ``ref`` names no commit.
-        """
-        return await self._thread(functools.partial(gitops.read_file, self.checkout, ref, path))
-
-    async def list_files(self, ref: str, pattern: str) -> list[str]:
-        """The top-level file names at ``ref`` matching the glob ``pattern``, sorted.
-
-        Raises:
-            GitError: ``ref`` names no commit.
-        """
-        return await self._thread(functools.partial(gitops.list_files, self.checkout, ref, pattern))
-
-    async def commits_ahead(self, ref: str, base: str) -> int:
-        """How many commits ``ref`` has that ``base`` lacks; 0 if ``ref`` does not exist.
-
-        Raises:
-            GitError: ``base`` names no commit.
-        """
-        return await self._thread(functools.partial(gitops.commits_ahead, self.checkout, ref, base))
-
-    async def commit_ids(self, ref: str, base: str) -> list[str]:
-        """The commit ids in ``base..ref``, oldest first; empty if ``ref`` does not exist."""
-        return await self._thread(functools.partial(gitops.commit_ids, self.checkout, ref, base))
-
-    async def remote_branches(self) -> dict[str, str]:
-        """Origin's branches, name to commit id, as of the last fetch or push."""
-        return await self._thread(functools.partial(gitops.remote_branches, self.checkout))
-
-    async def push(self, ref: str, remote_branch: str) -> None:
-        """Push ``ref`` to origin's branch ``remote_branch``. Never forced.
-
-        Raises:
-            GitError: Origin rejected the push (it is not a fast-forward, or a hook
-                refused it), or git failed. There is no retry.
-        """
-        dest = f"refs/heads/{gitops.check_ref_name(remote_branch)}"
-        await self._locked(
-            functools.partial(gitops.push, self.checkout, ref, dest, timeout=self._network_timeout)
-        )
-        _log.info("pushed %s to origin/%s", ref, remote_branch, extra={"branch": remote_branch})
-
-    async def push_branches(self, branches: Sequence[str]) -> dict[str, str | None]:
-        """Push each local branch to origin's branch of that name, in one push. Never forced.
-
-        Returns:
-            Branch -> ``None`` when origin has it now, else git's reason for refusing it.
-
-        Raises:
-            GitError: git failed for every branch (origin unreachable, say).
-        """
-        return await self._locked(
-            functools.partial(
-                gitops.push_branches, self.checkout, list(branches), timeout=self._network_timeout
-            )
-        )
-
-    async def preserve(self, ref: str, name: str) -> str:
-        """Pin ``ref``'s commit on origin as ``refs/orchestra/preserved/<name>``.
-
-        Do this before any tip could move other than forward, and name the ref in the
-        report.
-
-        Returns:
-            The full ref name.
-
-        Raises:
-            ValueError: ``name`` makes no valid ref name.
-            GitError: Origin already holds ``name`` at an unrelated commit, or git failed.
-        """
-        full = await self._locked(
-            functools.partial(
-                gitops.preserve, self.checkout, ref, name, timeout=self._network_timeout
-            )
-        )
-        _log.info("preserved %s as %s on origin", ref, full, extra={"ref": full})
-        return full
-
-    async def is_reachable_on_origin(self, sha: str) -> bool:
-        """Whether an origin branch or preserved ref contains ``sha``."""
-        return await self._thread(
-            functools.partial(gitops.is_reachable_on_origin, self.checkout, sha)
-        )
-
-    async def merge(self, ref: str) -> None:
-        """Merge ``ref`` (``worker-1``) into the branch checked out in the main clone.
-
-        Raises:
-            MergeConflict: The merge stopped on conflicts; it was aborted.
-            GitError: The clone has uncommitted changes to tracked files, a merge is in
-                progress, or git failed.
-        """
-        await self._locked(functools.partial(gitops.merge, self.checkout, ref))
-        _log.info("merged %s in the main clone", ref, extra={"branch": ref})
-
-    async def add_worktree(self, path: Path, *, branch: str, base: str) -> Worktree:
-        """Check ``branch`` out in a worktree at ``path``.
-
-        The branch is reused if it exists locally (a resumed run), else taken from
-        origin's branch of that name, else created at ``origin/<base>``; it is never
-        reset. A worktree already at ``path`` on ``branch`` is reused. Call
-        :meth:`fetch` first so ``origin/<base>`` is current.
-
-        Args:
-            path: Where the worktree goes (``<workspace>/worktrees/worker-1``), outside
-                the main clone.
-            branch: The worker's branch (``worker-1``).
-            base: The run's integration branch (``main``).
-
-        Raises:
-            GitError: ``path`` is not empty, ``branch`` is checked out elsewhere, or
-                origin has no ``base``.
-        """
-        path = _absolute(path)
-        await self._locked(
-            functools.partial(gitops.add_worktree, self.checkout, path, branch=branch, base=base)
-        )
-        _log.info("worktree %s on %s", path, branch, extra={"path": str(path), "branch": branch})
-        return Worktree(repo=self, path=path, branch=branch, base=base)
-
-    async def worktrees(self) -> list[WorktreeInfo]:
-        """Every checkout of the repository, the main clone first."""
-        return await self._thread(functools.partial(gitops.list_worktrees, self.checkout))
+    async def push_branches(self, branches: Sequence[str]) -> dict[str, str | None]: ...
 
 
 @final
 @attrs.define(eq=False)
 class Worktree:
-    """One worker's checkout, on its own branch. Made by :meth:`GitRepo.add_worktree`."""
+    """One worker's checkout, on its own branch. Made by
+    :meth:`GitRepo.add_worktree <claude_orchestra.gitrepo.GitRepo.add_worktree>`."""
 
-    _repo: GitRepo = attrs.field(alias="repo", repr=False)
-    _path: Path = attrs.field(alias="path", converter=_absolute)
+    _repo: Clone = attrs.field(alias="repo", repr=False)
+    _path: Path = attrs.field(alias="path", converter=absolute)
     _branch: str = attrs.field(alias="branch")
     _base: str = attrs.field(alias="base")
 
@@ -361,7 +91,7 @@ class Worktree:
         return self._path
 
     @property
-    def repo(self) -> GitRepo:
+    def repo(self) -> Clone:
         """The clone this worktree belongs to."""
         return self._repo
 
@@ -394,21 +124,21 @@ class Worktree:
         """
 
         def sync() -> None:
-            gitops.fetch(self._repo.checkout, timeout=self._repo._network_timeout)
-            gitops.merge(self._checkout, gitops.tracking(self._base), branch=self._branch)
+            gitops.fetch(self._repo.checkout, timeout=self._repo.network_timeout)
+            gitcheckout.merge(self._checkout, tracking(self._base), branch=self._branch)
 
-        await self._repo._locked(sync)
+        await self._repo.locked(sync)
         _log.info("synced %s with origin/%s", self._branch, self._base, extra=self._extra())
 
     async def uncommitted(self) -> list[str]:
         """Paths with changes not committed (tracked or untracked, not ignored), sorted."""
-        return await self._repo._thread(functools.partial(gitops.uncommitted, self._checkout))
+        return await self._repo.in_thread(
+            functools.partial(gitcheckout.uncommitted, self._checkout)
+        )
 
     async def commits_ahead(self) -> int:
         """How many commits the (local) branch has that ``origin/<base>`` lacks."""
-        return await self._repo.commits_ahead(
-            f"refs/heads/{self._branch}", gitops.tracking(self._base)
-        )
+        return await self._repo.commits_ahead(f"refs/heads/{self._branch}", tracking(self._base))
 
     async def push(self) -> None:
         """Push the branch to origin's branch of the same name. Never forced.
@@ -417,13 +147,13 @@ class Worktree:
             GitError: Origin rejected the push, or git failed. There is no retry.
         """
         ref = f"refs/heads/{self._branch}"
-        await self._repo._locked(
+        await self._repo.locked(
             functools.partial(
                 gitops.push,
                 self._checkout,
                 ref,
                 ref,
-                timeout=self._repo._network_timeout,
+                timeout=self._repo.network_timeout,
                 set_upstream=True,
             )
         )
@@ -468,9 +198,7 @@ class Worktree:
     async def preserve_tip(self) -> str:
         """Pin the branch's tip on origin as ``refs/orchestra/preserved/<branch>/<short sha>``
         (after origin refused a push of it), and return the ref's full name."""
-        ahead = await self._repo.commit_ids(
-            f"refs/heads/{self._branch}", gitops.tracking(self._base)
-        )
+        ahead = await self._repo.commit_ids(f"refs/heads/{self._branch}", tracking(self._base))
         name = f"{self._branch}/{ahead[-1][:12]}" if ahead else f"{self._branch}/tip"
         return await self.preserve(name)
 
@@ -485,107 +213,16 @@ class Worktree:
                 origin branch and no preserved ref holds; push or preserve them first.
             GitError: Tracked files have uncommitted changes, or git failed.
         """
-        await self._repo._locked(
+        await self._repo.locked(
             functools.partial(
-                gitops.remove_worktree,
+                gitcheckout.remove_worktree,
                 self._repo.checkout,
                 self._path,
                 branch=self._branch,
-                timeout=self._repo._network_timeout,
+                timeout=self._repo.network_timeout,
             )
         )
         _log.info("removed worktree %s", self._path, extra=self._extra())
 
     def _extra(self) -> dict[str, str]:
         return {"path": str(self._path), "branch": self._branch}
-
-
-_ALWAYS_COPIED: Final = (".env", ".env.local")
-_INCLUDE_FILE: Final = ".worktreeinclude"
-_GLOB_CHARS: Final = frozenset("*?[")
-
-
-def _include_entries(source: Path) -> list[str]:
-    include = source / _INCLUDE_FILE
-    if not include.is_file():
-        return []
-    lines = include.read_text(encoding="utf-8").splitlines()
-    problems: list[str] = []
-    entries: list[str] = []
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        # A leading "/" anchors a pattern at the repository's root, as in .gitignore.
-        entry = line.lstrip("/")
-        parts = PurePosixPath(entry).parts
-        if ".." in parts or "\\" in entry or not parts:
-            problems.append(f"line {number}: {line}: escapes the repository")
-        elif parts[0] == ".git":
-            problems.append(f"line {number}: {line}: inside .git")
-        else:
-            entries.append(entry)
-    if problems:
-        raise ConfigError(include, problems)
-    return entries
-
-
-def _expand(source: Path, entry: str) -> Iterable[Path]:
-    if _GLOB_CHARS.isdisjoint(entry):
-        candidate = source / entry
-        return [candidate] if candidate.exists() else []
-    return sorted(source.glob(entry))
-
-
-def _files_under(top: Path) -> Iterable[Path]:
-    if top.is_file():
-        yield top
-        return
-    for directory, dirnames, filenames in os.walk(top):  # symlinked dirs are not entered
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for name in sorted(filenames):
-            yield Path(directory, name)
-
-
-def copy_worktree_files(source: Path, worktree: Path) -> list[Path]:
-    """Copy the main clone's local files (usually git-ignored) into a worktree.
-
-    Copies ``.env``, ``.env.local`` and every path listed in the source's
-    ``.worktreeinclude``: one path or glob per line, relative to the repository root;
-    ``#`` comments and blank lines are ignored and directories are copied recursively.
-    Files are copied, never linked, and a file the worktree already has is never
-    overwritten (so tracked files and a worker's own edits are safe). Missing paths are
-    skipped. Blocking; call it in a thread.
-
-    Args:
-        source: The main clone.
-        worktree: The worktree to fill.
-
-    Returns:
-        The files copied, relative to the repository root, sorted.
-
-    Raises:
-        ConfigError: A ``.worktreeinclude`` line escapes the repository (``../x``) or
-            points into ``.git``; nothing is copied then.
-    """
-    source = _absolute(source)
-    worktree = _absolute(worktree)
-    inside = worktree.resolve()
-    entries = [*_ALWAYS_COPIED, *_include_entries(source)]
-    copied: set[Path] = set()
-    for entry in entries:
-        for top in _expand(source, entry):
-            for file in _files_under(top):
-                relative = file.relative_to(source)
-                if relative.parts[0] == ".git" or not file.is_file():
-                    continue
-                target = worktree / relative
-                if target.exists() or target.is_symlink():
-                    continue
-                if not target.parent.resolve().is_relative_to(inside):
-                    continue  # a symlinked directory in the worktree points elsewhere
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(file, target)  # follows a symlinked source: a copy, no link
-                shutil.copymode(file, target)
-                copied.add(relative)
-    return sorted(copied)

@@ -28,7 +28,7 @@ from claude_orchestra import (
     StateChange,
     WorkerFinished,
 )
-from claude_orchestra.config import load_orchestrator_json
+from claude_orchestra.config_load import load_orchestrator_json
 from claude_orchestra.plugins import PluginHost
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -11,10 +11,10 @@ import anyio
 import pytest
 
 from claude_orchestra import cleanup_workspace
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.testing.sample import create_origin
 from claude_orchestra.tmux import TmuxServer
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import GitRepo
 
 pytestmark = pytest.mark.anyio
 

@@ -16,15 +16,17 @@ import anyio.to_thread
 import attrs
 import pytest
 
-from claude_orchestra import gitops
+from claude_orchestra import gitsession
 from claude_orchestra._clock import SystemClock
 from claude_orchestra.errors import GitError
 from claude_orchestra.events import MergeOutcome
-from claude_orchestra.gitenv import Checkout, UnsafeGitConfig
+from claude_orchestra.gitconfig import UnsafeGitConfig
+from claude_orchestra.gitenv import Checkout
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.testing.git_http import GitHttpServer
 from claude_orchestra.testing.gitrepos import commit, git, make_origin
-from claude_orchestra.worktree import GitRepo, Worktree
+from claude_orchestra.worktree import Worktree
 
 from .test_worktree import isolated_git
 
@@ -351,7 +353,7 @@ async def test_an_ssh_command_in_the_config_is_never_used(repo: GitRepo, trap: T
 
 
 def _ls_remote(checkout: Checkout, url: str) -> tuple[int, str, str]:
-    with gitops.session(checkout, "ls-remote") as s:
+    with gitsession.session(checkout, "ls-remote") as s:
         return s.try_run("ls-remote", url, timeout=20)
 
 

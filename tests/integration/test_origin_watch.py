@@ -13,10 +13,11 @@ from claude_orchestra.errors import GitError
 from claude_orchestra.events import Event
 from claude_orchestra.evidence import OriginReader
 from claude_orchestra.gitops import MAX_FILE_READ
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.origin_watch import OriginRead, OriginWatch, ReadRequest
 from claude_orchestra.tasklists import render_task_list
 from claude_orchestra.testing.gitrepos import advance_main, commit, git, make_origin
-from claude_orchestra.worktree import GitRepo, Worktree
+from claude_orchestra.worktree import Worktree
 
 from .test_worktree import isolated_git
 

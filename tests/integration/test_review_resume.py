@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.loop.merges import BEFORE_RESTART
 from claude_orchestra.testing.gitrepos import advance_main, commit, make_origin
 from claude_orchestra.values import TaskFinished
-from claude_orchestra.worktree import GitRepo
 
 from ..unit.loop.test_review import work_review
 from .test_worktree import isolated_git

@@ -20,17 +20,13 @@ from hypothesis.stateful import (
 from claude_orchestra._clock import SystemClock
 from claude_orchestra.errors import ConfigError, GitError, MergeConflict, UnmergedWorkError
 from claude_orchestra.events import MergeFinished, MergeOutcome
-from claude_orchestra.gitops import tracking
+from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.gitsession import PRESERVED_PREFIX, tracking
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.testing.gitrepos import advance_main, commit, git, is_clean, make_origin
 from claude_orchestra.testing.machines import MergeQueueMachine, NoCommitLost
-from claude_orchestra.worktree import (
-    PRESERVED_PREFIX,
-    GitRepo,
-    Worktree,
-    WorktreeView,
-    copy_worktree_files,
-)
+from claude_orchestra.worktree import Worktree, WorktreeView
+from claude_orchestra.worktree_files import copy_worktree_files
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, BudgetWatch, Measure
-from claude_orchestra.config import parse_orchestrator
+from claude_orchestra.config_load import parse_orchestrator
 from claude_orchestra.costs import Attribution, CostLedger
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.transcripts import Price, Usage

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from claude_orchestra.api_keys import env_name_problem
 from claude_orchestra.cli import main
-from claude_orchestra.config import load_config, workspace_problem
+from claude_orchestra.config import workspace_problem
+from claude_orchestra.config_load import load_config
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.refnames import MAX_BRANCH_BYTES, branch_problem
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestra.gitenv import Checkout, config_problems, credential_helper
-from claude_orchestra.gitops import check_ref_name, check_rev, reason_of, redact, url_secrets
+from claude_orchestra.gitconfig import config_problems
+from claude_orchestra.gitenv import Checkout, credential_helper
+from claude_orchestra.gitstrings import check_ref_name, check_rev, reason_of, redact, url_secrets
 
 
 def test_redact_removes_user_information_from_urls() -> None:

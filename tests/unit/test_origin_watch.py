@@ -7,8 +7,8 @@ from pathlib import Path
 
 from claude_orchestra._clock import ManualClock
 from claude_orchestra.evidence import OriginReader
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.origin_watch import OriginWatch, ReadRequest
-from claude_orchestra.worktree import GitRepo
 
 
 def watch() -> OriginWatch:

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from claude_orchestra.claude_home import LaunchSpec
-from claude_orchestra.config import parse_orchestrator
+from claude_orchestra.config_load import parse_orchestrator
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.remote import commands as sh
 from claude_orchestra.remote.adoption import Launched, describe, parse_panes, unheard_deaths

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra.errors import ConfigError
-from claude_orchestra.worktree import copy_worktree_files
+from claude_orchestra.worktree_files import copy_worktree_files
 
 
 @pytest.fixture

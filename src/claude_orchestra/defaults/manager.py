@@ -31,6 +31,7 @@ from claude_orchestra.values import (
     MergeByManager,
     MergePlan,
     RunView,
+    StrategyNeeds,
     WorkerFinished,
 )
 from claude_orchestra.workers import worker_branch, worker_number
@@ -205,6 +206,15 @@ def orchestra_schedule(run: RunView) -> Sequence[Assignment] | None:
         if assignment is not None:
             assignments.append(assignment)
     return assignments
+
+
+@hookimpl(trylast=True)
+def orchestra_strategy_needs(kind: str, name: str) -> StrategyNeeds | None:
+    """The manager scheduler reads no task file (so it needs the manager); the manager
+    merger needs the manager."""
+    if name != NAME:
+        return None
+    return StrategyNeeds(manager=kind == "merger")
 
 
 @hookimpl(trylast=True)

@@ -33,6 +33,7 @@ from claude_orchestra.values import (
     MergeByQueue,
     MergePlan,
     RunView,
+    StrategyNeeds,
     WorkerFinished,
 )
 from claude_orchestra.workers import worker_branch
@@ -125,6 +126,14 @@ def orchestra_schedule(run: RunView) -> Sequence[Assignment] | None:
             )
         )
     return assignments
+
+
+@hookimpl(trylast=True)
+def orchestra_strategy_needs(kind: str, name: str) -> StrategyNeeds | None:
+    """The queue scheduler reads the task file; the queue merger uses the merge queue."""
+    if name != NAME:
+        return None
+    return StrategyNeeds(task_file=kind == "scheduler", merge_queue=kind == "merger")
 
 
 @hookimpl(trylast=True)

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from claude_orchestra.worktree import GitRepo
+from claude_orchestra.gitrepo import GitRepo
 
 
 def git(cwd: Path, *args: str) -> str:

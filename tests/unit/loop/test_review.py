@@ -19,6 +19,7 @@ from claude_orchestra.context import RunContext
 from claude_orchestra.errors import PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
 from claude_orchestra.evidence import OriginFacts, OriginReader
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.journal import Journal
 from claude_orchestra.loop import merges
@@ -65,7 +66,7 @@ from claude_orchestra.values import (
     TaskFinished,
     WorkerFinished,
 )
-from claude_orchestra.worktree import GitRepo, Worktree
+from claude_orchestra.worktree import Worktree
 
 from ..test_instance_hostile import make
 from .test_judging import TASK, WORK

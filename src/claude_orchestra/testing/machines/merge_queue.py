@@ -16,10 +16,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from claude_orchestra._clock import SystemClock
 from claude_orchestra.errors import GitError, MergeConflict
 from claude_orchestra.events import MergeOutcome
+from claude_orchestra.gitrepo import GitRepo
 from claude_orchestra.mergequeue import MergeQueue, MergeRequest
 from claude_orchestra.testing.gitrepos import advance_main, commit, git, is_clean, make_origin
 from claude_orchestra.testing.machines.git import WORKERS
-from claude_orchestra.worktree import GitRepo
 
 GATE = "! ls BROKEN-* >/dev/null 2>&1"  # the run branch's "tests": no BROKEN file
 
