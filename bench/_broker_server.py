@@ -15,10 +15,10 @@ import sys
 import anyio
 
 from claude_orchestra._clock import SystemClock
-from claude_orchestra.auth import AuthRotator
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.broker import Broker
 from claude_orchestra.broker.pool import RotatorPool
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
 
 
 async def main(fake_url: str, keys: list[str]) -> None:

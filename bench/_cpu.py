@@ -27,7 +27,7 @@ def _cpu_seconds(pid: str) -> float | None:
 def _kind(cmdline: str, orchestrator: int, pid: int) -> str:
     if pid == orchestrator:
         return "orchestrator"
-    if "_relay.py" in cmdline:
+    if "relay.py" in cmdline:
         return "relay"
     if "/.bin/claude" in cmdline or "claude-code" in cmdline:
         return "claude"

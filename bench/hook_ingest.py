@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/hook_ingest.py [--requests 3000] [--rounds 5] [--concurrency 8]
 
-Both servers run in this process, on 127.0.0.1, behind ``claude_orchestra.hookserver``;
+Both servers run in this process, on 127.0.0.1, behind ``claude_orchestra.intake.server``;
 each hands what it receives to a memory stream read by a consumer task, as the
 orchestrator's loop reads its events. A separate process posts real hook payloads over
 keep-alive connections (Claude Code's instances each post from their own process). A
@@ -33,11 +33,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from claude_orchestra import hookserver
 from claude_orchestra._clock import SystemClock
-from claude_orchestra.credentials import Secret
+from claude_orchestra.auth.credentials import Secret
 from claude_orchestra.events import Event
-from claude_orchestra.hookapp import create_hook_app
+from claude_orchestra.intake import server as hookserver
+from claude_orchestra.intake.app import create_hook_app
 
 RESULTS = Path(__file__).parent / "results"
 SECRET = "bench-secret-0123456789abcdef"

@@ -5,7 +5,7 @@
 - **Ingest**: a transcript set shaped like Claude Code's (sessions and sub-agent files;
   about 60 % assistant lines, one per content block with the response's id and full
   usage, text and tool-use content of realistic size; the rest user, tool-result, system
-  and attachment lines) read by :class:`~claude_orchestra.transcripts.UsageLedger`, against
+  and attachment lines) read by :class:`~claude_orchestra.costs.transcripts.UsageLedger`, against
   a baseline measured in the same rounds: ``json.loads`` of every line of the same files.
   Rounds alternate; medians are reported. Goal: at least 100k lines/s.
 - **Live**: ``--writers`` processes append responses (a few blocks every 0.5 to 2 s) to their
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from _results import stamp, write_results
-from claude_orchestra.transcripts import Usage, UsageLedger
+from claude_orchestra.costs.transcripts import Usage, UsageLedger
 
 TEXT = "Reading the task list and the code around it before changing anything. " * 6
 

@@ -43,13 +43,13 @@ CORE = (
     "loop.scheduling",
     "loop.worker_prompts",
     "progress",
-    "auth",
-    "budget",
+    "auth.rotator",
+    "costs.budget",
     "lifecycle",
     "taskfile",
     "tasklists",
     "prompt_tag",
-    "reset_time",
+    "auth.reset_time",
 )
 """The core modules (``src/claude_orchestra/<name>.py``, a dot for a package's module:
 ``loop.recovery`` is ``loop/recovery.py``) under mutation testing: the loop's pure decision

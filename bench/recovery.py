@@ -108,7 +108,7 @@ def _claude_pid(folder: Path, name: str) -> int:
     ).stdout
     for line in listing.splitlines():
         pid, _, args = line.strip().partition(" ")
-        if "/claude " in args and marker in args and "_relay.py" not in args:
+        if "/claude " in args and marker in args and "relay.py" not in args:
             return int(pid)
     raise RuntimeError(f"no claude process for {name}")
 

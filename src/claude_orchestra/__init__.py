@@ -22,8 +22,8 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 from typing import TYPE_CHECKING, Any
 
-from claude_orchestra.attach import RunTmux
-from claude_orchestra.auth import (
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret, redact
+from claude_orchestra.auth.rotator import (
     AuthMode,
     AuthRotator,
     CredentialFailure,
@@ -31,12 +31,11 @@ from claude_orchestra.auth import (
     CredentialStatus,
     PoolView,
 )
-from claude_orchestra.budget import BudgetConfig, BudgetCrossing, BudgetScope, Measure
 from claude_orchestra.cleanup import cleanup_workspace
 from claude_orchestra.config import OrchestraConfig, RunConfig
 from claude_orchestra.config_load import load_config
-from claude_orchestra.costs import Attribution, CostLedger, Spend
-from claude_orchestra.credentials import Credential, CredentialKind, Secret, redact
+from claude_orchestra.costs.budget import BudgetConfig, BudgetCrossing, BudgetScope, Measure
+from claude_orchestra.costs.ledger import Attribution, CostLedger, Spend
 from claude_orchestra.errors import (
     ConfigError,
     GitError,
@@ -53,7 +52,8 @@ from claude_orchestra.errors import (
     UsageError,
 )
 from claude_orchestra.events import FailureKind
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree, WorktreeView
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import Instance, InstanceView, Role, StateChange
 from claude_orchestra.lifecycle import InstanceState
@@ -67,7 +67,6 @@ from claude_orchestra.notifications import (
 )
 from claude_orchestra.orchestrator import Orchestrator
 from claude_orchestra.pins import CLAUDE_CODE_VERSION
-from claude_orchestra.remote.hosts import RemoteHost
 from claude_orchestra.report import summary_text
 from claude_orchestra.rules import Outcome
 from claude_orchestra.runmodel import (
@@ -78,7 +77,9 @@ from claude_orchestra.runmodel import (
     TimelineEntry,
     read_run,
 )
-from claude_orchestra.runtime import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
+from claude_orchestra.runtimes.attach import RunTmux
+from claude_orchestra.runtimes.base import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
+from claude_orchestra.runtimes.remote.hosts import RemoteHost
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.values import (
     Assignment,
@@ -95,7 +96,6 @@ from claude_orchestra.values import (
     WorkerFinished,
 )
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import Worktree, WorktreeView
 
 if TYPE_CHECKING:
     __version__: str

@@ -17,13 +17,13 @@ from typing import Any
 
 from claude_orchestra.config_load import load_config
 from claude_orchestra.errors import GitError, OrchestraError
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.run_wiring import runtime_of
-from claude_orchestra.runtime import Runtime
-from claude_orchestra.tmux import TmuxServer
+from claude_orchestra.runtimes.base import Runtime
+from claude_orchestra.runtimes.tmux import TmuxServer
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import Worktree
 
 logger = logging.getLogger(__name__)
 

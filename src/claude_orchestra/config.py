@@ -20,16 +20,16 @@ from typing import final
 import attrs
 
 from claude_orchestra import config_checks as check
-from claude_orchestra.auth import AuthMode
-from claude_orchestra.budget import BudgetConfig
+from claude_orchestra.auth.credentials import Credential
+from claude_orchestra.auth.rotator import AuthMode
 from claude_orchestra.config_checks import SCP_LIKE
-from claude_orchestra.credentials import Credential
+from claude_orchestra.costs.budget import BudgetConfig
+from claude_orchestra.costs.transcripts import Price
 from claude_orchestra.errors import ConfigError
-from claude_orchestra.gitstrings import redact
+from claude_orchestra.git.strings import redact
 from claude_orchestra.notifications import NotifyConfig
-from claude_orchestra.remote.hosts import RemoteHost
+from claude_orchestra.runtimes.remote.hosts import RemoteHost
 from claude_orchestra.taskfile import TASK_FILE
-from claude_orchestra.transcripts import Price
 
 #: Folders a workspace may never be, nor be inside: the system's own.
 SYSTEM_DIRS = tuple(

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from claude_orchestra.refnames import branch_problem
+from claude_orchestra.git.refnames import branch_problem
 
 SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:.+$")
 """An scp-like git address (``git@host:org/repo.git``)."""

@@ -18,15 +18,15 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-from claude_orchestra.api_keys import load_api_keys_json
-from claude_orchestra.auth import AuthMode
-from claude_orchestra.budget import BudgetConfig
+from claude_orchestra.auth.api_keys import load_api_keys_json
+from claude_orchestra.auth.rotator import AuthMode
 from claude_orchestra.config import OrchestraConfig, RunConfig, workspace_problem
 from claude_orchestra.config_files import read_config_json
+from claude_orchestra.costs.budget import BudgetConfig
+from claude_orchestra.costs.transcripts import Price
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.notifications import NotifyConfig
-from claude_orchestra.remote.hosts import RemoteHost, hosts_problems
-from claude_orchestra.transcripts import Price
+from claude_orchestra.runtimes.remote.hosts import RemoteHost, hosts_problems
 
 ORCHESTRATOR_JSON = "orchestrator.json"
 API_KEYS_JSON = "api-keys.json"

@@ -15,7 +15,7 @@ from typing import final
 import attrs
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.auth import AuthRotator
+from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.errors import TmuxError
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import Journal

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 
 import pluggy
 
-from claude_orchestra.auth import CredentialFailure, PoolView
-from claude_orchestra.budget import BudgetCrossing
+from claude_orchestra.auth.rotator import CredentialFailure, PoolView
+from claude_orchestra.costs.budget import BudgetCrossing
 from claude_orchestra.events import Event
 from claude_orchestra.instance import InstanceView, StateChange
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtimes.base import Runtime, RuntimeContext
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.values import (
     Assignment,
@@ -113,7 +113,7 @@ def orchestra_select_credential(
 def orchestra_runtime(name: str, context: RuntimeContext) -> Runtime | None:
     """Provide the runtime called ``name`` (config ``"runtime"``) for a run.
 
-    Return an object implementing :class:`~claude_orchestra.runtime.Runtime` (start,
+    Return an object implementing :class:`~claude_orchestra.runtimes.base.Runtime` (start,
     type into, read, signal and end each instance's process), or ``None`` when ``name`` is
     not yours. Called once, when the run starts; may raise
     :class:`~claude_orchestra.errors.PrerequisiteError` when a tool it needs is missing.

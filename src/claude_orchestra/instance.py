@@ -20,12 +20,12 @@ import anyio
 import attrs
 
 from claude_orchestra._clock import Clock
+from claude_orchestra.auth.credentials import Credential
 from claude_orchestra.broker.access import BrokerAccess
-from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
-from claude_orchestra.credentials import Credential
+from claude_orchestra.costs.transcripts import has_conversation
 from claude_orchestra.errors import InvalidTransition
 from claude_orchestra.events import HookEvent, PaneDied, is_session_id
-from claude_orchestra.hookkeys import HookKeys
+from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.lifecycle import (
     InstanceState,
     Launched,
@@ -35,9 +35,9 @@ from claude_orchestra.lifecycle import (
     StopRequested,
     advance,
 )
-from claude_orchestra.runtime import Runtime
-from claude_orchestra.transcripts import has_conversation
-from claude_orchestra.typed_text import plain_text
+from claude_orchestra.runtimes.base import Runtime
+from claude_orchestra.runtimes.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
+from claude_orchestra.runtimes.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
 

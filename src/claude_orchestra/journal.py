@@ -19,7 +19,7 @@ from typing import IO, Any, final
 import attrs
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.credentials import Secret, redact_tree
+from claude_orchestra.auth.credentials import Secret, redact_tree
 
 
 def to_json(value: Any) -> Any:

@@ -27,26 +27,25 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
-from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
-from claude_orchestra.attach import attach_hint
-from claude_orchestra.auth import (
+from claude_orchestra.auth.credentials import Secret
+from claude_orchestra.auth.rotator import (
     AuthRotator,
     discover_oauth,
     order_pool,
 )
 from claude_orchestra.broker.upstream import unbrokerable
-from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.config import RunConfig
 from claude_orchestra.coordinator import Coordinator
-from claude_orchestra.credentials import Secret
 from claude_orchestra.defaults import notify
 from claude_orchestra.errors import PrerequisiteError, TaskFileError, UsageError
 from claude_orchestra.events import Event
-from claude_orchestra.gitrepo import GitRepo
-from claude_orchestra.gitstrings import url_secrets
-from claude_orchestra.hookkeys import HookKeys
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.strings import url_secrets
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.instance import Instance
+from claude_orchestra.intake import server as hookserver
+from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.journal import Journal
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.prerequisites import check_tools, find_claude
@@ -62,17 +61,18 @@ from claude_orchestra.run_wiring import (
     build_instances,
     runtime_of,
 )
-from claude_orchestra.runtime import ReportingRuntime, Runtime
+from claude_orchestra.runtimes.attach import attach_hint
+from claude_orchestra.runtimes.base import ReportingRuntime, Runtime
+from claude_orchestra.runtimes.claude_home import HookEndpoint
+from claude_orchestra.runtimes.tmux import tmux_config
 from claude_orchestra.status import StatusBoard
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.taskfile import TaskFile
-from claude_orchestra.tmux import tmux_config
 from claude_orchestra.values import StrategyNeeds
 from claude_orchestra.web import Dashboard
 from claude_orchestra.web.access import DashboardAccess
 from claude_orchestra.workers import worker_name
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import Worktree
 
 if TYPE_CHECKING:  # the broker's HTTP side is imported only when a run starts one
     from claude_orchestra.broker.service import Broker

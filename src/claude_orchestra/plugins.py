@@ -17,13 +17,13 @@ from typing import Any, Literal, final
 import pluggy
 
 from claude_orchestra import hookspecs
-from claude_orchestra.auth import CredentialFailure, PoolView
-from claude_orchestra.budget import BudgetCrossing
+from claude_orchestra.auth.rotator import CredentialFailure, PoolView
+from claude_orchestra.costs.budget import BudgetCrossing
 from claude_orchestra.defaults import manager, queue, rotation, runtimes
 from claude_orchestra.errors import ConfigError, OrchestraError, PluginError
 from claude_orchestra.events import Event
 from claude_orchestra.instance import InstanceView, StateChange
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtimes.base import Runtime, RuntimeContext
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.values import (
     Assignment,

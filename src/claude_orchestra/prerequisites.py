@@ -27,7 +27,7 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.auth import AuthMode, discover_oauth
+from claude_orchestra.auth.rotator import AuthMode, discover_oauth
 from claude_orchestra.config import RunConfig
 from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.machine import Machine, install_line

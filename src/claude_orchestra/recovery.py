@@ -22,11 +22,13 @@ from typing import final
 import anyio
 import attrs
 
-from claude_orchestra.auth import CredentialFailure
+from claude_orchestra.auth.failover import Failover
+from claude_orchestra.auth.moves import StayOn
+from claude_orchestra.auth.rotator import CredentialFailure
 from claude_orchestra.context import RunContext
+from claude_orchestra.costs.transcripts import transcript_size
 from claude_orchestra.errors import TmuxError
 from claude_orchestra.events import Event, PaneDied, TurnFailed
-from claude_orchestra.failover import Failover
 from claude_orchestra.instance import Instance, InstanceView
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import recovery as decide
@@ -57,9 +59,7 @@ from claude_orchestra.loop.actions import (
     Terminate,
 )
 from claude_orchestra.loop.recovery import Decided, Now, RecoveryRecord
-from claude_orchestra.moves import StayOn
 from claude_orchestra.timers import Timer
-from claude_orchestra.transcripts import transcript_size
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The run report: ``report.json`` and the short summary printed at the end.
 
 The report names credentials, never their values; tokens and cost come from each
-instance's transcripts (see :mod:`claude_orchestra.transcripts`).
+instance's transcripts (see :mod:`claude_orchestra.costs.transcripts`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from claude_orchestra.auth import PoolView
-from claude_orchestra.costs import CostLedger
-from claude_orchestra.credentials import Secret, redact_tree
+from claude_orchestra.auth.credentials import Secret, redact_tree
+from claude_orchestra.auth.moves import Rotation
+from claude_orchestra.auth.rotator import PoolView
+from claude_orchestra.costs.ledger import CostLedger
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
-from claude_orchestra.moves import Rotation
 from claude_orchestra.progress import RunProgress
 from claude_orchestra.spending import Spending
 from claude_orchestra.summary import InstanceUsage, RunSummary

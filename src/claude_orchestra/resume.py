@@ -23,7 +23,7 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra._process import alive
-from claude_orchestra.auth import CredentialFailure
+from claude_orchestra.auth.rotator import CredentialFailure
 from claude_orchestra.errors import UsageError
 from claude_orchestra.events import FailureKind
 from claude_orchestra.journal import read_journal

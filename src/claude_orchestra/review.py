@@ -1,8 +1,8 @@
 """Judging a finished turn by what origin holds: the executor of review's decisions.
 
-After every ``Stop`` the loop asks the :class:`~claude_orchestra.origin_watch.OriginWatch`
+After every ``Stop`` the loop asks the :class:`~claude_orchestra.git.origin_watch.OriginWatch`
 to push the worker's branch and read origin back, and goes on; the turn is judged when the
-:class:`~claude_orchestra.origin_watch.OriginRead` arrives (until then the instance gets no
+:class:`~claude_orchestra.git.origin_watch.OriginRead` arrives (until then the instance gets no
 new work). The decisions themselves are pure (:mod:`claude_orchestra.loop.review`: a
 worker's turn that added commits hands its branch to the merger; one that added none gets
 a follow-up, then the task is left open; a manager's plan or merge that left no trace on
@@ -24,7 +24,10 @@ import attrs
 from claude_orchestra.context import RunContext
 from claude_orchestra.errors import GitError
 from claude_orchestra.events import MergeFinished
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.merge_queue import MergeQueue, MergeRequest
+from claude_orchestra.git.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.instance import Instance, Role
 from claude_orchestra.loop import merges
 from claude_orchestra.loop import review as decide
@@ -51,10 +54,7 @@ from claude_orchestra.loop.review_actions import (
     SendAssignment,
     TakeFacts,
 )
-from claude_orchestra.mergequeue import MergeQueue, MergeRequest
-from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult, ReadRequest
 from claude_orchestra.values import Assignment, TaskFinished
-from claude_orchestra.worktree import Worktree
 
 __all__ = ["STALL_CHECK", "WorkReview"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from claude_orchestra.config import RunConfig
 from claude_orchestra.errors import GitError, PrerequisiteError, UsageError
-from claude_orchestra.gitrepo import GitRepo
-from claude_orchestra.gitsession import tracking
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.session import tracking
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.taskfile import TaskFile, parse_task_file
 from claude_orchestra.workers import worker_branch
 from claude_orchestra.workspace import Workspace, prepare_checkouts
-from claude_orchestra.worktree import Worktree
 
 
 async def new_checkouts(config: RunConfig) -> tuple[GitRepo, dict[int, Worktree]]:

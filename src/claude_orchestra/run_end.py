@@ -11,20 +11,20 @@ import anyio
 import anyio.abc
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.auth import AuthRotator
+from claude_orchestra.auth.credentials import Secret
+from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.config import RunConfig
 from claude_orchestra.config_load import describe
 from claude_orchestra.coordinator import Coordinator
-from claude_orchestra.credentials import Secret
 from claude_orchestra.events import Event
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.report import build_report, instance_usage, write_report
 from claude_orchestra.rules import Outcome
-from claude_orchestra.runtime import Runtime
+from claude_orchestra.runtimes.base import Runtime
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.workers import worker_name
 from claude_orchestra.workspace import Workspace
-from claude_orchestra.worktree import Worktree
 
 _SHUTDOWN_GRACE = 15.0
 

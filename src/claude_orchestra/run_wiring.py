@@ -15,40 +15,40 @@ from anyio.streams.memory import MemoryObjectSendStream
 from starlette.types import ASGIApp
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.auth import AuthRotator, CredentialFailure, PoolView
+from claude_orchestra.auth.credentials import Secret
+from claude_orchestra.auth.failover import Failover
+from claude_orchestra.auth.rotator import AuthRotator, CredentialFailure, PoolView
 from claude_orchestra.broker.meter import BrokerMeter, Metered, Served
 from claude_orchestra.broker.pool import RotatorPool
-from claude_orchestra.budget import BudgetWatch
-from claude_orchestra.claude_home import HookEndpoint
 from claude_orchestra.config import RunConfig
 from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
-from claude_orchestra.costs import CostLedger
-from claude_orchestra.credentials import Secret
+from claude_orchestra.costs.budget import BudgetWatch
+from claude_orchestra.costs.ledger import CostLedger
+from claude_orchestra.costs.transcripts import DEFAULT_PRICES
 from claude_orchestra.events import Event
-from claude_orchestra.evidence import OriginReader
-from claude_orchestra.failover import Failover
-from claude_orchestra.gitrepo import GitRepo
-from claude_orchestra.hookapp import create_hook_app
-from claude_orchestra.hookkeys import HookKeys
+from claude_orchestra.git.evidence import OriginReader
+from claude_orchestra.git.merge_queue import MergeQueue
+from claude_orchestra.git.origin_watch import OriginWatch
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.instance import Instance, LaunchSettings, Role
+from claude_orchestra.intake.app import create_hook_app
+from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.journal import Journal
 from claude_orchestra.latency import LoopLatency
-from claude_orchestra.mergequeue import MergeQueue
-from claude_orchestra.origin_watch import OriginWatch
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
 from claude_orchestra.rules import RunRules
-from claude_orchestra.runtime import Runtime, RuntimeContext
+from claude_orchestra.runtimes.base import Runtime, RuntimeContext
+from claude_orchestra.runtimes.claude_home import HookEndpoint
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
-from claude_orchestra.transcripts import DEFAULT_PRICES
 from claude_orchestra.web import Dashboard
 from claude_orchestra.web.access import DashboardAccess
 from claude_orchestra.workers import worker_name
 from claude_orchestra.workspace import Workspace, local_origin
-from claude_orchestra.worktree import Worktree
 
 if TYPE_CHECKING:  # the broker's HTTP side is imported only when a run starts one
     from claude_orchestra.broker.service import Broker

@@ -14,7 +14,7 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.reset_time import parse_reset_time
+from claude_orchestra.auth.reset_time import parse_reset_time
 
 
 class ScreenState(enum.Enum):

@@ -1,9 +1,9 @@
 """Counting what instances spend and enforcing the budgets, as part of the loop.
 
 :class:`Spending` is told about every event before the event is applied: it reads that
-instance's transcripts (:class:`~claude_orchestra.costs.CostLedger`), charging new responses
+instance's transcripts (:class:`~claude_orchestra.costs.ledger.CostLedger`), charging new responses
 to the instance's credential and assignment at that moment, then checks the budgets
-(:class:`~claude_orchestra.budget.BudgetWatch`). Each crossing is logged, journaled, kept
+(:class:`~claude_orchestra.costs.budget.BudgetWatch`). Each crossing is logged, journaled, kept
 for the report and told to ``orchestra_budget`` observers; what a reached limit does is
 decided by :mod:`claude_orchestra.loop.budgets` (the run ends, the instance stops for good,
 or the credential's holders move on) and carried out by the loop's executor.
@@ -16,11 +16,11 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.auth import AuthRotator
+from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.broker.meter import Metered
-from claude_orchestra.budget import BudgetCrossing, BudgetWatch
 from claude_orchestra.context import RunContext
-from claude_orchestra.costs import Attribution, CostLedger, Spend
+from claude_orchestra.costs.budget import BudgetCrossing, BudgetWatch
+from claude_orchestra.costs.ledger import Attribution, CostLedger, Spend
 from claude_orchestra.instance import Instance
 from claude_orchestra.loop import budgets
 from claude_orchestra.loop.budgets import BudgetState

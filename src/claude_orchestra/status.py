@@ -22,9 +22,9 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.auth import AuthRotator
-from claude_orchestra.costs import Spend
-from claude_orchestra.credentials import Secret, redact_tree
+from claude_orchestra.auth.credentials import Secret, redact_tree
+from claude_orchestra.auth.rotator import AuthRotator
+from claude_orchestra.costs.ledger import Spend
 from claude_orchestra.instance import Instance
 from claude_orchestra.journal import to_json
 from claude_orchestra.latency import LoopLatency

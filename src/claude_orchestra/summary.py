@@ -8,8 +8,8 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.costs import Spend
-from claude_orchestra.transcripts import Usage
+from claude_orchestra.costs.ledger import Spend
+from claude_orchestra.costs.transcripts import Usage
 
 
 @final

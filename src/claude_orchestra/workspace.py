@@ -33,12 +33,12 @@ from typing import Any, final
 import anyio
 import attrs
 
-from claude_orchestra import gitcheckout
-from claude_orchestra.claude_home import ClaudeHome
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git import checkout as gitcheckout
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree
+from claude_orchestra.git.worktree_files import copy_worktree_files
+from claude_orchestra.runtimes.claude_home import ClaudeHome
 from claude_orchestra.workers import worker_branch, worker_name
-from claude_orchestra.worktree import Worktree
-from claude_orchestra.worktree_files import copy_worktree_files
 
 
 def _resolved(path: Path | str) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.testing.sample import DEFAULT_TASKS
-from claude_orchestra.transcripts import Usage
 
 from .conftest import Target
 from .test_rotation import add_second_key, set_options

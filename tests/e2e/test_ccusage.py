@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from claude_orchestra.transcripts import Usage
+from claude_orchestra.costs.transcripts import Usage
 
 from .conftest import HOME, Target, WatchedRun
 

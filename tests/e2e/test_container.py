@@ -2,7 +2,7 @@
 
 This machine's sandbox has a Docker client but no engine (and runc could not set rlimits
 here anyway), so the test is skipped with the engine's own reason; the command the
-runtime builds is unit-tested in ``tests/unit/test_runtimes.py``.
+runtime builds is unit-tested in ``tests/unit/runtimes/test_runtimes.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestra.container import DEFAULT_IMAGE, engine_problem
+from claude_orchestra.runtimes.container import DEFAULT_IMAGE, engine_problem
 from claude_orchestra.testing.sample import DEFAULT_TASKS
 
 from .conftest import KEY, Target, environment, open_target

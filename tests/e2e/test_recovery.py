@@ -149,7 +149,7 @@ def claude_pid(target: Target, name: str) -> int:
     ).stdout
     for line in listing.splitlines():
         pid, _, args = line.strip().partition(" ")
-        if "/claude " in args and marker in args and "_relay.py" not in args:
+        if "/claude " in args and marker in args and "relay.py" not in args:
             return int(pid)
     raise AssertionError(f"no claude process for {name}")
 

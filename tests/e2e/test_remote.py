@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio
 import attrs
 
-from claude_orchestra.attach import RunTmux
+from claude_orchestra.runtimes.attach import RunTmux
 from claude_orchestra.testing.faults import Fault, FaultKind
 from claude_orchestra.testing.git_http import GitHttpServer
 from claude_orchestra.testing.sample import create_origin

@@ -12,8 +12,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from claude_orchestra.attach import RunTmux
 from claude_orchestra.errors import UsageError
+from claude_orchestra.runtimes.attach import RunTmux
 from claude_orchestra.workspace import Workspace
 from tests.terminal import terminal
 

@@ -11,9 +11,9 @@ import anyio
 import pytest
 
 from claude_orchestra import cleanup_workspace
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.runtimes.tmux import TmuxServer
 from claude_orchestra.testing.sample import create_origin
-from claude_orchestra.tmux import TmuxServer
 from claude_orchestra.workspace import Workspace
 
 pytestmark = pytest.mark.anyio

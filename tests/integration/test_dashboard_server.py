@@ -13,11 +13,11 @@ import anyio
 import httpx
 import pytest
 
-from claude_orchestra import hookserver
 from claude_orchestra._clock import SystemClock
 from claude_orchestra.events import Event, TurnStopped
-from claude_orchestra.hookapp import create_hook_app
-from claude_orchestra.hookkeys import HookKeys
+from claude_orchestra.intake import server as hookserver
+from claude_orchestra.intake.app import create_hook_app
+from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.web import Dashboard
 from tests.unit.test_runmodel import DOCUMENT
 

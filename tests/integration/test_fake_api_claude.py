@@ -18,11 +18,11 @@ from typing import Any
 import attrs
 import pytest
 
+from claude_orchestra.costs.transcripts import Usage, UsageLedger
 from claude_orchestra.prompt_tag import render_prompt_tag
 from claude_orchestra.tasklists import parse_task_list
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI, Fault, FaultKind, Latency
 from claude_orchestra.testing.scripted import EchoScript, OrchestraScript
-from claude_orchestra.transcripts import Usage, UsageLedger
 
 pytestmark = pytest.mark.claude
 

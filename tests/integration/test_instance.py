@@ -13,20 +13,20 @@ import attrs
 import pytest
 from anyio.abc import ObjectReceiveStream
 
-from claude_orchestra import hookserver
 from claude_orchestra._clock import SystemClock
-from claude_orchestra.claude_home import HookEndpoint
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.events import Event, PaneDied, TurnFailed
-from claude_orchestra.hookapp import create_hook_app
-from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.instance import Instance, LaunchSettings, Role
+from claude_orchestra.intake import server as hookserver
+from claude_orchestra.intake.app import create_hook_app
+from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.runtimes.claude_home import HookEndpoint
+from claude_orchestra.runtimes.tmux import TmuxServer, tmux_config
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.faults import Fault
 from claude_orchestra.testing.scripted import EchoScript
 from claude_orchestra.testing.waiting import wait_until
-from claude_orchestra.tmux import TmuxServer, tmux_config
 from claude_orchestra.workspace import Workspace
 
 pytestmark = pytest.mark.anyio

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.repo import GitRepo
 from claude_orchestra.loop.merges import BEFORE_RESTART
 from claude_orchestra.testing.gitrepos import advance_main, commit, make_origin
 from claude_orchestra.values import TaskFinished
 
 from ..unit.loop.test_review import work_review
-from .test_worktree import isolated_git
+from .git.test_worktree import isolated_git
 
 pytestmark = pytest.mark.anyio
 

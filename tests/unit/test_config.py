@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claude_orchestra.api_keys import parse_api_keys
-from claude_orchestra.auth import AuthMode
+from claude_orchestra.auth.api_keys import parse_api_keys
+from claude_orchestra.auth.credentials import CredentialKind, Secret
+from claude_orchestra.auth.rotator import AuthMode
 from claude_orchestra.config import OrchestraConfig, RunConfig
 from claude_orchestra.config_load import dump_orchestrator_json, load_config, parse_orchestrator
-from claude_orchestra.credentials import CredentialKind, Secret
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.testing.strategies import (
     BREAKAGES,

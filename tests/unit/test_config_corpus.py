@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from claude_orchestra.api_keys import env_name_problem
+from claude_orchestra.auth.api_keys import env_name_problem
 from claude_orchestra.cli import main
 from claude_orchestra.config import workspace_problem
 from claude_orchestra.config_load import load_config
 from claude_orchestra.errors import ConfigError
-from claude_orchestra.refnames import MAX_BRANCH_BYTES, branch_problem
+from claude_orchestra.git.refnames import MAX_BRANCH_BYTES, branch_problem
 
 GOOD = {"repositoryUrl": "https://github.com/org/repo.git"}
 
@@ -241,9 +241,9 @@ def test_any_json_is_loaded_or_one_config_error(
 
 
 def test_python_built_configs_refuse_non_finite_numbers() -> None:
-    from claude_orchestra.budget import BudgetConfig
     from claude_orchestra.config import OrchestraConfig
-    from claude_orchestra.transcripts import Price
+    from claude_orchestra.costs.budget import BudgetConfig
+    from claude_orchestra.costs.transcripts import Price
 
     with pytest.raises(ValueError, match="finite"):
         OrchestraConfig(repository_url="/r", max_run_duration_minutes=float("inf"))

@@ -13,10 +13,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.credentials import Secret
+from claude_orchestra.auth.credentials import Secret
 from claude_orchestra.events import Event
-from claude_orchestra.hookapp import create_hook_app
-from claude_orchestra.hookkeys import HookKeys
+from claude_orchestra.intake.app import create_hook_app
+from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.web import Dashboard
 from claude_orchestra.web.app import HEADERS, _stream
 from tests.unit.test_runmodel import DOCUMENT

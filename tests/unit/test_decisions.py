@@ -14,13 +14,14 @@ import anyio
 import pytest
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.auth import AuthRotator
-from claude_orchestra.budget import BudgetConfig, BudgetScope, BudgetWatch
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.auth.failover import Failover
+from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.context import RunContext
-from claude_orchestra.costs import Attribution, CostLedger
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.costs.budget import BudgetConfig, BudgetScope, BudgetWatch
+from claude_orchestra.costs.ledger import Attribution, CostLedger
+from claude_orchestra.costs.transcripts import Price
 from claude_orchestra.defaults.manager import MAX_REPLAN_REQUESTS
-from claude_orchestra.failover import Failover
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.plugins import PluginHost
@@ -32,7 +33,6 @@ from claude_orchestra.rules import RunRules
 from claude_orchestra.spending import Spending
 from claude_orchestra.taskfile import parse_task_file
 from claude_orchestra.tasklists import TaskList, parse_task_list
-from claude_orchestra.transcripts import Price
 from claude_orchestra.values import Assignment, AssignmentKind, RunView
 from claude_orchestra.workspace import Workspace
 

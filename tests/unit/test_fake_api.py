@@ -20,7 +20,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from claude_orchestra.credentials import Secret
+from claude_orchestra.auth.credentials import Secret
+from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.testing.fake_api import (
     FakeAnthropicAPI,
     Fault,
@@ -32,7 +33,6 @@ from claude_orchestra.testing.fake_app import create_app
 from claude_orchestra.testing.faults import FaultBook
 from claude_orchestra.testing.ledger import RequestLedger
 from claude_orchestra.testing.scripted import EchoScript, Script
-from claude_orchestra.transcripts import Usage
 
 KEY = "sk-ant-test-alice-0001"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}

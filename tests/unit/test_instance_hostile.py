@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.claude_home import HookEndpoint, LaunchSpec
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.events import PaneDied, SessionStarted, TurnStopped
-from claude_orchestra.hookkeys import HookKeys
 from claude_orchestra.instance import Instance, LaunchSettings, Role
+from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.runtimes.claude_home import HookEndpoint, LaunchSpec
 from claude_orchestra.workspace import Workspace
 
 pytestmark = pytest.mark.anyio

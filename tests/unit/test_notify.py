@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestra.budget import BudgetCrossing, BudgetScope, Measure
 from claude_orchestra.config_load import parse_orchestrator
+from claude_orchestra.costs.budget import BudgetCrossing, BudgetScope, Measure
 from claude_orchestra.defaults import notify
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.notifications import NotifyConfig

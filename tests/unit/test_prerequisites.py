@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra import AuthMode, OrchestraConfig, PrerequisiteError, RunConfig
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.claude_install import install_claude, npm_command
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.machine import Machine, detect_platform, install_line
 from claude_orchestra.prerequisites import (
     CLAUDE_CODE_VERSION,

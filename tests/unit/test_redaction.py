@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from claude_orchestra._clock import ManualClock
+from claude_orchestra.auth.credentials import Secret, redact, redact_tree
 from claude_orchestra.cli._logging import RedactingFilter
-from claude_orchestra.credentials import Secret, redact, redact_tree
 from claude_orchestra.journal import Journal, read_journal
 from claude_orchestra.report import write_report
 from claude_orchestra.values import Incident, IncidentKind

@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra._safe_files import UnsafeFileError, read_capped, write_private
-from claude_orchestra.claude_home import ClaudeHome, HookEndpoint, LaunchSpec, write_launch_env
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
-from claude_orchestra.transcripts import UsageLedger, has_conversation, transcript_size
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.costs.transcripts import UsageLedger, has_conversation, transcript_size
+from claude_orchestra.runtimes.claude_home import (
+    ClaudeHome,
+    HookEndpoint,
+    LaunchSpec,
+    write_launch_env,
+)
 
 KEY = "sk-ant-test-0123456789abcdefghijklmnop"
 SID = "0b7c1e2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"

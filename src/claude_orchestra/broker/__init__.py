@@ -3,7 +3,7 @@
 Every instance uses the broker as its ``ANTHROPIC_BASE_URL`` and authenticates with an
 opaque token of its launch (:mod:`~claude_orchestra.broker.tokens`); the broker forwards
 each request, chunk by chunk, with the credential the
-:class:`~claude_orchestra.auth.AuthRotator` holds for that instance
+:class:`~claude_orchestra.auth.rotator.AuthRotator` holds for that instance
 (:mod:`~claude_orchestra.broker.upstream`). A rate limit or an authentication failure that
 arrives before anything was streamed is reported to the rotator and the same request is
 sent again on the next credential (:mod:`~claude_orchestra.broker.rules` decides,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from claude_orchestra.credentials import Credential
+from claude_orchestra.auth.credentials import Credential
 
 
 class BrokerAccess(Protocol):

@@ -1,6 +1,6 @@
 """Hard budgets at the broker: no request starts past a limit.
 
-The transcript ledger (:mod:`claude_orchestra.budget`) notices a limit after a response is
+The transcript ledger (:mod:`claude_orchestra.costs.budget`) notices a limit after a response is
 written, so every request in flight overshoots it. The broker knows each response's usage
 the moment its stream ends; :class:`Spent` keeps the sums (tokens, and USD where the model
 has a price) for the run, each instance and each credential, and :func:`admit` says,
@@ -16,8 +16,8 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.budget import BudgetConfig
-from claude_orchestra.transcripts import Price, Usage
+from claude_orchestra.costs.budget import BudgetConfig
+from claude_orchestra.costs.transcripts import Price, Usage
 
 
 @final

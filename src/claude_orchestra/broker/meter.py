@@ -17,8 +17,8 @@ from typing import Any, Literal, final
 
 import attrs
 
+from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.events import Event
-from claude_orchestra.transcripts import Usage
 
 Dimension = Literal["instance", "credential"]
 

@@ -1,7 +1,7 @@
 """The broker's side of the credential pool: it tells the rotator, the rotator decides.
 
 :class:`RotatorPool` answers "which credential does this instance's next request go out
-on" from the :class:`~claude_orchestra.auth.AuthRotator` (the one owner of credential
+on" from the :class:`~claude_orchestra.auth.rotator.AuthRotator` (the one owner of credential
 state), and reports what the broker saw: a credential that failed a request
 (:meth:`RotatorPool.failed`) or is about to run out (:meth:`RotatorPool.strained`) is
 rested or retired in the rotator, and every instance holding it moves to the credential
@@ -22,8 +22,8 @@ from typing import final
 import attrs
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.auth import AuthRotator, CredentialFailure, PoolView
-from claude_orchestra.credentials import Credential
+from claude_orchestra.auth.credentials import Credential
+from claude_orchestra.auth.rotator import AuthRotator, CredentialFailure, PoolView
 from claude_orchestra.events import FailureKind
 
 logger = logging.getLogger(__name__)

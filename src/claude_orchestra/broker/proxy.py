@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from claude_orchestra._clock import Clock
+from claude_orchestra.auth.credentials import Credential, Secret
 from claude_orchestra.broker.budget import Refuse, Retire, Spent, admit
 from claude_orchestra.broker.meter import BrokerMeter, Served
 from claude_orchestra.broker.pool import RotatorPool
@@ -44,9 +45,8 @@ from claude_orchestra.broker.upstream import (
     upstream_headers,
     upstream_url,
 )
-from claude_orchestra.budget import BudgetConfig
-from claude_orchestra.credentials import Credential, Secret
-from claude_orchestra.transcripts import Usage
+from claude_orchestra.costs.budget import BudgetConfig
+from claude_orchestra.costs.transcripts import Usage
 
 logger = logging.getLogger(__name__)
 

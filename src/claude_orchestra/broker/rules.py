@@ -7,7 +7,7 @@
   fault: they go on, and Claude Code retries them as it does without a broker.
 - :func:`reset_at`: when a limit lifts, from the headers (``anthropic-ratelimit-unified-
   reset``, ``retry-after``, the ``anthropic-ratelimit-*-reset`` of an exhausted limit) or
-  the error message's words (:func:`~claude_orchestra.reset_time.parse_reset_time`).
+  the error message's words (:func:`~claude_orchestra.auth.reset_time.parse_reset_time`).
 - :func:`pressure`: how much of its limits a credential has used, from the headers of a
   successful answer, so new requests can leave it before it runs out.
 """
@@ -23,8 +23,8 @@ from typing import final
 
 import attrs
 
+from claude_orchestra.auth.reset_time import parse_reset_time
 from claude_orchestra.events import FailureKind
-from claude_orchestra.reset_time import parse_reset_time
 
 MAX_ERROR_BYTES = 64 * 1024
 """The most of an error body read to judge it (error bodies are small JSON)."""

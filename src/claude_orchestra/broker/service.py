@@ -22,17 +22,17 @@ import anyio.abc
 import httpx
 from anyio.abc import TaskStatus
 
-from claude_orchestra import hookserver
 from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra._safe_files import read_capped
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.broker.budget import Spent
 from claude_orchestra.broker.meter import BrokerMeter
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.proxy import BrokerApp, create_broker_app
 from claude_orchestra.broker.tokens import BrokerTokens
-from claude_orchestra.budget import BudgetConfig
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
-from claude_orchestra.transcripts import DEFAULT_PRICES, Price
+from claude_orchestra.costs.budget import BudgetConfig
+from claude_orchestra.costs.transcripts import DEFAULT_PRICES, Price
+from claude_orchestra.intake import server as hookserver
 
 UPSTREAM_TIMEOUT = httpx.Timeout(600.0, connect=15.0)
 """Claude Code gives a request 600 s (``X-Stainless-Timeout``); the broker cuts none

@@ -16,7 +16,7 @@ from typing import Any, final
 
 import attrs
 
-from claude_orchestra.transcripts import Usage
+from claude_orchestra.costs.transcripts import Usage
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024
 """An event longer than this is skipped (its bytes pass through all the same)."""

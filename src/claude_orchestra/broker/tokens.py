@@ -14,7 +14,7 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.credentials import Secret
+from claude_orchestra.auth.credentials import Secret
 
 PREFIX = "sk-orchestra-broker-"
 """Every broker token starts so: recognisable in a leak, and never a real key."""

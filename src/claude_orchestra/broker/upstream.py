@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 """Where a credential that sets no ``ANTHROPIC_BASE_URL`` is sent."""

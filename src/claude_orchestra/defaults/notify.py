@@ -30,7 +30,7 @@ from typing import final
 
 import pluggy
 
-from claude_orchestra.budget import BudgetCrossing
+from claude_orchestra.costs.budget import BudgetCrossing
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.notifications import (
     Notification,

@@ -11,7 +11,7 @@ the orchestrator hands out). A task a worker stops on again and again without co
 is given up (reported, never handed out again); the worker goes on with others.
 
 Merging (config ``"merger": "queue"``): a worker's finished branch goes to the
-:class:`~claude_orchestra.mergequeue.MergeQueue`: merged in order in the orchestrator's own
+:class:`~claude_orchestra.git.merge_queue.MergeQueue`: merged in order in the orchestrator's own
 worktree, tested with ``mergeTestCommand``, and pushed only if it passed; a conflict or a
 failing test goes back to the worker. No manager turn is spent on merging.
 

@@ -7,7 +7,7 @@ all piling onto its first entry.
 
 from __future__ import annotations
 
-from claude_orchestra.auth import CredentialFailure, PoolView
+from claude_orchestra.auth.rotator import CredentialFailure, PoolView
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.instance import InstanceView
 

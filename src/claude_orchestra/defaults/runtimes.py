@@ -3,20 +3,20 @@
 
 ``local`` runs every instance in a window of the run's private tmux server. ``sandbox``
 runs each instance's process inside a bubblewrap sandbox in the same kind of window
-(:mod:`claude_orchestra.sandbox`); ``container`` in its own Docker or Podman container
-(:mod:`claude_orchestra.container`). Both check their tool when the run starts, before
+(:mod:`claude_orchestra.runtimes.sandbox`); ``container`` in its own Docker or Podman container
+(:mod:`claude_orchestra.runtimes.container`). Both check their tool when the run starts, before
 anything is cloned. ``remote`` keeps the manager here and runs the workers on the hosts of
-``remoteHosts`` over SSH (:mod:`claude_orchestra.remote`).
+``remoteHosts`` over SSH (:mod:`claude_orchestra.runtimes.remote`).
 """
 
 from __future__ import annotations
 
-from claude_orchestra.container import ContainerPolicy, ContainerRuntime, engine_problem
 from claude_orchestra.errors import PrerequisiteError
 from claude_orchestra.hookspecs import hookimpl
-from claude_orchestra.runtime import Runtime, RuntimeContext
-from claude_orchestra.sandbox import SandboxPolicy, SandboxRuntime
-from claude_orchestra.tmux import TmuxServer
+from claude_orchestra.runtimes.base import Runtime, RuntimeContext
+from claude_orchestra.runtimes.container import ContainerPolicy, ContainerRuntime, engine_problem
+from claude_orchestra.runtimes.sandbox import SandboxPolicy, SandboxRuntime
+from claude_orchestra.runtimes.tmux import TmuxServer
 
 LOCAL = "local"
 SANDBOX = "sandbox"
@@ -35,7 +35,7 @@ def orchestra_runtime(name: str, context: RuntimeContext) -> Runtime | None:
     if name == REMOTE:
         # Imported here: asyncssh and its cryptography are 30 MB that a run without remote
         # hosts never needs.
-        from claude_orchestra.remote.runtime import RemoteRuntime  # noqa: PLC0415
+        from claude_orchestra.runtimes.remote.runtime import RemoteRuntime  # noqa: PLC0415
 
         return RemoteRuntime(local=tmux, context=context)
     if name == SANDBOX:

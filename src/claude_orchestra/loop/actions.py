@@ -13,10 +13,10 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.auth import CredentialFailure
-from claude_orchestra.credentials import Credential
+from claude_orchestra.auth.credentials import Credential
+from claude_orchestra.auth.moves import Decision
+from claude_orchestra.auth.rotator import CredentialFailure
 from claude_orchestra.events import TurnFailed
-from claude_orchestra.moves import Decision
 from claude_orchestra.timers import ProgressProbe, Timer
 from claude_orchestra.values import (
     IncidentKind,

@@ -16,8 +16,8 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.auth import CredentialFailure
-from claude_orchestra.budget import BudgetCrossing, BudgetScope
+from claude_orchestra.auth.rotator import CredentialFailure
+from claude_orchestra.costs.budget import BudgetCrossing, BudgetScope
 from claude_orchestra.events import FailureKind
 from claude_orchestra.instance import InstanceView, Role
 from claude_orchestra.loop.actions import (

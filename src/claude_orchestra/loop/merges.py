@@ -21,7 +21,7 @@ import attrs
 
 from claude_orchestra.errors import PluginError
 from claude_orchestra.events import MergeFinished, MergeOutcome
-from claude_orchestra.evidence import OriginFacts
+from claude_orchestra.git.evidence import OriginFacts
 from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.recovery import Now
 from claude_orchestra.loop.review import Reviewed, ReviewRecord, take_facts

@@ -16,8 +16,8 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.auth import CredentialFailure
-from claude_orchestra.budget import BudgetCrossing
+from claude_orchestra.auth.rotator import CredentialFailure
+from claude_orchestra.costs.budget import BudgetCrossing
 from claude_orchestra.events import Event
 from claude_orchestra.loop.recovery import RecoveryRecord
 from claude_orchestra.values import Assignment

@@ -21,8 +21,9 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.auth import CredentialFailure, CredentialState, CredentialStatus
-from claude_orchestra.credentials import Credential
+from claude_orchestra.auth.credentials import Credential
+from claude_orchestra.auth.moves import Decision, MoveTo, NoCredential, PauseUntil, StayOn
+from claude_orchestra.auth.rotator import CredentialFailure, CredentialState, CredentialStatus
 from claude_orchestra.events import FailureKind, TurnFailed
 from claude_orchestra.instance import InstanceView
 from claude_orchestra.lifecycle import InstanceState
@@ -42,7 +43,6 @@ from claude_orchestra.loop.actions import (
     Terminate,
 )
 from claude_orchestra.loop.text import clip
-from claude_orchestra.moves import Decision, MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.rules import RunRules
 from claude_orchestra.timers import (
     CredentialDue,

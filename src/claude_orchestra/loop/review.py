@@ -32,7 +32,8 @@ from typing import final
 import attrs
 
 from claude_orchestra.errors import TaskFileError
-from claude_orchestra.evidence import OriginFacts
+from claude_orchestra.git.evidence import OriginFacts
+from claude_orchestra.git.origin_watch import OriginRead, PushResult
 from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.judging import (
     AskAgain,
@@ -60,7 +61,6 @@ from claude_orchestra.loop.review_actions import (
     SendAssignment,
     TakeFacts,
 )
-from claude_orchestra.origin_watch import OriginRead, PushResult
 from claude_orchestra.taskfile import parse_task_file
 from claude_orchestra.tasklists import TaskList
 from claude_orchestra.values import (

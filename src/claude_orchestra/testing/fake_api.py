@@ -50,14 +50,14 @@ import uvicorn
 from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
 
-from claude_orchestra.credentials import Secret
-from claude_orchestra.hookserver import bind
+from claude_orchestra.auth.credentials import Secret
+from claude_orchestra.costs.transcripts import Usage
+from claude_orchestra.intake.server import bind
 from claude_orchestra.testing import fake_app
 from claude_orchestra.testing.faults import ANY, Fault, FaultBook, FaultKind, FaultRule
 from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.ledger import ApiRequest, RequestLedger
 from claude_orchestra.testing.scripted import EchoScript, OrchestraScript, Script
-from claude_orchestra.transcripts import Usage
 
 __all__ = [
     "ANY",

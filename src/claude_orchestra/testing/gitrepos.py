@@ -2,7 +2,7 @@
 
 Plain ``git`` run by the tests themselves (never the library's adapter), so a test and the
 code it checks do not share a bug. Run them with an isolated git config (see
-``tests/integration/test_worktree.py``'s ``isolated_git`` fixture).
+``tests/integration/git/test_worktree.py``'s ``isolated_git`` fixture).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.repo import GitRepo
 
 
 def git(cwd: Path, *args: str) -> str:

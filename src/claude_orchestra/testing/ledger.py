@@ -18,9 +18,9 @@ from typing import Any, final
 
 import attrs
 
-from claude_orchestra.credentials import Secret
+from claude_orchestra.auth.credentials import Secret
+from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.testing.faults import FaultKind
-from claude_orchestra.transcripts import Usage
 
 NO_CREDENTIAL = "<none>"
 """The caller name of a request that sent neither ``x-api-key`` nor a Bearer token."""

@@ -15,8 +15,8 @@ from typing import Any, final
 
 import attrs
 
+from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.testing.messages import Reply, TextBlock, ToolUseBlock
-from claude_orchestra.transcripts import Usage
 
 _TEXT_CHUNK = 24
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from claude_orchestra.auth import AuthMode
+from claude_orchestra.auth.rotator import AuthMode
 
 _names = st.from_regex(r"[a-z][a-z0-9-]{0,15}", fullmatch=True)
 _branch = st.from_regex(r"[a-z][a-z0-9]{0,8}(/[a-z0-9]{1,8})?", fullmatch=True)

@@ -18,7 +18,7 @@ from typing import final
 import attrs
 from starlette.requests import Request
 
-from claude_orchestra.credentials import Secret
+from claude_orchestra.auth.credentials import Secret
 
 PREFIX = "/dashboard"
 """Where the dashboard's routes live on the hook server."""

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 
 from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra._safe_files import write_private
-from claude_orchestra.credentials import Secret, redact_tree
+from claude_orchestra.auth.credentials import Secret, redact_tree
 from claude_orchestra.errors import OrchestraError
 from claude_orchestra.runmodel import RunModel
 from claude_orchestra.web.access import PREFIX, DashboardAccess

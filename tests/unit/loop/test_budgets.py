@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from claude_orchestra.auth import CredentialFailure
-from claude_orchestra.budget import BudgetCrossing, BudgetScope, Measure
+from claude_orchestra.auth.rotator import CredentialFailure
+from claude_orchestra.costs.budget import BudgetCrossing, BudgetScope, Measure
 from claude_orchestra.events import FailureKind
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import budgets

@@ -12,9 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.auth import AuthRotator, CredentialFailure, CredentialState, CredentialStatus
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.auth.failover import Failover
+from claude_orchestra.auth.moves import MoveTo, NoCredential, PauseUntil, StayOn
+from claude_orchestra.auth.rotator import (
+    AuthRotator,
+    CredentialFailure,
+    CredentialState,
+    CredentialStatus,
+)
 from claude_orchestra.context import RunContext
-from claude_orchestra.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.events import (
     FailureKind,
     PaneDied,
@@ -22,7 +29,6 @@ from claude_orchestra.events import (
     SessionStarted,
     TurnFailed,
 )
-from claude_orchestra.failover import Failover
 from claude_orchestra.instance import Instance, InstanceView
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
@@ -51,7 +57,6 @@ from claude_orchestra.loop.actions import (
     Terminate,
 )
 from claude_orchestra.loop.recovery import Now, RecoveryRecord, Replacement
-from claude_orchestra.moves import MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.rules import RunRules

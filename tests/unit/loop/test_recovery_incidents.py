@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import attrs
 
-from claude_orchestra.auth import CredentialFailure, CredentialState, CredentialStatus
-from claude_orchestra.credentials import CredentialKind
+from claude_orchestra.auth.credentials import CredentialKind
+from claude_orchestra.auth.moves import MoveTo, NoCredential, PauseUntil, StayOn
+from claude_orchestra.auth.rotator import CredentialFailure, CredentialState, CredentialStatus
 from claude_orchestra.events import FailureKind, TurnFailed
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop import recovery as decide
@@ -33,7 +34,6 @@ from claude_orchestra.loop.actions import (
     Terminate,
 )
 from claude_orchestra.loop.recovery import Decided, Now, RecoveryRecord, Replacement
-from claude_orchestra.moves import MoveTo, NoCredential, PauseUntil, StayOn
 from claude_orchestra.timers import (
     DeliveryDeadline,
     ExitDeadline,

@@ -14,12 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.auth import AuthRotator
+from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.context import RunContext
 from claude_orchestra.errors import PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
-from claude_orchestra.evidence import OriginFacts, OriginReader
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.evidence import OriginFacts, OriginReader
+from claude_orchestra.git.origin_watch import OriginRead, OriginWatch, PushResult
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.hookspecs import hookimpl
 from claude_orchestra.journal import Journal
 from claude_orchestra.loop import merges
@@ -47,7 +49,6 @@ from claude_orchestra.loop.review_actions import (
     SendAssignment,
     TakeFacts,
 )
-from claude_orchestra.origin_watch import OriginRead, OriginWatch, PushResult
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.prompt_tag import parse_prompt_tag
 from claude_orchestra.review import WorkReview
@@ -66,7 +67,6 @@ from claude_orchestra.values import (
     TaskFinished,
     WorkerFinished,
 )
-from claude_orchestra.worktree import Worktree
 
 from ..test_instance_hostile import make
 from .test_judging import TASK, WORK

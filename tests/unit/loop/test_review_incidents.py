@@ -9,6 +9,7 @@ import pytest
 
 from claude_orchestra.errors import PluginError
 from claude_orchestra.events import MergeOutcome
+from claude_orchestra.git.origin_watch import OriginRead, PushResult
 from claude_orchestra.loop import merges
 from claude_orchestra.loop import review as decide
 from claude_orchestra.loop.actions import RecordIncident
@@ -23,7 +24,6 @@ from claude_orchestra.loop.review_actions import (
     SendAssignment,
     TakeFacts,
 )
-from claude_orchestra.origin_watch import OriginRead, PushResult
 from claude_orchestra.values import (
     Assignment,
     AssignmentKind,

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from claude_orchestra.errors import MergeConflict, UnmergedWorkError
-from claude_orchestra.gitrepo import GitRepo
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.testing.gitrepos import commit, git, is_clean, make_origin
-from claude_orchestra.worktree import Worktree
 
 WORKERS = (1, 2)
 

@@ -16,8 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from claude_orchestra._clock import SystemClock
 from claude_orchestra.errors import GitError, MergeConflict
 from claude_orchestra.events import MergeOutcome
-from claude_orchestra.gitrepo import GitRepo
-from claude_orchestra.mergequeue import MergeQueue, MergeRequest
+from claude_orchestra.git.merge_queue import MergeQueue, MergeRequest
+from claude_orchestra.git.repo import GitRepo
 from claude_orchestra.testing.gitrepos import advance_main, commit, git, is_clean, make_origin
 from claude_orchestra.testing.machines.git import WORKERS
 

@@ -1,0 +1,14 @@
+"""The ``remote`` runtime: workers on other hosts over SSH (asyncssh).
+
+Owns: the hosts of ``orchestrator.json``'s ``remoteHosts`` and which instance runs where
+(:mod:`.hosts`), the translation of a local launch into a remote one (:mod:`.translate`,
+pure), the shell commands run on a host (:mod:`.commands`, pure), one SSH connection per
+host with its reverse port forwards and its reconnection (:mod:`.link`, the only I/O on
+SSH), and the :class:`~claude_orchestra.runtimes.base.Runtime` that puts them together
+(:mod:`.runtime`).
+
+May import: the runtime protocol, ``claude_home`` (launch specs), the tmux adapter (the
+manager stays local), errors and the relay. The loop knows none of it: it sees a
+``Runtime`` and, when a connection drops or comes back, a
+:class:`~claude_orchestra.runtimes.base.RuntimeNotice` event.
+"""
