@@ -117,17 +117,23 @@ class OriginWatch:
         self._pending[request.instance] = request
         self._wake.set()
 
+    def take(self) -> tuple[ReadRequest, ...]:
+        """Take every waiting request, in the order they came, for a round (what
+        :meth:`run` does; a state machine that plays origin serves them itself)."""
+        batch, self._pending = self._pending, {}
+        return tuple(batch.values())
+
     async def run(self, deliver: Callable[[Event], Awaitable[None]]) -> None:
         """Serve rounds until cancelled; each round's result is delivered as an event."""
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
-            batch, self._pending = self._pending, {}
+            batch = self.take()
             if not batch:
                 continue
             self._in_round = True
             try:
-                read = await self.round(tuple(batch.values()))
+                read = await self.round(batch)
             finally:
                 self._in_round = False
             await deliver(read)

@@ -1,0 +1,566 @@
+"""The whole loop against a model: :class:`LoopMachine`.
+
+The real :class:`~claude_orchestra.coordinator.Coordinator` (with its
+:class:`~claude_orchestra.recovery.Recovery`, :class:`~claude_orchestra.review.WorkReview`,
+:class:`~claude_orchestra.spending.Spending` and the built-in ``queue`` scheduler and
+``manager`` merger) runs one manager and two workers on a recording runtime, with a
+:class:`~claude_orchestra._clock.ManualClock`: no tmux, no git, no Claude Code. The machine
+plays everything outside the loop, in any order: the instances' hook events (on their
+current launch), exits, the clock (which fires due timers), and origin, whose read requests
+it answers itself with :class:`~claude_orchestra.git.origin_watch.OriginRead` values (commits on
+a worker's branch or none, the task file published or not, branches merged by the manager,
+fetches that fail). Each step is what :meth:`Coordinator.run` does with one wake-up: apply
+the event, enforce the budgets, fire the due timers, settle.
+
+The model keeps only what the invariants need, checked after every step:
+
+1. *Done only on evidence*: every task the run counts as completed or done was handed to a
+   worker that then made commits which an origin read showed.
+2. *No prompt to a busy instance or on an unusable credential*: the runtime records, at each
+   typed prompt, the instance's state and whether the rotator let its credential be used.
+3. *Prompt loops are bounded*: the prompts typed to a worker for one task since its
+   branch last showed new commits are at most
+   ``1 + idle_retries`` plus the events that may call for a resend (a failed turn, an exit,
+   a session start, time passing).
+4. *The run always ends*: once the machine stops sending events, the loop reaches one of
+   complete, stalled, time limit or budget, within a bounded number of wake-ups and never
+   past the deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypedDict
+
+import anyio.from_thread
+from hypothesis import event as tally
+from hypothesis import note
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from claude_orchestra._clock import ManualClock
+from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
+from claude_orchestra.auth.failover import Failover
+from claude_orchestra.auth.rotator import AuthRotator
+from claude_orchestra.context import RunContext
+from claude_orchestra.coordinator import Coordinator
+from claude_orchestra.costs.budget import BudgetConfig, BudgetWatch
+from claude_orchestra.costs.ledger import CostLedger
+from claude_orchestra.events import (
+    Event,
+    FailureKind,
+    PaneDied,
+    PromptSubmitted,
+    SessionEnded,
+    SessionStarted,
+    ToolUsed,
+    TurnFailed,
+    TurnStopped,
+)
+from claude_orchestra.git.evidence import OriginFacts, OriginReader
+from claude_orchestra.git.origin_watch import OriginRead, OriginWatch, PushResult
+from claude_orchestra.git.repo import GitRepo
+from claude_orchestra.git.worktree import Worktree
+from claude_orchestra.instance import Instance, LaunchSettings, Role
+from claude_orchestra.intake.keys import HookKeys
+from claude_orchestra.journal import Journal
+from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.plugins import PluginHost
+from claude_orchestra.recovery import Recovery
+from claude_orchestra.review import WorkReview
+from claude_orchestra.rules import Outcome, RunRules
+from claude_orchestra.runtimes.claude_home import HookEndpoint, LaunchSpec
+from claude_orchestra.runtimes.gate import CommandResult
+from claude_orchestra.spending import Spending
+from claude_orchestra.status import StatusBoard
+from claude_orchestra.workspace import Workspace
+
+MANAGER = "manager"
+WORKERS = ("worker-1", "worker-2")
+INSTANCES = (MANAGER, *WORKERS)
+TASKS = {"Task a": "a", "Task b": "b", "Task c": "c"}
+"""The task file's tasks: text -> key (``c`` waits for ``a``)."""
+TASK_FILE = "- [ ] Task a {#a}\n- [ ] Task b {#b}\n- [ ] Task c {#c after: a}\n"
+SESSION = "0b7c1e2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
+RUN_LENGTH = 3600.0
+"""Seconds from the start to the run's deadline."""
+QUIET_WAKE_UPS = 1000
+"""Wake-ups the loop gets to end the run once nothing happens any more."""
+ENDINGS = frozenset({Outcome.COMPLETE, Outcome.STALLED, Outcome.TIME_LIMIT, Outcome.BUDGET})
+FAILURES = (
+    FailureKind.RATE_LIMIT,
+    FailureKind.AUTHENTICATION_FAILED,
+    FailureKind.OVERLOADED,
+    FailureKind.SERVER_ERROR,
+)
+
+
+class _Hook(TypedDict):
+    """The fields every hook event of an instance's current launch carries."""
+
+    instance: str
+    at: float
+    session_id: str
+    launch: int
+
+
+class Typed:
+    """One prompt the runtime saw typed, with what held at that moment."""
+
+    def __init__(self, instance: str, work: str, state: InstanceState, usable: bool) -> None:
+        self.instance = instance
+        self.work = work
+        """What the prompt is for: a task key, or the assignment's kind and branches."""
+        self.state = state
+        self.usable = usable
+
+    def __repr__(self) -> str:
+        return f"Typed({self.instance}, {self.work}, {self.state.value}, usable={self.usable})"
+
+
+class RecordingRuntime:
+    """Launches nothing; records each prompt with its instance's state and credential."""
+
+    def __init__(self) -> None:
+        self.ctx: RunContext | None = None
+        self.typed: list[Typed] = []
+        self.pids = itertools.count(100)
+
+    async def launch(self, name: str, spec: LaunchSpec) -> int:
+        return next(self.pids)
+
+    async def respawn(self, name: str, spec: LaunchSpec) -> int:
+        return next(self.pids)
+
+    async def type_text(self, name: str, text: str) -> None:
+        if text == "/exit" or self.ctx is None:  # a stop, not a prompt
+            return
+        instance = self.ctx.instances[name]
+        assignment = self.ctx.progress.record(name).assignment
+        work = "?"
+        if assignment is not None:
+            work = assignment.task_key or f"{assignment.kind.value}:{sorted(assignment.branches)}"
+        usable = self.ctx.can_prompt(instance)
+        self.typed.append(Typed(name, work, instance.state, usable))
+
+    async def send_keys(self, name: str, *keys: str) -> None:
+        pass
+
+    async def capture(self, name: str) -> str:
+        return ""
+
+    async def terminate(self, name: str) -> None:
+        pass
+
+    async def kill(self, name: str) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def run_command(self, argv: Sequence[str], *, cwd: Path) -> CommandResult:
+        raise NotImplementedError("the manager merges: no merge gate runs")
+
+
+def _credential(name: str) -> Credential:
+    return Credential(
+        name=name, kind=CredentialKind.API_KEY, env={"ANTHROPIC_API_KEY": Secret(f"sk-{name}")}
+    )
+
+
+class LoopMachine(RuleBasedStateMachine):
+    """Hook events, exits, time, origin's answers against the whole loop.
+
+    Invariants: done only on evidence; no prompt to a busy instance or on an unusable
+    credential; bounded prompts per piece of work; the run always ends.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp(prefix="loop-machine-"))
+        self.portal_cm = anyio.from_thread.start_blocking_portal("asyncio")
+        self.portal = self.portal_cm.__enter__()
+        self.clock = ManualClock()
+        self.runtime = RecordingRuntime()
+        self.coordinator = self._coordinator()
+        self.ctx = self.coordinator.ctx
+        self.runtime.ctx = self.ctx
+        self.outcome: Outcome | None = None
+        # origin as the machine plays it
+        self.published = False
+        self.unmerged: dict[str, list[str]] = {w: [] for w in WORKERS}
+        self.serial = itertools.count(1)
+        # the model
+        self.commit_work: dict[str, str | None] = {}
+        """Commit -> the task its worker held when it made it."""
+        self.shown: set[str] = set()
+        """Commits an origin read showed the loop."""
+        self.last_facts: tuple[object, str | None] = ({}, None)
+        self.checked_prompts = 0
+        self.prompts: Counter[tuple[str, str]] = Counter()
+        """(instance, work) -> prompts typed since its branch last showed new commits."""
+        self.provocations: Counter[str] = Counter()
+        """Instance -> events since its branch last showed new commits that may call for a
+        resend (failed turns, exits, session starts, time passing)."""
+        self.portal.call(self._start)
+
+    def _coordinator(self) -> Coordinator:
+        workspace = Workspace(self.root / "ws")
+        workspace.prepare()
+        settings = LaunchSettings(
+            claude=("claude",),
+            endpoint=HookEndpoint(base_url="http://127.0.0.1:1"),
+            keys=HookKeys(folder=workspace.host_dir),
+        )
+        pool = tuple(_credential(f"k{n}") for n in (1, 2, 3))
+        instances = {
+            name: Instance(
+                name,
+                Role.MANAGER if name == MANAGER else Role.WORKER,
+                self.root,
+                workspace.home(name),
+                worker=None if name == MANAGER else int(name.removeprefix("worker-")),
+                backend=self.runtime,
+                credential=credential,
+                settings=settings,
+                clock=self.clock,
+            )
+            for name, credential in zip(INSTANCES, pool, strict=True)
+        }
+        rotator = AuthRotator(pool=pool, clock=self.clock)
+        plugins = PluginHost(load_entry_points=False)
+        rules = RunRules(
+            run_branch="main",
+            scheduler="queue",
+            merger="manager",
+            worker_count=len(WORKERS),
+            deadline=self.clock.now() + RUN_LENGTH,
+            task_file="TASKS.md",
+        )
+        ctx = RunContext(
+            rules=rules,
+            instances=instances,
+            plugins=plugins,
+            journal=Journal(self.root / "journal.jsonl", self.clock),
+            clock=self.clock,
+            rotator=rotator,
+        )
+        recovery = Recovery(
+            ctx=ctx, failover=Failover(rotator=rotator, plugins=plugins, clock=self.clock)
+        )
+        spending = Spending(
+            ctx=ctx,
+            ledger=CostLedger(prices={}),
+            watch=BudgetWatch(BudgetConfig()),
+            rotator=rotator,
+            recovery=recovery,
+        )
+        repo = GitRepo(path=self.root / "repo")  # never run: the machine plays origin
+        trees = {w: Worktree(repo=repo, path=self.root / w, branch=w, base="main") for w in WORKERS}
+        reader = OriginReader(repo=repo, run_branch="main", workers=(1, 2), branches=WORKERS)
+        watch = OriginWatch(reader=reader, clock=self.clock)  # its rounds are never run
+        return Coordinator(
+            ctx=ctx,
+            review=WorkReview(ctx=ctx, repo=repo, worktrees=trees, watch=watch),
+            recovery=recovery,
+            spending=spending,
+            board=StatusBoard(
+                path=workspace.status,
+                instances=instances,
+                progress=ctx.progress,
+                spending=spending,
+                rotator=rotator,
+                clock=self.clock,
+                started_at=self.clock.wall(),
+            ),
+        )
+
+    async def _start(self) -> None:
+        for instance in self.ctx.instances.values():
+            await instance.start()
+        for name in self.ctx.instances:
+            await self.coordinator.recovery.launched(name)
+
+    def teardown(self) -> None:
+        try:
+            if self.running():
+                self.nothing_happens_any_more()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        tally(f"tasks completed: {len(self.ctx.progress.completed_tasks)}")
+        tally(f"tasks done: {len(self.ctx.progress.tasks_done)}")
+        tally(f"prompts typed: {min(len(self.runtime.typed), 5)}+")
+        self.ctx.journal.close()
+        self.portal_cm.__exit__(None, None, None)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- driving the loop as Coordinator.run does -----------------------------------------
+
+    async def _wake(self, event: Event | None) -> None:
+        """One turn of the loop: the event (if any), the due timers, then settle."""
+        if self.clock.now() >= self.ctx.rules.deadline:
+            self.outcome = Outcome.TIME_LIMIT
+            return
+        if event is not None:
+            await self.coordinator._apply(event)
+            await self.coordinator.spending.enforce()
+        for timer in self.ctx.timers.pop_due(self.clock.now()):
+            await self.coordinator.recovery.on_timer(timer)
+        self.outcome = await self.coordinator._settle()
+
+    def wake(self, event: Event | None) -> None:
+        self.portal.call(self._wake, event)
+        if self.outcome is not None:
+            note(f"the run ended: {self.outcome.value}")
+            tally(f"outcome: {self.outcome.value}")
+
+    def hook(self, name: str, event: Event) -> None:
+        instance = self.ctx.instances[name]
+        note(f"{name} ({instance.state.value}, launch {instance.launch}): {event!r}")
+        self.wake(event)
+
+    def common(self, name: str) -> _Hook:
+        """The fields every hook event of ``name``'s current launch carries."""
+        launch = self.ctx.instances[name].launch
+        return _Hook(instance=name, at=self.clock.now(), session_id=SESSION, launch=launch)
+
+    def running(self) -> bool:
+        return self.outcome is None
+
+    def nothing_happens_any_more(self) -> None:
+        """No more events: answer origin, let time pass to each next timer; the run ends."""
+        for _ in range(QUIET_WAKE_UPS):
+            if self.coordinator.review.watch.waiting:
+                self.origin_answers(fetch_fails=False)
+            else:
+                due = self.ctx.timers.next_due()
+                wake = self.ctx.rules.deadline if due is None else min(due, self.ctx.rules.deadline)
+                self.clock.advance(max(0.0, wake - self.clock.now()))
+                self.wake(None)
+            if self.outcome is not None:
+                break
+        assert self.outcome in ENDINGS, f"no ending after {QUIET_WAKE_UPS} quiet wake-ups"
+        assert self.clock.now() <= self.ctx.rules.deadline
+        self.check_the_model()
+
+    def check_the_model(self) -> None:
+        self.done_only_on_evidence()
+        self.prompts_only_when_taken_and_usable()
+        self.prompt_loops_are_bounded()
+
+    # -- hook events and exits ------------------------------------------------------------
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES), source=st.sampled_from(["startup", "resume"]))
+    def session_started(self, name: str, source: str) -> None:
+        self.provocations[name] += 1
+        self.hook(name, SessionStarted(source=source, **self.common(name)))
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES))
+    def prompt_submitted(self, name: str) -> None:
+        self.hook(name, PromptSubmitted(prompt="p", **self.common(name)))
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES), failed=st.booleans())
+    def tool_used(self, name: str, failed: bool) -> None:
+        event = ToolUsed(tool_name="Bash", failed=failed, **self.common(name))
+        self.hook(name, event)
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES))
+    def turn_stopped(self, name: str) -> None:
+        self.hook(name, TurnStopped(last_message="done", **self.common(name)))
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES), kind=st.sampled_from(FAILURES))
+    def turn_failed(self, name: str, kind: FailureKind) -> None:
+        self.provocations[name] += 1
+        event = TurnFailed(error=kind, detail=f"{kind.value}", **self.common(name))
+        self.hook(name, event)
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES), reason=st.sampled_from(["other", "logout"]))
+    def session_ended(self, name: str, reason: str) -> None:
+        self.provocations[name] += 1
+        self.hook(name, SessionEnded(reason=reason, **self.common(name)))
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES), status=st.sampled_from([0, 1]))
+    def pane_died(self, name: str, status: int) -> None:
+        self.provocations[name] += 1
+        instance = self.ctx.instances[name]
+        died = PaneDied(
+            instance=name,
+            at=self.clock.now(),
+            exit_status=status,
+            signal=None,
+            pid=instance.pid or 0,
+            launch=instance.launch,
+        )
+        self.hook(name, died)
+
+    @precondition(running)
+    @rule()
+    def everyone_plays_along(self) -> None:
+        """One step of a run where nothing goes wrong: each instance does what a
+        well-behaved one does next, then origin answers."""
+        for name in INSTANCES:
+            if self.running():
+                self.plays_along(name)
+        if self.running() and self.coordinator.review.watch.waiting:
+            self.origin_answers(fetch_fails=False)
+
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES))
+    def plays_along(self, name: str) -> None:
+        """What a well-behaved instance does next: start, take the prompt, do the work
+        (a worker commits; the manager writes the task file or merges), stop."""
+        instance = self.ctx.instances[name]
+        match instance.state:
+            case InstanceState.STARTING:
+                self.session_started(name, "startup")
+            case InstanceState.PROMPTED:
+                self.prompt_submitted(name)
+            case InstanceState.WORKING:
+                if name in WORKERS:
+                    self.worker_commits(name)
+                elif not self.published:
+                    self.manager_publishes_the_task_file()
+                else:
+                    for worker in WORKERS:
+                        self.manager_merges(worker)
+                self.turn_stopped(name)
+            case _:
+                note(f"{name} is {instance.state.value}: nothing to play")
+
+    # -- time -----------------------------------------------------------------------------
+
+    @precondition(running)
+    @rule(seconds=st.sampled_from([0.5, 2.0, 6.0, 31.0, 120.0, 600.0]))
+    def time_passes(self, seconds: float) -> None:
+        for name in INSTANCES:
+            self.provocations[name] += 1
+        self.clock.advance(seconds)
+        note(f"{seconds} s pass (now {self.clock.now()})")
+        self.wake(None)
+
+    # -- origin ---------------------------------------------------------------------------
+
+    @precondition(running)
+    @rule(worker=st.sampled_from(WORKERS))
+    def worker_commits(self, worker: str) -> None:
+        """The worker commits and pushes work for the task it holds (a worker holding none
+        commits nothing: it only works when prompted)."""
+        held = self.ctx.progress.in_flight.get(worker)
+        if held is None or held.task_key is None:
+            note(f"{worker} holds no task: no commit")
+            return
+        sha = f"c{next(self.serial)}"
+        self.unmerged[worker].append(sha)
+        self.commit_work[sha] = held.task_key
+        note(f"{worker} commits {sha} for task {held.task_key}")
+
+    @precondition(lambda self: self.running() and not self.published)
+    @rule()
+    def manager_publishes_the_task_file(self) -> None:
+        self.published = True
+        note("the manager pushes the task file")
+
+    @precondition(running)
+    @rule(worker=st.sampled_from(WORKERS))
+    def manager_merges(self, worker: str) -> None:
+        note(f"the manager merges {worker}: {self.unmerged[worker]}")
+        self.unmerged[worker] = []
+
+    @precondition(lambda self: self.running() and self.coordinator.review.watch.waiting)
+    @rule(fetch_fails=st.booleans())
+    def origin_answers(self, fetch_fails: bool) -> None:
+        requests = self.coordinator.review.watch.take()
+        answers = tuple(r.instance for r in requests)
+        pushes = {r.instance: PushResult(branch=r.worktree.branch) for r in requests if r.worktree}
+        facts = None
+        if not fetch_fails:
+            facts = OriginFacts(
+                task_lists={},
+                unmerged={b: tuple(c) for b, c in self.unmerged.items() if c},
+                task_file=TASK_FILE if self.published else None,
+            )
+            self.saw_commits(facts)
+        read = OriginRead(
+            instance="",
+            at=self.clock.now(),
+            facts=facts,
+            error="fetch failed" if fetch_fails else None,
+            answers=answers,
+            pushes=pushes,
+        )
+        note(f"origin answers {answers}: {facts}")
+        self.wake(read)
+
+    def saw_commits(self, facts: OriginFacts) -> None:
+        """Keep the commits the loop was shown; progress on origin restarts prompt counts
+        (a worker's on its new commits, the manager's on any change it made)."""
+        if (facts.unmerged, facts.task_file) != self.last_facts:
+            self.last_facts = (facts.unmerged, facts.task_file)
+            self.progressed(MANAGER)
+        for branch, commits in facts.unmerged.items():
+            new = set(commits) - self.shown
+            if new:
+                self.progressed(branch)  # a worker's branch is named after it
+            self.shown |= new
+
+    def progressed(self, name: str) -> None:
+        for key in [k for k in self.prompts if k[0] == name]:
+            del self.prompts[key]
+        self.provocations[name] = 0
+
+    # -- the end --------------------------------------------------------------------------
+
+    @precondition(lambda self: not self.running())
+    @rule()
+    def the_run_is_over(self) -> None:
+        """Nothing is applied after the end (Hypothesis needs a rule to take)."""
+        note(f"over: {self.outcome}")
+
+    # -- invariants -----------------------------------------------------------------------
+
+    @invariant()
+    def done_only_on_evidence(self) -> None:
+        evidenced = {self.commit_work[sha] for sha in self.shown}
+        progress = self.ctx.progress
+        for instance, task in progress.completed_tasks:
+            assert TASKS[task] in evidenced, f"{instance} completed {task!r} without commits"
+        for key in progress.tasks_done:
+            assert key in evidenced, f"task {key!r} done without commits on origin"
+
+    @invariant()
+    def prompts_only_when_taken_and_usable(self) -> None:
+        for typed in self.runtime.typed[self.checked_prompts :]:
+            note(f"typed: {typed}")
+            assert typed.state.accepts_prompt, f"prompt typed while busy: {typed}"
+            assert typed.usable, f"prompt typed on an unusable credential: {typed}"
+            self.prompts[(typed.instance, typed.work)] += 1
+        self.checked_prompts = len(self.runtime.typed)
+
+    @invariant()
+    def prompt_loops_are_bounded(self) -> None:
+        rules = self.ctx.rules
+        for (name, work), count in self.prompts.items():
+            if ":" in work:
+                # The manager's plan and merge prompts are not bounded here: the count by
+                # (kind, branches) does not yet tell one merge from the next (left out).
+                continue
+            bound = 1 + rules.idle_retries + self.provocations[name]
+            assert count <= bound, f"{name}: {count} prompts for {work} (bound {bound})"
+
+    @invariant()
+    def an_ending_is_one_of_the_four(self) -> None:
+        assert self.outcome is None or self.outcome in ENDINGS
