@@ -138,6 +138,7 @@ class WorkReview:
         branch = self.worktrees[name].branch
         own_list = ctx.progress.branch_task_lists.get(worker)
         follow_ups = ctx.progress.record(name).follow_ups
+        credited = ctx.progress.awaiting_merge.get(branch, ())
         return lambda r, _: decide.worker_turn(
             r,
             name,
@@ -146,6 +147,7 @@ class WorkReview:
             assignment=assignment,
             own_list=own_list,
             leftovers=uncommitted,
+            credited=credited,
             follow_ups=follow_ups,
             idle_retries=ctx.rules.idle_retries,
         )

@@ -1,15 +1,17 @@
 """Judging a worker's finished turn by what origin holds, pure.
 
 A turn is finished only on evidence: commits on the worker's branch that the run branch
-lacks. :func:`judge_worker_turn` takes the facts of one turn (:class:`WorkerTurn`) and
-returns a verdict; :func:`~claude_orchestra.loop.review.carry_out` turns it into actions,
-which :class:`~claude_orchestra.review.WorkReview` performs.
+lacks and that no earlier turn already finished (those wait to be merged: they are no
+evidence for a later task). :func:`judge_worker_turn` takes the facts of one turn
+(:class:`WorkerTurn`) and returns a verdict; :func:`~claude_orchestra.loop.review.carry_out`
+turns it into actions, which :class:`~claude_orchestra.review.WorkReview` performs.
 
-- commits, and not the very ones the merge queue refused before: :class:`Finished`;
+- commits, and not only the very ones the merge queue refused before, nor only those an
+  earlier turn finished: :class:`Finished`;
 - the refused commits and nothing new: :class:`HandBack` (the task goes to the manager);
 - no commits, but its own list on its branch shows the task ticked (its work was merged
   before the turn was judged): :class:`DoneBefore`;
-- no commits on a task: :class:`AskAgain` (with the uncommitted files, if any) up to
+- no new commits on a task: :class:`AskAgain` (with the uncommitted files, if any) up to
   ``idle_retries`` times, then :class:`GiveUp`. Never finished.
 """
 
@@ -36,6 +38,9 @@ class WorkerTurn:
     """What it was asked (``None``: a turn nobody asked for)."""
     commits: tuple[str, ...]
     """Commits on its branch on origin that the run branch lacks."""
+    credited: tuple[str, ...] = ()
+    """Those of them an earlier turn already finished, waiting to be merged: no evidence
+    for this turn."""
     refused: tuple[str, ...] | None = None
     """The commits the merge queue last refused on its branch, if any."""
     own_list: TaskList | None = None
@@ -124,7 +129,7 @@ def judge_worker_turn(turn: WorkerTurn, *, idle_retries: int) -> Verdict:
             task=task or f"the refused work on {turn.branch}",
             evidence=f"{turn.branch}: nothing new since the merge queue refused it",
         )
-    if turn.commits:
+    if set(turn.commits) - set(turn.credited):
         return Finished(turn.commits)
     if assignment is None or assignment.kind is not AssignmentKind.WORK:
         return NotJudged()

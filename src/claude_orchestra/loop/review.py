@@ -267,17 +267,20 @@ def worker_turn(
     assignment: Assignment | None,
     own_list: TaskList | None,
     leftovers: Sequence[str],
+    credited: Sequence[str] = (),
     follow_ups: int = 0,
     idle_retries: int,
 ) -> Reviewed:
     """Judge a worker's turn on origin's facts (``own_list``: its task list on its own
-    branch; ``leftovers``: files its worktree holds uncommitted; ``follow_ups``: sent for
-    its task since it last committed) and carry out the verdict."""
+    branch; ``leftovers``: files its worktree holds uncommitted; ``credited``: commits on
+    its branch an earlier turn finished, waiting to be merged; ``follow_ups``: sent for its
+    task since it last committed) and carry out the verdict."""
     turn = WorkerTurn(
         instance=name,
         branch=branch,
         assignment=assignment,
         commits=record.unmerged.get(branch, ()),
+        credited=tuple(credited),
         refused=record.refused.get(branch),
         own_list=own_list,
         leftovers=tuple(leftovers),

@@ -52,6 +52,31 @@ def test_new_commits_finish_the_turn() -> None:
     assert judge_worker_turn(turn(commits=("c1", "c2")), idle_retries=1) == Finished(("c1", "c2"))
 
 
+def test_commits_an_earlier_turn_finished_are_no_evidence_for_this_one() -> None:
+    # worker-1 finished c1 for its last task; its branch waits to be merged when it is
+    # handed the next one and stops without committing: asked again, never finished
+    waiting = judge_worker_turn(turn(commits=("c1",), credited=("c1",)), idle_retries=1)
+    assert isinstance(waiting, AskAgain)
+    unasked = turn(assignment=None, commits=("c1",), credited=("c1",))
+    assert judge_worker_turn(unasked, idle_retries=1) == NotJudged()
+    # one new commit beside them: finished, and the branch goes over with all of them
+    more = turn(commits=("c1", "c2"), credited=("c1",))
+    assert judge_worker_turn(more, idle_retries=1) == Finished(("c1", "c2"))
+
+
+@given(
+    commits=st.lists(st.sampled_from(["c1", "c2", "c3"]), unique=True),
+    credited=st.lists(st.sampled_from(["c1", "c2", "c3"]), unique=True),
+)
+def test_a_turn_is_finished_exactly_when_it_shows_a_commit_not_credited_before(
+    commits: list[str], credited: list[str]
+) -> None:
+    verdict = judge_worker_turn(
+        turn(commits=tuple(commits), credited=tuple(credited)), idle_retries=1
+    )
+    assert isinstance(verdict, Finished) == bool(set(commits) - set(credited))
+
+
 @given(
     leftovers=st.lists(st.text(min_size=1, max_size=8), max_size=3),
     tries=st.integers(0, 5),

@@ -667,6 +667,24 @@ async def test_the_executor_hands_a_stop_with_commits_to_the_manager(tmp_path: P
 
 
 @pytest.mark.anyio
+async def test_a_later_task_is_not_finished_by_the_commits_still_waiting_to_be_merged(
+    tmp_path: Path,
+) -> None:
+    ctx, review = await reviewing(tmp_path)
+    review.stopped(ctx.instances["worker-1"], QUEUED)
+    await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
+    assert ctx.progress.awaiting_merge == {"worker-1": ("c1",)}
+    # a scheduler hands it task b before c1 is merged; it stops without a commit
+    later = attrs.evolve(QUEUED, task="Write `b.py`", task_key="b")
+    review.stopped(ctx.instances["worker-1"], later)
+    await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
+    assert ctx.progress.completed_tasks == [("worker-1", TASK)]  # task b is not
+    assert ctx.progress.tasks_finished == {"worker-1": ["a"]}
+    assert [i.kind for i in ctx.progress.incidents] == [IncidentKind.IDLE_WITHOUT_WORK]
+    ctx.journal.close()
+
+
+@pytest.mark.anyio
 async def test_the_executor_feeds_the_plugins_plan_back_and_keeps_a_fix_prompt(
     tmp_path: Path,
 ) -> None:

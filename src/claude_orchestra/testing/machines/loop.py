@@ -33,7 +33,6 @@ import itertools
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TypedDict
 
@@ -44,13 +43,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from claude_orchestra._clock import ManualClock
-from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
-from claude_orchestra.auth.failover import Failover
-from claude_orchestra.auth.rotator import AuthRotator
-from claude_orchestra.context import RunContext
-from claude_orchestra.coordinator import Coordinator
-from claude_orchestra.costs.budget import BudgetConfig, BudgetWatch
-from claude_orchestra.costs.ledger import CostLedger
 from claude_orchestra.events import (
     Event,
     FailureKind,
@@ -62,33 +54,22 @@ from claude_orchestra.events import (
     TurnFailed,
     TurnStopped,
 )
-from claude_orchestra.git.evidence import OriginFacts, OriginReader
-from claude_orchestra.git.origin_watch import OriginRead, OriginWatch, PushResult
-from claude_orchestra.git.repo import GitRepo
-from claude_orchestra.git.worktree import Worktree
-from claude_orchestra.instance import Instance, LaunchSettings, Role
-from claude_orchestra.intake.keys import HookKeys
-from claude_orchestra.journal import Journal
+from claude_orchestra.git.evidence import OriginFacts
+from claude_orchestra.git.origin_watch import OriginRead, PushResult
 from claude_orchestra.lifecycle import InstanceState
-from claude_orchestra.plugins import PluginHost
-from claude_orchestra.recovery import Recovery
-from claude_orchestra.review import WorkReview
-from claude_orchestra.rules import Outcome, RunRules
-from claude_orchestra.runtimes.claude_home import HookEndpoint, LaunchSpec
-from claude_orchestra.runtimes.gate import CommandResult
-from claude_orchestra.spending import Spending
-from claude_orchestra.status import StatusBoard
-from claude_orchestra.workspace import Workspace
+from claude_orchestra.rules import Outcome
+from claude_orchestra.testing.machines.loop_world import (
+    INSTANCES,
+    MANAGER,
+    WORKERS,
+    RecordingRuntime,
+    build_loop,
+)
 
-MANAGER = "manager"
-WORKERS = ("worker-1", "worker-2")
-INSTANCES = (MANAGER, *WORKERS)
 TASKS = {"Task a": "a", "Task b": "b", "Task c": "c"}
 """The task file's tasks: text -> key (``c`` waits for ``a``)."""
 TASK_FILE = "- [ ] Task a {#a}\n- [ ] Task b {#b}\n- [ ] Task c {#c after: a}\n"
 SESSION = "0b7c1e2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
-RUN_LENGTH = 3600.0
-"""Seconds from the start to the run's deadline."""
 QUIET_WAKE_UPS = 1000
 """Wake-ups the loop gets to end the run once nothing happens any more."""
 ENDINGS = frozenset({Outcome.COMPLETE, Outcome.STALLED, Outcome.TIME_LIMIT, Outcome.BUDGET})
@@ -109,70 +90,6 @@ class _Hook(TypedDict):
     launch: int
 
 
-class Typed:
-    """One prompt the runtime saw typed, with what held at that moment."""
-
-    def __init__(self, instance: str, work: str, state: InstanceState, usable: bool) -> None:
-        self.instance = instance
-        self.work = work
-        """What the prompt is for: a task key, or the assignment's kind and branches."""
-        self.state = state
-        self.usable = usable
-
-    def __repr__(self) -> str:
-        return f"Typed({self.instance}, {self.work}, {self.state.value}, usable={self.usable})"
-
-
-class RecordingRuntime:
-    """Launches nothing; records each prompt with its instance's state and credential."""
-
-    def __init__(self) -> None:
-        self.ctx: RunContext | None = None
-        self.typed: list[Typed] = []
-        self.pids = itertools.count(100)
-
-    async def launch(self, name: str, spec: LaunchSpec) -> int:
-        return next(self.pids)
-
-    async def respawn(self, name: str, spec: LaunchSpec) -> int:
-        return next(self.pids)
-
-    async def type_text(self, name: str, text: str) -> None:
-        if text == "/exit" or self.ctx is None:  # a stop, not a prompt
-            return
-        instance = self.ctx.instances[name]
-        assignment = self.ctx.progress.record(name).assignment
-        work = "?"
-        if assignment is not None:
-            work = assignment.task_key or f"{assignment.kind.value}:{sorted(assignment.branches)}"
-        usable = self.ctx.can_prompt(instance)
-        self.typed.append(Typed(name, work, instance.state, usable))
-
-    async def send_keys(self, name: str, *keys: str) -> None:
-        pass
-
-    async def capture(self, name: str) -> str:
-        return ""
-
-    async def terminate(self, name: str) -> None:
-        pass
-
-    async def kill(self, name: str) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def run_command(self, argv: Sequence[str], *, cwd: Path) -> CommandResult:
-        raise NotImplementedError("the manager merges: no merge gate runs")
-
-
-def _credential(name: str) -> Credential:
-    return Credential(
-        name=name, kind=CredentialKind.API_KEY, env={"ANTHROPIC_API_KEY": Secret(f"sk-{name}")}
-    )
-
-
 class LoopMachine(RuleBasedStateMachine):
     """Hook events, exits, time, origin's answers against the whole loop.
 
@@ -187,7 +104,7 @@ class LoopMachine(RuleBasedStateMachine):
         self.portal = self.portal_cm.__enter__()
         self.clock = ManualClock()
         self.runtime = RecordingRuntime()
-        self.coordinator = self._coordinator()
+        self.coordinator = build_loop(self.root, self.clock, self.runtime)
         self.ctx = self.coordinator.ctx
         self.runtime.ctx = self.ctx
         self.outcome: Outcome | None = None
@@ -208,77 +125,6 @@ class LoopMachine(RuleBasedStateMachine):
         """Instance -> events since its branch last showed new commits that may call for a
         resend (failed turns, exits, session starts, time passing)."""
         self.portal.call(self._start)
-
-    def _coordinator(self) -> Coordinator:
-        workspace = Workspace(self.root / "ws")
-        workspace.prepare()
-        settings = LaunchSettings(
-            claude=("claude",),
-            endpoint=HookEndpoint(base_url="http://127.0.0.1:1"),
-            keys=HookKeys(folder=workspace.host_dir),
-        )
-        pool = tuple(_credential(f"k{n}") for n in (1, 2, 3))
-        instances = {
-            name: Instance(
-                name,
-                Role.MANAGER if name == MANAGER else Role.WORKER,
-                self.root,
-                workspace.home(name),
-                worker=None if name == MANAGER else int(name.removeprefix("worker-")),
-                backend=self.runtime,
-                credential=credential,
-                settings=settings,
-                clock=self.clock,
-            )
-            for name, credential in zip(INSTANCES, pool, strict=True)
-        }
-        rotator = AuthRotator(pool=pool, clock=self.clock)
-        plugins = PluginHost(load_entry_points=False)
-        rules = RunRules(
-            run_branch="main",
-            scheduler="queue",
-            merger="manager",
-            worker_count=len(WORKERS),
-            deadline=self.clock.now() + RUN_LENGTH,
-            task_file="TASKS.md",
-        )
-        ctx = RunContext(
-            rules=rules,
-            instances=instances,
-            plugins=plugins,
-            journal=Journal(self.root / "journal.jsonl", self.clock),
-            clock=self.clock,
-            rotator=rotator,
-        )
-        recovery = Recovery(
-            ctx=ctx, failover=Failover(rotator=rotator, plugins=plugins, clock=self.clock)
-        )
-        spending = Spending(
-            ctx=ctx,
-            ledger=CostLedger(prices={}),
-            watch=BudgetWatch(BudgetConfig()),
-            rotator=rotator,
-            recovery=recovery,
-        )
-        repo = GitRepo(path=self.root / "repo")  # never run: the machine plays origin
-        trees = {w: Worktree(repo=repo, path=self.root / w, branch=w, base="main") for w in WORKERS}
-        reader = OriginReader(repo=repo, run_branch="main", workers=(1, 2), branches=WORKERS)
-        watch = OriginWatch(reader=reader, clock=self.clock)  # its rounds are never run
-        return Coordinator(
-            ctx=ctx,
-            review=WorkReview(ctx=ctx, repo=repo, worktrees=trees, watch=watch),
-            recovery=recovery,
-            spending=spending,
-            board=StatusBoard(
-                path=workspace.status,
-                instances=instances,
-                progress=ctx.progress,
-                spending=spending,
-                rotator=rotator,
-                clock=self.clock,
-                started_at=self.clock.wall(),
-            ),
-        )
 
     async def _start(self) -> None:
         for instance in self.ctx.instances.values():
