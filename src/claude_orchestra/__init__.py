@@ -66,9 +66,9 @@ from claude_orchestra.notifications import (
     for_summary,
 )
 from claude_orchestra.orchestrator import Orchestrator
+from claude_orchestra.outcomes import Outcome
 from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.report import summary_text
-from claude_orchestra.rules import Outcome
 from claude_orchestra.runmodel import (
     BrokerTotals,
     CredentialRow,

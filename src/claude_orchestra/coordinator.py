@@ -41,9 +41,9 @@ from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
 from claude_orchestra.loop.scheduling import schedule
+from claude_orchestra.outcomes import Outcome
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.review import WorkReview
-from claude_orchestra.rules import Outcome
 from claude_orchestra.runtimes.base import RuntimeNotice
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard

@@ -22,7 +22,7 @@ from typing import Any, final
 import attrs
 
 from claude_orchestra.costs.budget import BudgetCrossing
-from claude_orchestra.rules import Outcome
+from claude_orchestra.outcomes import Outcome
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.values import Incident, IncidentKind
 

@@ -47,10 +47,10 @@ from claude_orchestra.instance import Instance
 from claude_orchestra.intake import server as hookserver
 from claude_orchestra.intake.keys import HookKeys
 from claude_orchestra.journal import Journal
+from claude_orchestra.outcomes import Outcome
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.prerequisites import check_tools, find_claude
 from claude_orchestra.resume import PreviousRun, read_previous_run
-from claude_orchestra.rules import Outcome
 from claude_orchestra.run_checkouts import left_checkouts, new_checkouts, read_task_file
 from claude_orchestra.run_end import finish_run, shut_down
 from claude_orchestra.run_resume import take_up

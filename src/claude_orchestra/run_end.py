@@ -18,9 +18,9 @@ from claude_orchestra.config_load import describe
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.events import Event
 from claude_orchestra.git.worktree import Worktree
+from claude_orchestra.outcomes import Outcome
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.report import build_report, instance_usage, write_report
-from claude_orchestra.rules import Outcome
 from claude_orchestra.runtimes.base import Runtime
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.workers import worker_name

@@ -19,7 +19,7 @@ from typing import final
 
 import attrs
 
-from claude_orchestra.rules import Outcome
+from claude_orchestra.outcomes import Outcome
 
 
 @final

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
-from claude_orchestra.rules import Outcome
+from claude_orchestra.outcomes import Outcome
 
 QUIET = RunFacts(read_since_last_event=True)
 UNDER_WAY = ("busy", "merging", "judging", "in_flight", "kept")

@@ -57,7 +57,7 @@ from claude_orchestra.events import (
 from claude_orchestra.git.evidence import OriginFacts
 from claude_orchestra.git.origin_watch import OriginRead, PushResult
 from claude_orchestra.lifecycle import InstanceState
-from claude_orchestra.rules import Outcome
+from claude_orchestra.outcomes import Outcome
 from claude_orchestra.testing.machines.loop_world import (
     INSTANCES,
     MANAGER,
