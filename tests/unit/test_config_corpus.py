@@ -151,6 +151,7 @@ def test_provider_variables_are_allowed() -> None:
         assert env_name_problem(name) is None, name
 
 
+@pytest.mark.claude  # validate's preflight runs the pinned Claude Code's --version
 def test_validate_prints_no_token_of_the_repository_url(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -93,7 +93,10 @@ def test_a_spent_credential_moves_idle_holders_now_and_busy_ones_after_their_tur
     assert ask.cause.budget
     assert ask.moved is IncidentKind.BUDGET_REACHED
 
+    assert decided.state == BudgetState()  # a credential's limit does not end the run
     moving = decided.records["worker-2"]
+    spent = BudgetState(run_spent=True)  # whatever the budgets did before is kept
+    assert budgets.turn_ended(spent, moving, view("worker-2", InstanceState.IDLE)).state == spent
     ended = budgets.turn_ended(decided.state, moving, view("worker-2", InstanceState.IDLE))
     assert [type(a) for a in ended.actions] == [KeepPrompt, FailOver]
     assert ended.records["worker-2"].moving is None

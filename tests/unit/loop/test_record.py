@@ -4,6 +4,7 @@ those records."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from claude_orchestra.events import SessionStarted, TurnStopped
@@ -75,3 +76,25 @@ def test_the_views_cannot_be_written_to() -> None:
     progress.record_assignment(TASK)
     with pytest.raises(TypeError):
         progress.in_flight["worker-2"] = TASK  # type: ignore[index]
+
+
+def test_each_change_keeps_the_rest_of_the_record() -> None:
+    progress = RunProgress(run_branch="main")
+    other = Assignment(instance="worker-1", prompt="q", kind=AssignmentKind.WORK, task="b")
+    full = InstanceRecord(
+        assignment=TASK, judging=Judging(other), kept=other, handed_back="c", follow_ups=2
+    )
+    changes = [
+        (lambda: progress.record_assignment(other), {"assignment": other}),
+        (lambda: progress.finish_assignment("worker-1"), {"assignment": None}),
+        (lambda: progress.start_judging("worker-1", TASK), {"judging": Judging(TASK)}),
+        (lambda: progress.end_judging("worker-1"), {"judging": None}),
+        (lambda: progress.keep(TASK), {"kept": TASK}),
+        (lambda: progress.take_kept("worker-1"), {"kept": None}),
+        (lambda: progress.hand_back("worker-1", "d"), {"handed_back": "d"}),
+        (progress.clear_handed_back, {"handed_back": None}),
+    ]
+    for change, expected in changes:
+        progress.put("worker-1", full)
+        change()
+        assert progress.record("worker-1") == attrs.evolve(full, **expected)  # type: ignore[arg-type]
