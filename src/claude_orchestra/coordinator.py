@@ -2,14 +2,16 @@
 
 Every event — a hook, a process exit — arrives on one memory stream; timers wake the loop
 when something should have happened and did not. For each event the coordinator updates the
-instance's state and hands the event to the part that owns it: finished turns to
+instance's state and hands the event to the part whose decisions own it: finished turns to
 :class:`~claude_orchestra.review.WorkReview` (evidence on origin, merges), failures, exits
 and deadlines to :class:`~claude_orchestra.recovery.Recovery`. Before each event the
 instance's new transcript lines are charged, and after it the budgets are enforced
 (:class:`~claude_orchestra.spending.Spending`). Then it asks the scheduling
 plugins what can start now (:mod:`claude_orchestra.loop.scheduling` decides what to do with
-their answer), and decides whether the run is over. Git and tmux work happens
-in threads behind the adapters, one step at a time, so no state is shared between tasks.
+their answer), and decides whether the run is over (:mod:`claude_orchestra.loop.ending`).
+Every action those decisions return is carried out by the one
+:class:`~claude_orchestra.executor.Executor`; git and tmux work happens in threads behind
+the adapters, one step at a time, so no state is shared between tasks.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ from claude_orchestra.events import (
     TurnFailed,
     TurnStopped,
 )
+from claude_orchestra.executor import Executor
 from claude_orchestra.git.origin_watch import OriginRead
 from claude_orchestra.instance import Instance
 from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
+from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
+from claude_orchestra.loop.review_actions import SendAssignment
 from claude_orchestra.loop.scheduling import schedule
 from claude_orchestra.outcomes import Outcome
 from claude_orchestra.recovery import Recovery
@@ -60,6 +65,7 @@ class Coordinator:
     """Applies events to the run and decides what happens next."""
 
     ctx: RunContext
+    executor: Executor
     review: WorkReview
     recovery: Recovery
     spending: Spending
@@ -97,9 +103,9 @@ class Coordinator:
     def start_services(self, tg: TaskGroup, deliver: Callable[[Event], Awaitable[None]]) -> None:
         """Start what works beside the loop and reports back as events: the origin watch
         (git), and the merge queue when the ``queue`` merger is chosen."""
-        tg.start_soon(self.review.watch.run, deliver)
-        if self.review.merge_queue is not None:
-            tg.start_soon(self.review.merge_queue.run, deliver)
+        tg.start_soon(self.executor.watch.run, deliver)
+        if self.executor.merge_queue is not None:
+            tg.start_soon(self.executor.merge_queue.run, deliver)
 
     async def drain_until_stopped(self, events: ObjectReceiveStream[Event], grace: float) -> None:
         """After asking instances to stop, apply events until all have exited."""
@@ -122,11 +128,7 @@ class Coordinator:
         ctx.progress.saw(event, ctx.clock.wall())
         before = len(instance.history)
         instance.observe(event)
-        ctx.journal.record(event)
-        for change in instance.history[before:]:
-            ctx.journal.record(change)
-            ctx.plugins.state_changed(instance.snapshot(), change)
-        ctx.plugins.hook_event(event)
+        self.executor.observed(instance, event, instance.history[before:])
         return instance
 
     async def _apply(self, event: Event) -> None:
@@ -147,11 +149,11 @@ class Coordinator:
             return
         match event:
             case SessionStarted() if instance.state is InstanceState.IDLE:
-                await self.ctx.resend_pending(instance)
+                await self.executor.send_kept(instance)
             case TurnStopped() if instance.state is InstanceState.IDLE:
                 await self.recovery.progressed(instance)
                 assignment = self.ctx.progress.finish_assignment(instance.name)
-                self.review.stopped(instance, assignment)  # judged when origin's facts come
+                await self.review.stopped(instance, assignment)  # judged when origin answers
                 await self.spending.turn_ended(instance)
             case TurnFailed():
                 await self.recovery.turn_failed(instance, event)
@@ -176,8 +178,15 @@ class Coordinator:
             await self.review.origin_read(event)
         elif isinstance(event, Metered):
             self.spending.metered(event)
-        elif (instance := self.ctx.instances.get(event.instance)) is not None:
-            self.ctx.incident(IncidentKind.RUNTIME_TROUBLE, instance, event.evidence, event.action)
+        elif event.instance in self.ctx.instances:
+            await self.executor.perform(
+                RecordIncident(
+                    instance=event.instance,
+                    kind=IncidentKind.RUNTIME_TROUBLE,
+                    evidence=event.evidence,
+                    action=event.action,
+                )
+            )
 
     async def _settle(self) -> Outcome | None:
         """Schedule what can start now; report the end when nothing more can happen."""
@@ -188,13 +197,13 @@ class Coordinator:
         scheduled = schedule(
             [i.snapshot() for i in ctx.instances.values()],
             progress.records,
-            ctx.plugins.schedule(ctx.view()),
+            self.executor.ask_scheduler(),
             usable=ctx.rotator.usable,
         )
         for name in scheduled.move:
             await self.recovery.move_off_unusable(ctx.instances[name])
         for assignment in scheduled.send:
-            await ctx.send(assignment)
+            await self.executor.perform(SendAssignment(assignment))
         for assignment in scheduled.set_aside:
             logger.debug("%s: not sent this round: %s", assignment.instance, assignment.kind)
         views = [i.snapshot() for i in ctx.instances.values()]
@@ -202,8 +211,8 @@ class Coordinator:
             run_spent=self.spending.run_spent,
             complete=ctx.progress.is_complete(views, self.review.branches_ahead),
             busy=any(i.state in _BUSY for i in ctx.instances.values()),
-            merging=self.review.merge_queue is not None and bool(ctx.progress.awaiting_merge),
-            judging=bool(progress.judging) or self.review.watch.busy,
+            merging=self.executor.merge_queue is not None and bool(progress.awaiting_merge),
+            judging=bool(progress.judging) or self.executor.watch.busy,
             in_flight=bool(progress.in_flight),
             kept=bool(progress.kept),
             budget_reached=any(c.reached for c in self.spending.crossings),
@@ -212,7 +221,7 @@ class Coordinator:
         match run_outcome(facts):
             case ReadAgain():
                 self._stall_checked = True
-                self.review.read_again()
+                await self.review.read_again()
                 return None
             case Outcome.BUDGET:
                 logger.warning("nothing more can be done within the budget")

@@ -44,8 +44,8 @@ async def shut_down(
             if instance.state.alive:  # /exit went unheard: end it the hard way
                 await runtime.terminate(instance.name)
         await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
-    for n, worktree in worktrees.items():
-        await coordinator.review.push(coordinator.ctx.instances[worker_name(n)], worktree)
+    for n in worktrees:
+        await coordinator.review.push(worker_name(n))
     await runtime.close()
 
 
@@ -95,7 +95,7 @@ def finish_run(
             instances=instances,
             config=describe(config),
             plugins=plugins.names(),
-            rotations=coordinator.recovery.failover.rotations,
+            rotations=coordinator.executor.failover.rotations,
             pool=rotator.view(),
             spending=spending,
             loop_latency=coordinator.latency.as_json(),

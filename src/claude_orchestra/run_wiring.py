@@ -27,6 +27,7 @@ from claude_orchestra.costs.budget import BudgetWatch
 from claude_orchestra.costs.ledger import CostLedger
 from claude_orchestra.costs.transcripts import DEFAULT_PRICES
 from claude_orchestra.events import Event
+from claude_orchestra.executor import Executor
 from claude_orchestra.git.evidence import OriginReader
 from claude_orchestra.git.merge_queue import MergeQueue
 from claude_orchestra.git.origin_watch import OriginWatch
@@ -128,8 +129,33 @@ def build_coordinator(
         rotator=rotator,
     )
     latency = LoopLatency()
-    failover = Failover(rotator=rotator, plugins=plugins, clock=clock)
-    recovery = Recovery(ctx=ctx, failover=failover)
+    executor = Executor(
+        ctx=ctx,
+        failover=Failover(rotator=rotator, plugins=plugins, clock=clock),
+        watch=OriginWatch(
+            reader=OriginReader(
+                repo=repo,
+                run_branch=settings.branch,
+                workers=tuple(range(1, settings.worker_count + 1)),
+                branches=tuple(tree.branch for tree in worktrees.values()),
+                task_file=task_file,
+            ),
+            clock=clock,
+        ),
+        worktrees={worker_name(n): tree for n, tree in worktrees.items()},
+        merge_queue=MergeQueue(
+            repo=repo,
+            path=workspace.integration,
+            run_branch=settings.branch,
+            clock=clock,
+            test_command=settings.merge_test_command,
+            test_timeout=settings.merge_test_timeout_seconds,
+            runtime=runtime,
+        )
+        if with_merge_queue
+        else None,
+    )
+    recovery = Recovery(ctx=ctx, executor=executor)
     spending = Spending(
         ctx=ctx,
         ledger=CostLedger(prices={**DEFAULT_PRICES, **settings.prices}),
@@ -139,32 +165,8 @@ def build_coordinator(
     )
     return Coordinator(
         ctx=ctx,
-        review=WorkReview(
-            ctx=ctx,
-            repo=repo,
-            worktrees={worker_name(n): tree for n, tree in worktrees.items()},
-            watch=OriginWatch(
-                reader=OriginReader(
-                    repo=repo,
-                    run_branch=settings.branch,
-                    workers=tuple(range(1, settings.worker_count + 1)),
-                    branches=tuple(tree.branch for tree in worktrees.values()),
-                    task_file=task_file,
-                ),
-                clock=clock,
-            ),
-            merge_queue=MergeQueue(
-                repo=repo,
-                path=workspace.integration,
-                run_branch=settings.branch,
-                clock=clock,
-                test_command=settings.merge_test_command,
-                test_timeout=settings.merge_test_timeout_seconds,
-                runtime=runtime,
-            )
-            if with_merge_queue
-            else None,
-        ),
+        executor=executor,
+        review=WorkReview(ctx=ctx, executor=executor),
         recovery=recovery,
         spending=spending,
         board=StatusBoard(

@@ -3,15 +3,16 @@
 :class:`Spending` is told about every event before the event is applied: it reads that
 instance's transcripts (:class:`~claude_orchestra.costs.ledger.CostLedger`), charging new responses
 to the instance's credential and assignment at that moment, then checks the budgets
-(:class:`~claude_orchestra.costs.budget.BudgetWatch`). Each crossing is logged, journaled, kept
-for the report and told to ``orchestra_budget`` observers; what a reached limit does is
-decided by :mod:`claude_orchestra.loop.budgets` (the run ends, the instance stops for good,
-or the credential's holders move on) and carried out by the loop's executor.
+(:class:`~claude_orchestra.costs.budget.BudgetWatch`). Each crossing is kept for the report and
+handed to the loop's :class:`~claude_orchestra.executor.Executor` (logged, journaled, told
+to ``orchestra_budget`` observers); what a reached limit does is decided by
+:mod:`claude_orchestra.loop.budgets` (the run ends, the instance stops for good, or the
+credential's holders move on), carried out by the executor, and what that learns is
+decided on by :class:`~claude_orchestra.recovery.Recovery`.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import final
 
 import attrs
@@ -26,8 +27,6 @@ from claude_orchestra.loop import budgets
 from claude_orchestra.loop.budgets import BudgetState
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.values import AssignmentKind
-
-logger = logging.getLogger(__name__)
 
 
 @final
@@ -86,14 +85,11 @@ class Spending:
         """Report newly crossed thresholds and act on reached limits."""
         for crossing in self.watch.check(self.ledger, now=self.ctx.clock.wall()):
             self.crossings.append(crossing)
-            log = logger.warning if crossing.reached else logger.info
-            log("budget: %s", crossing.describe())
-            self.ctx.journal.record(crossing)
+            self.recovery.executor.budget_crossed(crossing)
             if crossing.reached:
                 views = [i.snapshot() for i in self.ctx.instances.values()]
                 records = self.ctx.progress.records
                 await self._carry_out(budgets.limit_reached(self.state, crossing, views, records))
-            self.ctx.plugins.budget(crossing)
 
     async def turn_ended(self, instance: Instance) -> None:
         """A turn ended: an instance whose credential was spent meanwhile moves on now."""
@@ -104,4 +100,4 @@ class Spending:
         self.state = decided.state
         for name, record in decided.records.items():
             self.ctx.progress.put(name, record)
-        await self.recovery.perform(decided.actions)
+        await self.recovery.carry_out(decided.actions)

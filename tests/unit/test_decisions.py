@@ -15,7 +15,6 @@ import pytest
 
 from claude_orchestra._clock import ManualClock
 from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
-from claude_orchestra.auth.failover import Failover
 from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.context import RunContext
 from claude_orchestra.costs.budget import BudgetConfig, BudgetScope, BudgetWatch
@@ -36,6 +35,7 @@ from claude_orchestra.tasklists import TaskList, parse_task_list
 from claude_orchestra.values import Assignment, AssignmentKind, RunView
 from claude_orchestra.workspace import Workspace
 
+from .loop.test_recovery import executor_without_git
 from .test_manager_protocol import view
 
 VIEWS = [view("manager"), view("worker-1"), view("worker-2")]
@@ -218,14 +218,13 @@ def spending(tmp_path: Path, budget: BudgetConfig) -> Iterator[Spending]:
         clock=clock,
         rotator=rotator,
     )
-    failover = Failover(rotator=rotator, plugins=plugins, clock=clock)
     try:
         yield Spending(
             ctx=ctx,
             ledger=CostLedger(prices=PRICES),
             watch=BudgetWatch(budget),
             rotator=rotator,
-            recovery=Recovery(ctx=ctx, failover=failover),
+            recovery=Recovery(ctx=ctx, executor=executor_without_git(ctx, tmp_path)),
         )
     finally:
         ctx.journal.close()

@@ -29,6 +29,10 @@ from claude_orchestra.events import (
     SessionStarted,
     TurnFailed,
 )
+from claude_orchestra.executor import Executor
+from claude_orchestra.git.evidence import OriginReader
+from claude_orchestra.git.origin_watch import OriginWatch
+from claude_orchestra.git.repo import GitRepo
 from claude_orchestra.instance import Instance, InstanceView
 from claude_orchestra.journal import Journal
 from claude_orchestra.lifecycle import InstanceState
@@ -475,6 +479,17 @@ def test_a_success_completes_a_move_and_clears_the_running_tool() -> None:
 # -- the executor: a crash re-sends the prompt in flight ---------------------------------------
 
 
+def executor_without_git(ctx: RunContext, root: Path) -> Executor:
+    """The loop's executor for ``ctx``, with no worktrees and an origin watch never run."""
+    reader = OriginReader(repo=GitRepo(path=root), run_branch="main", workers=(), branches=())
+    return Executor(
+        ctx=ctx,
+        failover=Failover(rotator=ctx.rotator, plugins=ctx.plugins, clock=ctx.clock),
+        watch=OriginWatch(reader=reader, clock=ctx.clock),
+        worktrees={},
+    )
+
+
 async def started(
     tmp_path: Path,
 ) -> tuple[Instance, RecordingRuntime, RunContext, Recovery, ManualClock]:
@@ -491,7 +506,7 @@ async def started(
         clock=clock,
         rotator=rotator,
     )
-    recovery = Recovery(ctx=ctx, failover=Failover(rotator=rotator, plugins=plugins, clock=clock))
+    recovery = Recovery(ctx=ctx, executor=executor_without_git(ctx, tmp_path))
     await instance.start()
     await recovery.launched("worker-1")
     return instance, runtime, ctx, recovery, clock
@@ -504,7 +519,7 @@ async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path)
         SessionStarted(instance="worker-1", at=0, session_id=SID, source="startup", launch=1)
     )
     task = Assignment(instance="worker-1", prompt="do task 1", kind=AssignmentKind.WORK)
-    await ctx.send(task)
+    await recovery.executor.send(task)
     instance.observe(
         PromptSubmitted(instance="worker-1", at=0, session_id=SID, prompt="do task 1", launch=1)
     )
@@ -522,7 +537,7 @@ async def test_the_prompt_in_flight_is_typed_again_after_a_crash(tmp_path: Path)
     instance.observe(
         SessionStarted(instance="worker-1", at=0, session_id=SID, source="resume", launch=2)
     )
-    await ctx.resend_pending(instance)  # what the loop does on SessionStart
+    await recovery.executor.send_kept(instance)  # what the loop does on SessionStart
     assert runtime.typed == ["do task 1", "do task 1"]
     assert ctx.progress.in_flight == {"worker-1": task}
     assert ctx.progress.kept == {}
@@ -546,7 +561,7 @@ async def test_a_quiet_turn_whose_spinner_moves_is_probed_again_and_never_stuck(
         return next(screens)
 
     runtime.capture = capture  # type: ignore[method-assign]
-    caplog.set_level("INFO", logger="claude_orchestra.recovery")
+    caplog.set_level("INFO", logger="claude_orchestra.executor")
     for _ in range(12):
         if ctx.progress.incidents:
             break

@@ -14,10 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from claude_orchestra._clock import ManualClock
+from claude_orchestra.auth.failover import Failover
 from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.context import RunContext
 from claude_orchestra.errors import PluginError, TaskFileError
 from claude_orchestra.events import MergeFinished, MergeOutcome
+from claude_orchestra.executor import Executor
 from claude_orchestra.git.evidence import OriginFacts, OriginReader
 from claude_orchestra.git.origin_watch import OriginRead, OriginWatch, PushResult
 from claude_orchestra.git.repo import GitRepo
@@ -620,13 +622,13 @@ def work_review(
         rotator=AuthRotator(pool=(instance.credential,), clock=clock),
     )
     reader = OriginReader(repo=repo, run_branch="main", workers=(1,), branches=("worker-1",))
-    review = WorkReview(
+    executor = Executor(
         ctx=ctx,
-        repo=repo,
-        worktrees={"worker-1": tree},
+        failover=Failover(rotator=ctx.rotator, plugins=ctx.plugins, clock=clock),
         watch=OriginWatch(reader=reader, clock=clock),
+        worktrees={"worker-1": tree},
     )
-    return ctx, review
+    return ctx, WorkReview(ctx=ctx, executor=executor)
 
 
 async def reviewing(tmp_path: Path, *plugins: object) -> tuple[RunContext, WorkReview]:
@@ -641,11 +643,11 @@ async def reviewing(tmp_path: Path, *plugins: object) -> tuple[RunContext, WorkR
 @pytest.mark.anyio
 async def test_the_executor_hands_a_stop_with_commits_to_the_manager(tmp_path: Path) -> None:
     ctx, review = await reviewing(tmp_path)
-    review.stopped(ctx.instances["worker-1"], QUEUED)
-    (request,) = review.watch.pending
+    await review.stopped(ctx.instances["worker-1"], QUEUED)
+    (request,) = review.executor.watch.pending
     assert (request.instance, request.worktree, request.uncommitted) == (
         "worker-1",
-        review.worktrees["worker-1"],
+        review.executor.worktrees["worker-1"],
         True,
     )
     await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
@@ -661,8 +663,8 @@ async def test_the_executor_hands_a_stop_with_commits_to_the_manager(tmp_path: P
     assert ctx.progress.tasks_done == {"a"}
     assert [m.merged_by for m in ctx.progress.merges] == ["manager"]
     assert review.branches_ahead == 0
-    review.read_again()
-    assert [r.instance for r in review.watch.pending] == ["worker-1", STALL_CHECK]
+    await review.read_again()
+    assert [r.instance for r in review.executor.watch.pending] == ["worker-1", STALL_CHECK]
     ctx.journal.close()
 
 
@@ -671,12 +673,12 @@ async def test_a_later_task_is_not_finished_by_the_commits_still_waiting_to_be_m
     tmp_path: Path,
 ) -> None:
     ctx, review = await reviewing(tmp_path)
-    review.stopped(ctx.instances["worker-1"], QUEUED)
+    await review.stopped(ctx.instances["worker-1"], QUEUED)
     await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
     assert ctx.progress.awaiting_merge == {"worker-1": ("c1",)}
     # a scheduler hands it task b before c1 is merged; it stops without a commit
     later = attrs.evolve(QUEUED, task="Write `b.py`", task_key="b")
-    review.stopped(ctx.instances["worker-1"], later)
+    await review.stopped(ctx.instances["worker-1"], later)
     await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
     assert ctx.progress.completed_tasks == [("worker-1", TASK)]  # task b is not
     assert ctx.progress.tasks_finished == {"worker-1": ["a"]}
@@ -689,7 +691,7 @@ async def test_the_executor_feeds_the_plugins_plan_back_and_keeps_a_fix_prompt(
     tmp_path: Path,
 ) -> None:
     ctx, review = await reviewing(tmp_path, Deliver())
-    review.stopped(ctx.instances["worker-1"], WORK)
+    await review.stopped(ctx.instances["worker-1"], WORK)
     await review.origin_read(read({"worker-1": ("c1",)}, answers=("worker-1",)))
     assert [d.where for d in ctx.progress.deliveries] == ["pull request for worker-1"]
     assert review.record.delivered == {"c1"}

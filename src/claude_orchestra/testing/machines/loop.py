@@ -183,7 +183,7 @@ class LoopMachine(RuleBasedStateMachine):
     def nothing_happens_any_more(self) -> None:
         """No more events: answer origin, let time pass to each next timer; the run ends."""
         for _ in range(QUIET_WAKE_UPS):
-            if self.coordinator.review.watch.waiting:
+            if self.coordinator.executor.watch.waiting:
                 self.origin_answers(fetch_fails=False)
             else:
                 due = self.ctx.timers.next_due()
@@ -261,7 +261,7 @@ class LoopMachine(RuleBasedStateMachine):
         for name in INSTANCES:
             if self.running():
                 self.plays_along(name)
-        if self.running() and self.coordinator.review.watch.waiting:
+        if self.running() and self.coordinator.executor.watch.waiting:
             self.origin_answers(fetch_fails=False)
 
     @precondition(running)
@@ -326,10 +326,10 @@ class LoopMachine(RuleBasedStateMachine):
         note(f"the manager merges {worker}: {self.unmerged[worker]}")
         self.unmerged[worker] = []
 
-    @precondition(lambda self: self.running() and self.coordinator.review.watch.waiting)
+    @precondition(lambda self: self.running() and self.coordinator.executor.watch.waiting)
     @rule(fetch_fails=st.booleans())
     def origin_answers(self, fetch_fails: bool) -> None:
-        requests = self.coordinator.review.watch.take()
+        requests = self.coordinator.executor.watch.take()
         answers = tuple(r.instance for r in requests)
         pushes = {r.instance: PushResult(branch=r.worktree.branch) for r in requests if r.worktree}
         facts = None

@@ -20,6 +20,7 @@ from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.costs.budget import BudgetConfig, BudgetWatch
 from claude_orchestra.costs.ledger import CostLedger
+from claude_orchestra.executor import Executor
 from claude_orchestra.git.evidence import OriginReader
 from claude_orchestra.git.origin_watch import OriginWatch
 from claude_orchestra.git.repo import GitRepo
@@ -151,7 +152,16 @@ def build_loop(root: Path, clock: ManualClock, runtime: RecordingRuntime) -> Coo
         clock=clock,
         rotator=rotator,
     )
-    recovery = Recovery(ctx=ctx, failover=Failover(rotator=rotator, plugins=plugins, clock=clock))
+    repo = GitRepo(path=root / "repo")  # never run: the machine plays origin
+    trees = {w: Worktree(repo=repo, path=root / w, branch=w, base="main") for w in WORKERS}
+    reader = OriginReader(repo=repo, run_branch="main", workers=(1, 2), branches=WORKERS)
+    executor = Executor(
+        ctx=ctx,
+        failover=Failover(rotator=rotator, plugins=plugins, clock=clock),
+        watch=OriginWatch(reader=reader, clock=clock),  # its rounds are never run
+        worktrees=trees,
+    )
+    recovery = Recovery(ctx=ctx, executor=executor)
     spending = Spending(
         ctx=ctx,
         ledger=CostLedger(prices={}),
@@ -159,13 +169,10 @@ def build_loop(root: Path, clock: ManualClock, runtime: RecordingRuntime) -> Coo
         rotator=rotator,
         recovery=recovery,
     )
-    repo = GitRepo(path=root / "repo")  # never run: the machine plays origin
-    trees = {w: Worktree(repo=repo, path=root / w, branch=w, base="main") for w in WORKERS}
-    reader = OriginReader(repo=repo, run_branch="main", workers=(1, 2), branches=WORKERS)
-    watch = OriginWatch(reader=reader, clock=clock)  # its rounds are never run
     return Coordinator(
         ctx=ctx,
-        review=WorkReview(ctx=ctx, repo=repo, worktrees=trees, watch=watch),
+        executor=executor,
+        review=WorkReview(ctx=ctx, executor=executor),
         recovery=recovery,
         spending=spending,
         board=StatusBoard(
