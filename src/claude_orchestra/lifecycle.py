@@ -73,12 +73,25 @@ class InstanceState(enum.Enum):
         return self not in {InstanceState.CREATED, InstanceState.DEAD, InstanceState.STOPPED}
 
     @property
+    def going(self) -> bool:
+        """The process is exiting or has exited (asked to, or on its own)."""
+        return self in _GOING
+
+    @property
+    def asked_to_stop(self) -> bool:
+        """We asked the process to exit (for good, or to replace it)."""
+        return self in {InstanceState.STOPPING, InstanceState.STOPPED}
+
+    @property
     def accepts_prompt(self) -> bool:
         """A prompt may be typed now."""
         return self in _ACCEPTS_PROMPT
 
 
 _ACCEPTS_PROMPT = frozenset({InstanceState.IDLE, InstanceState.RATE_LIMITED, InstanceState.FAILED})
+_GOING = frozenset(
+    {InstanceState.EXITING, InstanceState.DEAD, InstanceState.STOPPING, InstanceState.STOPPED}
+)
 
 
 @final

@@ -183,7 +183,11 @@ def replace(record: RecoveryRecord, view: InstanceView) -> Decided:
 def turn_failed(
     record: RecoveryRecord, view: InstanceView, event: TurnFailed, rules: RunRules, now: Now
 ) -> Decided:
-    """A ``StopFailure`` (or the screen's equivalent): fail over or back off."""
+    """A ``StopFailure`` (or the screen's equivalent): fail over or back off. Not for a
+    process that is exiting or gone: its exit decides what follows (a restart, a
+    replacement already under way, or nothing for an instance stopped for good)."""
+    if view.state.going:
+        return Decided(record)
     keep = KeepPrompt(view.name)
     if event.error.is_credential_problem:
         return Decided(
@@ -250,7 +254,10 @@ def credential_retired(
 def follow(
     record: RecoveryRecord, view: InstanceView, answer: FailoverAnswered, rules: RunRules, now: Now
 ) -> Decided:
-    """Carry out the failover's answer."""
+    """Carry out the failover's answer. An instance asked to exit meanwhile (stopped for
+    good, or being replaced) is not moved: nothing is launched beside what that decided."""
+    if view.state.asked_to_stop:
+        return Decided(record)
     decision: Decision = answer.decision
     evidence = clip(answer.evidence)
     match decision:

@@ -60,7 +60,7 @@ from claude_orchestra.loop.actions import (
     StopInstance,
     Terminate,
 )
-from claude_orchestra.loop.recovery import Now, RecoveryRecord, Replacement
+from claude_orchestra.loop.recovery import Decided, Now, RecoveryRecord, Replacement
 from claude_orchestra.plugins import PluginHost
 from claude_orchestra.recovery import Recovery
 from claude_orchestra.rules import RunRules
@@ -246,6 +246,28 @@ def test_a_limit_keeps_the_prompt_and_asks_the_failover() -> None:
         KeepPrompt("worker-1"),
         FailOver(instance="worker-1", cause=event, evidence=event.detail),
     )
+
+
+@pytest.mark.parametrize(
+    "state",
+    [InstanceState.STOPPING, InstanceState.STOPPED, InstanceState.EXITING, InstanceState.DEAD],
+)
+@pytest.mark.parametrize("kind", [FailureKind.RATE_LIMIT, FailureKind.SERVER_ERROR])
+def test_a_failed_turn_of_a_process_that_is_going_decides_nothing(
+    state: InstanceState, kind: FailureKind
+) -> None:
+    # Found by the LoopMachine: an instance stopped for its budget whose last request then
+    # failed was moved to another credential and launched again, and given work.
+    decided = decide.turn_failed(FRESH, worker(state), failed(kind), RULES, NOW)
+    assert decided == Decided(FRESH)
+
+
+@pytest.mark.parametrize("state", [InstanceState.STOPPING, InstanceState.STOPPED])
+def test_the_failovers_answer_moves_no_instance_asked_to_stop_meanwhile(
+    state: InstanceState,
+) -> None:
+    for decision in (MoveTo(KEY2), StayOn(), PauseUntil(NOW.wall + 60), NoCredential()):
+        assert decide.follow(FRESH, worker(state), answer(decision), RULES, NOW) == Decided(FRESH)
 
 
 def test_other_failures_retry_on_the_same_credential_then_give_up() -> None:

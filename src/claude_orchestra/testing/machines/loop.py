@@ -25,6 +25,9 @@ The model keeps only what the invariants need, checked after every step:
 4. *The run always ends*: once the machine stops sending events, the loop reaches one of
    complete, stalled, time limit or budget, within a bounded number of wake-ups and never
    past the deadline.
+5. *Budgets hold*: responses are metered as the broker reports them (``Metered``); once the
+   run's tokens reach its budget the run has ended, and no prompt is typed to an instance
+   stopped for its own budget (a spent credential is covered by 2).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from claude_orchestra._clock import ManualClock
+from claude_orchestra.broker.meter import Metered, Served
+from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.events import (
     Event,
     FailureKind,
@@ -59,6 +64,7 @@ from claude_orchestra.git.origin_watch import OriginRead, PushResult
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.outcomes import Outcome
 from claude_orchestra.testing.machines.loop_world import (
+    BUDGET,
     INSTANCES,
     MANAGER,
     WORKERS,
@@ -93,8 +99,9 @@ class _Hook(TypedDict):
 class LoopMachine(RuleBasedStateMachine):
     """Hook events, exits, time, origin's answers against the whole loop.
 
-    Invariants: done only on evidence; no prompt to a busy instance or on an unusable
-    credential; bounded prompts per piece of work; the run always ends.
+    Invariants: done only on evidence; no prompt to a busy instance, on an unusable
+    credential or past an instance's budget; bounded prompts per piece of work; a spent
+    run budget ends the run; the run always ends.
     """
 
     def __init__(self) -> None:
@@ -143,6 +150,9 @@ class LoopMachine(RuleBasedStateMachine):
         tally(f"tasks completed: {len(self.ctx.progress.completed_tasks)}")
         tally(f"tasks done: {len(self.ctx.progress.tasks_done)}")
         tally(f"prompts typed: {min(len(self.runtime.typed), 5)}+")
+        for crossing in self.coordinator.spending.crossings:
+            if crossing.reached:
+                tally(f"budget reached: {crossing.scope.value}")
         self.ctx.journal.close()
         self.portal_cm.__exit__(None, None, None)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -287,6 +297,22 @@ class LoopMachine(RuleBasedStateMachine):
             case _:
                 note(f"{name} is {instance.state.value}: nothing to play")
 
+    @precondition(running)
+    @rule(name=st.sampled_from(INSTANCES), tokens=st.sampled_from([500, 6_000, 21_000]))
+    def responds(self, name: str, tokens: int) -> None:
+        """A response of ``tokens`` output tokens to ``name`` is metered (as the broker
+        reports one), charged to its credential now."""
+        instance = self.ctx.instances[name]
+        served = Served(
+            instance=name,
+            credential=instance.credential.name,
+            status=200,
+            usage=Usage(output_tokens=tokens),
+            message_id=f"msg_{next(self.serial)}",
+            model="claude-sonnet-4-5",
+        )
+        self.hook(name, Metered(instance=name, at=self.clock.now(), served=served))
+
     # -- time -----------------------------------------------------------------------------
 
     @precondition(running)
@@ -393,6 +419,7 @@ class LoopMachine(RuleBasedStateMachine):
             note(f"typed: {typed}")
             assert typed.state.accepts_prompt, f"prompt typed while busy: {typed}"
             assert typed.usable, f"prompt typed on an unusable credential: {typed}"
+            assert not typed.retired, f"prompt typed to an instance past its budget: {typed}"
             self.prompts[(typed.instance, typed.work)] += 1
         self.checked_prompts = len(self.runtime.typed)
 
@@ -406,6 +433,12 @@ class LoopMachine(RuleBasedStateMachine):
                 continue
             bound = 1 + rules.idle_retries + self.provocations[name]
             assert count <= bound, f"{name}: {count} prompts for {work} (bound {bound})"
+
+    @invariant()
+    def a_spent_run_budget_ends_the_run(self) -> None:
+        spent = self.coordinator.spending.ledger.spend().tokens
+        if BUDGET.tokens is not None and spent >= BUDGET.tokens:
+            assert self.outcome is not None, f"{spent} tokens spent and the run goes on"
 
     @invariant()
     def an_ending_is_one_of_the_four(self) -> None:

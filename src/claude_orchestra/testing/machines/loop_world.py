@@ -44,6 +44,8 @@ WORKERS = ("worker-1", "worker-2")
 INSTANCES = (MANAGER, *WORKERS)
 RUN_LENGTH = 3600.0
 """Seconds from the start to the run's deadline."""
+BUDGET = BudgetConfig(tokens=50_000, instance_tokens=20_000, credential_tokens=30_000)
+"""The run's budgets, in tokens: one large response or a few reach one."""
 
 
 @final
@@ -56,6 +58,8 @@ class Typed:
     """What the prompt is for: a task key, or the assignment's kind and branches."""
     state: InstanceState
     usable: bool
+    retired: bool
+    """The instance had been stopped for good for its budget."""
 
 
 class RecordingRuntime:
@@ -81,7 +85,8 @@ class RecordingRuntime:
         if assignment is not None:
             work = assignment.task_key or f"{assignment.kind.value}:{sorted(assignment.branches)}"
         usable = self.ctx.can_prompt(instance)
-        self.typed.append(Typed(name, work, instance.state, usable))
+        retired = self.ctx.progress.record(name).retired
+        self.typed.append(Typed(name, work, instance.state, usable, retired))
 
     async def send_keys(self, name: str, *keys: str) -> None:
         pass
@@ -110,8 +115,9 @@ def api_key(name: str) -> Credential:
 
 def build_loop(root: Path, clock: ManualClock, runtime: RecordingRuntime) -> Coordinator:
     """The run's parts around ``runtime``: one manager and two workers on three API keys,
-    the ``queue`` scheduler with a task file, the ``manager`` merger, no budget; its git is
-    never run (the machine plays origin)."""
+    the ``queue`` scheduler with a task file, the ``manager`` merger, token budgets for the
+    run, each instance and each credential (:data:`BUDGET`); its git is never run (the
+    machine plays origin)."""
     workspace = Workspace(root / "ws")
     workspace.prepare()
     settings = LaunchSettings(
@@ -165,7 +171,7 @@ def build_loop(root: Path, clock: ManualClock, runtime: RecordingRuntime) -> Coo
     spending = Spending(
         ctx=ctx,
         ledger=CostLedger(prices={}),
-        watch=BudgetWatch(BudgetConfig()),
+        watch=BudgetWatch(BUDGET),
         rotator=rotator,
         recovery=recovery,
     )
