@@ -19,9 +19,10 @@ The model keeps only what the invariants need, checked after every step:
 2. *No prompt to a busy instance or on an unusable credential*: the runtime records, at each
    typed prompt, the instance's state and whether the rotator let its credential be used.
 3. *Prompt loops are bounded*: the prompts typed to a worker for one task since its
-   branch last showed new commits are at most
-   ``1 + idle_retries`` plus the events that may call for a resend (a failed turn, an exit,
-   a session start, time passing).
+   branch last showed new commits, and to the manager for one plan or one merge of the
+   same branches since origin last changed, are at most ``1 + idle_retries`` plus the
+   events that may call for a resend (a failed turn, an exit, a session start, time
+   passing).
 4. *The run always ends*: once the machine stops sending events, the loop reaches one of
    complete, stalled, time limit or budget, within a bounded number of wake-ups and never
    past the deadline.
@@ -427,10 +428,6 @@ class LoopMachine(RuleBasedStateMachine):
     def prompt_loops_are_bounded(self) -> None:
         rules = self.ctx.rules
         for (name, work), count in self.prompts.items():
-            if ":" in work:
-                # The manager's plan and merge prompts are not bounded here: the count by
-                # (kind, branches) does not yet tell one merge from the next (left out).
-                continue
             bound = 1 + rules.idle_retries + self.provocations[name]
             assert count <= bound, f"{name}: {count} prompts for {work} (bound {bound})"
 
