@@ -135,6 +135,22 @@ class Target:
             ["ps", "-eo", "args"], capture_output=True, text=True, check=True
         ).stdout
         assert [line for line in processes.splitlines() if str(self.workspace) in line] == []
+        assert _working_in(self.workspace) == []  # git with no path on its command line
+
+
+def _working_in(folder: Path) -> list[str]:
+    """The processes whose working directory is in ``folder`` (the origin watch's
+    ``git cat-file``, say): ``pid: command``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if cwd == folder or folder in cwd.parents:
+            found.append(f"{entry.name}: {command}")
+    return found
 
 
 @contextlib.contextmanager

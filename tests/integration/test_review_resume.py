@@ -30,13 +30,14 @@ async def test_a_resumed_run_books_the_unrecorded_merge_and_hands_unmerged_work_
     merged = await advance_main(repo, "a.py", "a\n")  # task a: merged before the kill
     unpushed = commit(tree.path, "b.py", "b\n")  # task b: committed, never pushed
     ctx, review = work_review(tmp_path, repo, tree)
-    await review.reconcile(
-        {"worker-1": ("b", "c")},
-        finished_tasks=(
-            TaskFinished(branch="worker-1", task="a", commits=(merged,)),
-            TaskFinished(branch="worker-1", task="b", commits=(unpushed,)),
-        ),
-    )
+    async with review.watch.reader:  # its cat-file ends with the test
+        await review.reconcile(
+            {"worker-1": ("b", "c")},
+            finished_tasks=(
+                TaskFinished(branch="worker-1", task="a", commits=(merged,)),
+                TaskFinished(branch="worker-1", task="b", commits=(unpushed,)),
+            ),
+        )
     assert [(m.merged_by, m.tasks) for m in ctx.progress.merges] == [(BEFORE_RESTART, ("a",))]
     assert ctx.progress.tasks_done == {"a"}
     assert ctx.progress.awaiting_merge == {"worker-1": (unpushed,)}

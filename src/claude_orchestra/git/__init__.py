@@ -8,8 +8,10 @@ what goes in and comes out as text), the operations (:mod:`.ops` on the clone an
 (:class:`~claude_orchestra.git.repo.GitRepo`, :class:`~claude_orchestra.git.worktree.Worktree`,
 the files copied into worktrees), and git off the loop: the
 :class:`~claude_orchestra.git.origin_watch.OriginWatch` (pushes and fetches beside the loop,
-coming back as ``OriginRead`` events with origin's facts, :mod:`.evidence`) and the ``queue``
-merger's :class:`~claude_orchestra.git.merge_queue.MergeQueue`.
+coming back as ``OriginRead`` events with origin's facts, :mod:`.evidence`, read through a
+long-lived ``git cat-file --batch``, :mod:`.catfile`, and one ``rev-list`` a round,
+:mod:`.batch_reads`) and the ``queue`` merger's
+:class:`~claude_orchestra.git.merge_queue.MergeQueue`.
 
 May import: errors, events, the clock, worker naming, task lists, the safe-file readers,
 and (the merge queue, which runs the merge gate's test command where instances run) the

@@ -4,7 +4,8 @@ After a ``Stop`` (or a merge the queue finished) the loop asks for origin's fact
 :meth:`OriginWatch.request` and goes on at once: it never waits on git. The watch's own task
 takes every request that has arrived, pushes the branches they name in one ``git push``,
 fetches once, reads the facts back (:class:`~claude_orchestra.git.evidence.OriginReader`, which
-reads again only what moved) and sends one :class:`OriginRead` event to the loop, naming
+reads again only what moved, through one long-lived ``git cat-file --batch`` and at most one
+``rev-list``) and sends one :class:`OriginRead` event to the loop, naming
 the instances it answers. Requests that arrive during a round are served by the next one, so
 however many ``Stop`` events pile up there is one push and one fetch per round.
 """
@@ -124,19 +125,29 @@ class OriginWatch:
         return tuple(batch.values())
 
     async def run(self, deliver: Callable[[Event], Awaitable[None]]) -> None:
-        """Serve rounds until cancelled; each round's result is delivered as an event."""
-        while True:
-            await self._wake.wait()
-            self._wake = anyio.Event()
-            batch = self.take()
-            if not batch:
-                continue
-            self._in_round = True
-            try:
-                read = await self.round(batch)
-            finally:
-                self._in_round = False
-            await deliver(read)
+        """Serve rounds until cancelled; each round's result is delivered as an event.
+
+        When it stops, the reader's ``git cat-file`` process ends with it."""
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                batch = self.take()
+                if not batch:
+                    continue
+                self._in_round = True
+                try:
+                    read = await self.round(batch)
+                finally:
+                    self._in_round = False
+                await deliver(read)
+        finally:
+            await self.reader.aclose()  # shielded: it runs under a cancellation too
+
+    async def aclose(self) -> None:
+        """End what the watch keeps running between rounds (the reader's cat-file): for a
+        watch whose rounds were called directly, not through :meth:`run`."""
+        await self.reader.aclose()
 
     async def round(self, requests: tuple[ReadRequest, ...]) -> OriginRead:
         """Push, fetch and read for ``requests`` (what :meth:`run` does each round)."""

@@ -3,6 +3,7 @@ that arrived), refused pushes preserved, and a worker's own list read from its b
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio
@@ -41,17 +42,32 @@ async def workers(repo: GitRepo, count: int) -> list[Worktree]:
     ]
 
 
-def watch_for(repo: GitRepo, trees: list[Worktree]) -> OriginWatch:
-    reader = OriginReader(
-        repo=repo,
-        run_branch="main",
-        workers=tuple(range(1, len(trees) + 1)),
-        branches=tuple(t.branch for t in trees),
-    )
-    return OriginWatch(reader=reader, clock=SystemClock())
+WatchFor = Callable[[GitRepo, list[Worktree]], OriginWatch]
 
 
-async def test_requests_that_pile_up_are_served_by_one_round(repo: GitRepo) -> None:
+@pytest.fixture
+async def watch_for() -> AsyncIterator[WatchFor]:
+    """Makes watches for worktrees; each is closed (its cat-file ended) after the test."""
+    made: list[OriginWatch] = []
+
+    def make(repo: GitRepo, trees: list[Worktree]) -> OriginWatch:
+        reader = OriginReader(
+            repo=repo,
+            run_branch="main",
+            workers=tuple(range(1, len(trees) + 1)),
+            branches=tuple(t.branch for t in trees),
+        )
+        made.append(OriginWatch(reader=reader, clock=SystemClock()))
+        return made[-1]
+
+    yield make
+    for watch in made:
+        await watch.aclose()
+
+
+async def test_requests_that_pile_up_are_served_by_one_round(
+    repo: GitRepo, watch_for: WatchFor
+) -> None:
     trees = await workers(repo, 3)
     watch = watch_for(repo, trees)
     shas = [commit(t.path, f"w{n}.txt", f"{n}\n") for n, t in enumerate(trees, 1)]
@@ -82,7 +98,9 @@ async def test_requests_that_pile_up_are_served_by_one_round(repo: GitRepo) -> N
     assert read.uncommitted == {"worker-1": (), "worker-2": (), "worker-3": ()}
 
 
-async def test_a_refused_push_is_preserved_and_the_others_go_through(repo: GitRepo) -> None:
+async def test_a_refused_push_is_preserved_and_the_others_go_through(
+    repo: GitRepo, watch_for: WatchFor
+) -> None:
     first, second = await workers(repo, 2)
     commit(first.path, "a.txt", "a\n")
     await first.push()
@@ -100,7 +118,9 @@ async def test_a_refused_push_is_preserved_and_the_others_go_through(repo: GitRe
     assert await repo.is_reachable_on_origin(mine)
 
 
-async def test_a_workers_own_list_is_read_from_its_branch(repo: GitRepo) -> None:
+async def test_a_workers_own_list_is_read_from_its_branch(
+    repo: GitRepo, watch_for: WatchFor
+) -> None:
     (tree,) = await workers(repo, 1)
     await advance_main(repo, "WORKER_1_TASK_LIST.md", render_task_list(1, ["Write `a.py`"]))
     git(tree.path, "merge", "-q", "origin/main")
