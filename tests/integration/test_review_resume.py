@@ -30,7 +30,7 @@ async def test_a_resumed_run_books_the_unrecorded_merge_and_hands_unmerged_work_
     merged = await advance_main(repo, "a.py", "a\n")  # task a: merged before the kill
     unpushed = commit(tree.path, "b.py", "b\n")  # task b: committed, never pushed
     ctx, review = work_review(tmp_path, repo, tree)
-    async with review.watch.reader:  # its cat-file ends with the test
+    async with review.executor.watch.reader:  # its cat-file ends with the test
         await review.reconcile(
             {"worker-1": ("b", "c")},
             finished_tasks=(
