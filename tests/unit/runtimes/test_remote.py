@@ -20,6 +20,7 @@ from claude_orchestra.runtimes.remote.adoption import (
     parse_panes,
     unheard_deaths,
 )
+from claude_orchestra.runtimes.remote.ended import Ended, parse_ended
 from claude_orchestra.runtimes.remote.hosts import (
     RemoteHost,
     placement,
@@ -27,9 +28,9 @@ from claude_orchestra.runtimes.remote.hosts import (
     ssh_argv,
 )
 from claude_orchestra.runtimes.remote.link import backoff
-from claude_orchestra.runtimes.remote.runtime import git_login
 from claude_orchestra.runtimes.remote.translate import (
     PathMap,
+    git_login,
     launch_number,
     loopback_ports,
     remote_launch,
@@ -236,6 +237,18 @@ def test_commands_quote_every_value() -> None:
     assert shlex.split(sh.make_fifo(evil))[-1] == str(evil)
     assert "'/tmp/a b;rm -rf ~'" in sh.write_file(evil)
     assert sh.target("worker-1") == "=orchestra:=worker-1"
+
+
+def test_the_run_processes_are_ended_by_the_script_on_standard_input() -> None:
+    assert shlex.split(sh.end_processes("/opt/py 3", "orchestra-ab", 10.0)) == [
+        "/opt/py 3", "-I", "-S", "-", "orchestra-ab", "10",
+    ]  # fmt: skip
+
+
+def test_what_ending_the_run_processes_came_to_is_read_line_by_line() -> None:
+    printed = "killed 41\nrunning 42\nkilled x\nTraceback (most recent call last)\nkilled 43\n"
+    assert parse_ended(printed) == Ended(killed=(41, 43), running=(42,))
+    assert parse_ended("\n") == Ended()
 
 
 def test_the_credential_helper_reads_the_environment_and_stores_nothing() -> None:

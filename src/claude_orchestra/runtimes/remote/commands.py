@@ -118,9 +118,12 @@ def windows(socket: str) -> str:
     return f"{listed} 2>/dev/null || true"
 
 
-def kill_server(socket: str) -> str:
-    """End the run's tmux server and every process in it (a no-op when none runs)."""
-    return f"{tmux(socket, 'kill-server')} 2>/dev/null || true"
+def end_processes(python: str, socket: str, grace: float) -> str:
+    """End the run's tmux server and wait (at most ``grace`` seconds, then ``SIGKILL``) for
+    every process it held to end; the script
+    (:mod:`~claude_orchestra.runtimes.remote.ending`) comes on standard input. A no-op when
+    no server runs."""
+    return shlex.join([python, "-I", "-S", "-", socket, f"{grace:g}"])
 
 
 def clone(url: str, repo: PurePosixPath, branch: str) -> str:

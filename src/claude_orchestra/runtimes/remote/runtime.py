@@ -21,7 +21,8 @@ What reaches a host and how:
 
 Evidence is read from origin as for every runtime: workers push their branches
 themselves, and :meth:`RemoteRuntime.close` pushes (or preserves) whatever a host still
-holds before removing its run folder.
+holds before removing its run folder, once every process of the run there has ended
+(:mod:`.ending`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import final
@@ -46,16 +46,19 @@ from claude_orchestra.runtimes.base import RuntimeContext, RuntimeNotice
 from claude_orchestra.runtimes.claude_home import LaunchSpec
 from claude_orchestra.runtimes.gate import CommandResult
 from claude_orchestra.runtimes.remote import commands as sh
+from claude_orchestra.runtimes.remote import ending as _ending
 from claude_orchestra.runtimes.remote.adoption import (
     Launched,
     describe,
     parse_panes,
     unheard_deaths,
 )
+from claude_orchestra.runtimes.remote.ended import parse_ended
 from claude_orchestra.runtimes.remote.hosts import RemoteHost, placement, reachable_from_a_host
 from claude_orchestra.runtimes.remote.link import HostLink
 from claude_orchestra.runtimes.remote.translate import (
     PathMap,
+    git_login,
     launch_number,
     loopback_ports,
     remote_launch,
@@ -69,20 +72,6 @@ from claude_orchestra.runtimes.typed_text import plain_text
 logger = logging.getLogger(__name__)
 
 _MAX_HOME_FILE = 16 * 1024 * 1024
-
-
-def git_login(url: str) -> tuple[str, str | None, str | None]:
-    """``url`` without a user and password, and them (``None`` when absent)."""
-    parts = urllib.parse.urlsplit(url)
-    if "://" not in url or (parts.password is None and parts.username is None):
-        return url, None, None
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    bare = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    user = urllib.parse.unquote(parts.username or "")
-    password = urllib.parse.unquote(parts.password) if parts.password is not None else None
-    return bare, user, password
 
 
 @final
@@ -100,8 +89,13 @@ class _Host:
 class RemoteRuntime:
     """Workers on remote hosts over SSH, the manager in this machine's tmux."""
 
-    def __init__(self, *, local: TmuxServer, context: RuntimeContext) -> None:
+    def __init__(
+        self, *, local: TmuxServer, context: RuntimeContext, exit_grace: float = 10.0
+    ) -> None:
+        """``exit_grace``: how long a host's processes may take to end after the hang-up
+        before they are killed (when the run folder is removed)."""
         self._local = local
+        self._exit_grace = exit_grace
         self._socket = context.socket_name
         self._workspace = PurePosixPath(context.workspace)
         self._repository = context.repository
@@ -364,9 +358,10 @@ class RemoteRuntime:
     # -- the end --------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """End the local tmux server, then on every host: end the run's tmux server, push
-        (or preserve) every worker branch, and remove the run folder when nothing is left
-        only there. Used by ``cleanup`` too, so a killed run's hosts are reached."""
+        """End the local tmux server, then on every host: end the run's tmux server and
+        wait for its processes, push (or preserve) every worker branch, and remove the run
+        folder when nothing is left only there and no process of the run still runs. Used
+        by ``cleanup`` too, so a killed run's hosts are reached."""
         await self._local.close()
         for host in self._hosts.values():
             try:
@@ -381,10 +376,23 @@ class RemoteRuntime:
         await link.open()
         home = PurePosixPath((await link.run('printf %s "$HOME"')).strip())
         root = host.root or home / host.spec.workdir / self._socket
-        await link.run(sh.kill_server(self._socket))
+        # Its processes go on exiting after the hang-up, writing into the folder: removed
+        # before they end, it would be made again (a transcript in it).
+        script = await anyio.Path(_ending.__file__).read_text(encoding="utf-8")
+        ending = sh.end_processes(host.spec.python, self._socket, self._exit_grace)
+        ended = parse_ended(await link.run(ending, stdin=script))
+        if ended.killed:
+            logger.warning(
+                "%s: killed %s: still running %g s after the hang-up",
+                host.spec.name,
+                ", ".join(f"pid {p}" for p in ended.killed),
+                self._exit_grace,
+            )
         url = await self._origin(host)  # this connection's forward to a loopback origin
         kept = await self._git(host, sh.push_all(root / "repo", root / "worktrees", url))
+        if ended.running:
+            kept += f"\nprocesses {', '.join(map(str, ended.running))} would not end"
         if kept.strip():
-            logger.warning("%s: run folder kept: %s", host.spec.name, kept.strip())
+            logger.warning("%s: run folder %s kept: %s", host.spec.name, root, kept.strip())
             return
         await link.run(f"rm -rf {sh.q(root)}")

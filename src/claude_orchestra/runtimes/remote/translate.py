@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any, final
@@ -38,6 +39,20 @@ def rewrite_urls(text: str, ports: Mapping[int, int]) -> str:
     """``text`` with each loopback URL's port replaced by its forward's (``ports``: local ->
     remote); a port without a forward is a bug of the caller (``KeyError``)."""
     return _LOOPBACK.sub(lambda m: f"{m.group(1)}://127.0.0.1:{ports[int(m.group(2))]}", text)
+
+
+def git_login(url: str) -> tuple[str, str | None, str | None]:
+    """``url`` without a user and password, and them (``None`` when absent)."""
+    parts = urllib.parse.urlsplit(url)
+    if "://" not in url or (parts.password is None and parts.username is None):
+        return url, None, None
+    netloc = parts.hostname or ""
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password) if parts.password is not None else None
+    return bare, user, password
 
 
 @final
