@@ -29,18 +29,7 @@ from claude_orchestra.testing.ssh_host import SshHost
 pytestmark = pytest.mark.anyio
 
 
-def runtime(tmp_path: Path, host: SshHost, socket: str) -> RemoteRuntime:
-    access = host.access
-    remote = RemoteHost(
-        name="second",
-        address=access.address,
-        workers=1,
-        user=access.user,
-        identity_file=str(access.identity_file),
-        known_hosts=str(access.known_hosts),
-        workdir=str(access.workdir),
-        python="/usr/bin/python3",
-    )
+def runtime(tmp_path: Path, remote: RemoteHost, socket: str) -> RemoteRuntime:
     context = RuntimeContext(
         socket_name=socket,
         tmux_config=tmp_path / "tmux.conf",
@@ -100,7 +89,10 @@ def ended(pid: int) -> bool:
 
 
 async def test_a_process_still_exiting_is_waited_for_then_killed_before_the_folder_goes(
-    tmp_path: Path, ssh_host: SshHost, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    ssh_host: SshHost,
+    remote_host: RemoteHost,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     socket = f"orchestra-{secrets.token_hex(4)}"
     root = ssh_host.access.workdir / socket
@@ -115,7 +107,7 @@ async def test_a_process_still_exiting_is_waited_for_then_killed_before_the_fold
     pid = await start_in_run_tmux(ssh_host, socket, writer)
     try:
         with caplog.at_level(logging.WARNING):
-            await runtime(tmp_path, ssh_host, socket).close()
+            await runtime(tmp_path, remote_host, socket).close()
         released = let_go(release)
         assert ended(pid)
         assert not root.exists()
@@ -126,7 +118,10 @@ async def test_a_process_still_exiting_is_waited_for_then_killed_before_the_fold
 
 
 async def test_a_process_that_ends_on_the_hang_up_is_not_killed(
-    tmp_path: Path, ssh_host: SshHost, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    ssh_host: SshHost,
+    remote_host: RemoteHost,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     socket = f"orchestra-{secrets.token_hex(4)}"
     root = ssh_host.access.workdir / socket
@@ -134,7 +129,7 @@ async def test_a_process_that_ends_on_the_hang_up_is_not_killed(
     writer = f"trap 'mkdir -p {shlex.quote(str(late))}; exit 0' HUP; while :; do read x; done"
     pid = await start_in_run_tmux(ssh_host, socket, writer)
     with caplog.at_level(logging.WARNING):
-        await runtime(tmp_path, ssh_host, socket).close()
+        await runtime(tmp_path, remote_host, socket).close()
     assert ended(pid)
     assert not root.exists()
     assert caplog.text == ""

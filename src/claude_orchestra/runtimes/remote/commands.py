@@ -111,6 +111,12 @@ def terminate(socket: str, name: str) -> str:
     return f'set -- $({show}) && if [ "$1" = 0 ]; then kill -TERM "$2" 2>/dev/null || true; fi'
 
 
+def drain(python: str, relay: PurePosixPath, url: str, spool: PurePosixPath) -> str:
+    """Send the hook events spooled in ``spool`` to ``url`` (the launch's hook token comes
+    on standard input); prints how many were sent, fails when some are left."""
+    return shlex.join([python, "-I", "-S", str(relay), "drain", url, str(spool)])
+
+
 def windows(socket: str) -> str:
     """``<name> <pid> <dead>`` per window (nothing when the server is not running)."""
     listed = tmux(socket, "list-panes", "-s", "-t", f"={SESSION}", "-F",

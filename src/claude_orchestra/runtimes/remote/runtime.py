@@ -30,35 +30,39 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import final
 
 import anyio
 from anyio.abc import TaskStatus
 
-from claude_orchestra._safe_files import read_capped
+from claude_orchestra.auth.credentials import Secret
 from claude_orchestra.errors import PrerequisiteError, RemoteError
 from claude_orchestra.events import Event, PaneDied
 from claude_orchestra.intake import relay as _relay
 from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.runtimes.base import RuntimeContext, RuntimeNotice
-from claude_orchestra.runtimes.claude_home import LaunchSpec
+from claude_orchestra.runtimes.claude_home import HOOK_TOKEN_ENV, LaunchSpec
 from claude_orchestra.runtimes.gate import CommandResult
 from claude_orchestra.runtimes.remote import commands as sh
 from claude_orchestra.runtimes.remote import ending as _ending
 from claude_orchestra.runtimes.remote.adoption import (
     Launched,
+    Spool,
     describe,
     parse_panes,
     unheard_deaths,
 )
 from claude_orchestra.runtimes.remote.ended import parse_ended
+from claude_orchestra.runtimes.remote.homes import home_files
 from claude_orchestra.runtimes.remote.hosts import RemoteHost, placement, reachable_from_a_host
 from claude_orchestra.runtimes.remote.link import HostLink
+from claude_orchestra.runtimes.remote.replay import replay
 from claude_orchestra.runtimes.remote.translate import (
     PathMap,
     git_login,
+    hook_url,
     launch_number,
     loopback_ports,
     remote_launch,
@@ -70,8 +74,6 @@ from claude_orchestra.runtimes.tmux import TmuxServer
 from claude_orchestra.runtimes.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
-
-_MAX_HOME_FILE = 16 * 1024 * 1024
 
 
 @final
@@ -147,6 +149,17 @@ class RemoteRuntime:
                     evidence += f" (its windows could not be listed: {exc.reason})"
                 deaths = unheard_deaths(panes, self._launched, names)
                 action = f"re-adopted, not restarted: {describe(panes, names)}"
+                sent = 0
+                if host.root is not None:  # else nothing was launched there
+                    sent = await replay(
+                        host.link,
+                        python=host.spec.python,
+                        relay=host.root / "relay.py",
+                        launched=self._launched,
+                        names=names,
+                    )
+                if sent:
+                    action += f"; {sent} hook event(s) sent while it was down delivered"
             for name in names:
                 await deliver(
                     RuntimeNotice(
@@ -240,15 +253,22 @@ class RemoteRuntime:
         paths = PathMap(local=self._workspace, remote=root)
         cwd = paths.path(PurePosixPath(spec.cwd))
         await self._git(host, sh.worktree(root / "repo", cwd, name, self._branch))
-        files = await anyio.to_thread.run_sync(self._home_files, spec, host)
+        files = await anyio.to_thread.run_sync(home_files, spec, host.spec)
         texts = [*spec.env.values(), *spec.supervisor, *files.values()]
         ports = {p: await link.forward(p) for p in loopback_ports(texts)}
         relay = [remote.python, "-I", "-S", str(root / "relay.py")]
+        number = launch_number(spec)
+        spooled = root / ".orchestra" / "spool" / f"{name}-{number}"
+        spool = None
         for local_path, text in files.items():
             target = paths.path(local_path)
             sent = text
             if target.name == "orchestra-settings.json":
-                sent = settings_text(text, paths=paths, ports=ports, relay=shlex.join(relay))
+                quoted = shlex.join(relay)
+                sent = settings_text(text, paths=paths, ports=ports, relay=quoted, spool=spooled)
+                url, token = hook_url(text, ports), spec.env.get(HOOK_TOKEN_ENV)
+                if url and token:
+                    spool = Spool(folder=spooled, url=url, token=Secret(token))
             elif target.name == ".claude.json":
                 sent = state_text(text, paths=paths)
             await link.run(sh.write_file(target), stdin=sent)
@@ -272,7 +292,7 @@ class RemoteRuntime:
         if not printed or not printed[-1].isdigit():
             raise RemoteError(remote.name, "new-window", f"no pane pid in {printed[-3:]!r}")
         pid = int(printed[-1])
-        self._launched[name] = Launched(launch=launch_number(spec), pid=pid)
+        self._launched[name] = Launched(launch=number, pid=pid, spool=spool)
         # The relay waits on the pipe: the environment goes over the channel, not to disk.
         await link.run(sh.write_fifo(launch.fifo), stdin=json.dumps(dict(launch.env)))
         logger.info(
@@ -284,27 +304,6 @@ class RemoteRuntime:
             extra={"instance": name, "host": remote.name},
         )
         return pid
-
-    def _home_files(self, spec: LaunchSpec, host: _Host) -> Mapping[PurePosixPath, str]:
-        """The files of the instance's home seeded here, to copy to the host."""
-        config = Path(spec.config_dir)
-        if (config / ".credentials.json").exists() and not host.spec.credentials_on_disk:
-            raise PrerequisiteError(
-                "remote",
-                f"{host.spec.name}: the credential is a login file; allow "
-                '"credentialsOnDisk" for this host to write it there, or use an API key',
-            )
-        names = [".claude.json", "settings.json"]
-        if host.spec.credentials_on_disk:
-            names.append(".credentials.json")
-        files = {
-            PurePosixPath(config / n): read_capped(config / n, _MAX_HOME_FILE).decode()
-            for n in names
-            if (config / n).exists()
-        }
-        settings = config.parent / "orchestra-settings.json"
-        files[PurePosixPath(settings)] = read_capped(settings, _MAX_HOME_FILE).decode()
-        return files
 
     def _remote(self, name: str) -> _Host | None:
         placed = self._placed.get(name)
