@@ -44,7 +44,12 @@ class _Process:
         self.pid = pid
         self.fd: int | None = None
         if hasattr(os, "pidfd_open"):
-            self.fd = os.pidfd_open(pid)
+            try:
+                self.fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                raise
+            except OSError:  # a kernel without pidfds (before Linux 5.3)
+                self.fd = None
 
     def ended(self) -> bool:
         """It has ended (an unreaped zombie has: it runs no code)."""
@@ -56,7 +61,7 @@ class _Process:
             return True
         except PermissionError:  # the pid is another user's now: ours ended
             return True
-        return False
+        return _zombie(self.pid)
 
     def kill(self) -> None:
         """SIGKILL, to this process and no other that got its pid."""
@@ -69,6 +74,14 @@ class _Process:
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
+
+
+def _zombie(pid: int) -> bool:
+    """Process ``pid`` has exited and waits to be reaped (``ps`` says ``Z``)."""
+    shown = subprocess.run(
+        ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return shown.stdout.strip().startswith("Z")
 
 
 def _tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
