@@ -79,7 +79,8 @@ def assert_nothing_left_on(host: SshHost) -> None:
     """No file of a run, no process but sshd's, and no secret anywhere in the home."""
     access = host.access
     assert list(access.workdir.iterdir()) == []
-    # tmux's kill-server hangs up on the panes and returns; their processes end just after
+    # the run's processes ended before the folder went (ending.py); an exited one may wait
+    # a moment to be reaped, and the last SSH session to close
     anyio.run(
         functools.partial(wait_until, lambda: set(host.user_pids()) <= set(host.session_pids()))
     )

@@ -4,6 +4,8 @@ Stdlib only, run as ``python -I -S relay.py ...``: no site packages, no imports 
 quick to start. Three uses:
 
     relay.py hook URL                                  (SessionStart: payload on stdin)
+    relay.py hook URL --spool FOLDER                   (every hook, on a remote host)
+    relay.py drain URL FOLDER                          (token on stdin: replay the spool)
     relay.py pane-died BASE INSTANCE KEY_FILE STATUS SIGNAL PID   (tmux's pane-died hook)
     relay.py run URL [--env-file FILE] -- COMMAND...   (every pane's process)
     relay.py run URL --env-fifo FIFO -- COMMAND...     (a pane on a remote host)
@@ -23,39 +25,68 @@ with a cap.
 tmux 3.3a sometimes leaves a killed pane process unreaped, so its ``pane-died`` hook never
 fires; the wrapper reports every exit itself (the tmux hook stays as a fallback).
 
+On a remote host every hook is a command hook of this kind with ``--spool`` (Claude Code
+would post an HTTP hook itself, and lose it while the SSH connection, and with it the
+forward to the hook app, is down). The payload is first written into FOLDER (one file
+per event, named by the time it was spooled, so the oldest sorts first); then the folder
+is drained: under an exclusive lock on ``FOLDER/.lock``, each event is posted oldest first
+and removed once the hook app has answered, until one cannot be posted (the app is out of
+reach: the rest wait). So a new event never overtakes an older one, and an event is never
+lost, only perhaps sent twice (if the relay is killed between a post and the removal; the
+loop tolerates a repeated event). ``drain`` does the same with the token on standard input:
+the ``remote`` runtime runs it for each instance when the connection is back, for the
+events spooled while it was down. The spool holds the payloads and nothing more: never
+the token.
+
 The relay never blocks its caller for long and never fails it: errors go to stderr and
-the hook modes exit 0.
+the hook modes exit 0 (``drain`` exits 1 when events are left).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import http.client
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from types import FrameType
 
 _TIMEOUT_SECONDS = 5
 _MAX_FILE_BYTES = 1024 * 1024
+_MAX_HOOK_BYTES = 4 * _MAX_FILE_BYTES
 
 HOOK_TOKEN_ENV = "CLAUDE_ORCHESTRA_HOOK_TOKEN"  # noqa: S105 (a variable name)
 """The variable holding the hook token of the process's launch."""
 
+_SPOOLED = re.compile(r"\d{20}-\d{1,10}\.json")
+"""A spooled event's file name: when it was spooled (monotonic ns), and by which pid."""
 
-def _read_json(path: str) -> object:
-    """The JSON in the regular file ``path`` (no symlink followed, never blocking, capped)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+
+def _read_regular(path: str, cap: int, *, folder: int | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (in ``folder`` when given; no symlink
+    followed, never blocking, at most ``cap``)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(path, flags, dir_fd=folder)
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path}: not a regular file")
-        data = f.read(_MAX_FILE_BYTES + 1)
-    if len(data) > _MAX_FILE_BYTES:
+        data = f.read(cap + 1)
+    if len(data) > cap:
         raise OSError(f"{path}: too large")
-    return json.loads(data)
+    return data
+
+
+def _read_json(path: str) -> object:
+    """The JSON in the regular file ``path`` (no symlink followed, never blocking, capped)."""
+    return json.loads(_read_regular(path, _MAX_FILE_BYTES))
 
 
 def _post(url: str, token: str, body: bytes) -> None:
@@ -67,6 +98,86 @@ def _post(url: str, token: str, body: bytes) -> None:
     )
     with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:  # noqa: S310
         response.read()
+
+
+def _open_folder(folder: str, *, make: bool) -> int:
+    """The spool folder (made private when ``make``), opened without following a link."""
+    if make:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def _spool(folder: int, body: bytes) -> None:
+    """``body`` as the newest event in ``folder`` (written whole, then renamed in)."""
+    name = f"{time.monotonic_ns():020d}-{os.getpid()}.json"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(f".{name}.tmp", flags, 0o600, dir_fd=folder)
+    with os.fdopen(fd, "wb") as f:
+        f.write(body)
+    os.rename(f".{name}.tmp", name, src_dir_fd=folder, dst_dir_fd=folder)
+
+
+def drain(url: str, token: str, folder: int) -> tuple[int, bool]:
+    """Post the events spooled in ``folder`` oldest first, each removed once the hook app
+    answered (a refusal too: sent again, it would be refused again); stop at the first the
+    app cannot be reached for. Returns how many were sent, and whether none is left."""
+    lock = os.open(".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                   dir_fd=folder)  # fmt: skip
+    sent, gone = 0, set()
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one drain at a time, so the order holds
+        while names := sorted(
+            n for n in os.listdir(folder) if _SPOOLED.fullmatch(n) and n not in gone
+        ):
+            for name in names:
+                try:
+                    body = _read_regular(name, _MAX_HOOK_BYTES, folder=folder)
+                except OSError as exc:  # not an event the relay spooled: dropped
+                    _warn(f"{name}: dropped: {exc}")
+                    body = None
+                if body is not None:
+                    try:
+                        _post(url, token, body)
+                        sent += 1
+                    except urllib.error.HTTPError as exc:  # answered: resent, refused again
+                        _warn(f"{name}: the hook app answered {exc.code}")
+                    except (OSError, http.client.HTTPException):  # out of reach: all wait
+                        return sent, False
+                gone.add(name)
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=folder)
+        return sent, True
+    finally:
+        os.close(lock)
+
+
+def _warn(message: str) -> None:
+    print(f"claude-orchestra relay: {message}", file=sys.stderr)
+
+
+def _spool_and_drain(url: str, folder: str, body: bytes) -> None:
+    """A hook's event: spooled, then the spool drained (this event last)."""
+    fd = _open_folder(folder, make=True)
+    try:
+        _spool(fd, body)
+        drain(url, os.environ.get(HOOK_TOKEN_ENV, ""), fd)
+    finally:
+        os.close(fd)
+
+
+def _drain_on_request(url: str, folder: str, token: str) -> int:
+    """``drain``: prints how many events were sent; exits 1 when some are left."""
+    try:
+        fd = _open_folder(folder, make=False)
+    except FileNotFoundError:  # nothing was ever spooled
+        print(0)
+        return 0
+    try:
+        sent, complete = drain(url, token, fd)
+    finally:
+        os.close(fd)
+    print(sent)
+    return 0 if complete else 1
 
 
 def _report(url: str, token: str, status: str, sig: str, pid: str) -> None:
@@ -163,10 +274,17 @@ def main(argv: list[str]) -> int:
             return run(url, command)
         case ["hook", url]:
             try:
-                body = sys.stdin.buffer.read(_MAX_FILE_BYTES * 4)
+                body = sys.stdin.buffer.read(_MAX_HOOK_BYTES)
                 _post(url, os.environ.get(HOOK_TOKEN_ENV, ""), body)
             except Exception as exc:
-                print(f"claude-orchestra relay: {type(exc).__name__}: {exc}", file=sys.stderr)
+                _warn(f"{type(exc).__name__}: {exc}")
+        case ["hook", url, "--spool", folder]:
+            try:
+                _spool_and_drain(url, folder, sys.stdin.buffer.read(_MAX_HOOK_BYTES))
+            except Exception as exc:
+                _warn(f"{type(exc).__name__}: {exc}")
+        case ["drain", url, folder]:
+            return _drain_on_request(url, folder, sys.stdin.readline().strip())
         case ["pane-died", base, instance, key_file, status, sig, pid]:
             _report_from_key_file(base, instance, key_file, [status, sig, pid])
         case _:

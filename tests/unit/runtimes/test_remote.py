@@ -10,16 +10,19 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from claude_orchestra.auth.credentials import Secret
 from claude_orchestra.config_load import parse_orchestrator
 from claude_orchestra.errors import ConfigError
 from claude_orchestra.runtimes.claude_home import LaunchSpec
 from claude_orchestra.runtimes.remote import commands as sh
 from claude_orchestra.runtimes.remote.adoption import (
     Launched,
+    Spool,
     describe,
     parse_panes,
     unheard_deaths,
 )
+from claude_orchestra.runtimes.remote.ended import Ended, parse_ended
 from claude_orchestra.runtimes.remote.hosts import (
     RemoteHost,
     placement,
@@ -27,9 +30,10 @@ from claude_orchestra.runtimes.remote.hosts import (
     ssh_argv,
 )
 from claude_orchestra.runtimes.remote.link import backoff
-from claude_orchestra.runtimes.remote.runtime import git_login
 from claude_orchestra.runtimes.remote.translate import (
     PathMap,
+    git_login,
+    hook_url,
     launch_number,
     loopback_ports,
     remote_launch,
@@ -201,7 +205,7 @@ def test_a_launch_runs_the_hosts_relay_and_claude_with_no_secret_on_its_command_
     assert "pw" not in argv
 
 
-def test_the_settings_file_posts_through_the_forward_and_starts_the_hosts_relay() -> None:
+def test_every_hook_on_the_host_runs_its_relay_which_posts_through_the_forward() -> None:
     url = "http://127.0.0.1:3000/hooks/worker-1/1"
     local = {
         "hooks": {
@@ -211,18 +215,48 @@ def test_the_settings_file_posts_through_the_forward_and_starts_the_hosts_relay(
                         {
                             "type": "command",
                             "command": f"'/py' '-I' '-S' '/relay.py' 'hook' '{url}'",
+                            "timeout": 10,
                         }
                     ]
                 }
             ],
-            "Stop": [{"hooks": [{"type": "http", "url": url}]}],
+            "Stop": [
+                {
+                    "hooks": [
+                        {
+                            "type": "http",
+                            "url": url,
+                            "headers": {"Authorization": "Bearer $CLAUDE_ORCHESTRA_HOOK_TOKEN"},
+                            "allowedEnvVars": ["CLAUDE_ORCHESTRA_HOOK_TOKEN"],
+                            "timeout": 10,
+                        }
+                    ]
+                }
+            ],
         }
     }
-    text = settings_text(json.dumps(local), paths=PATHS, ports={3000: 41000}, relay="python3 r.py")
+    spool = REMOTE / ".orchestra/spool/worker-1-1"
+    text = settings_text(
+        json.dumps(local), paths=PATHS, ports={3000: 41000}, relay="python3 r.py", spool=spool
+    )
     hooks = json.loads(text)["hooks"]
     forwarded = "http://127.0.0.1:41000/hooks/worker-1/1"
-    assert hooks["Stop"][0]["hooks"][0]["url"] == forwarded
-    assert hooks["SessionStart"][0]["hooks"][0]["command"] == f"python3 r.py hook '{forwarded}'"
+    relayed = {
+        "type": "command",
+        "command": f"python3 r.py hook {forwarded} --spool {spool}",
+        "timeout": 10,
+    }
+    assert hooks == {"SessionStart": [{"hooks": [relayed]}], "Stop": [{"hooks": [relayed]}]}
+    assert "Bearer" not in text  # the relay takes the token from claude's environment
+    assert hook_url(json.dumps(local), {3000: 41000}) == forwarded
+    assert hook_url(json.dumps({"hooks": {}}), {}) is None
+
+
+def test_a_spool_is_drained_with_the_token_on_standard_input() -> None:
+    spool = PurePosixPath("/h/run/.orchestra/spool/worker-1-1")
+    argv = shlex.split(sh.drain("python3", PurePosixPath("/h/run/relay.py"), "http://u", spool))
+    assert argv == ["python3", "-I", "-S", "/h/run/relay.py", "drain", "http://u", str(spool)]
+    assert "s3cret" not in repr(Spool(folder=spool, url="http://u", token=Secret("s3cret")))
 
 
 def test_claude_json_trusts_the_hosts_folders() -> None:
@@ -236,6 +270,18 @@ def test_commands_quote_every_value() -> None:
     assert shlex.split(sh.make_fifo(evil))[-1] == str(evil)
     assert "'/tmp/a b;rm -rf ~'" in sh.write_file(evil)
     assert sh.target("worker-1") == "=orchestra:=worker-1"
+
+
+def test_the_run_processes_are_ended_by_the_script_on_standard_input() -> None:
+    assert shlex.split(sh.end_processes("/opt/py 3", "orchestra-ab", 10.0)) == [
+        "/opt/py 3", "-I", "-S", "-", "orchestra-ab", "10",
+    ]  # fmt: skip
+
+
+def test_what_ending_the_run_processes_came_to_is_read_line_by_line() -> None:
+    printed = "killed 41\nrunning 42\nkilled x\nTraceback (most recent call last)\nkilled 43\n"
+    assert parse_ended(printed) == Ended(killed=(41, 43), running=(42,))
+    assert parse_ended("\n") == Ended()
 
 
 def test_the_credential_helper_reads_the_environment_and_stores_nothing() -> None:

@@ -4,14 +4,19 @@ While the connection was down, an instance's relay could not report its exit (th
 app was out of reach), so the host's tmux is asked what it holds: each window's pane pid
 and whether it is dead. A window that is gone, dead, or runs another process than the one
 launched is a death the loop never heard of; every other instance is re-adopted as it is.
+The hook events its instances spooled meanwhile are sent then (:mod:`.replay`), before
+the incident and any such death.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
 from typing import final
 
 import attrs
+
+from claude_orchestra.auth.credentials import Secret
 
 
 @final
@@ -25,11 +30,24 @@ class Pane:
 
 @final
 @attrs.frozen(kw_only=True)
+class Spool:
+    """Where a launch's hook events wait on the host while the connection is down, and
+    what sends them on: the hook URL through the forward and the launch's hook token."""
+
+    folder: PurePosixPath
+    url: str
+    token: Secret
+
+
+@final
+@attrs.frozen(kw_only=True)
 class Launched:
-    """What the runtime started for an instance: the launch number and the pane's pid."""
+    """What the runtime started for an instance: the launch number, the pane's pid and
+    its hooks' spool (``None``: its settings have no hook)."""
 
     launch: int
     pid: int
+    spool: Spool | None = None
 
 
 def parse_panes(listed: str) -> dict[str, Pane]:

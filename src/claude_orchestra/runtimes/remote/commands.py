@@ -111,6 +111,12 @@ def terminate(socket: str, name: str) -> str:
     return f'set -- $({show}) && if [ "$1" = 0 ]; then kill -TERM "$2" 2>/dev/null || true; fi'
 
 
+def drain(python: str, relay: PurePosixPath, url: str, spool: PurePosixPath) -> str:
+    """Send the hook events spooled in ``spool`` to ``url`` (the launch's hook token comes
+    on standard input); prints how many were sent, fails when some are left."""
+    return shlex.join([python, "-I", "-S", str(relay), "drain", url, str(spool)])
+
+
 def windows(socket: str) -> str:
     """``<name> <pid> <dead>`` per window (nothing when the server is not running)."""
     listed = tmux(socket, "list-panes", "-s", "-t", f"={SESSION}", "-F",
@@ -118,9 +124,12 @@ def windows(socket: str) -> str:
     return f"{listed} 2>/dev/null || true"
 
 
-def kill_server(socket: str) -> str:
-    """End the run's tmux server and every process in it (a no-op when none runs)."""
-    return f"{tmux(socket, 'kill-server')} 2>/dev/null || true"
+def end_processes(python: str, socket: str, grace: float) -> str:
+    """End the run's tmux server and wait (at most ``grace`` seconds, then ``SIGKILL``) for
+    every process it held to end; the script
+    (:mod:`~claude_orchestra.runtimes.remote.ending`) comes on standard input. A no-op when
+    no server runs."""
+    return shlex.join([python, "-I", "-S", "-", socket, f"{grace:g}"])
 
 
 def clone(url: str, repo: PurePosixPath, branch: str) -> str:

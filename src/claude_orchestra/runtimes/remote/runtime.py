@@ -21,7 +21,8 @@ What reaches a host and how:
 
 Evidence is read from origin as for every runtime: workers push their branches
 themselves, and :meth:`RemoteRuntime.close` pushes (or preserves) whatever a host still
-holds before removing its run folder.
+holds before removing its run folder, once every process of the run there has ended
+(:mod:`.ending`).
 """
 
 from __future__ import annotations
@@ -29,33 +30,39 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import final
 
 import anyio
 from anyio.abc import TaskStatus
 
-from claude_orchestra._safe_files import read_capped
+from claude_orchestra.auth.credentials import Secret
 from claude_orchestra.errors import PrerequisiteError, RemoteError
 from claude_orchestra.events import Event, PaneDied
 from claude_orchestra.intake import relay as _relay
 from claude_orchestra.pins import CLAUDE_CODE_VERSION
 from claude_orchestra.runtimes.base import RuntimeContext, RuntimeNotice
-from claude_orchestra.runtimes.claude_home import LaunchSpec
+from claude_orchestra.runtimes.claude_home import HOOK_TOKEN_ENV, LaunchSpec
 from claude_orchestra.runtimes.gate import CommandResult
 from claude_orchestra.runtimes.remote import commands as sh
+from claude_orchestra.runtimes.remote import ending as _ending
 from claude_orchestra.runtimes.remote.adoption import (
     Launched,
+    Spool,
     describe,
     parse_panes,
     unheard_deaths,
 )
+from claude_orchestra.runtimes.remote.ended import parse_ended
+from claude_orchestra.runtimes.remote.homes import home_files
 from claude_orchestra.runtimes.remote.hosts import RemoteHost, placement, reachable_from_a_host
 from claude_orchestra.runtimes.remote.link import HostLink
+from claude_orchestra.runtimes.remote.replay import replay
 from claude_orchestra.runtimes.remote.translate import (
     PathMap,
+    git_login,
+    hook_url,
     launch_number,
     loopback_ports,
     remote_launch,
@@ -67,22 +74,6 @@ from claude_orchestra.runtimes.tmux import TmuxServer
 from claude_orchestra.runtimes.typed_text import plain_text
 
 logger = logging.getLogger(__name__)
-
-_MAX_HOME_FILE = 16 * 1024 * 1024
-
-
-def git_login(url: str) -> tuple[str, str | None, str | None]:
-    """``url`` without a user and password, and them (``None`` when absent)."""
-    parts = urllib.parse.urlsplit(url)
-    if "://" not in url or (parts.password is None and parts.username is None):
-        return url, None, None
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    bare = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    user = urllib.parse.unquote(parts.username or "")
-    password = urllib.parse.unquote(parts.password) if parts.password is not None else None
-    return bare, user, password
 
 
 @final
@@ -100,8 +91,13 @@ class _Host:
 class RemoteRuntime:
     """Workers on remote hosts over SSH, the manager in this machine's tmux."""
 
-    def __init__(self, *, local: TmuxServer, context: RuntimeContext) -> None:
+    def __init__(
+        self, *, local: TmuxServer, context: RuntimeContext, exit_grace: float = 10.0
+    ) -> None:
+        """``exit_grace``: how long a host's processes may take to end after the hang-up
+        before they are killed (when the run folder is removed)."""
         self._local = local
+        self._exit_grace = exit_grace
         self._socket = context.socket_name
         self._workspace = PurePosixPath(context.workspace)
         self._repository = context.repository
@@ -153,6 +149,17 @@ class RemoteRuntime:
                     evidence += f" (its windows could not be listed: {exc.reason})"
                 deaths = unheard_deaths(panes, self._launched, names)
                 action = f"re-adopted, not restarted: {describe(panes, names)}"
+                sent = 0
+                if host.root is not None:  # else nothing was launched there
+                    sent = await replay(
+                        host.link,
+                        python=host.spec.python,
+                        relay=host.root / "relay.py",
+                        launched=self._launched,
+                        names=names,
+                    )
+                if sent:
+                    action += f"; {sent} hook event(s) sent while it was down delivered"
             for name in names:
                 await deliver(
                     RuntimeNotice(
@@ -246,15 +253,22 @@ class RemoteRuntime:
         paths = PathMap(local=self._workspace, remote=root)
         cwd = paths.path(PurePosixPath(spec.cwd))
         await self._git(host, sh.worktree(root / "repo", cwd, name, self._branch))
-        files = await anyio.to_thread.run_sync(self._home_files, spec, host)
+        files = await anyio.to_thread.run_sync(home_files, spec, host.spec)
         texts = [*spec.env.values(), *spec.supervisor, *files.values()]
         ports = {p: await link.forward(p) for p in loopback_ports(texts)}
         relay = [remote.python, "-I", "-S", str(root / "relay.py")]
+        number = launch_number(spec)
+        spooled = root / ".orchestra" / "spool" / f"{name}-{number}"
+        spool = None
         for local_path, text in files.items():
             target = paths.path(local_path)
             sent = text
             if target.name == "orchestra-settings.json":
-                sent = settings_text(text, paths=paths, ports=ports, relay=shlex.join(relay))
+                quoted = shlex.join(relay)
+                sent = settings_text(text, paths=paths, ports=ports, relay=quoted, spool=spooled)
+                url, token = hook_url(text, ports), spec.env.get(HOOK_TOKEN_ENV)
+                if url and token:
+                    spool = Spool(folder=spooled, url=url, token=Secret(token))
             elif target.name == ".claude.json":
                 sent = state_text(text, paths=paths)
             await link.run(sh.write_file(target), stdin=sent)
@@ -278,7 +292,7 @@ class RemoteRuntime:
         if not printed or not printed[-1].isdigit():
             raise RemoteError(remote.name, "new-window", f"no pane pid in {printed[-3:]!r}")
         pid = int(printed[-1])
-        self._launched[name] = Launched(launch=launch_number(spec), pid=pid)
+        self._launched[name] = Launched(launch=number, pid=pid, spool=spool)
         # The relay waits on the pipe: the environment goes over the channel, not to disk.
         await link.run(sh.write_fifo(launch.fifo), stdin=json.dumps(dict(launch.env)))
         logger.info(
@@ -290,27 +304,6 @@ class RemoteRuntime:
             extra={"instance": name, "host": remote.name},
         )
         return pid
-
-    def _home_files(self, spec: LaunchSpec, host: _Host) -> Mapping[PurePosixPath, str]:
-        """The files of the instance's home seeded here, to copy to the host."""
-        config = Path(spec.config_dir)
-        if (config / ".credentials.json").exists() and not host.spec.credentials_on_disk:
-            raise PrerequisiteError(
-                "remote",
-                f"{host.spec.name}: the credential is a login file; allow "
-                '"credentialsOnDisk" for this host to write it there, or use an API key',
-            )
-        names = [".claude.json", "settings.json"]
-        if host.spec.credentials_on_disk:
-            names.append(".credentials.json")
-        files = {
-            PurePosixPath(config / n): read_capped(config / n, _MAX_HOME_FILE).decode()
-            for n in names
-            if (config / n).exists()
-        }
-        settings = config.parent / "orchestra-settings.json"
-        files[PurePosixPath(settings)] = read_capped(settings, _MAX_HOME_FILE).decode()
-        return files
 
     def _remote(self, name: str) -> _Host | None:
         placed = self._placed.get(name)
@@ -364,9 +357,10 @@ class RemoteRuntime:
     # -- the end --------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """End the local tmux server, then on every host: end the run's tmux server, push
-        (or preserve) every worker branch, and remove the run folder when nothing is left
-        only there. Used by ``cleanup`` too, so a killed run's hosts are reached."""
+        """End the local tmux server, then on every host: end the run's tmux server and
+        wait for its processes, push (or preserve) every worker branch, and remove the run
+        folder when nothing is left only there and no process of the run still runs. Used
+        by ``cleanup`` too, so a killed run's hosts are reached."""
         await self._local.close()
         for host in self._hosts.values():
             try:
@@ -381,10 +375,23 @@ class RemoteRuntime:
         await link.open()
         home = PurePosixPath((await link.run('printf %s "$HOME"')).strip())
         root = host.root or home / host.spec.workdir / self._socket
-        await link.run(sh.kill_server(self._socket))
+        # Its processes go on exiting after the hang-up, writing into the folder: removed
+        # before they end, it would be made again (a transcript in it).
+        script = await anyio.Path(_ending.__file__).read_text(encoding="utf-8")
+        ending = sh.end_processes(host.spec.python, self._socket, self._exit_grace)
+        ended = parse_ended(await link.run(ending, stdin=script))
+        if ended.killed:
+            logger.warning(
+                "%s: killed %s: still running %g s after the hang-up",
+                host.spec.name,
+                ", ".join(f"pid {p}" for p in ended.killed),
+                self._exit_grace,
+            )
         url = await self._origin(host)  # this connection's forward to a loopback origin
         kept = await self._git(host, sh.push_all(root / "repo", root / "worktrees", url))
+        if ended.running:
+            kept += f"\nprocesses {', '.join(map(str, ended.running))} would not end"
         if kept.strip():
-            logger.warning("%s: run folder kept: %s", host.spec.name, kept.strip())
+            logger.warning("%s: run folder %s kept: %s", host.spec.name, root, kept.strip())
             return
         await link.run(f"rm -rf {sh.q(root)}")

@@ -10,7 +10,10 @@ settings file whose hooks POST to the hook app on ``127.0.0.1``, a credential wh
   host's loopback at the port its reverse forward of ``<port>`` listens on
   (:func:`loopback_ports`, :func:`rewrite_urls`): the host reaches this machine's listeners
   only through the SSH connection, never through a public bind;
-- the relay and the claude executable are the host's.
+- the relay and the claude executable are the host's;
+- every hook is a command hook of the host's relay, which posts the event through the
+  forward and spools it in the run folder while the connection is down
+  (:func:`settings_text`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any, final
 
@@ -38,6 +42,20 @@ def rewrite_urls(text: str, ports: Mapping[int, int]) -> str:
     """``text`` with each loopback URL's port replaced by its forward's (``ports``: local ->
     remote); a port without a forward is a bug of the caller (``KeyError``)."""
     return _LOOPBACK.sub(lambda m: f"{m.group(1)}://127.0.0.1:{ports[int(m.group(2))]}", text)
+
+
+def git_login(url: str) -> tuple[str, str | None, str | None]:
+    """``url`` without a user and password, and them (``None`` when absent)."""
+    parts = urllib.parse.urlsplit(url)
+    if "://" not in url or (parts.password is None and parts.username is None):
+        return url, None, None
+    netloc = parts.hostname or ""
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password) if parts.password is not None else None
+    return bare, user, password
 
 
 @final
@@ -127,18 +145,67 @@ def remote_launch(
     )
 
 
-def settings_text(text: str, *, paths: PathMap, ports: Mapping[int, int], relay: str) -> str:
-    """The ``--settings`` file for the host: hook URLs through the forwards, and the
-    ``SessionStart`` command with the host's relay (``relay``: its shell-quoted command)."""
+def settings_text(
+    text: str,
+    *,
+    paths: PathMap,
+    ports: Mapping[int, int],
+    relay: str,
+    spool: PurePosixPath,
+) -> str:
+    """The ``--settings`` file for the host: every hook (HTTP or the ``SessionStart``
+    command) a command hook running the host's relay (``relay``: its shell-quoted
+    command), which posts through the forward and keeps in ``spool`` what it cannot post
+    while the connection is down (see :mod:`claude_orchestra.intake.relay`)."""
     document = json.loads(text)
-    return json.dumps(_walk(document, lambda s: _settings_string(s, paths, ports, relay)))
+    for groups in document.get("hooks", {}).values():
+        for group in groups:
+            group["hooks"] = [
+                _host_hook(
+                    hook, paths, ports, lambda url: f"{relay} hook {url} --spool {_q(spool)}"
+                )
+                for hook in group.get("hooks", [])
+            ]
+    return json.dumps(document)
 
 
-def _settings_string(value: str, paths: PathMap, ports: Mapping[int, int], relay: str) -> str:
-    value = rewrite_urls(value, ports)
-    if value.endswith("'hook' " + value.rsplit(" ", 1)[-1]) and "'-I' '-S'" in value:
-        return f"{relay} hook {value.rsplit(' ', 1)[-1]}"  # the SessionStart relay command
-    return paths.text(value)
+def hook_url(text: str, ports: Mapping[int, int]) -> str | None:
+    """The URL the hooks of the ``--settings`` file ``text`` post to, as the host reaches
+    it (``None``: it has no HTTP hook)."""
+    for groups in json.loads(text).get("hooks", {}).values():
+        for group in groups:
+            for hook in group.get("hooks", []):
+                if hook.get("type") == "http":
+                    return rewrite_urls(str(hook["url"]), ports)
+    return None
+
+
+def _host_hook(
+    hook: dict[str, Any],
+    paths: PathMap,
+    ports: Mapping[int, int],
+    relayed: Callable[[str], str],
+) -> dict[str, Any]:
+    """One hook as it runs on the host: the relay posts (and spools) in its place."""
+    timeout = hook.get("timeout", 10)
+    if hook.get("type") == "http":
+        url = rewrite_urls(str(hook["url"]), ports)
+        return {"type": "command", "command": relayed(_q(url)), "timeout": timeout}
+    command = str(hook.get("command", ""))
+    if hook.get("type") == "command" and _is_relay_hook(command):
+        url = rewrite_urls(shlex.split(command)[-1], ports)
+        return {"type": "command", "command": relayed(_q(url)), "timeout": timeout}
+    return _walk(hook, lambda s: paths.text(rewrite_urls(s, ports)))  # type: ignore[no-any-return]
+
+
+def _is_relay_hook(command: str) -> bool:
+    """``command`` is the ``SessionStart`` relay hook (``python -I -S relay.py hook URL``)."""
+    words = shlex.split(command)
+    return len(words) >= 5 and words[1:3] == ["-I", "-S"] and words[-2] == "hook"
+
+
+def _q(value: str | PurePosixPath) -> str:
+    return shlex.quote(str(value))
 
 
 def state_text(text: str, *, paths: PathMap) -> str:
