@@ -11,13 +11,15 @@ that learns something returns a :data:`~claude_orchestra.loop.actions.Result` (o
 :class:`~claude_orchestra.loop.review_actions.MergePlanned`); whoever asked for the action
 hands it back to the decisions (:class:`~claude_orchestra.recovery.Recovery`,
 :class:`~claude_orchestra.review.WorkReview`), which keep the records and hold no I/O.
+Every kind of action is matched, and ``mypy`` checks it: an action added to the unions
+without a case here is a type error, never an action silently dropped.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import final
+from typing import assert_never, final
 
 import anyio
 import attrs
@@ -62,6 +64,7 @@ from claude_orchestra.loop.actions import (
 )
 from claude_orchestra.loop.review_actions import (
     AwaitMerge,
+    Bookkeeping,
     ClearHandedBack,
     CountFollowUps,
     DropMerge,
@@ -227,8 +230,8 @@ class Executor:
 
     # -- the rest ------------------------------------------------------------------------
 
-    def _book(self, action: ReviewAction) -> MergePlanned | None:  # noqa: PLR0912
-        """Review's actions: reads of origin, the merger, and the run's bookkeeping."""
+    def _book(self, action: Bookkeeping) -> MergePlanned | None:  # noqa: PLR0912
+        """Review's own actions: reads of origin, the merger, and the run's bookkeeping."""
         ctx = self.ctx
         progress = ctx.progress
         match action:
@@ -250,12 +253,11 @@ class Executor:
                 progress.await_merge(branch, commits)
             case DropMerge(branch=branch):
                 progress.awaiting_merge.pop(branch, None)
-            case EnqueueMerge() if self.merge_queue is not None:
-                self.merge_queue.enqueue(
-                    MergeRequest(
-                        instance=action.instance, branch=action.branch, commits=action.commits
+            case EnqueueMerge(instance=name, branch=branch, commits=commits):
+                if self.merge_queue is not None:  # review asks for it only with the queue
+                    self.merge_queue.enqueue(
+                        MergeRequest(instance=name, branch=branch, commits=commits)
                     )
-                )
             case RecordMerge(record=record, restored=True):
                 progress.merges.append(record)
                 progress.tasks_done.update(record.tasks)
@@ -279,6 +281,8 @@ class Executor:
                 progress.clear_handed_back()
             case CountFollowUps(instance=name, count=count):
                 progress.put(name, attrs.evolve(progress.record(name), follow_ups=count))
+            case _:
+                assert_never(action)
         return None
 
     def _incident(self, action: RecordIncident) -> None:

@@ -193,7 +193,7 @@ class SendAssignment:
         return self.assignment.instance
 
 
-ReviewAction = (
+Bookkeeping = (
     RequestRead
     | KeepPreserved
     | TakeFacts
@@ -209,9 +209,10 @@ ReviewAction = (
     | GiveUpTask
     | ClearHandedBack
     | CountFollowUps
-    | SendAssignment
-    | RecordIncident
 )
+"""Review's own actions: reads of origin, the merger, and the run's bookkeeping."""
+
+ReviewAction = Bookkeeping | SendAssignment | RecordIncident
 
 # -- results ------------------------------------------------------------------------------
 
