@@ -30,6 +30,7 @@ from claude_orchestra.broker.meter import BrokerMeter
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.proxy import BrokerApp, create_broker_app
 from claude_orchestra.broker.tokens import BrokerTokens
+from claude_orchestra.broker.wire import BatchingH11Protocol
 from claude_orchestra.costs.budget import BudgetConfig
 from claude_orchestra.costs.transcripts import DEFAULT_PRICES, Price
 from claude_orchestra.intake import server as hookserver
@@ -144,7 +145,13 @@ class Broker:
                 # in the kernel's queue, never refused.
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(
-                        functools.partial(hookserver.serve, app, sock=sock, name="broker")
+                        functools.partial(
+                            hookserver.serve,
+                            app,
+                            sock=sock,
+                            name="broker",
+                            protocol=BatchingH11Protocol,
+                        )
                     )
                     task_status.started(self._base_url)
             finally:
