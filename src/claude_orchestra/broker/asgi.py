@@ -117,7 +117,8 @@ async def send_stream(
 
 async def _fill(chunks: AsyncIterable[bytes], pipe: Pipe) -> None:
     async for chunk in chunks:
-        await pipe.put(chunk)
+        if pipe.put(chunk):
+            await pipe.room()
     pipe.close()
 
 

@@ -3,11 +3,12 @@
 The upstream stream arrives as many small chunks (one SSE frame each, a few hundred bytes),
 often several at once in a socket read. Writing each one to the instance on its own costs a
 framing and a system call per frame. A :class:`Pipe` lets the reader :meth:`~Pipe.put` each
-chunk without waiting while the writer is busy, and the writer :meth:`~Pipe.take` all of
-them at once: one write for whatever arrived since its last one. Nothing is held back to
-make a batch (a chunk that arrives alone is taken alone, at once), so the batching costs no
-latency. It is bounded: past :attr:`~Pipe.limit` bytes waiting, the reader waits for the
-writer (a slow instance slows its upstream read, as a direct connection would).
+chunk without waiting (a plain call: no coroutine per frame) while the writer is busy, and
+the writer :meth:`~Pipe.take` all of them at once: one write for whatever arrived since
+its last one. Nothing is held back to make a batch (a chunk that arrives alone is taken
+alone, at once), so the batching costs no latency. It is bounded: past
+:attr:`~Pipe.limit` bytes waiting, the reader waits for :meth:`~Pipe.room` (a slow
+instance slows its upstream read, as a direct connection would).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ DEFAULT_LIMIT = 1024 * 1024
 
 
 @final
-@attrs.define(eq=False, repr=False)
+@attrs.define(eq=False, repr=False, on_setattr=attrs.setters.NO_OP)  # hot: plain setattr
 class Pipe:
     """A bounded, coalescing byte buffer between one reader task and one writer task."""
 
@@ -45,8 +46,9 @@ class Pipe:
         """Closed, and nothing left to take: the last :meth:`take` returned the end."""
         return self._closed and not self._pending
 
-    async def put(self, chunk: bytes) -> None:
-        """Add ``chunk``; waits only while :attr:`limit` bytes or more are waiting.
+    def put(self, chunk: bytes) -> bool:
+        """Add ``chunk`` without waiting; ``True`` when :attr:`limit` bytes or more are
+        now waiting (then :meth:`room` before the next put).
 
         Raises:
             ValueError: the pipe was closed.
@@ -57,6 +59,10 @@ class Pipe:
             self._pending.append(chunk)
             self._size += len(chunk)
             self._wake_taker()
+        return self._size >= self.limit
+
+    async def room(self) -> None:
+        """Wait until fewer than :attr:`limit` bytes are waiting."""
         while self._size >= self.limit:
             self._writable = anyio.Event()
             await self._writable.wait()
