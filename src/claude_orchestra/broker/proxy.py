@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 """The largest request body an instance may send (a hostile one could send any size)."""
-METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE"})
 """The methods forwarded (Claude Code uses ``POST /v1/messages``); others get a 405."""
 CLOSE_SECONDS = 5.0
 """How long releasing an upstream answer may take once the instance's answer ended."""
