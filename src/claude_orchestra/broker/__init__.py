@@ -2,7 +2,7 @@
 
 Every instance uses the broker as its ``ANTHROPIC_BASE_URL`` and authenticates with an
 opaque token of its launch (:mod:`~claude_orchestra.broker.tokens`); the broker forwards
-each request, chunk by chunk, with the credential the
+each request, passing the answer on as it arrives, with the credential the
 :class:`~claude_orchestra.auth.rotator.AuthRotator` holds for that instance
 (:mod:`~claude_orchestra.broker.upstream`). A rate limit or an authentication failure that
 arrives before anything was streamed is reported to the rotator and the same request is
@@ -11,8 +11,11 @@ sent again on the next credential (:mod:`~claude_orchestra.broker.rules` decides
 read off its stream (:mod:`~claude_orchestra.broker.sse`) and kept per instance and
 credential (:mod:`~claude_orchestra.broker.meter`).
 
-One job per module: the decisions (``rules``, ``sse``, ``upstream``, ``tokens``) are pure
-and hold no I/O; ``proxy`` does the HTTP; ``service`` binds, serves and issues launch
+One job per module: the decisions (``rules``, ``sse``, ``reading``, ``upstream``,
+``tokens``) are pure and hold no I/O; ``proxy`` decides each request's path and does its
+HTTP, with ``asgi`` (the request read from the ASGI scope, the answer streamed in batches
+through a ``pipe``), ``client`` (each request upstream in one send) and ``wire`` (the
+server's writes of one loop turn in one send); ``service`` binds, serves and issues launch
 credentials. It imports from the rest of the package only values (credentials, the
 rotator, usage, reset times), never the loop.
 

@@ -5,32 +5,36 @@ then sent upstream with the credential the pool names for the instance
 (:mod:`~claude_orchestra.broker.upstream`). An answer that blames the credential before a
 byte of it was passed on (:func:`~claude_orchestra.broker.rules.judge`) is reported to the
 pool and the same request is sent again on the instance's next credential; anything else
-is passed on chunk by chunk as it arrives, its usage read on the way
-(:class:`~claude_orchestra.broker.sse.UsageMeter`). The I/O of the broker is here and
-nowhere else.
+is passed on as it arrives (:func:`~claude_orchestra.broker.asgi.send_stream`: whatever
+came since the last write, in one write), its usage read on the way
+(:class:`~claude_orchestra.broker.reading.AnswerReader`). :class:`BrokerApp` is the ASGI
+app itself, with no framework between it and the server: every request takes the same
+path, so routing and middleware would only add work to each one. The I/O of the broker
+is here and in :mod:`~claude_orchestra.broker.asgi`, nowhere else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import final
 
+import anyio
 import attrs
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from claude_orchestra._clock import Clock
 from claude_orchestra.auth.credentials import Credential, Secret
+from claude_orchestra.broker.asgi import ClientGone, Incoming, incoming, read_body, send_stream
 from claude_orchestra.broker.budget import Refuse, Retire, Spent, admit
 from claude_orchestra.broker.meter import BrokerMeter, Served
 from claude_orchestra.broker.pool import RotatorPool
+from claude_orchestra.broker.reading import AnswerReader, Read
 from claude_orchestra.broker.rules import (
     MAX_ERROR_BYTES,
     Rotate,
@@ -38,7 +42,6 @@ from claude_orchestra.broker.rules import (
     judge,
     pressure,
 )
-from claude_orchestra.broker.sse import UsageMeter
 from claude_orchestra.broker.tokens import BrokerTokens, Holder, presented_token
 from claude_orchestra.broker.upstream import (
     downstream_headers,
@@ -46,17 +49,20 @@ from claude_orchestra.broker.upstream import (
     upstream_url,
 )
 from claude_orchestra.costs.budget import BudgetConfig
-from claude_orchestra.costs.transcripts import Usage
 
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 """The largest request body an instance may send (a hostile one could send any size)."""
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-"""The most of a whole (non-streamed) message kept to read its usage."""
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE"})
+"""The methods forwarded (Claude Code uses ``POST /v1/messages``); others get a 405."""
+CLOSE_SECONDS = 5.0
+"""How long releasing an upstream answer may take once the instance's answer ended."""
 
 ReadLogin = Callable[[Credential], Awaitable[Secret | None]]
 """Reads the access token of a login kept in a credentials file."""
+Answer = Callable[[Scope, Receive, Send], Awaitable[None]]
+"""What an instance is answered with: a whole response, or a stream passed on."""
 
 
 def api_error(
@@ -118,13 +124,32 @@ class BrokerApp:
     spent: Spent = attrs.field(factory=Spent)
     """What went through so far, for the budget."""
 
-    async def handle(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app: every path is forwarded."""
+        if scope["type"] != "http":  # the server runs without lifespan; nothing else comes
+            return
+        request = incoming(scope)
+        if request.method not in METHODS:
+            allowed = ", ".join(sorted(METHODS))
+            answer: Answer = Response("Method Not Allowed", 405, headers={"allow": allowed})
+        else:
+            try:
+                answer = await self.handle(request, receive)
+            except ClientGone:
+                return
+        await answer(scope, receive, send)
+
+    async def handle(self, request: Incoming, receive: Receive) -> Answer:
         """Forward one request, rotating before anything streamed when the credential
-        fails."""
-        holder = self.tokens.holder(presented_token(dict(request.headers)))
+        fails.
+
+        Raises:
+            ClientGone: the instance hung up before its request's body was read.
+        """
+        holder = self.tokens.holder(presented_token(request.header))
         if holder is None:
             return api_error(401, "authentication_error", "invalid x-api-key")
-        body = await _read_request(request)
+        body = await read_body(receive, MAX_REQUEST_BYTES)
         if body is None:
             return api_error(413, "request_too_large", "request body too large")
         attempt = _Attempt(holder=holder, started=self.clock.now(), body=body)
@@ -156,8 +181,8 @@ class BrokerApp:
         return reply
 
     async def _try(
-        self, request: Request, attempt: _Attempt, credential: Credential
-    ) -> Response | None:
+        self, request: Incoming, attempt: _Attempt, credential: Credential
+    ) -> Answer | None:
         """Send the request on ``credential``: its answer, or ``None`` when the credential
         failed before anything streamed (it was reported; try the next)."""
         try:
@@ -169,9 +194,11 @@ class BrokerApp:
         headers = downstream_headers(upstream.headers.items())
         if upstream.status_code < 400:
             self._watch_pressure(attempt.holder, credential, upstream.headers)
-            return StreamingResponse(
-                self._relay(upstream, attempt, credential),
-                status_code=upstream.status_code,
+            return functools.partial(
+                self._relay,
+                upstream=upstream,
+                attempt=attempt,
+                credential=credential,
                 headers=headers,
             )
         error = await _read_capped(upstream)
@@ -191,12 +218,12 @@ class BrokerApp:
         )
         return None
 
-    async def _send(self, request: Request, body: bytes, credential: Credential) -> httpx.Response:
+    async def _send(self, request: Incoming, body: bytes, credential: Credential) -> httpx.Response:
         login = await self.read_login(credential) if credential.oauth_file else None
         outgoing = self.client.build_request(
             request.method,
-            upstream_url(credential, request.url.path, request.url.query),
-            headers=upstream_headers(request.headers.items(), credential, oauth_token=login),
+            upstream_url(credential, request.path, request.query),
+            headers=upstream_headers(request.headers, credential, oauth_token=login),
             content=body,
         )
         return await self.client.send(outgoing, stream=True)
@@ -217,46 +244,50 @@ class BrokerApp:
             )
 
     async def _relay(
-        self, upstream: httpx.Response, attempt: _Attempt, credential: Credential
-    ) -> AsyncIterator[bytes]:
+        self,
+        _scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        upstream: httpx.Response,
+        attempt: _Attempt,
+        credential: Credential,
+        headers: dict[str, str],
+    ) -> None:
         """Pass the answer on as it comes; keep its record however it ends."""
-        meter = UsageMeter()
-        streamed = "text/event-stream" in upstream.headers.get("content-type", "")
-        first: float | None = None
-        size = 0
-        whole = bytearray()
+        reader = AnswerReader(
+            streamed="text/event-stream" in upstream.headers.get("content-type", "")
+        )
+        first: list[float] = []
+
+        def passing(data: bytes) -> None:
+            if not first:
+                first.append(self.clock.now() - attempt.started)
+            reader.feed(data)
+
         try:
-            async for chunk in upstream.aiter_raw():
-                if first is None:
-                    first = self.clock.now() - attempt.started
-                size += len(chunk)
-                if streamed:
-                    meter.feed(chunk)
-                elif len(whole) < MAX_MESSAGE_BYTES:
-                    whole += chunk
-                yield chunk
+            await send_stream(
+                send,
+                receive,
+                status=upstream.status_code,
+                headers=headers.items(),
+                chunks=upstream.aiter_raw(),
+                on_batch=passing,
+            )
         finally:
-            await upstream.aclose()
-            if streamed:
-                usage = meter.usage if meter.started else None
-                model, message_id = meter.model, meter.message_id
-                error = f"stream:{meter.error}" if meter.error else None
-                if not meter.finished:
-                    error = error or "cut"
-            else:
-                (usage, model, message_id), error = _message_usage(bytes(whole)), None
-            if usage is not None:
-                self.spent.add(attempt.holder.instance, credential.name, model, usage)
+            read = reader.read()
+            if read.usage is not None:
+                self.spent.add(attempt.holder.instance, credential.name, read.model, read.usage)
             self._keep(
                 attempt,
                 credential,
                 status=upstream.status_code,
-                error=error,
-                usage=usage,
-                first_byte=first,
-                size=size,
-                message=(message_id, model),
+                read=read,
+                first_byte=first[0] if first else None,
+                size=reader.size,
             )
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_SECONDS):
+                await upstream.aclose()
 
     def _keep(
         self,
@@ -264,38 +295,27 @@ class BrokerApp:
         credential: Credential | None,
         *,
         status: int,
-        error: str | None,
-        usage: Usage | None = None,
+        error: str | None = None,
+        read: Read | None = None,
         first_byte: float | None = None,
         size: int = 0,
-        message: tuple[str | None, str | None] = (None, None),
     ) -> None:
-        message_id, model = message
+        read = read or Read(error=error)
         self.meter.keep(
             Served(
                 instance=attempt.holder.instance,
                 credential=credential.name if credential else None,
                 status=status,
-                usage=usage,
-                message_id=message_id,
-                model=model,
-                error=error,
+                usage=read.usage,
+                message_id=read.message_id,
+                model=read.model,
+                error=read.error,
                 rotations=attempt.failures,
                 first_byte=first_byte,
                 seconds=self.clock.now() - attempt.started,
                 size=size,
             )
         )
-
-
-async def _read_request(request: Request) -> bytes | None:
-    """The request's body, or ``None`` past :data:`MAX_REQUEST_BYTES`."""
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_REQUEST_BYTES:
-            return None
-    return bytes(data)
 
 
 async def _read_capped(response: httpx.Response) -> bytes:
@@ -316,24 +336,6 @@ def _error_kind(body: bytes) -> str:
     return kind or "error"
 
 
-def _message_usage(body: bytes) -> tuple[Usage | None, str | None, str | None]:
-    """The usage, model and id of a whole (non-streamed) message."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None, None, None
-    if not isinstance(data, dict):
-        return None, None, None
-    usage, model, message_id = data.get("usage"), data.get("model"), data.get("id")
-    return (
-        Usage.from_api(usage) if isinstance(usage, dict) else None,
-        model if isinstance(model, str) else None,
-        message_id if isinstance(message_id, str) else None,
-    )
-
-
-def create_broker_app(handler: BrokerApp) -> Starlette:
+def create_broker_app(handler: BrokerApp) -> ASGIApp:
     """The ASGI app: every path is forwarded (Claude Code uses ``/v1/messages``)."""
-    return Starlette(
-        routes=[Route("/{path:path}", handler.handle, methods=["GET", "POST", "PUT", "DELETE"])]
-    )
+    return handler

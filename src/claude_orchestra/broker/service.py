@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -26,10 +25,12 @@ from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra._safe_files import read_capped
 from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.broker.budget import Spent
+from claude_orchestra.broker.client import upstream_transport
 from claude_orchestra.broker.meter import BrokerMeter
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.proxy import BrokerApp, create_broker_app
 from claude_orchestra.broker.tokens import BrokerTokens
+from claude_orchestra.broker.wire import BatchingH11Protocol
 from claude_orchestra.costs.budget import BudgetConfig
 from claude_orchestra.costs.transcripts import DEFAULT_PRICES, Price
 from claude_orchestra.intake import server as hookserver
@@ -117,11 +118,9 @@ class Broker:
         sock = hookserver.bind("127.0.0.1", 0)
         port: int = sock.getsockname()[1]
         # Without TCP_NODELAY a request's headers and body, written apart, wait on the
-        # upstream's delayed ACK: about 40 ms added to every request.
-        transport = self._transport or httpx.AsyncHTTPTransport(
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-        )
+        # upstream's delayed ACK: about 40 ms added to every request. With it, and the head
+        # and body held for one send (the client module), a request is one packet.
+        transport = self._transport or upstream_transport()
         async with httpx.AsyncClient(
             timeout=UPSTREAM_TIMEOUT, transport=transport, follow_redirects=False
         ) as client:
@@ -144,7 +143,13 @@ class Broker:
                 # in the kernel's queue, never refused.
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(
-                        functools.partial(hookserver.serve, app, sock=sock, name="broker")
+                        functools.partial(
+                            hookserver.serve,
+                            app,
+                            sock=sock,
+                            name="broker",
+                            protocol=BatchingH11Protocol,
+                        )
                     )
                     task_status.started(self._base_url)
             finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from typing import final
 
 import attrs
@@ -79,10 +80,14 @@ class BrokerTokens:
         return tuple(self._issued)
 
 
-def presented_token(headers: dict[str, str]) -> str:
-    """The token a request carries: its ``x-api-key``, else its bearer token."""
-    key = headers.get("x-api-key", "")
+def presented_token(header: Callable[[str], str]) -> str:
+    """The token a request carries: its ``x-api-key``, else its bearer token.
+
+    Args:
+        header: the request's header of a lower-case name (``""``: none).
+    """
+    key = header("x-api-key")
     if key:
         return key
-    scheme, _, token = headers.get("authorization", "").partition(" ")
+    scheme, _, token = header("authorization").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""

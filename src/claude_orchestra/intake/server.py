@@ -7,6 +7,7 @@ returns the port, and every instance starts after that.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
@@ -62,16 +63,20 @@ async def serve(
     port: int = 0,
     sock: socket.socket | None = None,
     name: str = "hook app",
+    protocol: type[asyncio.Protocol] | None = None,
     task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` until cancelled; ``task_status.started`` gets the bound port.
 
     Pass ``sock`` (from :func:`bind`) to learn about a busy port before starting tasks;
-    it is closed when serving ends. ``name`` is what the log calls the server.
+    it is closed when serving ends. ``name`` is what the log calls the server;
+    ``protocol``, uvicorn's HTTP protocol class (default: its choice).
     """
     sock = sock or bind(host, port)
     server = _QuietServer(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", http=protocol or "auto"
+        )
     )
     bound_port: int = sock.getsockname()[1]
     logger.info("%s listening on http://%s:%d", name, host, bound_port)

@@ -254,3 +254,63 @@ async def test_no_request_starts_past_a_budget_and_a_spent_key_is_retired() -> N
             assert over.json()["error"]["type"] == "invalid_request_error"
             assert "the run's budget is spent" in over.json()["error"]["message"]
             assert len(fake.requests) == 4  # nothing reached the fake past the limit
+
+
+async def test_an_unforwarded_method_gets_a_405_before_its_token_is_read(rig: Rig) -> None:
+    async with httpx.AsyncClient(base_url=rig.broker.base_url, timeout=10) as client:
+        reply = await client.request("PATCH", "/v1/messages", headers={"x-api-key": rig.token})
+    assert reply.status_code == 405
+    assert reply.headers["allow"] == "DELETE, GET, HEAD, POST, PUT"
+    assert rig.fake.requests == ()
+
+
+async def test_an_instance_that_hangs_up_mid_stream_has_its_request_kept_as_cut(
+    rig: Rig,
+) -> None:
+    kept = anyio.Event()
+    rig.broker.meter.on_served = lambda _: kept.set()
+    rig.fake.inject("k1", Fault.slow(0.5), times=1)
+    headers = {**INSTANCE_HEADERS, "x-api-key": rig.token}
+    async with (
+        httpx.AsyncClient(base_url=rig.broker.base_url, timeout=10) as client,
+        client.stream("POST", "/v1/messages", json=BODY, headers=headers) as reply,
+    ):
+        await reply.aiter_raw().__anext__()  # the first frame, then hang up
+    with anyio.fail_after(5):
+        await kept.wait()
+    (served,) = rig.broker.meter.served
+    assert (served.credential, served.status, served.error) == ("k1", 200, "cut")
+    assert served.usage is not None  # message_start was read before the hang-up
+
+
+class _CutStream(httpx.AsyncByteStream):
+    """An upstream answer that breaks after its first frame."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        start = {"type": "message_start", "message": {"id": "msg_cut", "model": "m"}}
+        yield f"event: message_start\ndata: {json.dumps(start)}\n\n".encode()
+        raise httpx.ReadError("upstream went away")
+
+
+async def test_an_answer_cut_upstream_is_cut_for_the_instance_and_kept_as_cut(rig: Rig) -> None:
+    async def cut(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=_CutStream()
+        )
+
+    kept = anyio.Event()
+    async with Broker(
+        RotatorPool(rotator=rig.rotator, clock=SystemClock()),
+        transport=httpx.MockTransport(cut),
+    ) as broker:
+        broker.meter.on_served = lambda _: kept.set()
+        token = broker.launch_credential("worker-1", 1).environment()["ANTHROPIC_API_KEY"]
+        async with httpx.AsyncClient(base_url=broker.base_url, timeout=10) as client:
+            with pytest.raises(httpx.RemoteProtocolError):  # the body never ended
+                await client.post(
+                    "/v1/messages", json=BODY, headers={**INSTANCE_HEADERS, "x-api-key": token}
+                )
+        with anyio.fail_after(5):
+            await kept.wait()
+        (served,) = broker.meter.served
+    assert (served.status, served.message_id, served.error) == (200, "msg_cut", "cut")

@@ -8,6 +8,7 @@ import json
 from hypothesis import given, note
 from hypothesis import strategies as st
 
+from claude_orchestra.broker.reading import AnswerReader, Read
 from claude_orchestra.broker.sse import MAX_EVENT_BYTES, SseEvent, SseParser, UsageMeter
 from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.testing.messages import Reply, TextBlock, ToolUseBlock
@@ -59,6 +60,12 @@ def test_usage_is_the_same_however_the_stream_is_split(
         "msg_1",
         None,
     )
+    # the broker's reader, fed the same pieces coalesced at other cuts, reads the same
+    reader = AnswerReader(streamed=True)
+    for batch in split(data, cuts[::2]):
+        reader.feed(batch)
+    assert reader.read() == Read(usage=usage, model="m", message_id="msg_1", error=None)
+    assert reader.size == len(data)
 
 
 @given(replies, usages, st.lists(st.integers(0, 10**6), max_size=40))
