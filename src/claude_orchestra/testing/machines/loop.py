@@ -26,7 +26,9 @@ The model keeps only what the invariants need, checked after every step:
 4. *The run always ends*: once the machine stops sending events, the loop reaches one of
    complete, stalled, time limit or budget, within a bounded number of wake-ups and never
    past the deadline.
-5. *Budgets hold*: responses are metered as the broker reports them (``Metered``); once the
+5. *No commit left only in the workspace*: every push origin refused is in the run's
+   record by the preserved ref that holds its tip.
+6. *Budgets hold*: responses are metered as the broker reports them (``Metered``); once the
    run's tokens reach its budget the run has ended, and no prompt is typed to an instance
    stopped for its own budget (a spent credential is covered by 2).
 """
@@ -101,8 +103,8 @@ class LoopMachine(RuleBasedStateMachine):
     """Hook events, exits, time, origin's answers against the whole loop.
 
     Invariants: done only on evidence; no prompt to a busy instance, on an unusable
-    credential or past an instance's budget; bounded prompts per piece of work; a spent
-    run budget ends the run; the run always ends.
+    credential or past an instance's budget; bounded prompts per piece of work; every
+    refused push preserved; a spent run budget ends the run; the run always ends.
     """
 
     def __init__(self) -> None:
@@ -126,6 +128,8 @@ class LoopMachine(RuleBasedStateMachine):
         self.shown: set[str] = set()
         """Commits an origin read showed the loop."""
         self.last_facts: tuple[object, str | None] = ({}, None)
+        self.preserved: set[str] = set()
+        """Preserved refs origin answered refused pushes with."""
         self.checked_prompts = 0
         self.prompts: Counter[tuple[str, str]] = Counter()
         """(instance, work) -> prompts typed since its branch last showed new commits."""
@@ -354,11 +358,15 @@ class LoopMachine(RuleBasedStateMachine):
         self.unmerged[worker] = []
 
     @precondition(lambda self: self.running() and self.coordinator.executor.watch.waiting)
-    @rule(fetch_fails=st.booleans())
-    def origin_answers(self, fetch_fails: bool) -> None:
+    @rule(fetch_fails=st.booleans(), refused=st.booleans())
+    def origin_answers(self, fetch_fails: bool, refused: bool = False) -> None:
+        """Origin answers the waiting read requests: the round's pushes (all refused, their
+        tips preserved, or none), then the fetch (failed, or what origin holds)."""
         requests = self.coordinator.executor.watch.take()
         answers = tuple(r.instance for r in requests)
-        pushes = {r.instance: PushResult(branch=r.worktree.branch) for r in requests if r.worktree}
+        pushes = {
+            r.instance: self.push_result(r.worktree.branch, refused) for r in requests if r.worktree
+        }
         facts = None
         if not fetch_fails:
             facts = OriginFacts(
@@ -377,6 +385,13 @@ class LoopMachine(RuleBasedStateMachine):
         )
         note(f"origin answers {answers}: {facts}")
         self.wake(read)
+
+    def push_result(self, branch: str, refused: bool) -> PushResult:
+        if not refused:
+            return PushResult(branch=branch)
+        preserved = f"refs/orchestra/preserved/{branch}-{next(self.serial)}"
+        self.preserved.add(preserved)
+        return PushResult(branch=branch, refused="non-fast-forward", preserved=preserved)
 
     def saw_commits(self, facts: OriginFacts) -> None:
         """Keep the commits the loop was shown; progress on origin restarts prompt counts
@@ -430,6 +445,10 @@ class LoopMachine(RuleBasedStateMachine):
         for (name, work), count in self.prompts.items():
             bound = 1 + rules.idle_retries + self.provocations[name]
             assert count <= bound, f"{name}: {count} prompts for {work} (bound {bound})"
+
+    @invariant()
+    def every_refused_push_is_preserved_in_the_record(self) -> None:
+        assert set(self.ctx.progress.preserved) == self.preserved
 
     @invariant()
     def a_spent_run_budget_ends_the_run(self) -> None:
