@@ -6,6 +6,7 @@ reconciled with what it recorded."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import attrs
 
@@ -38,6 +39,21 @@ async def end_previous(previous: PreviousRun, runtime: Runtime, *, successor: st
     )
 
 
+def lost_sessions(previous: PreviousRun, instances: Collection[str]) -> list[RecordIncident]:
+    """One incident per instance among ``instances`` whose session could not be carried
+    to where it runs: it starts a new one."""
+    return [
+        RecordIncident(
+            instance=name,
+            kind=IncidentKind.RUNTIME_TROUBLE,
+            evidence=f"its last session could not be carried to where it runs: {reason}",
+            action="started in a new session",
+        )
+        for name, reason in sorted(previous.sessions_lost.items())
+        if name in instances
+    ]
+
+
 async def take_up(previous: PreviousRun, coordinator: Coordinator) -> None:
     """Carry on a killed run: its record, its sessions, origin's facts.
 
@@ -53,16 +69,8 @@ async def take_up(previous: PreviousRun, coordinator: Coordinator) -> None:
         if name in ctx.instances:
             found = name in previous.carried
             ctx.instances[name].adopt(session.session_id, session.transcript_path, found=found)
-    for name, reason in sorted(previous.sessions_lost.items()):
-        if name in ctx.instances:  # said once: the incident is logged, journaled, reported
-            await coordinator.executor.perform(
-                RecordIncident(
-                    instance=name,
-                    kind=IncidentKind.RUNTIME_TROUBLE,
-                    evidence=f"its last session could not be carried to where it runs: {reason}",
-                    action="started in a new session",
-                )
-            )
+    for incident in lost_sessions(previous, ctx.instances):  # logged, journaled, reported
+        await coordinator.executor.perform(incident)
     ctx.journal.record(
         RunResumed(
             previous_pid=previous.pid,

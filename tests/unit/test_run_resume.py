@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from claude_orchestra.resume import PreviousRun, Session
-from claude_orchestra.run_resume import end_previous
+from claude_orchestra.run_resume import end_previous, lost_sessions
 from claude_orchestra.runtimes.base import CarriedSessions, SessionCarryingRuntime
+from claude_orchestra.values import IncidentKind
 
 from .test_instance_hostile import SID, RecordingRuntime, make
 
@@ -66,6 +67,16 @@ async def test_a_carrying_runtime_hands_the_sessions_over_and_says_which_are_los
     assert set(taken.sessions) == {"worker-1", "worker-3"}
     assert taken.carried == {"worker-1"}
     assert taken.sessions_lost == {"worker-2": "host gone"}
+
+
+async def test_each_lost_session_is_one_incident_and_the_instance_starts_anew() -> None:
+    taken = await end_previous(previous(), CarryingRuntime(), successor="orchestra-new")
+    (incident,) = lost_sessions(taken, {"manager", "worker-1", "worker-2"})
+    assert incident.instance == "worker-2"
+    assert incident.kind is IncidentKind.RUNTIME_TROUBLE
+    assert incident.evidence.endswith("could not be carried to where it runs: host gone")
+    assert incident.action == "started in a new session"
+    assert lost_sessions(taken, {"manager"}) == []
 
 
 async def test_another_runtime_is_closed_and_the_sessions_stay_where_they_are() -> None:
