@@ -78,7 +78,14 @@ from claude_orchestra.runmodel import (
     read_run,
 )
 from claude_orchestra.runtimes.attach import RunTmux
-from claude_orchestra.runtimes.base import ReportingRuntime, Runtime, RuntimeContext, RuntimeNotice
+from claude_orchestra.runtimes.base import (
+    CarriedSessions,
+    ReportingRuntime,
+    Runtime,
+    RuntimeContext,
+    RuntimeNotice,
+    SessionCarryingRuntime,
+)
 from claude_orchestra.runtimes.remote.hosts import RemoteHost
 from claude_orchestra.summary import RunSummary
 from claude_orchestra.values import (
@@ -111,6 +118,7 @@ __all__ = [
     "BudgetConfig",
     "BudgetCrossing",
     "BudgetScope",
+    "CarriedSessions",
     "ConfigError",
     "CostLedger",
     "Credential",
@@ -161,6 +169,7 @@ __all__ = [
     "RuntimeContext",
     "RuntimeNotice",
     "Secret",
+    "SessionCarryingRuntime",
     "Spend",
     "StateChange",
     "StrategyNeeds",

@@ -118,6 +118,9 @@ class Instance:
     _state: InstanceState = attrs.field(init=False, default=InstanceState.CREATED)
     _history: list[StateChange] = attrs.field(init=False, factory=list)
     _session_id: str | None = attrs.field(init=False, default=None)
+    _found_session: str | None = attrs.field(init=False, default=None)
+    """An adopted session whose transcript the runtime has put where the instance runs
+    (another host): resumed without looking for it here."""
     _transcripts: set[str] = attrs.field(init=False, factory=set)
     _last_event_at: float | None = attrs.field(init=False, default=None)
     _prompts_sent: int = attrs.field(init=False, default=0)
@@ -233,13 +236,16 @@ class Instance:
         normal = Path(os.path.normpath(path))
         return normal.is_absolute() and normal.is_relative_to(self.home.projects_dir)
 
-    def adopt(self, session_id: str, transcript_path: str | None) -> None:
+    def adopt(self, session_id: str, transcript_path: str | None, *, found: bool = False) -> None:
         """Take up a session an earlier process of this instance held (``run --resume``);
-        an id that is not a UUID is not taken up."""
+        an id that is not a UUID is not taken up. ``found``: the runtime carried its
+        conversation to where the instance runs (another host), so it is resumed without
+        looking for its transcript here."""
         if not is_session_id(session_id):
             logger.warning("%s: not resuming %r: not a session id", self.name, session_id[:40])
             return
         self._session_id = session_id
+        self._found_session = session_id if found else None
         if transcript_path and self._own_transcript(transcript_path):
             self._transcripts.add(transcript_path)
 
@@ -276,6 +282,7 @@ class Instance:
             else settings.broker.launch_credential(self.name, launch)
         )
         session = self._session_id if resume else None
+        found = session is not None and session == self._found_session
         transcripts = tuple(self._transcripts)
 
         def prepare() -> LaunchSpec:
@@ -286,8 +293,8 @@ class Instance:
                 credential=credential,
                 endpoint=settings.endpoint,
             )
-            resumable = session is not None and has_conversation(
-                session, transcripts, self.home.projects_dir
+            resumable = session is not None and (
+                found or has_conversation(session, transcripts, self.home.projects_dir)
             )
             return self.home.launch_spec(
                 instance=self.name,

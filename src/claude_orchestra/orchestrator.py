@@ -53,7 +53,7 @@ from claude_orchestra.prerequisites import check_tools, find_claude
 from claude_orchestra.resume import PreviousRun, read_previous_run
 from claude_orchestra.run_checkouts import left_checkouts, new_checkouts, read_task_file
 from claude_orchestra.run_end import finish_run, shut_down
-from claude_orchestra.run_resume import take_up
+from claude_orchestra.run_resume import end_previous, take_up
 from claude_orchestra.run_wiring import (
     build_app,
     build_broker,
@@ -174,7 +174,9 @@ class Orchestrator:
         runtime, socket_name = await self._runtime()
         listening = hookserver.bind("127.0.0.1", settings.hook_server_port)
         try:
-            repo, worktrees, task_file = await self._prepare_workspace(previous)
+            repo, worktrees, task_file, previous = await self._prepare_workspace(
+                previous, socket_name
+            )
         except BaseException:
             listening.close()
             raise
@@ -330,17 +332,24 @@ class Orchestrator:
         return previous
 
     async def _prepare_workspace(
-        self, previous: PreviousRun | None
-    ) -> tuple[GitRepo, dict[int, Worktree], TaskFile | None]:
-        """The checkouts, and the task file on the run branch (checked here)."""
+        self, previous: PreviousRun | None, socket_name: str
+    ) -> tuple[GitRepo, dict[int, Worktree], TaskFile | None, PreviousRun | None]:
+        """The checkouts, the task file on the run branch (checked here), and the killed
+        run taken up, its runtime ended first (its instances lost their hook server; their
+        sessions carried to this run's tmux socket ``socket_name`` where they live
+        elsewhere: the run returned says which could not be)."""
         self.workspace.prepare()
         made = [folder for folder in self.workspace.checkouts if not folder.exists()]
+        if previous is not None and previous.tmux_socket:
+            old = runtime_of(self.config, self.plugins, previous.tmux_socket)
+            previous = await end_previous(previous, old, successor=socket_name)
         repo, worktrees = await self._checkouts(previous)
         try:
             return (
                 repo,
                 worktrees,
                 await read_task_file(repo, self.config.orchestrator.branch, self._task_file),
+                previous,
             )
         except TaskFileError:
             if previous is None:
@@ -394,6 +403,4 @@ class Orchestrator:
         """A new clone and worktrees, or (``run --resume``) those a killed run left."""
         if previous is None:
             return await new_checkouts(self.config)
-        if previous.tmux_socket:  # its instances lost their hook server: end them
-            await runtime_of(self.config, self.plugins, previous.tmux_socket).close()
         return left_checkouts(self.config)

@@ -62,6 +62,12 @@ class PreviousRun:
     limits: tuple[CredentialFailure, ...] = ()
     """Rate and usage limits the killed run met, oldest first: the resumed run's credentials
     keep cooling down until the same times."""
+    carried: frozenset[str] = frozenset()
+    """Instances whose session the runtime carried to where they run now (another host):
+    resumed there, not looked for here."""
+    sessions_lost: Mapping[str, str] = attrs.field(factory=dict)
+    """Instance -> why its session could not be carried to where it runs now: it starts
+    a new one (not in :attr:`sessions`)."""
 
     @property
     def tasks_done(self) -> frozenset[str]:

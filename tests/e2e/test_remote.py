@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import attrs
 from claude_orchestra.runtimes.attach import RunTmux
 from claude_orchestra.testing.faults import Fault, FaultKind
 from claude_orchestra.testing.git_http import GitHttpServer
+from claude_orchestra.testing.ledger import ApiRequest
 from claude_orchestra.testing.sample import create_origin
 from claude_orchestra.testing.ssh_host import SshHost
 from claude_orchestra.testing.tools import pinned_claude
@@ -134,6 +136,8 @@ def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
     with remote_target(tmp_path, ssh_host) as target:
         run = target.start()
         try:  # killed once a worker has run a tool: its commits may be only on the host
+            for name in WORKERS:  # ... and each worker is in a conversation
+                target.fake.wait_for_request(lambda r, n=name: worker_of(r) == n, timeout=180)
             target.fake.wait_for_request(lambda r: r.number >= 4, timeout=180)
             os.kill(run.pid, signal.SIGKILL)
         finally:
@@ -144,9 +148,33 @@ def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
         assert resumed.returncode == 0, err[-4000:]
         cleaned = cli("cleanup", "--workspace", str(target.workspace))
     assert cleaned.returncode == 0, cleaned.stderr
-    assert target.report()["totals"]["tasksDone"] == 2
+    report = target.report()
+    assert report["totals"]["tasksDone"] == 2
+    assert not [i for i in report["incidents"] if "could not be carried" in i["evidence"]]
+    # each worker went on in its LAST session, carried into the new run's folder on the host
+    journal = target.state("journal.jsonl").read_text().splitlines()
+    (entry,) = [json.loads(line) for line in journal if '"type": "RunResumed"' in line]
+    assert set(WORKERS) <= set(entry["sessions"])
+    for name in WORKERS:
+        mine = [r for r in target.fake.requests if worker_of(r) == name and r.session_id]
+        before = [r for r in mine if r.at < entry["recorded"]]
+        after = [r for r in mine if r.at >= entry["recorded"]]
+        assert before, name
+        assert after, name
+        assert after[0].session_id == before[-1].session_id, name
+        assert after[0].cwd != before[-1].cwd  # another run folder: another project dir
     assert "worker-" in origin_log(tmp_path)
     assert_nothing_left_on(ssh_host)
+
+
+WORKERS = ("worker-1", "worker-2")
+
+
+def worker_of(request: ApiRequest) -> str | None:
+    """The worker whose worktree (on the host) sent ``request``."""
+    if request.cwd is None or "/worktrees/" not in request.cwd:
+        return None
+    return request.cwd.rsplit("/", 1)[-1]
 
 
 def test_behind_the_broker_remote_workers_are_counted_and_hold_no_key(

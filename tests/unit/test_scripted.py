@@ -181,6 +181,20 @@ def test_the_request_gives_cwd_prompt_and_step() -> None:
     assert [r.text for r in request.new_results] == ["out"]
 
 
+def test_a_session_resumed_in_another_folder_works_in_the_new_one() -> None:
+    messages = opening("first\n", "/old/worktrees/worker-1")
+    moved = "/new/worktrees/worker-1 (was /old/worktrees/worker-1)"
+    messages += [
+        {"role": "assistant", "content": [{"type": "text", "text": "hi"}]},
+        {"role": "user", "content": [{"type": "text", "text": "go on"}]},
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": f" - Primary working directory: {moved}\n"}],
+        },
+    ]
+    assert parse_request(body(messages)).cwd == "/new/worktrees/worker-1"
+
+
 def test_string_content_and_tool_result_blocks_are_read() -> None:
     request = parse_request(
         body(

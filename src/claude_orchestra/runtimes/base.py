@@ -25,7 +25,7 @@ any other, so the loop records them as incidents.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, final, runtime_checkable
 
@@ -110,6 +110,29 @@ class ReportingRuntime(Protocol):
     ) -> None:
         """Watch what the runtime depends on and ``deliver`` notices, until cancelled;
         ``task_status.started()`` once instances can be launched."""
+        ...
+
+
+@final
+@attrs.frozen(kw_only=True)
+class CarriedSessions:
+    """What a killed run's runtime did with its instances' sessions for the resumed run."""
+
+    carried: frozenset[str] = frozenset()
+    """Instances whose session was carried to where they run now: resume it there."""
+    lost: Mapping[str, str] = attrs.field(factory=dict)
+    """Instance -> why its session could not be carried: it starts a new one."""
+
+
+@runtime_checkable
+class SessionCarryingRuntime(Protocol):
+    """A runtime whose instances' conversations live where a resumed run's would not find
+    them (the ``remote`` runtime: in the killed run's folder on each host)."""
+
+    async def hand_over(self, sessions: Mapping[str, str], *, successor: str) -> CarriedSessions:
+        """End what the killed run left, as :meth:`Runtime.close` does, after carrying
+        each of ``sessions`` (instance -> session id) to where the run whose tmux socket is
+        ``successor`` will launch that instance."""
         ...
 
 

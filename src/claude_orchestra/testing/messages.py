@@ -93,13 +93,15 @@ class MessagesRequest:
 
     @property
     def cwd(self) -> str | None:
-        """``Primary working directory`` from the ``role: "system"`` message, else anywhere."""
-        ordered = sorted(self.messages, key=lambda m: m.role != "system")
+        """``Primary working directory`` from the ``role: "system"`` message, else the
+        latest message that names it: a session resumed in another folder is told
+        ``<new> (was <old>)`` after the old one in its history."""
+        ordered = sorted(reversed(self.messages), key=lambda m: m.role != "system")
         texts = [_text_of(list(m.blocks)) for m in ordered] + list(self.system)
         for text in texts:
-            match = _CWD.search(text)
-            if match:
-                return match["cwd"].strip()
+            found = list(_CWD.finditer(text))
+            if found:
+                return found[-1]["cwd"].split(" (was ", 1)[0].strip()
         return None
 
     @property

@@ -42,11 +42,9 @@ def runtime(tmp_path: Path, remote: RemoteHost, socket: str) -> RemoteRuntime:
     return RemoteRuntime(local=TmuxServer.attach(socket), context=context, exit_grace=1.0)
 
 
-async def start_in_run_tmux(host: SshHost, socket: str, command: str) -> int:
-    """``command`` (a shell's) in the run's tmux server on the host, its run folder made;
-    the pane's pid."""
+async def on_host(host: SshHost, command: str) -> str:
+    """Run ``command`` on the host as its user; its output."""
     access = host.access
-    root = access.workdir / socket
     async with asyncssh.connect(
         access.address,
         port=access.port,
@@ -54,12 +52,17 @@ async def start_in_run_tmux(host: SshHost, socket: str, command: str) -> int:
         client_keys=[str(access.identity_file)],
         known_hosts=str(access.known_hosts),
     ) as conn:
-        tmux = ["tmux", "-L", socket, "new-session", "-d", "-s", "orchestra"]
-        started = shlex.join([*tmux, "-P", "-F", "#{pane_pid}", command])
-        done = await conn.run(
-            f"mkdir -p {shlex.quote(str(root / 'repo'))} && {started}", check=True
-        )
-    return int(str(done.stdout).split()[-1])
+        return str((await conn.run(command, check=True)).stdout)
+
+
+async def start_in_run_tmux(host: SshHost, socket: str, command: str) -> int:
+    """``command`` (a shell's) in the run's tmux server on the host, its run folder made;
+    the pane's pid."""
+    root = host.access.workdir / socket
+    tmux = ["tmux", "-L", socket, "new-session", "-d", "-s", "orchestra"]
+    started = shlex.join([*tmux, "-P", "-F", "#{pane_pid}", command])
+    done = await on_host(host, f"mkdir -p {shlex.quote(str(root / 'repo'))} && {started}")
+    return int(done.split()[-1])
 
 
 def let_go(release: Path) -> bool:

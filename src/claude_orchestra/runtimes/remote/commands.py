@@ -8,9 +8,11 @@ started from ``<run>/tmux.conf``; its one session is ``orchestra``, a window per
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from claude_orchestra.runtimes.claude_home import SCRUBBED_ENV
+from claude_orchestra.runtimes.remote.carried import Carry
 
 SESSION = "orchestra"
 
@@ -132,12 +134,38 @@ def end_processes(python: str, socket: str, grace: float) -> str:
     return shlex.join([python, "-I", "-S", "-", socket, f"{grace:g}"])
 
 
+def carry_sessions(
+    python: str, old: PurePosixPath, new: PurePosixPath, sessions: Sequence[Carry]
+) -> str:
+    """Copy each of ``sessions`` from run folder ``old`` into run folder ``new``; the script
+    (:mod:`~claude_orchestra.runtimes.remote.carrying`) comes on standard input."""
+    argv = [python, "-I", "-S", "-", str(old), str(new)]
+    return shlex.join([*argv, *(a for c in sessions for a in c.argv())])
+
+
 def clone(url: str, repo: PurePosixPath, branch: str) -> str:
-    """Clone origin into ``repo`` once (credentials from the environment, none stored)."""
+    """Clone origin into ``repo`` once (credentials from the environment, none stored); a
+    clone that is there already (a resumed run's, moved in) is pointed at ``url``, this
+    connection's forward."""
     helper = shlex.quote(f"credential.helper={CREDENTIAL_HELPER}")
     return (
-        f"test -d {q(repo / '.git')} || git -c {helper} clone -q --branch {q(branch)} "
-        f"{q(url)} {q(repo)} && git -C {q(repo)} config credential.helper {q(CREDENTIAL_HELPER)}"
+        f"{{ test -d {q(repo / '.git')} || git -c {helper} clone -q --branch {q(branch)} "
+        f"{q(url)} {q(repo)}; }} && git -C {q(repo)} remote set-url origin {q(url)} "
+        f"&& git -C {q(repo)} config credential.helper {q(CREDENTIAL_HELPER)}"
+    )
+
+
+def move_checkouts(old: PurePosixPath, new: PurePosixPath) -> str:
+    """Move run folder ``old``'s clone and worktrees (commits, changes and untracked files
+    as they are) into run folder ``new``, and mend the links between them; a no-op when
+    ``old`` holds no clone."""
+    repo, worktrees = new / "repo", new / "worktrees"
+    return (
+        f"test -d {q(old / 'repo' / '.git')} || exit 0; test ! -e {q(repo)} && "
+        f"mkdir -p -m 700 {q(new)} && mv {q(old / 'repo')} {q(repo)} && "
+        f"{{ test ! -d {q(old / 'worktrees')} || mv {q(old / 'worktrees')} {q(worktrees)}; }} && "
+        f"set -- {q(worktrees)}/* && "
+        f'if [ -e "$1" ]; then git -C {q(repo)} worktree repair "$@"; fi'
     )
 
 

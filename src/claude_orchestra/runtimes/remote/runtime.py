@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import final
 
@@ -42,11 +42,10 @@ from claude_orchestra.errors import PrerequisiteError, RemoteError
 from claude_orchestra.events import Event, PaneDied
 from claude_orchestra.intake import relay as _relay
 from claude_orchestra.pins import CLAUDE_CODE_VERSION
-from claude_orchestra.runtimes.base import RuntimeContext, RuntimeNotice
+from claude_orchestra.runtimes.base import CarriedSessions, RuntimeContext, RuntimeNotice
 from claude_orchestra.runtimes.claude_home import HOOK_TOKEN_ENV, LaunchSpec
 from claude_orchestra.runtimes.gate import CommandResult
 from claude_orchestra.runtimes.remote import commands as sh
-from claude_orchestra.runtimes.remote import ending as _ending
 from claude_orchestra.runtimes.remote.adoption import (
     Launched,
     Spool,
@@ -54,7 +53,8 @@ from claude_orchestra.runtimes.remote.adoption import (
     parse_panes,
     unheard_deaths,
 )
-from claude_orchestra.runtimes.remote.ended import parse_ended
+from claude_orchestra.runtimes.remote.carried import Carry, carries
+from claude_orchestra.runtimes.remote.closing import Closing, close_folder
 from claude_orchestra.runtimes.remote.homes import home_files
 from claude_orchestra.runtimes.remote.hosts import RemoteHost, placement, reachable_from_a_host
 from claude_orchestra.runtimes.remote.link import HostLink
@@ -72,6 +72,7 @@ from claude_orchestra.runtimes.remote.translate import (
 )
 from claude_orchestra.runtimes.tmux import TmuxServer
 from claude_orchestra.runtimes.typed_text import plain_text
+from claude_orchestra.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class RemoteRuntime:
         self._exit_grace = exit_grace
         self._socket = context.socket_name
         self._workspace = PurePosixPath(context.workspace)
+        self._layout = Workspace(context.workspace)
         self._repository = context.repository
         self._branch = context.branch
         self._hosts = {h.name: _Host(h) for h in context.remote_hosts}
@@ -361,37 +363,52 @@ class RemoteRuntime:
         wait for its processes, push (or preserve) every worker branch, and remove the run
         folder when nothing is left only there and no process of the run still runs. Used
         by ``cleanup`` too, so a killed run's hosts are reached."""
+        await self._close({}, successor=None)
+
+    async def hand_over(self, sessions: Mapping[str, str], *, successor: str) -> CarriedSessions:
+        """:meth:`close` a killed run, handing each host's checkouts and its workers'
+        sessions (instance -> id) over to the run whose tmux socket is ``successor``, once
+        the killed run's processes there have ended: its clone and worktrees move into the
+        new run folder as they are, and each session is copied into the home the new run
+        gives its worker (:mod:`.carrying`). A host that cannot be reached loses its
+        workers' sessions; its workers start from origin's branches in new ones."""
+        return await self._close(sessions, successor=successor)
+
+    async def _close(
+        self, sessions: Mapping[str, str], *, successor: str | None
+    ) -> CarriedSessions:
         await self._local.close()
+        carried: set[str] = set()
+        lost: dict[str, str] = {}
         for host in self._hosts.values():
+            placed = {n: s for n, s in sessions.items() if self._placed.get(n) == host.spec.name}
+            mine = tuple(carries(self._layout, placed))
             try:
-                await self._close_host(host)
+                handed = await self._close_host(host, mine, successor)
             except (RemoteError, PrerequisiteError) as exc:
                 logger.warning("%s: not cleaned: %s", host.spec.name, exc)
+                lost.update({c.instance: f"{host.spec.name}: {exc}" for c in mine})
+                continue
             finally:
                 await host.link.close()
+            carried.update(handed.carried)
+            lost.update(handed.lost)
+        return CarriedSessions(carried=frozenset(carried), lost=lost)
 
-    async def _close_host(self, host: _Host) -> None:
+    async def _close_host(
+        self, host: _Host, sessions: tuple[Carry, ...], successor: str | None
+    ) -> CarriedSessions:
         link = host.link
         await link.open()
-        home = PurePosixPath((await link.run('printf %s "$HOME"')).strip())
-        root = host.root or home / host.spec.workdir / self._socket
-        # Its processes go on exiting after the hang-up, writing into the folder: removed
-        # before they end, it would be made again (a transcript in it).
-        script = await anyio.Path(_ending.__file__).read_text(encoding="utf-8")
-        ending = sh.end_processes(host.spec.python, self._socket, self._exit_grace)
-        ended = parse_ended(await link.run(ending, stdin=script))
-        if ended.killed:
-            logger.warning(
-                "%s: killed %s: still running %g s after the hang-up",
-                host.spec.name,
-                ", ".join(f"pid {p}" for p in ended.killed),
-                self._exit_grace,
-            )
-        url = await self._origin(host)  # this connection's forward to a loopback origin
-        kept = await self._git(host, sh.push_all(root / "repo", root / "worktrees", url))
-        if ended.running:
-            kept += f"\nprocesses {', '.join(map(str, ended.running))} would not end"
-        if kept.strip():
-            logger.warning("%s: run folder %s kept: %s", host.spec.name, root, kept.strip())
-            return
-        await link.run(f"rm -rf {sh.q(root)}")
+        workdir = PurePosixPath((await link.run('printf %s "$HOME"')).strip()) / host.spec.workdir
+        root = host.root or workdir / self._socket
+
+        async def push() -> str:
+            url = await self._origin(host)  # this connection's forward to a loopback origin
+            return await self._git(host, sh.push_all(root / "repo", root / "worktrees", url))
+
+        new = None if successor is None else workdir / successor
+        closing = Closing(
+            root=root, socket=self._socket, grace=self._exit_grace, successor=new, sessions=sessions
+        )
+        return await close_folder(link, closing, push=push)
