@@ -97,7 +97,9 @@ def _instance_spent(
         action="stop it for good; its branch is pushed",
     )
     actions = (EndAssignment(name), ForgetKept(name), stop, StopInstance(name))
-    changed = {name: attrs.evolve(record, retired=True)}
+    # a replacement or restart under way launches nothing now
+    stopped = attrs.evolve(record.recovery, stopped=True, replacing=None)
+    changed = {name: attrs.evolve(record, retired=True, recovery=stopped)}
     return Budgeted(attrs.evolve(state, run_spent=spent), actions, changed)
 
 

@@ -98,6 +98,9 @@ class RecoveryRecord:
     """Its input box may hold an interrupted prompt: replace it, never type into it."""
     paused: bool = False
     """It waits for a credential to reset (a ``CredentialDue`` is set)."""
+    stopped: bool = False
+    """It was stopped for good (its budget, no credential left): nothing is launched for
+    it again, whatever was under way."""
 
 
 @final
@@ -169,7 +172,10 @@ def relaunch(
 
 
 def replace(record: RecoveryRecord, view: InstanceView) -> Decided:
-    """The old process is gone (or overdue): start the new one."""
+    """The old process is gone (or overdue): start the new one, unless the instance was
+    stopped for good meanwhile."""
+    if record.stopped:
+        return Decided(attrs.evolve(record, replacing=None))
     replacement = record.replacing or Replacement(None, resume=True)
     return Decided(
         attrs.evolve(record, replacing=None),
@@ -300,7 +306,7 @@ def follow(
                 gave_up,
                 StopInstance(view.name),
             )
-            return Decided(record, actions)
+            return Decided(attrs.evolve(record, stopped=True, replacing=None), actions)
     raise AssertionError(decision)  # pragma: no cover - every Decision is matched
 
 

@@ -20,13 +20,14 @@ from claude_orchestra.loop.actions import (
 )
 from claude_orchestra.loop.budgets import BudgetState
 from claude_orchestra.loop.record import InstanceRecord
+from claude_orchestra.loop.recovery import RecoveryRecord, Replacement
 from claude_orchestra.values import Assignment, AssignmentKind, IncidentKind
 
 from ..test_manager_protocol import view
 
 FLEET = (view("manager"), view("worker-1"), view("worker-2", InstanceState.WORKING))
 NONE: dict[str, InstanceRecord] = {}
-RETIRED = InstanceRecord(retired=True)
+RETIRED = InstanceRecord(retired=True, recovery=RecoveryRecord(stopped=True))
 
 
 def working(name: str) -> InstanceRecord:
@@ -120,6 +121,19 @@ def test_an_instance_over_its_budget_is_recorded_in_so_many_words() -> None:
     state = decided.state
     again = budgets.limit_reached(state, crossing, FLEET, decided.records)
     assert (again.state, again.actions) == (state, ())
+
+
+def test_an_instance_retired_while_it_is_being_replaced_is_not_launched_again() -> None:
+    # Found by the LoopMachine: a worker asked to exit for a replacement reached its budget;
+    # the replacement then launched it, and it was given work past its budget.
+    being_replaced = InstanceRecord(recovery=RecoveryRecord(replacing=Replacement(None, True)))
+    decided = budgets.limit_reached(
+        BudgetState(),
+        limit(BudgetScope.INSTANCE, "worker-1"),
+        FLEET,
+        {"worker-1": being_replaced},
+    )
+    assert decided.records == {"worker-1": RETIRED}  # the replacement is called off
 
 
 def test_an_instance_no_longer_in_the_fleet_is_retired_as_a_worker() -> None:

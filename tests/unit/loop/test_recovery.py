@@ -358,6 +358,17 @@ def test_no_credential_left_stops_the_instance_and_sends_nothing_again() -> None
     assert decided.actions[:2] == (ForgetKept("worker-1"), EndAssignment("worker-1"))
     assert kinds(decided.actions) == [IncidentKind.GAVE_UP]
     assert decided.actions[-1] == StopInstance("worker-1")
+    assert decided.record.stopped
+
+
+def test_an_instance_stopped_for_good_is_never_launched_again() -> None:
+    stopped = RecoveryRecord(stopped=True, replacing=Replacement(KEY2, resume=True))
+    gone = worker(InstanceState.STOPPED)
+    assert decide.replace(stopped, gone) == Decided(attrs.evolve(stopped, replacing=None))
+    overdue = ExitDeadline(instance="worker-1", launch=1)
+    assert Launch not in map(type, watchdog.timer_due(stopped, gone, overdue, RULES, NOW).actions)
+    due = RestartDue(instance="worker-1", launch=1)
+    assert Launch not in map(type, watchdog.timer_due(stopped, gone, due, RULES, NOW).actions)
 
 
 @pytest.mark.parametrize(

@@ -194,7 +194,7 @@ def test_no_credential_left_is_given_up_in_so_many_words() -> None:
     record = RecoveryRecord(failures=1)
     decided = decide.follow(record, worker(InstanceState.IDLE), answer(NoCredential()), RULES, NOW)
     assert decided == Decided(
-        record,
+        attrs.evolve(record, stopped=True),
         (
             ForgetKept(W),
             EndAssignment(W),
