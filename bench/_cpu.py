@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -70,3 +71,51 @@ class CpuSampler:
         for kind, seconds in self._last.values():
             totals[kind] += seconds
         return dict(totals)
+
+
+class ProcessCpu:
+    """One process's own CPU seconds (user + system, every thread; not its children),
+    sampled from ``/proc/<pid>/stat`` every 0.1 s; the last sample before it exits is kept,
+    so at most 0.1 s of its running is missed. ``children`` is the CPU of the children it
+    has reaped (``cutime`` + ``cstime``: git commands, ssh), apart; ``trace`` the samples,
+    ``(wall time, own CPU seconds)``, for the CPU spent between two moments."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self.own = 0.0
+        self.children = 0.0
+        self.trace: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                stat = Path(f"/proc/{self._pid}/stat").read_text()
+            except OSError:
+                return
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] == "Z":  # exited, not yet waited for: the counts are final
+                return
+            self.own = (int(fields[11]) + int(fields[12])) / _TICK
+            self.children = (int(fields[13]) + int(fields[14])) / _TICK
+            self.trace.append((time.time(), self.own))
+            if self._stop.wait(0.1):
+                return
+
+    def stop(self) -> tuple[float, float]:
+        """Stop sampling; (own, reaped children's) CPU seconds at the last sample."""
+        self._stop.set()
+        self._thread.join()
+        return self.own, self.children
+
+
+def cpu_between(trace: list[tuple[float, float]], start: float, end: float) -> float:
+    """CPU seconds spent from wall time ``start`` to ``end``, from a :class:`ProcessCpu`
+    trace (the last sample at or before each moment: within a sample's 0.1 s)."""
+
+    def at(moment: float) -> float:
+        return max((cpu for when, cpu in trace if when <= moment), default=0.0)
+
+    return at(end) - at(start)

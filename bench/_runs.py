@@ -24,6 +24,32 @@ def run_config(config: Path, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def start_run(config: Path, home: Path, *, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """``claude-orchestra run --config CONFIG`` started in a process of its own (its pid is
+    the orchestrator's, for sampling), ``HOME`` at ``home`` (created), standard error
+    piped."""
+    home.mkdir()
+    return subprocess.Popen(
+        [sys.executable, "-m", "claude_orchestra", "-q", "run", "--config", str(config)],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(home)},
+    )
+
+
+def wait_run(process: subprocess.Popen[str], minutes: float) -> str:
+    """Its standard error once it ends; past the run's ``minutes`` and 5 more, terminated
+    (the orchestrator ends its own instances on SIGTERM)."""
+    try:
+        _, err = process.communicate(timeout=minutes * 60 + 300)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        _, err = process.communicate(timeout=120)
+        err = f"timed out after {minutes} min; {err}"
+    return err
+
+
 def stop_to_pushed(journal: Path) -> list[float]:
     """Seconds from each worker's ``Stop`` to its branch merged and pushed (wall clock)."""
     stopped: dict[str, float] = {}

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from _results import stamp, write_results
+from _runs import start_run
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.faults import Fault, FaultKind
 from claude_orchestra.testing.ledger import ApiRequest
@@ -51,15 +52,7 @@ def _start(folder: Path, fake: FakeAnthropicAPI, **options: object) -> subproces
     )
     settings = json.loads((config / "orchestrator.json").read_text())
     (config / "orchestrator.json").write_text(json.dumps({**settings, **options}))
-    home = folder / "home"
-    home.mkdir()
-    return subprocess.Popen(
-        [sys.executable, "-m", "claude_orchestra", "-q", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "HOME": str(home)},
-    )
+    return start_run(config, folder / "home", stdout=subprocess.DEVNULL)
 
 
 def _worker_request(r: ApiRequest) -> bool:

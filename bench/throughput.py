@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from typing import Any
 from _cpu import CpuSampler
 from _results import stamp, write_results
 from _rss import PeakRss
-from _runs import stop_to_pushed
+from _runs import start_run, stop_to_pushed, wait_run
 from claude_orchestra.testing.fake_api import ApiRequest, FakeAnthropicAPI
 from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.sample import create_origin, write_config_folder
@@ -88,24 +87,11 @@ def _run(
         settings = json.loads((config / "orchestrator.json").read_text())
         settings.update(workerCount=workers, scheduler=scheduler, merger=merger, authMode="oauth")
         (config / "orchestrator.json").write_text(json.dumps(settings))
-        home = folder / "home"
-        home.mkdir()
         started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "claude_orchestra", "-q", "run", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "HOME": str(home)},
-        )
+        process = start_run(config, folder / "home")
         sampler = CpuSampler(folder, process.pid)
         memory = PeakRss(process.pid)
-        try:
-            _, err = process.communicate(timeout=minutes * 60 + 300)
-        except subprocess.TimeoutExpired:
-            process.terminate()  # the orchestrator ends its own instances on SIGTERM
-            _, err = process.communicate(timeout=120)
-            err = f"timed out after {minutes} min; {err}"
+        err = wait_run(process, minutes)
         rss = memory.stop()
         cpu = sampler.stop()
         wall = time.monotonic() - started
