@@ -38,7 +38,6 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import TypedDict
 
@@ -66,19 +65,18 @@ from claude_orchestra.git.evidence import OriginFacts
 from claude_orchestra.git.origin_watch import OriginRead, PushResult
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.outcomes import Outcome
+from claude_orchestra.testing.machines.loop_model import LoopModel
 from claude_orchestra.testing.machines.loop_world import (
     BUDGET,
     INSTANCES,
-    MANAGER,
+    SESSION,
+    TASK_FILE,
+    TASKS,
     WORKERS,
     RecordingRuntime,
     build_loop,
 )
 
-TASKS = {"Task a": "a", "Task b": "b", "Task c": "c"}
-"""The task file's tasks: text -> key (``c`` waits for ``a``)."""
-TASK_FILE = "- [ ] Task a {#a}\n- [ ] Task b {#b}\n- [ ] Task c {#c after: a}\n"
-SESSION = "0b7c1e2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
 QUIET_WAKE_UPS = 1000
 """Wake-ups the loop gets to end the run once nothing happens any more."""
 ENDINGS = frozenset({Outcome.COMPLETE, Outcome.STALLED, Outcome.TIME_LIMIT, Outcome.BUDGET})
@@ -122,20 +120,7 @@ class LoopMachine(RuleBasedStateMachine):
         self.published = False
         self.unmerged: dict[str, list[str]] = {w: [] for w in WORKERS}
         self.serial = itertools.count(1)
-        # the model
-        self.commit_work: dict[str, str | None] = {}
-        """Commit -> the task its worker held when it made it."""
-        self.shown: set[str] = set()
-        """Commits an origin read showed the loop."""
-        self.last_facts: tuple[object, str | None] = ({}, None)
-        self.preserved: set[str] = set()
-        """Preserved refs origin answered refused pushes with."""
-        self.checked_prompts = 0
-        self.prompts: Counter[tuple[str, str]] = Counter()
-        """(instance, work) -> prompts typed since its branch last showed new commits."""
-        self.provocations: Counter[str] = Counter()
-        """Instance -> events since its branch last showed new commits that may call for a
-        resend (failed turns, exits, session starts, time passing)."""
+        self.model = LoopModel(tasks=TASKS)
         self.portal.call(self._start)
 
     async def _start(self) -> None:
@@ -221,7 +206,7 @@ class LoopMachine(RuleBasedStateMachine):
     @precondition(running)
     @rule(name=st.sampled_from(INSTANCES), source=st.sampled_from(["startup", "resume"]))
     def session_started(self, name: str, source: str) -> None:
-        self.provocations[name] += 1
+        self.model.provoked(name)
         self.hook(name, SessionStarted(source=source, **self.common(name)))
 
     @precondition(running)
@@ -243,20 +228,20 @@ class LoopMachine(RuleBasedStateMachine):
     @precondition(running)
     @rule(name=st.sampled_from(INSTANCES), kind=st.sampled_from(FAILURES))
     def turn_failed(self, name: str, kind: FailureKind) -> None:
-        self.provocations[name] += 1
+        self.model.provoked(name)
         event = TurnFailed(error=kind, detail=f"{kind.value}", **self.common(name))
         self.hook(name, event)
 
     @precondition(running)
     @rule(name=st.sampled_from(INSTANCES), reason=st.sampled_from(["other", "logout"]))
     def session_ended(self, name: str, reason: str) -> None:
-        self.provocations[name] += 1
+        self.model.provoked(name)
         self.hook(name, SessionEnded(reason=reason, **self.common(name)))
 
     @precondition(running)
     @rule(name=st.sampled_from(INSTANCES), status=st.sampled_from([0, 1]))
     def pane_died(self, name: str, status: int) -> None:
-        self.provocations[name] += 1
+        self.model.provoked(name)
         instance = self.ctx.instances[name]
         died = PaneDied(
             instance=name,
@@ -324,7 +309,7 @@ class LoopMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([0.5, 2.0, 6.0, 31.0, 120.0, 600.0]))
     def time_passes(self, seconds: float) -> None:
         for name in INSTANCES:
-            self.provocations[name] += 1
+            self.model.provoked(name)
         self.clock.advance(seconds)
         note(f"{seconds} s pass (now {self.clock.now()})")
         self.wake(None)
@@ -342,7 +327,7 @@ class LoopMachine(RuleBasedStateMachine):
             return
         sha = f"c{next(self.serial)}"
         self.unmerged[worker].append(sha)
-        self.commit_work[sha] = held.task_key
+        self.model.committed(sha, held.task_key)
         note(f"{worker} commits {sha} for task {held.task_key}")
 
     @precondition(lambda self: self.running() and not self.published)
@@ -374,7 +359,7 @@ class LoopMachine(RuleBasedStateMachine):
                 unmerged={b: tuple(c) for b, c in self.unmerged.items() if c},
                 task_file=TASK_FILE if self.published else None,
             )
-            self.saw_commits(facts)
+            self.model.saw_commits(facts)
         read = OriginRead(
             instance="",
             at=self.clock.now(),
@@ -390,25 +375,8 @@ class LoopMachine(RuleBasedStateMachine):
         if not refused:
             return PushResult(branch=branch)
         preserved = f"refs/orchestra/preserved/{branch}-{next(self.serial)}"
-        self.preserved.add(preserved)
+        self.model.preserved.add(preserved)
         return PushResult(branch=branch, refused="non-fast-forward", preserved=preserved)
-
-    def saw_commits(self, facts: OriginFacts) -> None:
-        """Keep the commits the loop was shown; progress on origin restarts prompt counts
-        (a worker's on its new commits, the manager's on any change it made)."""
-        if (facts.unmerged, facts.task_file) != self.last_facts:
-            self.last_facts = (facts.unmerged, facts.task_file)
-            self.progressed(MANAGER)
-        for branch, commits in facts.unmerged.items():
-            new = set(commits) - self.shown
-            if new:
-                self.progressed(branch)  # a worker's branch is named after it
-            self.shown |= new
-
-    def progressed(self, name: str) -> None:
-        for key in [k for k in self.prompts if k[0] == name]:
-            del self.prompts[key]
-        self.provocations[name] = 0
 
     # -- the end --------------------------------------------------------------------------
 
@@ -422,33 +390,19 @@ class LoopMachine(RuleBasedStateMachine):
 
     @invariant()
     def done_only_on_evidence(self) -> None:
-        evidenced = {self.commit_work[sha] for sha in self.shown}
-        progress = self.ctx.progress
-        for instance, task in progress.completed_tasks:
-            assert TASKS[task] in evidenced, f"{instance} completed {task!r} without commits"
-        for key in progress.tasks_done:
-            assert key in evidenced, f"task {key!r} done without commits on origin"
+        self.model.check_done_only_on_evidence(self.ctx.progress)
 
     @invariant()
     def prompts_only_when_taken_and_usable(self) -> None:
-        for typed in self.runtime.typed[self.checked_prompts :]:
-            note(f"typed: {typed}")
-            assert typed.state.accepts_prompt, f"prompt typed while busy: {typed}"
-            assert typed.usable, f"prompt typed on an unusable credential: {typed}"
-            assert not typed.retired, f"prompt typed to an instance past its budget: {typed}"
-            self.prompts[(typed.instance, typed.work)] += 1
-        self.checked_prompts = len(self.runtime.typed)
+        self.model.check_new_prompts(self.runtime.typed)
 
     @invariant()
     def prompt_loops_are_bounded(self) -> None:
-        rules = self.ctx.rules
-        for (name, work), count in self.prompts.items():
-            bound = 1 + rules.idle_retries + self.provocations[name]
-            assert count <= bound, f"{name}: {count} prompts for {work} (bound {bound})"
+        self.model.check_prompts_bounded(self.ctx.rules.idle_retries)
 
     @invariant()
     def every_refused_push_is_preserved_in_the_record(self) -> None:
-        assert set(self.ctx.progress.preserved) == self.preserved
+        self.model.check_refused_pushes_kept(self.ctx.progress)
 
     @invariant()
     def a_spent_run_budget_ends_the_run(self) -> None:

@@ -44,6 +44,11 @@ WORKERS = ("worker-1", "worker-2")
 INSTANCES = (MANAGER, *WORKERS)
 RUN_LENGTH = 3600.0
 """Seconds from the start to the run's deadline."""
+TASKS = {"Task a": "a", "Task b": "b", "Task c": "c"}
+"""The task file's tasks: text -> key (``c`` waits for ``a``)."""
+TASK_FILE = "- [ ] Task a {#a}\n- [ ] Task b {#b}\n- [ ] Task c {#c after: a}\n"
+SESSION = "0b7c1e2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
+"""The session id every hook event carries."""
 BUDGET = BudgetConfig(tokens=50_000, instance_tokens=20_000, credential_tokens=30_000)
 """The run's budgets, in tokens: one large response or a few reach one."""
 
