@@ -211,6 +211,7 @@ class Coordinator:
             run_spent=self.spending.run_spent,
             complete=ctx.progress.is_complete(views, self.review.branches_ahead),
             busy=any(i.state in _BUSY for i in ctx.instances.values()),
+            replacing=any(self.recovery.replacing(i) for i in ctx.instances.values()),
             merging=self.executor.merge_queue is not None and bool(progress.awaiting_merge),
             judging=bool(progress.judging) or self.executor.watch.busy,
             in_flight=bool(progress.in_flight),

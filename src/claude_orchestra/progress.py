@@ -113,7 +113,14 @@ class RunProgress:
         )
 
     def start_judging(self, name: str, assignment: Assignment | None) -> None:
-        """``name`` stopped: its turn (and ``assignment``, if any) waits to be judged."""
+        """``name`` stopped: its turn (and ``assignment``, if any) waits to be judged.
+
+        A second ``Stop`` before origin has answered (a duplicate, a turn that took no
+        prompt) joins the judgement under way: the assignment that one judges is kept, or
+        the task would be neither judged nor followed up, and handed out again as new."""
+        pending = self.record(name).judging
+        if assignment is None and pending is not None:
+            assignment = pending.assignment
         self.put(name, attrs.evolve(self.record(name), judging=Judging(assignment)))
 
     def end_judging(self, name: str) -> Judging | None:

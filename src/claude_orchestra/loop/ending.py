@@ -5,8 +5,8 @@ scheduler has had its say:
 
 - a run budget spent ends the run (``BUDGET``) whatever else goes on;
 - every task done on the run branch, nothing to merge, everyone idle: ``COMPLETE``;
-- anything still under way (an instance busy, a merge, a turn being judged, a prompt in
-  flight or kept to send again): not over;
+- anything still under way (an instance busy or being replaced, a merge, a turn being
+  judged, a prompt in flight or kept to send again): not over;
 - otherwise nothing can move: ``BUDGET`` when some budget limit was reached (that is why),
   else ``STALLED`` — but only on facts read after the last event: before that, origin is
   read once more (:class:`ReadAgain`), since a read begun before a merge's push can show a
@@ -33,6 +33,9 @@ class RunFacts:
     """Planned, every task done on the run branch, nothing to merge, everyone idle."""
     busy: bool = False
     """An instance is starting, prompted or working."""
+    replacing: bool = False
+    """An instance was asked to exit so that a new process takes its place: the new one
+    starts when the old one's exit is reported (or overdue)."""
     merging: bool = False
     """The merge queue holds a branch."""
     judging: bool = False
@@ -59,7 +62,14 @@ def run_outcome(facts: RunFacts) -> Outcome | ReadAgain | None:
         return Outcome.BUDGET
     if facts.complete:
         return Outcome.COMPLETE
-    if facts.busy or facts.merging or facts.judging or facts.in_flight or facts.kept:
+    if (
+        facts.busy
+        or facts.replacing
+        or facts.merging
+        or facts.judging
+        or facts.in_flight
+        or facts.kept
+    ):
         return None
     if facts.budget_reached:
         return Outcome.BUDGET

@@ -11,7 +11,7 @@ from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
 from claude_orchestra.outcomes import Outcome
 
 QUIET = RunFacts(read_since_last_event=True)
-UNDER_WAY = ("busy", "merging", "judging", "in_flight", "kept")
+UNDER_WAY = ("busy", "replacing", "merging", "judging", "in_flight", "kept")
 
 
 def test_a_spent_run_budget_ends_the_run_whatever_goes_on() -> None:

@@ -39,6 +39,16 @@ def test_a_turn_goes_from_in_flight_to_judged_in_the_one_record() -> None:
     assert progress.record("worker-1") == InstanceRecord()
 
 
+def test_a_second_stop_before_origin_answers_keeps_the_turn_being_judged() -> None:
+    # Found by the LoopMachine: a duplicate Stop replaced the judgement of the task with
+    # one of nothing, so the task was handed out again as new and its follow-ups uncounted.
+    progress = RunProgress(run_branch="main")
+    progress.record_assignment(TASK)
+    progress.start_judging("worker-1", progress.finish_assignment("worker-1"))
+    progress.start_judging("worker-1", progress.finish_assignment("worker-1"))
+    assert progress.end_judging("worker-1") == Judging(TASK)
+
+
 def test_a_kept_prompt_is_taken_once() -> None:
     progress = RunProgress(run_branch="main")
     progress.keep(TASK)

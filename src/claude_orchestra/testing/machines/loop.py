@@ -19,16 +19,19 @@ The model keeps only what the invariants need, checked after every step:
 2. *No prompt to a busy instance or on an unusable credential*: the runtime records, at each
    typed prompt, the instance's state and whether the rotator let its credential be used.
 3. *Prompt loops are bounded*: the prompts typed to a worker for one task since its
-   branch last showed new commits, and to the manager for one plan or one merge of the
-   same branches since origin last changed, are at most ``1 + idle_retries`` plus the
-   events that may call for a resend (a failed turn, an exit, a session start, time
-   passing).
+   branch last showed new commits are at most ``1 + idle_retries``, and to the manager for
+   one plan, merge or replan since origin last changed at most what the ``manager``
+   plugin allows (``MAX_PLAN_REQUESTS`` and its kin), plus the events that may call for a
+   resend (a failed turn, an exit, a session start, time passing).
 4. *The run always ends*: once the machine stops sending events, the loop reaches one of
    complete, stalled, time limit or budget, within a bounded number of wake-ups and never
    past the deadline.
 5. *No commit left only in the workspace*: every push origin refused is in the run's
    record by the preserved ref that holds its tip.
-6. *Budgets hold*: responses are metered as the broker reports them (``Metered``); once the
+6. *No replacement abandoned*: a run that ends stalled or on a reached limit (not a spent
+   run, manager or whole fleet) has launched again every instance it asked to exit for a
+   replacement.
+7. *Budgets hold*: responses are metered as the broker reports them (``Metered``); once the
    run's tokens reach its budget the run has ended, and no prompt is typed to an instance
    stopped for its own budget (a spent credential is covered by 2).
 """
@@ -406,9 +409,27 @@ class LoopMachine(RuleBasedStateMachine):
 
     @invariant()
     def a_spent_run_budget_ends_the_run(self) -> None:
-        spent = self.coordinator.spending.ledger.spend().tokens
-        if BUDGET.tokens is not None and spent >= BUDGET.tokens:
+        if self.run_spent():
+            spent = self.coordinator.spending.ledger.spend().tokens
             assert self.outcome is not None, f"{spent} tokens spent and the run goes on"
+
+    @invariant()
+    def no_replacement_is_abandoned(self) -> None:
+        """A run that ends for want of anything to do (stalled, or a limit reached) has
+        started every process it asked to replace: one asked to exit for a new launch
+        on another credential is not left stopped."""
+        spent = self.coordinator.spending.run_spent  # the run's, the manager's or every worker's
+        if self.outcome in {Outcome.STALLED, Outcome.BUDGET} and not spent:
+            owed = [
+                n for n, i in self.ctx.instances.items() if self.coordinator.recovery.replacing(i)
+            ]
+            assert not owed, f"the run ended {self.outcome.value} while replacing {owed}"
+
+    def run_spent(self) -> bool:
+        return (
+            BUDGET.tokens is not None
+            and self.coordinator.spending.ledger.spend().tokens >= BUDGET.tokens
+        )
 
     @invariant()
     def an_ending_is_one_of_the_four(self) -> None:

@@ -14,9 +14,30 @@ from collections.abc import Mapping, Sequence
 import attrs
 from hypothesis import note
 
+from claude_orchestra.defaults.manager import (
+    MAX_MERGE_REQUESTS,
+    MAX_PLAN_REQUESTS,
+    MAX_REPLAN_REQUESTS,
+)
 from claude_orchestra.git.evidence import OriginFacts
 from claude_orchestra.progress import RunProgress
 from claude_orchestra.testing.machines.loop_world import MANAGER, Typed
+from claude_orchestra.values import AssignmentKind
+
+
+def allowed_asks(kind: AssignmentKind | None, idle_retries: int) -> int:
+    """How often one piece of work may be asked for while nothing on origin changes: a
+    worker's task once plus its follow-ups; the manager's plan, merge or replan as often
+    as the ``manager`` plugin asks before it gives up."""
+    match kind:
+        case AssignmentKind.PLAN:
+            return MAX_PLAN_REQUESTS
+        case AssignmentKind.MERGE:
+            return MAX_MERGE_REQUESTS
+        case AssignmentKind.REPLAN:
+            return MAX_REPLAN_REQUESTS
+        case _:
+            return 1 + idle_retries
 
 
 @attrs.define
@@ -35,6 +56,8 @@ class LoopModel:
     checked_prompts: int = 0
     prompts: Counter[tuple[str, str]] = attrs.field(factory=Counter)
     """(instance, work) -> prompts typed since its branch last showed new commits."""
+    kinds: dict[tuple[str, str], AssignmentKind | None] = attrs.field(factory=dict)
+    """(instance, work) -> the kind of assignment it was."""
     provocations: Counter[str] = attrs.field(factory=Counter)
     """Instance -> events since its branch last showed new commits that may call for a
     resend (failed turns, exits, session starts, time passing)."""
@@ -85,13 +108,15 @@ class LoopModel:
             assert prompt.usable, f"prompt typed on an unusable credential: {prompt}"
             assert not prompt.retired, f"prompt typed to an instance past its budget: {prompt}"
             self.prompts[(prompt.instance, prompt.work)] += 1
+            self.kinds[(prompt.instance, prompt.work)] = prompt.kind
         self.checked_prompts = len(typed)
 
     def check_prompts_bounded(self, idle_retries: int) -> None:
         """No piece of work was prompted more than once plus its follow-ups plus what may
         have called for a resend."""
         for (name, work), count in self.prompts.items():
-            bound = 1 + idle_retries + self.provocations[name]
+            asks = allowed_asks(self.kinds[(name, work)], idle_retries)
+            bound = asks + self.provocations[name]
             assert count <= bound, f"{name}: {count} prompts for {work} (bound {bound})"
 
     def check_refused_pushes_kept(self, progress: RunProgress) -> None:

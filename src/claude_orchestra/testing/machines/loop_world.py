@@ -37,6 +37,7 @@ from claude_orchestra.runtimes.claude_home import HookEndpoint, LaunchSpec
 from claude_orchestra.runtimes.gate import CommandResult
 from claude_orchestra.spending import Spending
 from claude_orchestra.status import StatusBoard
+from claude_orchestra.values import AssignmentKind
 from claude_orchestra.workspace import Workspace
 
 MANAGER = "manager"
@@ -61,6 +62,7 @@ class Typed:
     instance: str
     work: str
     """What the prompt is for: a task key, or the assignment's kind and branches."""
+    kind: AssignmentKind | None
     state: InstanceState
     usable: bool
     retired: bool
@@ -86,12 +88,13 @@ class RecordingRuntime:
             return
         instance = self.ctx.instances[name]
         assignment = self.ctx.progress.record(name).assignment
-        work = "?"
+        work, kind = "?", None
         if assignment is not None:
             work = assignment.task_key or f"{assignment.kind.value}:{sorted(assignment.branches)}"
+            kind = assignment.kind
         usable = self.ctx.can_prompt(instance)
         retired = self.ctx.progress.record(name).retired
-        self.typed.append(Typed(name, work, instance.state, usable, retired))
+        self.typed.append(Typed(name, work, kind, instance.state, usable, retired))
 
     async def send_keys(self, name: str, *keys: str) -> None:
         pass
