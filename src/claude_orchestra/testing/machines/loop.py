@@ -42,7 +42,6 @@ import itertools
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TypedDict
 
 import anyio.from_thread
 from hypothesis import event as tally
@@ -71,11 +70,13 @@ from claude_orchestra.outcomes import Outcome
 from claude_orchestra.testing.machines.loop_model import LoopModel
 from claude_orchestra.testing.machines.loop_world import (
     BUDGET,
+    FAILURES,
     INSTANCES,
     SESSION,
     TASK_FILE,
     TASKS,
     WORKERS,
+    Hook,
     RecordingRuntime,
     build_loop,
 )
@@ -83,21 +84,6 @@ from claude_orchestra.testing.machines.loop_world import (
 QUIET_WAKE_UPS = 1000
 """Wake-ups the loop gets to end the run once nothing happens any more."""
 ENDINGS = frozenset({Outcome.COMPLETE, Outcome.STALLED, Outcome.TIME_LIMIT, Outcome.BUDGET})
-FAILURES = (
-    FailureKind.RATE_LIMIT,
-    FailureKind.AUTHENTICATION_FAILED,
-    FailureKind.OVERLOADED,
-    FailureKind.SERVER_ERROR,
-)
-
-
-class _Hook(TypedDict):
-    """The fields every hook event of an instance's current launch carries."""
-
-    instance: str
-    at: float
-    session_id: str
-    launch: int
 
 
 class LoopMachine(RuleBasedStateMachine):
@@ -175,10 +161,10 @@ class LoopMachine(RuleBasedStateMachine):
         note(f"{name} ({instance.state.value}, launch {instance.launch}): {event!r}")
         self.wake(event)
 
-    def common(self, name: str) -> _Hook:
+    def common(self, name: str) -> Hook:
         """The fields every hook event of ``name``'s current launch carries."""
         launch = self.ctx.instances[name].launch
-        return _Hook(instance=name, at=self.clock.now(), session_id=SESSION, launch=launch)
+        return Hook(instance=name, at=self.clock.now(), session_id=SESSION, launch=launch)
 
     def running(self) -> bool:
         return self.outcome is None
@@ -409,8 +395,8 @@ class LoopMachine(RuleBasedStateMachine):
 
     @invariant()
     def a_spent_run_budget_ends_the_run(self) -> None:
-        if self.run_spent():
-            spent = self.coordinator.spending.ledger.spend().tokens
+        spent = self.coordinator.spending.ledger.spend().tokens
+        if BUDGET.tokens is not None and spent >= BUDGET.tokens:
             assert self.outcome is not None, f"{spent} tokens spent and the run goes on"
 
     @invariant()
@@ -424,12 +410,6 @@ class LoopMachine(RuleBasedStateMachine):
                 n for n, i in self.ctx.instances.items() if self.coordinator.recovery.replacing(i)
             ]
             assert not owed, f"the run ended {self.outcome.value} while replacing {owed}"
-
-    def run_spent(self) -> bool:
-        return (
-            BUDGET.tokens is not None
-            and self.coordinator.spending.ledger.spend().tokens >= BUDGET.tokens
-        )
 
     @invariant()
     def an_ending_is_one_of_the_four(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import final
+from typing import TypedDict, final
 
 import attrs
 
@@ -20,6 +20,7 @@ from claude_orchestra.context import RunContext
 from claude_orchestra.coordinator import Coordinator
 from claude_orchestra.costs.budget import BudgetConfig, BudgetWatch
 from claude_orchestra.costs.ledger import CostLedger
+from claude_orchestra.events import FailureKind
 from claude_orchestra.executor import Executor
 from claude_orchestra.git.evidence import OriginReader
 from claude_orchestra.git.origin_watch import OriginWatch
@@ -50,8 +51,24 @@ TASKS = {"Task a": "a", "Task b": "b", "Task c": "c"}
 TASK_FILE = "- [ ] Task a {#a}\n- [ ] Task b {#b}\n- [ ] Task c {#c after: a}\n"
 SESSION = "0b7c1e2a-3f4d-4e5f-8a9b-0c1d2e3f4a5b"
 """The session id every hook event carries."""
+FAILURES = (
+    FailureKind.RATE_LIMIT,
+    FailureKind.AUTHENTICATION_FAILED,
+    FailureKind.OVERLOADED,
+    FailureKind.SERVER_ERROR,
+)
+"""The failed turns the machine plays."""
 BUDGET = BudgetConfig(tokens=50_000, instance_tokens=20_000, credential_tokens=30_000)
 """The run's budgets, in tokens: one large response or a few reach one."""
+
+
+class Hook(TypedDict):
+    """The fields every hook event of an instance's current launch carries."""
+
+    instance: str
+    at: float
+    session_id: str
+    launch: int
 
 
 @final
