@@ -182,8 +182,8 @@ def _instant(args: argparse.Namespace) -> int:
 
     loads = [r["load_1min_before"] for s in STRATEGIES for n in counts for r in runs[s][n]]
     table = [
-        f"Throughput, {args.tasks} tasks, {args.rounds} round(s), medians; tasks/min "
-        "(speed-up over the same strategies with the fewest workers).",
+        f"Throughput, {args.tasks} tasks, {args.rounds} round(s); tasks/min, median (range) "
+        "(speed-up of the medians over the same strategies with the fewest workers).",
         f"Load average (1 min) before each run {min(loads):.2f}-{max(loads):.2f}; "
         f"{os.cpu_count()} CPUs.",
         "",
@@ -196,9 +196,10 @@ def _instant(args: argparse.Namespace) -> int:
         for strategy in STRATEGIES:
             rate = median(strategy, workers, "tasks_per_minute")
             speedups[strategy][workers] = rate / median(strategy, counts[0], "tasks_per_minute")
-            cells.append(f"{rate:.1f} ({speedups[strategy][workers]:.2f}x)")
-        pushed = median("queue/queue", workers, "stop_to_pushed_s")
-        table.append(f"| {workers} | {' | '.join(cells)} | {pushed:.1f} s |")
+            rates = [r["tasks_per_minute"] for r in runs[strategy][workers]]
+            cells.append(f"{_spread(rates)} ({speedups[strategy][workers]:.2f}x)")
+        pushed = [r["stop_to_pushed_s"] for r in runs["queue/queue"][workers]]
+        table.append(f"| {workers} | {' | '.join(cells)} | {_spread(pushed, ' s')} |")
     table += ["", "CPU during the queue/queue runs (cores busy; CPU seconds by process kind):", ""]
     for workers in counts:
         run = runs["queue/queue"][workers][0]

@@ -29,6 +29,7 @@ from claude_orchestra.auth.moves import StayOn
 from claude_orchestra.auth.rotator import CredentialFailure
 from claude_orchestra.context import RunContext
 from claude_orchestra.costs.budget import BudgetCrossing
+from claude_orchestra.costs.ledger import ServedCharge
 from claude_orchestra.costs.transcripts import transcript_size
 from claude_orchestra.errors import GitError, TmuxError
 from claude_orchestra.events import Event
@@ -211,6 +212,11 @@ class Executor:
         log("budget: %s", crossing.describe())
         self.ctx.journal.record(crossing)
         self.ctx.plugins.budget(crossing)
+
+    def charged(self, charge: ServedCharge) -> None:
+        """A response the broker served was charged: journal it (a remote worker's spend
+        has no other record here)."""
+        self.ctx.journal.record(charge)
 
     # -- git -----------------------------------------------------------------------------
 

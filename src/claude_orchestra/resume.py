@@ -24,6 +24,8 @@ import attrs
 
 from claude_orchestra._process import alive
 from claude_orchestra.auth.rotator import CredentialFailure
+from claude_orchestra.costs.ledger import Attribution, ServedCharge
+from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.errors import UsageError
 from claude_orchestra.events import FailureKind
 from claude_orchestra.journal import read_journal
@@ -62,6 +64,9 @@ class PreviousRun:
     limits: tuple[CredentialFailure, ...] = ()
     """Rate and usage limits the killed run met, oldest first: the resumed run's credentials
     keep cooling down until the same times."""
+    charges: tuple[ServedCharge, ...] = ()
+    """Responses the broker served and charged, oldest first: the resumed run's ledger
+    and budgets start from them (a remote worker's transcripts are not read here)."""
     carried: frozenset[str] = frozenset()
     """Instances whose session the runtime carried to where they run now (another host):
     resumed there, not looked for here."""
@@ -118,10 +123,27 @@ def read_previous_run(workspace: Workspace) -> PreviousRun:
         deliveries=tuple(_delivery(e) for e in entries if e.get("type") == "Delivery"),
         held_tasks=held,
         finished_tasks=finished,
+        charges=tuple(_charge(e) for e in entries if e.get("type") == "ServedCharge"),
         limits=tuple(
             _limit(e)
             for e in entries
             if e.get("type") == "CredentialFailure" and e.get("kind") == "rate_limit"
+        ),
+    )
+
+
+def _charge(entry: dict[str, Any]) -> ServedCharge:
+    usage, by = entry.get("usage") or {}, entry.get("attribution") or {}
+    task = by.get("task")
+    return ServedCharge(
+        message_id=str(entry["message_id"]),
+        model=str(entry["model"]),
+        usage=Usage(**{f.name: int(usage.get(f.name, 0)) for f in attrs.fields(Usage)}),
+        attribution=Attribution(
+            instance=str(by.get("instance", "")),
+            role=str(by.get("role", "")),
+            credential=str(by.get("credential", "")),
+            task=task if isinstance(task, str) else None,
         ),
     )
 

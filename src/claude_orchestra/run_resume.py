@@ -65,6 +65,7 @@ async def take_up(previous: PreviousRun, coordinator: Coordinator) -> None:
     ctx.progress.deliveries.extend(previous.deliveries)
     ctx.progress.incidents.extend(previous.incidents)
     ctx.progress.tasks_done.update(previous.tasks_done)
+    coordinator.spending.ledger.replay(previous.charges)
     for name, session in previous.sessions.items():
         if name in ctx.instances:
             found = name in previous.carried

@@ -21,7 +21,7 @@ from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.broker.meter import Metered
 from claude_orchestra.context import RunContext
 from claude_orchestra.costs.budget import BudgetCrossing, BudgetWatch
-from claude_orchestra.costs.ledger import Attribution, CostLedger, Spend
+from claude_orchestra.costs.ledger import Attribution, CostLedger, ServedCharge, Spend
 from claude_orchestra.instance import Instance
 from claude_orchestra.loop import budgets
 from claude_orchestra.loop.budgets import BudgetState
@@ -55,7 +55,8 @@ class Spending:
     def metered(self, event: Metered) -> Spend:
         """Charge a response the broker served to what its instance is doing now, on the
         credential that answered it (a remote worker's transcripts are never read here:
-        this is how its spend is counted)."""
+        this is how its spend is counted), and journal the charge (a resumed run counts
+        it again from there)."""
         served = event.served
         instance = self.ctx.instances.get(event.instance)
         usage, message_id, model = served.usage, served.message_id, served.model
@@ -64,7 +65,13 @@ class Spending:
         attribution = self.attribution(instance)
         if served.credential is not None:
             attribution = attrs.evolve(attribution, credential=served.credential)
-        return self.ledger.served(message_id, model, usage, attribution)
+        spend = self.ledger.served(message_id, model, usage, attribution)
+        if spend.usage.total or spend.unpriced:  # kept for a resumed run to count again
+            charge = ServedCharge(
+                message_id=message_id, model=model, usage=usage, attribution=attribution
+            )
+            self.recovery.executor.charged(charge)
+        return spend
 
     def attribution(self, instance: Instance) -> Attribution:
         """The instance, its role, its credential and its assignment now."""

@@ -134,6 +134,7 @@ def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
     tmp_path: Path, claude_binary: Path, tmux_binary: str, ssh_host: SshHost
 ) -> None:
     with remote_target(tmp_path, ssh_host) as target:
+        set_options(target, broker=True)  # the workers' spend is metered, and journaled
         run = target.start()
         try:  # killed once a worker has run a tool: its commits may be only on the host
             for name in WORKERS:  # ... and each worker is in a conversation
@@ -165,6 +166,22 @@ def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
         assert after[0].cwd != before[-1].cwd  # another run folder: another project dir
     assert "worker-" in origin_log(tmp_path)
     assert_nothing_left_on(ssh_host)
+    assert_spend_carried_over(target, journal, resumed_at=entry["recorded"])
+
+
+def assert_spend_carried_over(target: Target, journal: list[str], *, resumed_at: float) -> None:
+    """What the killed run's broker charged for the remote workers (their transcripts stay
+    on the host) is in the resumed run's spending: each response as the fake served it,
+    once."""
+    charges = [json.loads(line) for line in journal if '"type": "ServedCharge"' in line]
+    assert [c for c in charges if c["recorded"] < resumed_at]  # charged before the kill
+    served = {r.message_id: r.usage for r in target.fake.requests if r.usage is not None}
+    assert all(attrs.asdict(served[c["message_id"]]) == c["usage"] for c in charges)
+    assert len({c["message_id"] for c in charges}) == len(charges)
+    by_instance = target.report()["spending"]["byInstance"]
+    for name in WORKERS:
+        mine = [c for c in charges if c["attribution"]["instance"] == name]
+        assert by_instance[name]["tokens"] == sum(sum(c["usage"].values()) for c in mine)
 
 
 WORKERS = ("worker-1", "worker-2")

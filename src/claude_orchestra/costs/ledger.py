@@ -17,7 +17,7 @@ end of a turn is applied, so a response is charged to the credential that served
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, final
 
@@ -39,6 +39,19 @@ class Attribution:
     task: str | None = None
     """The task a worker was doing, or the manager's ``plan``/``merge``; ``None`` between
     assignments."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class ServedCharge:
+    """Journal entry: a response the broker served, charged as it ended. A resumed run
+    charges it again from the journal (:meth:`CostLedger.replay`): a remote worker's
+    transcripts are never read here, so this is the only record of what it spent."""
+
+    message_id: str
+    model: str
+    usage: Usage
+    attribution: Attribution
 
 
 @final
@@ -115,6 +128,14 @@ class CostLedger:
             return Spend()
         self._counted.add(message_id)
         return self._charge({model: usage}, attribution)
+
+    def replay(self, charges: Iterable[ServedCharge]) -> Spend:
+        """Charge what a killed run's broker served (from its journal), each response
+        once: what this run's transcripts or broker count again adds nothing."""
+        total = Spend()
+        for charge in charges:
+            total += self.served(charge.message_id, charge.model, charge.usage, charge.attribution)
+        return total
 
     def _charge(self, by_model: Mapping[str, Usage], attribution: Attribution) -> Spend:
         new = price_usage(by_model, self.prices)
