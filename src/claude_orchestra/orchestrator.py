@@ -321,6 +321,7 @@ class Orchestrator:
             select=lambda name, pool, failure: self.plugins.select_credential(
                 self._members[name].snapshot(), pool, failure
             ),
+            environ=self._environ,
         )
         await tg.start(self._broker.serve)
 

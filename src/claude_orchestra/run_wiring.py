@@ -238,11 +238,17 @@ def build_broker(
     journal: Journal,
     events: MemoryObjectSendStream[Event],
     select: Callable[[str, PoolView, CredentialFailure], str | None],
+    environ: Mapping[str, str],
 ) -> Broker:
     """The run's credential broker (``"broker": true``): the rotator's pool, ``select``
     (the plugins' choice of the next credential), every failure and move journaled, every
     response served handed to the loop as a :class:`~claude_orchestra.broker.meter.Metered`
-    event (the cost ledger charges it then)."""
+    event (the cost ledger charges it then); a Claude login refreshed at the token endpoint
+    ``environ`` names, if it names one.
+
+    Raises:
+        UsageError: ``CLAUDE_ORCHESTRA_OAUTH_TOKEN_URL`` is neither https nor loopback http.
+    """
 
     def metered(served: Served) -> None:
         event = Metered(instance=served.instance, at=clock.now(), served=served)
@@ -252,6 +258,7 @@ def build_broker(
             logger.warning("%s: a served response not metered (the loop is busy)", event)
 
     # Imported here: the broker's HTTP side (httpx, 20 MB) is for runs that start one.
+    from claude_orchestra.broker.login import token_url  # noqa: PLC0415
     from claude_orchestra.broker.service import Broker  # noqa: PLC0415
 
     return Broker(
@@ -267,6 +274,7 @@ def build_broker(
         near_limit=config.orchestrator.broker_near_limit,
         budget=config.orchestrator.budget,
         prices={**DEFAULT_PRICES, **config.orchestrator.prices},
+        token_url=token_url(environ),
     )
 
 

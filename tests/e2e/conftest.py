@@ -52,15 +52,17 @@ def environment() -> dict[str, str]:
     return {**os.environ, "HOME": str(HOME)}
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """``claude-orchestra ARGS`` as a subprocess."""
+def cli(
+    *args: str, timeout: float = 300, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``claude-orchestra ARGS`` as a subprocess (in ``env``, else :func:`environment`)."""
     return subprocess.run(
         [sys.executable, "-m", "claude_orchestra", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        env=environment(),
+        env=environment() if env is None else dict(env),
     )
 
 
@@ -73,9 +75,9 @@ class Target:
     config: Path
     fake: FakeAnthropicAPI
 
-    def run(self) -> subprocess.CompletedProcess[str]:
-        """Run to the end."""
-        return cli("run", "--config", str(self.config))
+    def run(self, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run to the end (in ``env``, else :func:`environment`)."""
+        return cli("run", "--config", str(self.config), env=env)
 
     def start(self, *options: str) -> subprocess.Popen[str]:
         """Start a run (with ``run``'s ``options``) and return at once."""

@@ -82,14 +82,7 @@ def run_through_a_stand_in_engine(target: Target, tmp_path: Path, claude_binary:
         "FAKE_ENGINE_LOG": str(log),
         "FAKE_ENGINE_CLAUDE": str(claude_binary),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "claude_orchestra", "run", "--config", str(target.config)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
+    result = target.run(env)
     assert result.returncode == 0, result.stderr[-3000:]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     runs = [c for c in calls if c[0] == "run"]

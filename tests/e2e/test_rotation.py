@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from claude_orchestra.testing.faults import Fault
 from .conftest import QUICK_TASKS, Target, environment
 
 SECOND = "sk-ant-e2e-" + "8" * 32
+REFRESH = "sk-ant-ort01-e2e-refresh"
 
 
 @pytest.fixture
@@ -95,34 +95,13 @@ def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(
     set_options(target, authMode="oauth")
     reset = time.time() + 600
     target.fake.inject("oauth-login", Fault.usage_limit(reset_at=reset), until=reset)
-    env = {**environment(), "ANTHROPIC_BASE_URL": target.fake.base_url}
-    env.pop("CLAUDE_CODE_OAUTH_TOKEN", None)
-    env.pop("CLAUDE_CONFIG_DIR", None)
+    env = login_environment(target)
     if login == "token":
         env["CLAUDE_CODE_OAUTH_TOKEN"] = token
     else:  # the user's own Claude Code login, in a home of its own
-        home = tmp_path / "home"
-        (home / ".claude").mkdir(parents=True)
-        original = home / ".claude" / ".credentials.json"
-        login_json = {
-            "claudeAiOauth": {
-                "accessToken": token,
-                "refreshToken": "sk-ant-ort01-e2e-refresh",
-                "expiresAt": 4102444800000,
-                "scopes": ["user:inference", "user:profile", "user:sessions:claude_code"],
-                "subscriptionType": "max",
-            }
-        }
-        original.write_text(json.dumps(login_json))
-        env["HOME"] = str(home)
-    result = subprocess.run(
-        [sys.executable, "-m", "claude_orchestra", "run", "--config", str(target.config)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
+        login_json = login_file(token, expires_at=4102444800000)
+        original = own_login(env, tmp_path, login_json)
+    result = target.run(env)
     if login == "credentials file":  # copied into each instance, never changed in place
         assert json.loads(original.read_text()) == login_json
     assert result.returncode == 0, result.stderr[-3000:]
@@ -140,6 +119,66 @@ def test_an_oauth_usage_limit_moves_to_a_key_until_its_reset(
     assert all(r.status == 429 for r in on_oauth if r.number >= first_limit)
     assert report["totals"]["tasksDone"] == len(QUICK_TASKS)
     assert token not in result.stdout + result.stderr
+
+
+def login_environment(target: Target) -> dict[str, str]:
+    """The environment of a run whose login goes to the fake; no login in it yet."""
+    env = {**environment(), "ANTHROPIC_BASE_URL": target.fake.base_url}
+    env.pop("CLAUDE_CODE_OAUTH_TOKEN", None)
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    return env
+
+
+def login_file(token: str, *, expires_at: int, refresh: str = REFRESH) -> dict[str, Any]:
+    """A Claude Code credentials file's content, as ``/login`` writes it."""
+    return {
+        "claudeAiOauth": {
+            "accessToken": token,
+            "refreshToken": refresh,
+            "expiresAt": expires_at,
+            "scopes": ["user:inference", "user:profile", "user:sessions:claude_code"],
+            "subscriptionType": "max",
+        }
+    }
+
+
+def own_login(env: dict[str, str], tmp_path: Path, content: dict[str, Any]) -> Path:
+    """Give the run's user a home of its own holding ``content`` as their login file."""
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    path = home / ".claude" / ".credentials.json"
+    path.write_text(json.dumps(content))
+    path.chmod(0o600)
+    env["HOME"] = str(home)
+    return path
+
+
+def test_behind_the_broker_an_expiring_login_is_refreshed_and_written_back(
+    target: Target, tmp_path: Path
+) -> None:
+    """No Claude Code holds the login behind the broker: the broker refreshes it, as Claude
+    Code would, before its first request, and writes the rotated tokens back for the
+    user's own Claude Code; the run goes on it, never on the stale token nor on a key."""
+    stale = "sk-ant-oat01-e2e-stale-" + "7" * 20
+    target.fake.register("stale", stale)
+    target.fake.logins.issue("oauth-login", REFRESH)
+    set_options(target, authMode="oauth", broker=True)
+    env = login_environment(target)
+    env["CLAUDE_ORCHESTRA_OAUTH_TOKEN_URL"] = f"{target.fake.base_url}/v1/oauth/token"
+    content = login_file(stale, expires_at=int((time.time() + 60) * 1000))
+    path = own_login(env, tmp_path, content)
+    result = target.run(env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert target.report()["totals"]["tasksDone"] == len(QUICK_TASKS)
+    assert target.fake.logins.refreshed == ["oauth-login"]  # then valid for an hour
+    assert {r.credential for r in target.fake.requests} == {"oauth-login"}
+    written = json.loads(path.read_text())["claudeAiOauth"]
+    assert written["accessToken"] != stale
+    assert written["refreshToken"] != REFRESH  # rotated: the old one is spent
+    assert written["expiresAt"] > content["claudeAiOauth"]["expiresAt"]
+    assert written["scopes"] == content["claudeAiOauth"]["scopes"]
+    for secret in (stale, REFRESH, written["accessToken"], written["refreshToken"]):
+        assert secret not in result.stdout + result.stderr
 
 
 def test_a_limit_claude_code_retries_silently_is_read_off_the_screen(target: Target) -> None:

@@ -107,8 +107,9 @@ class Credential:
     """One way to authenticate, named so it can be reported without its value.
 
     ``env`` is exactly what the instance's environment receives; values that are secrets
-    are :class:`Secret`. ``oauth_file`` is a Claude credentials file to copy (never to
-    modify) into the instance's private config dir.
+    are :class:`Secret`. ``oauth_file`` is a Claude credentials file to copy into the
+    instance's private config dir (behind the broker it is read, and refreshed in place,
+    by :mod:`claude_orchestra.broker.login` instead).
     """
 
     name: str

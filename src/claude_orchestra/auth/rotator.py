@@ -103,7 +103,9 @@ class CredentialFailure:
 def discover_oauth(environ: Mapping[str, str], home: Path) -> Credential | None:
     """The user's Claude login: ``CLAUDE_CODE_OAUTH_TOKEN``, else their credentials file.
 
-    The file is only read to check it holds a login; it is later copied, never changed.
+    The file is only read to check it holds a login; it is later copied into each
+    instance, or, behind the broker, refreshed in place as Claude Code would
+    (:mod:`claude_orchestra.broker.login`).
     ``ANTHROPIC_BASE_URL`` in the environment (a gateway or proxy) goes with the login.
     """
     gateway = (

@@ -15,7 +15,8 @@ One job per module: the decisions (``rules``, ``sse``, ``reading``, ``upstream``
 ``tokens``) are pure and hold no I/O; ``proxy`` decides each request's path and does its
 HTTP, with ``asgi`` (the request read from the ASGI scope, the answer streamed in batches
 through a ``pipe``), ``client`` (each request upstream in one send) and ``wire`` (the
-server's writes of one loop turn in one send); ``service`` binds, serves and issues launch
+server's writes of one loop turn in one send); ``login`` reads a Claude login for each
+request and refreshes it before it expires; ``service`` binds, serves and issues launch
 credentials. It imports from the rest of the package only values (credentials, the
 rotator, usage, reset times), never the loop.
 

@@ -10,9 +10,7 @@ files. Real credentials stay in this process: the rotator's pool, read here.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, final
 
@@ -22,10 +20,10 @@ import httpx
 from anyio.abc import TaskStatus
 
 from claude_orchestra._clock import Clock, SystemClock
-from claude_orchestra._safe_files import read_capped
 from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.broker.budget import Spent
 from claude_orchestra.broker.client import upstream_transport
+from claude_orchestra.broker.login import TOKEN_URL, LoginKeeper
 from claude_orchestra.broker.meter import BrokerMeter
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.proxy import BrokerApp, create_broker_app
@@ -42,24 +40,6 @@ BROKER_CREDENTIAL = "broker"
 """The name of every launch credential (the real one is the rotator's to name)."""
 
 
-def _access_token(path: Path) -> Secret | None:
-    """A Claude credentials file's access token (blocking)."""
-    try:
-        login = json.loads(read_capped(path, 1024 * 1024)).get("claudeAiOauth")
-    except (OSError, ValueError, AttributeError):
-        return None
-    token = login.get("accessToken") if isinstance(login, dict) else None
-    return Secret(token) if isinstance(token, str) and token else None
-
-
-async def read_login(credential: Credential) -> Secret | None:
-    """The access token in ``credential``'s credentials file, read now (Claude Code may
-    have refreshed it), in a thread."""
-    if credential.oauth_file is None:
-        return None
-    return await anyio.to_thread.run_sync(_access_token, Path(credential.oauth_file))
-
-
 @final
 class Broker:
     """A run's credential broker (see :mod:`claude_orchestra.broker`)."""
@@ -74,6 +54,7 @@ class Broker:
         transport: httpx.AsyncBaseTransport | None = None,
         budget: BudgetConfig | None = None,
         prices: Mapping[str, Price] | None = None,
+        token_url: str = TOKEN_URL,
     ) -> None:
         """Prepare a broker; nothing listens until :meth:`serve`.
 
@@ -86,6 +67,7 @@ class Broker:
             transport: the HTTP transport upstream (tests may pass a mock).
             budget: limits no request may start past (default: none).
             prices: USD per million tokens by model, for the budget's USD limits.
+            token_url: where a Claude login is refreshed (:mod:`.login`).
         """
         self.pool = pool
         self.tokens = BrokerTokens()
@@ -95,6 +77,9 @@ class Broker:
         self._transport = transport
         self._budget = budget or BudgetConfig()
         self.spent = Spent(prices=dict(prices or DEFAULT_PRICES))
+        self._token_url = token_url
+        self.logins: LoginKeeper | None = None
+        """The logins' keeper, while the broker serves."""
         self._base_url: str | None = None
         self._stack: anyio.abc.TaskGroup | None = None
 
@@ -124,6 +109,7 @@ class Broker:
         async with httpx.AsyncClient(
             timeout=UPSTREAM_TIMEOUT, transport=transport, follow_redirects=False
         ) as client:
+            self.logins = LoginKeeper(client, self._clock, self._token_url)
             app = create_broker_app(
                 BrokerApp(
                     tokens=self.tokens,
@@ -131,7 +117,7 @@ class Broker:
                     meter=self.meter,
                     client=client,
                     clock=self._clock,
-                    read_login=read_login,
+                    read_login=self.logins.access_token,
                     near_limit=self._near_limit,
                     budget=self._budget,
                     spent=self.spent,

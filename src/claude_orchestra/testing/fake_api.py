@@ -54,6 +54,7 @@ from claude_orchestra.auth.credentials import Secret
 from claude_orchestra.costs.transcripts import Usage
 from claude_orchestra.intake.server import bind
 from claude_orchestra.testing import fake_app
+from claude_orchestra.testing.fake_oauth import FakeLogins
 from claude_orchestra.testing.faults import ANY, Fault, FaultBook, FaultKind, FaultRule
 from claude_orchestra.testing.latency import Latency
 from claude_orchestra.testing.ledger import ApiRequest, RequestLedger
@@ -107,6 +108,10 @@ class FakeAnthropicAPI:
     latency: Latency | None = None
     accept_unknown_keys: bool = False
     _ledger: RequestLedger = attrs.field(init=False, repr=False, factory=RequestLedger)
+    logins: FakeLogins = attrs.field(
+        init=False, repr=False, default=attrs.Factory(lambda s: FakeLogins(s._ledger), True)
+    )
+    """The OAuth token endpoint's logins: ``logins.issue(name, refresh_token)``."""
     _faults: FaultBook = attrs.field(init=False, repr=False, factory=FaultBook)
     _run_token: str = attrs.field(init=False, repr=False, factory=lambda: secrets.token_hex(3))
     _bound_port: int | None = attrs.field(init=False, repr=False, default=None)
@@ -233,6 +238,7 @@ class FakeAnthropicAPI:
             release_hangs=self._release_in_loop,
             latency=lambda: self.latency,
             accept_unknown=lambda: self.accept_unknown_keys,
+            logins=self.logins,
         )
         sock = bind(self.host, self.port)
         try:

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from claude_orchestra.testing.fake_oauth import FakeLogins
 from claude_orchestra.testing.faults import (
     FaultBook,
     FaultKind,
@@ -195,6 +196,7 @@ def create_app(
     latency: Callable[[], Latency | None] = lambda: None,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     accept_unknown: Callable[[], bool] = lambda: False,
+    logins: FakeLogins | None = None,
 ) -> Starlette:
     """The fake's ASGI app over its owner's state.
 
@@ -211,6 +213,7 @@ def create_app(
         accept_unknown: returns whether a secret nobody registered is served (read per
             request); by default it is refused with a 401 ``authentication_error``, as
             the real API refuses a key it never issued.
+        logins: the OAuth token endpoint's logins (default: none honoured).
     """
 
     async def post_fault(request: Request) -> Response:
@@ -264,6 +267,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/v1/messages", messages.handle, methods=["POST"]),
+            Route("/v1/oauth/token", (logins or FakeLogins(ledger)).handle, methods=["POST"]),
             Route("/_fake/faults", post_fault, methods=["POST"]),
             Route("/_fake/faults", get_faults, methods=["GET"]),
             Route("/_fake/faults", delete_faults, methods=["DELETE"]),
