@@ -74,6 +74,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict bench/*.py
 
 # The loop's decision core (src/claude_orchestra/loop) must be covered by its own unit
 # tests (tests/unit/loop, and the prompts' golden files), which need no tmux, git or

@@ -33,11 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from _results import load, spread
 from claude_orchestra._clock import SystemClock
-from claude_orchestra.auth.credentials import Secret
 from claude_orchestra.events import Event
 from claude_orchestra.intake import server as hookserver
 from claude_orchestra.intake.app import create_hook_app
+from claude_orchestra.intake.keys import HookKeys
 
 RESULTS = Path(__file__).parent / "results"
 SECRET = "bench-secret-0123456789abcdef"
@@ -64,11 +65,11 @@ TOOL = {
 }
 
 
-def _post_raw(sock: socket.socket, path: str, body: bytes, reader: Any) -> None:
+def _post_raw(sock: socket.socket, path: str, body: bytes, reader: Any, token: str) -> None:
     """One keep-alive POST in one write (no Nagle stalls), then read the whole reply."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {SECRET}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     sock.sendall(head.encode() + body)
     status = reader.readline()
@@ -81,17 +82,18 @@ def _post_raw(sock: socket.socket, path: str, body: bytes, reader: Any) -> None:
     reader.read(length)
 
 
-def _poster(port: int, numbers: range, out: Any, done: Any) -> None:
+def _poster(port: int, numbers: range, out: Any, done: Any, token: str) -> None:
     """In its own process (like a Claude Code instance): post each payload in turn."""
     stamps: dict[str, int] = {}
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         reader = sock.makefile("rb")
         for number in numbers:
-            payload = dict(STOP if number % 2 else TOOL, session_id=f"bench-{number}")
+            session = f"00000000-0000-4000-8000-{number:012d}"  # one per request: its key
+            payload = dict(STOP if number % 2 else TOOL, session_id=session)
             body = json.dumps(payload).encode()
-            stamps[f"bench-{number}"] = time.monotonic_ns()
-            _post_raw(sock, "/hooks/worker-1/1", body, reader)
+            stamps[session] = time.monotonic_ns()
+            _post_raw(sock, "/hooks/worker-1/1", body, reader, token)
     out.put(stamps)
     done.wait()
 
@@ -115,10 +117,11 @@ async def _round(kind: str, requests: int, connections: int) -> dict[str, float]
     """Serve ``kind``; ``connections`` processes post ``requests`` payloads between them."""
     send, receive = anyio.create_memory_object_stream[Event | bytes](10_000)
     arrived: dict[str, int] = {}
+    token = SECRET  # the bare app checks none
     if kind == "hook app":
-        app = create_hook_app(
-            secret=Secret(SECRET), deliver=send.send, instances={"worker-1"}, clock=SystemClock()
-        )
+        keys = HookKeys()
+        token = keys.issue("worker-1", 1).reveal()
+        app = create_hook_app(keys=keys, deliver=send.send, clock=SystemClock())
     else:
         app = _bare_app(send.send)
 
@@ -139,14 +142,18 @@ async def _round(kind: str, requests: int, connections: int) -> dict[str, float]
             tg.start_soon(consume)
             posters = [
                 context.Process(
-                    target=_poster, args=(port, range(i, requests, connections), out, done)
+                    target=_poster,
+                    args=(port, range(i, requests, connections), out, done, token),
                 )
                 for i in range(connections)
             ]
             for poster in posters:
                 poster.start()
             for _ in posters:
-                stamps.update(await anyio.to_thread.run_sync(out.get))
+                # bounded: a poster that died (a refused post) fails the run, not hangs it
+                stamps.update(
+                    await anyio.to_thread.run_sync(functools.partial(out.get, timeout=120))
+                )
             with anyio.fail_after(30):
                 await all_arrived.wait()
             done.set()
@@ -170,6 +177,7 @@ async def _measure(requests: int, rounds: int, concurrency: int) -> dict[str, An
     raw: dict[str, dict[str, list[dict[str, float]]]] = {
         mode: {kind: [] for kind in kinds} for mode in modes
     }
+    before = load()
     for kind in kinds:  # warm-up, discarded
         await _round(kind, min(requests, 500), concurrency)
     for _ in range(rounds):
@@ -190,6 +198,16 @@ async def _measure(requests: int, rounds: int, concurrency: int) -> dict[str, An
         for kind in kinds
     }
     app, bare = medians["hook app"], medians["bare starlette"]
+
+    def per_round(mode: str, metric: str) -> list[float]:
+        pairs = zip(raw[mode]["hook app"], raw[mode]["bare starlette"], strict=True)
+        return [a[metric] / b[metric] for a, b in pairs]
+
+    round_ratios = {
+        "throughput": per_round("throughput", "requests_per_second"),
+        "p50": per_round("latency", "p50_ms"),
+        "p99": per_round("latency", "p99_ms"),
+    }
     ratios = {
         "throughput": app["requests_per_second"] / bare["requests_per_second"],
         "p50": app["p50_ms"] / bare["p50_ms"],
@@ -206,6 +224,8 @@ async def _measure(requests: int, rounds: int, concurrency: int) -> dict[str, An
         "rounds": raw,
         "medians": medians,
         "ratios": ratios,
+        "round_ratios": round_ratios,
+        "load_average_1min": {"before": before, "after": load()},
         "goals": {
             "p99 <= 1.25x": ratios["p99"] <= 1.25,
             "throughput >= 0.8x": ratios["throughput"] >= 0.8,
@@ -215,6 +235,7 @@ async def _measure(requests: int, rounds: int, concurrency: int) -> dict[str, An
 
 def _table(result: dict[str, Any]) -> str:
     medians, ratios = result["medians"], result["ratios"]
+    spreads = {k: spread(v, "x", 2) for k, v in result["round_ratios"].items()}
     rows = [
         "| app | requests/s (busy) | p50 ms (quiet) | p99 ms (quiet) | p99 ms (busy) |",
         "|---|---|---|---|---|",
@@ -223,16 +244,20 @@ def _table(result: dict[str, Any]) -> str:
             f"| {m['p99_ms']:.3f} | {m['p99_ms_under_load']:.2f} |"
             for kind, m in medians.items()
         ),
-        f"| **ratio (hook app / bare)** | **{ratios['throughput']:.2f}x** "
+        f"| **ratio (hook app / bare), of the medians** | **{ratios['throughput']:.2f}x** "
         f"| **{ratios['p50']:.2f}x** | **{ratios['p99']:.2f}x** | |",
+        f"| ratio round by round, median (range) | {spreads['throughput']} "
+        f"| {spreads['p50']} | {spreads['p99']} | |",
     ]
+    loads = result["load_average_1min"]
     p = result["parameters"]
     return (
         f"Hook ingest, {result['date']}, {result['machine']['cpus']} CPUs, Python "
         f"{result['machine']['python']}: {p['rounds']} rounds x {p['requests']} requests, "
         f"latency on 1 connection, throughput on {p['concurrency']} (one process each); "
         "medians over rounds. Latency: client send to the event read off the loop's "
-        "stream.\n\n" + "\n".join(rows) + "\n"
+        f"stream. Load average (1 min) {loads['before']:.2f} before, {loads['after']:.2f} "
+        "after.\n\n" + "\n".join(rows) + "\n"
     )
 
 

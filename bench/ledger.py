@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _results import stamp, write_results
+from _results import load, load_note, spread, stamp, write_results
 from claude_orchestra.costs.transcripts import Usage, UsageLedger
 
 TEXT = "Reading the task list and the code around it before changing anything. " * 6
@@ -181,6 +181,7 @@ def main() -> int:
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
+    before = load()
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as folder:
         root = Path(folder)
         lines, expected = write_transcripts(root / "set", args.lines)
@@ -202,12 +203,14 @@ def main() -> int:
         "goals": {"ingest >= 100k lines/s": ledger_rate >= 100_000},
     }
     table = [
-        f"Ledger, {result['date']}, {lines} lines, {args.rounds} rounds, medians.",
+        f"Ledger, {result['date']}, {lines} lines, {args.rounds} rounds, median (range); "
+        f"{load_note(before)}.",
         "",
         "| measure | result | baseline |",
         "|---|---|---|",
-        f"| ingest | {ledger_rate:,.0f} lines/s ({result['ratio_to_baseline']:.2f}x) | "
-        f"json.loads of every line: {baseline_rate:,.0f} lines/s |",
+        f"| ingest, lines/s | {spread([lines / t for t in ledger_s], digits=0)} "
+        f"({result['ratio_to_baseline']:.2f}x, medians) | "
+        f"json.loads of every line: {spread([lines / t for t in baseline_s], digits=0)} |",
         f"| reader CPU, {args.writers} instances writing | "
         f"{live['reader_cpu_percent_of_a_core']:.2f} % of a core ({live['reads']:.0f} reads) | — |",
         f"| live totals equal the files' | {'yes' if live['totals_match'] else 'NO'} | — |",

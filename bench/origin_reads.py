@@ -194,7 +194,7 @@ def _table(result: dict[str, Any], workers: int, rounds: int) -> list[str]:
     return lines
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=15)
@@ -220,6 +220,7 @@ def main() -> None:
         **measured,
     }
     write_results("origin_reads", result, _table(result, args.workers, args.rounds))
+    return 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _results import stamp, write_results
+from _results import load, load_note, spread, stamp, write_results
 from _runs import start_run
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.faults import Fault, FaultKind
@@ -67,13 +67,13 @@ def _next_success(fake: FakeAnthropicAPI, cwd: str | None, after: float) -> ApiR
 
 def _launch_to_first_request(folder: Path, requests: tuple[ApiRequest, ...]) -> float:
     report = json.loads((folder / "workspace" / ".orchestra" / "report.json").read_text())
-    launched = min(
+    launched: float = min(
         change["at"]
         for instance in report["instances"]
         for change in instance["history"]
         if change["evidence"] == "launched"
     )
-    return min(r.at for r in requests) - launched
+    return float(min(r.at for r in requests) - launched)
 
 
 def _hang_round(folder: Path) -> dict[str, float]:
@@ -174,6 +174,7 @@ def main() -> int:
     args = parser.parse_args()
     hang: list[dict[str, float]] = []
     kill: list[dict[str, float]] = []
+    before = load()
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="bench-recovery-") as folder:
             hang.append(_hang_round(Path(folder)))
@@ -204,16 +205,20 @@ def main() -> int:
         "idle CPU < 1 % of a core": idle["cpu_percent_of_a_core"] < 1,
         "idle RSS < 150 MB": idle["rss_mb"] < 150,
     }
+
+    def cell(rows: list[dict[str, float]], key: str) -> str:
+        return spread([r[key] for r in rows], " s")
+
     lines = [
-        f"Recovery, {result['date']}, {args.rounds} rounds, medians.",
+        f"Recovery, {result['date']}, {args.rounds} rounds, median (range); {load_note(before)}.",
         "",
         "| measure | result | baseline |",
         "|---|---|---|",
         f"| hang → working again (stuckThresholdMs {THRESHOLD_S:.0f} s) | "
-        f"{m['hang_to_working_s']:.1f} s | launch → first request "
-        f"{m['baseline_launch_to_request_s']:.1f} s |",
-        f"| kill -9 of a worker's claude → working again | {m['kill_to_working_s']:.1f} s | "
-        f"launch → first request {m['baseline_launch_to_request_s']:.1f} s |",
+        f"{cell(hang, 'hang_to_working_s')} | launch → first request "
+        f"{cell(hang, 'baseline_launch_to_request_s')} |",
+        f"| kill -9 of a worker's claude → working again | {cell(kill, 'kill_to_working_s')} | "
+        f"launch → first request {cell(kill, 'baseline_launch_to_request_s')} |",
         f"| orchestrator CPU, {args.idle_workers} workers idle | "
         f"{idle['cpu_percent_of_a_core']:.2f} % of a core | — |",
         f"| orchestrator RSS, {args.idle_workers} workers idle | {idle['rss_mb']:.0f} MB | "

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _results import stamp, write_results
+from _results import load, load_note, spread, stamp, write_results
 from claude_orchestra import load_config
 from claude_orchestra.journal import read_journal
 from claude_orchestra.orchestrator import Orchestrator
@@ -86,6 +86,7 @@ def main() -> int:
     args = parser.parse_args()
     scenarios = {"retry-after 3600": 3600, "retry-after 1 (maxRetries 2)": 1}
     raw: dict[str, list[dict[str, float]]] = {name: [] for name in scenarios}
+    before = load()
     for _ in range(args.rounds):
         for name, retry_after in scenarios.items():
             with tempfile.TemporaryDirectory(prefix="bench-rotation-") as folder:
@@ -106,19 +107,27 @@ def main() -> int:
             for name, m in medians.items()
         },
     }
+
+    def cell(name: str, metric: str) -> str:
+        return spread([r[metric] for r in raw[name]], " s")
+
     lines = [
-        f"Rotation, {result['date']}, {args.rounds} rounds per scenario, medians.",
+        f"Rotation, {result['date']}, {args.rounds} rounds per scenario, median (range); "
+        f"{load_note(before)}.",
         "",
         "| scenario | 429 → recovered on next key | StopFailure → restarted's first request "
         "| baseline: launch → first request |",
         "|---|---|---|---|",
         *(
-            f"| {name} | {m['limit_to_recovered_s']:.1f} s | {m['stopfailure_to_request_s']:.1f} s "
-            f"| {m['baseline_launch_to_request_s']:.1f} s |"
-            for name, m in medians.items()
+            f"| {name} | {cell(name, 'limit_to_recovered_s')} "
+            f"| {cell(name, 'stopfailure_to_request_s')} "
+            f"| {cell(name, 'baseline_launch_to_request_s')} |"
+            for name in raw
         ),
         "",
-        "Goals: ≤ 30 s and ≤ 5 s.",
+        "Goals (medians): ≤ 30 s and ≤ 5 s: "
+        + ("met" if all(all(g.values()) for g in result["goals"].values()) else "NOT met")
+        + ".",
     ]
     write_results("rotation", result, lines)
     return 0

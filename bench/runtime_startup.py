@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _results import stamp, write_results
+from _results import load, load_note, spread, stamp, write_results
 from _runs import run_config
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI
 from claude_orchestra.testing.sample import create_origin, write_config_folder
@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     runs: dict[str, list[float]] = {"local": [], "sandbox": []}
+    before = load()
     for _ in range(args.rounds):
         for runtime in runs:
             with tempfile.TemporaryDirectory(prefix="bench-runtime-") as folder:
@@ -70,12 +71,12 @@ def main() -> int:
     ratio = sandbox / local
     table = [
         f"Runtime start-up, {args.instances} instances, {args.rounds} round(s): launch to "
-        "SessionStart, medians over every instance.",
+        f"SessionStart, median (range) over every instance; {load_note(before)}.",
         "",
         "| runtime | start-up | ratio |",
         "|---|---|---|",
-        f"| local (tmux) | {local:.2f} s | 1.00x |",
-        f"| sandbox (tmux + bubblewrap) | {sandbox:.2f} s | {ratio:.2f}x |",
+        f"| local (tmux) | {spread(runs['local'], ' s', 2)} | 1.00x |",
+        f"| sandbox (tmux + bubblewrap) | {spread(runs['sandbox'], ' s', 2)} | {ratio:.2f}x |",
         "",
         f"Goal: sandbox <= 1.1x local: {'met' if ratio <= 1.1 else 'NOT met'}",
     ]

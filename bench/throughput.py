@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from _cpu import CpuSampler
-from _results import stamp, write_results
+from _results import spread, stamp, write_results
 from _rss import PeakRss
 from _runs import start_run, stop_to_pushed, wait_run
 from claude_orchestra.testing.fake_api import ApiRequest, FakeAnthropicAPI
@@ -197,9 +197,9 @@ def _instant(args: argparse.Namespace) -> int:
             rate = median(strategy, workers, "tasks_per_minute")
             speedups[strategy][workers] = rate / median(strategy, counts[0], "tasks_per_minute")
             rates = [r["tasks_per_minute"] for r in runs[strategy][workers]]
-            cells.append(f"{_spread(rates)} ({speedups[strategy][workers]:.2f}x)")
+            cells.append(f"{spread(rates)} ({speedups[strategy][workers]:.2f}x)")
         pushed = [r["stop_to_pushed_s"] for r in runs["queue/queue"][workers]]
-        table.append(f"| {workers} | {' | '.join(cells)} | {_spread(pushed, ' s')} |")
+        table.append(f"| {workers} | {' | '.join(cells)} | {spread(pushed, ' s')} |")
     table += ["", "CPU during the queue/queue runs (cores busy; CPU seconds by process kind):", ""]
     for workers in counts:
         run = runs["queue/queue"][workers][0]
@@ -230,16 +230,6 @@ def _instant(args: argparse.Namespace) -> int:
 STRATEGY = "queue/queue"
 
 Rows = list[dict[str, float]]
-
-
-def _spread(values: list[float], unit: str = "", digits: int = 1) -> str:
-    """``median (min-max)``, the single value for one round, or a dash for none."""
-    if not values:
-        return "-"
-    middle = f"{statistics.median(values):.{digits}f}{unit}"
-    if len(values) < 2:
-        return middle
-    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def _values(rows: Rows, key: str) -> list[float]:
@@ -298,14 +288,14 @@ def _row(label: str, rows: Rows, speedup: list[float]) -> str:
     cells = [
         label,
         "-" if tasks is None else f"{tasks:.0f}",
-        _spread(_values(rows, "tasks_per_minute")),
-        _spread(speedup, "x", 2),
-        _spread(_values(rows, "stop_to_pushed_s"), " s"),
-        _spread(_values(rows, "stop_to_pushed_p99_s"), " s"),
-        _spread(loop, " ms") if loop else "n/a",
-        _spread(_values(rows, "loop_p99_ms"), " ms") if loop else "n/a",
-        _spread(_values(rows, "peak_rss_mb"), " MB", 0),
-        _spread(_values(rows, "cores_busy"), "", 2),
+        spread(_values(rows, "tasks_per_minute")),
+        spread(speedup, "x", 2),
+        spread(_values(rows, "stop_to_pushed_s"), " s"),
+        spread(_values(rows, "stop_to_pushed_p99_s"), " s"),
+        spread(loop, " ms") if loop else "n/a",
+        spread(_values(rows, "loop_p99_ms"), " ms") if loop else "n/a",
+        spread(_values(rows, "peak_rss_mb"), " MB", 0),
+        spread(_values(rows, "cores_busy"), "", 2),
         f"{sum(_values(rows, 'incidents')):.0f}",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -355,7 +345,7 @@ def _latency_table(
         f"{latency.tokens_per_second[0]:g}-{latency.tokens_per_second[1]:g} tokens/s, "
         f"seed {latency.seed}), {stamp()['date']}, {rounds} round(s): median (range).",
         f"Load average (1 min) at the start {loads[0]:.2f}, at the end {loads[1]:.2f}, "
-        f"before each run {_spread(before, '', 2)}; {os.cpu_count()} CPUs; "
+        f"before each run {spread(before, '', 2)}; {os.cpu_count()} CPUs; "
         f"{minutes:.0f} min in all.",
         "",
         "| workers | tasks | tasks/min | speed-up | Stop → pushed p50 | p99 | loop p50 | "
@@ -367,12 +357,12 @@ def _latency_table(
         table.append(_row(f"{rss_workers} (memory)", measured.memory, []))
     every = measured.every()
     shares = ", ".join(
-        f"{n}: {_spread(_values(runs[n], 'model_wait_share'), '', 2)}" for n in counts
+        f"{n}: {spread(_values(runs[n], 'model_wait_share'), '', 2)}" for n in counts
     )
     table += [
         "",
-        f"Per task: {_spread(_values(every, 'requests_per_task'))} API requests, "
-        f"{_spread(_values(every, 'model_s_per_task'), ' s')} of model time; share of the "
+        f"Per task: {spread(_values(every, 'requests_per_task'))} API requests, "
+        f"{spread(_values(every, 'model_s_per_task'), ' s')} of model time; share of the "
         f"workers' time spent waiting on the model: {shares}.",
         "",
         "Goals: " + "; ".join(f"{k}: {v}" for k, v in _goals(measured, rss_workers).items()),
