@@ -18,7 +18,7 @@ CCUSAGE := tools/ccusage/node_modules/.bin/ccusage
 NEED := sh tools/need.sh
 NODE_MAJOR := 22
 
-.PHONY: all setup setup-run setup-test demo test lint core-coverage format docs bench mutation clean
+.PHONY: all setup setup-run setup-test demo test lint core-coverage format docs bench loop-machine-deep mutation clean
 
 all: test
 
@@ -92,6 +92,10 @@ docs: $(VENV)/.installed
 
 bench: setup
 	$(BIN)/python bench/hook_ingest.py
+
+# The whole-loop state machine searched further than the suite does (about 20 s; not in CI).
+loop-machine-deep: $(VENV)/.installed
+	LOOP_MACHINE_EXAMPLES=400 LOOP_MACHINE_STEPS=40 $(BIN)/pytest -p no:randomly tests/unit/loop/test_loop_machine.py
 
 # Mutation testing of the core modules against the fast tests (tens of minutes; not in CI).
 mutation: $(VENV)/.installed
