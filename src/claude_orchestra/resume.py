@@ -138,7 +138,7 @@ def _charge(entry: dict[str, Any]) -> ServedCharge:
     return ServedCharge(
         message_id=str(entry["message_id"]),
         model=str(entry["model"]),
-        usage=Usage(**{f.name: int(usage.get(f.name, 0)) for f in attrs.fields(Usage)}),
+        usage=Usage.from_api(usage),  # journaled under the API's own field names
         attribution=Attribution(
             instance=str(by.get("instance", "")),
             role=str(by.get("role", "")),

@@ -175,11 +175,11 @@ class LoginKeeper:
         path = Path(credential.oauth_file)
         async with self._locks.setdefault(str(path), anyio.Lock()):
             text = await anyio.to_thread.run_sync(_read, path)
-            login = parse_login(text) if text is not None else None
-            if login is None:
+            login = None if text is None else parse_login(text)
+            if text is None or login is None:
                 return None
             if needs_refresh(login, self._clock.wall()):
-                login = await self._refresh(credential.name, path, text or "", login)
+                login = await self._refresh(credential.name, path, text, login)
             return login.access_token
 
     async def _refresh(self, name: str, path: Path, text: str, login: Login) -> Login:
@@ -190,12 +190,11 @@ class LoginKeeper:
         except httpx.HTTPError as exc:
             logger.warning("%s: the login could not be refreshed: %s", name, type(exc).__name__)
             return login
-        new = None
-        if answer.status_code == 200:
-            try:
-                new = refreshed(login, answer.json(), self._clock.wall())
-            except ValueError:
-                new = None
+        try:
+            body = answer.json() if answer.status_code == 200 else None
+        except ValueError:
+            body = None
+        new = refreshed(login, body, self._clock.wall())
         if new is None:
             logger.warning("%s: the login could not be refreshed (%d)", name, answer.status_code)
             return login

@@ -54,10 +54,9 @@ class LoopModel:
     preserved: set[str] = attrs.field(factory=set)
     """Preserved refs origin answered refused pushes with."""
     checked_prompts: int = 0
-    prompts: Counter[tuple[str, str]] = attrs.field(factory=Counter)
-    """(instance, work) -> prompts typed since its branch last showed new commits."""
-    kinds: dict[tuple[str, str], AssignmentKind | None] = attrs.field(factory=dict)
-    """(instance, work) -> the kind of assignment it was."""
+    prompts: Counter[tuple[str, str, AssignmentKind | None]] = attrs.field(factory=Counter)
+    """(instance, work, its kind) -> prompts typed since its branch last showed new
+    commits."""
     provocations: Counter[str] = attrs.field(factory=Counter)
     """Instance -> events since its branch last showed new commits that may call for a
     resend (failed turns, exits, session starts, time passing)."""
@@ -107,16 +106,14 @@ class LoopModel:
             assert prompt.state.accepts_prompt, f"prompt typed while busy: {prompt}"
             assert prompt.usable, f"prompt typed on an unusable credential: {prompt}"
             assert not prompt.retired, f"prompt typed to an instance past its budget: {prompt}"
-            self.prompts[(prompt.instance, prompt.work)] += 1
-            self.kinds[(prompt.instance, prompt.work)] = prompt.kind
+            self.prompts[(prompt.instance, prompt.work, prompt.kind)] += 1
         self.checked_prompts = len(typed)
 
     def check_prompts_bounded(self, idle_retries: int) -> None:
         """No piece of work was prompted more than once plus its follow-ups plus what may
         have called for a resend."""
-        for (name, work), count in self.prompts.items():
-            asks = allowed_asks(self.kinds[(name, work)], idle_retries)
-            bound = asks + self.provocations[name]
+        for (name, work, kind), count in self.prompts.items():
+            bound = allowed_asks(kind, idle_retries) + self.provocations[name]
             assert count <= bound, f"{name}: {count} prompts for {work} (bound {bound})"
 
     def check_refused_pushes_kept(self, progress: RunProgress) -> None:
