@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,19 @@ def own_login(env: dict[str, str], tmp_path: Path, content: dict[str, Any]) -> P
     return path
 
 
+def run_behind_the_broker_on(
+    target: Target, tmp_path: Path, content: dict[str, Any]
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A run behind the broker on the user's own login file holding ``content`` (the fake
+    honours :data:`REFRESH` and the broker refreshes at the fake): the file, and the run."""
+    target.fake.logins.issue("oauth-login", REFRESH)
+    set_options(target, authMode="oauth", broker=True)
+    env = login_environment(target)
+    env["CLAUDE_ORCHESTRA_OAUTH_TOKEN_URL"] = f"{target.fake.base_url}/v1/oauth/token"
+    path = own_login(env, tmp_path, content)
+    return path, target.run(env)
+
+
 def test_behind_the_broker_an_expiring_login_is_refreshed_and_written_back(
     target: Target, tmp_path: Path
 ) -> None:
@@ -161,13 +175,8 @@ def test_behind_the_broker_an_expiring_login_is_refreshed_and_written_back(
     user's own Claude Code; the run goes on it, never on the stale token nor on a key."""
     stale = "sk-ant-oat01-e2e-stale-" + "7" * 20
     target.fake.register("stale", stale)
-    target.fake.logins.issue("oauth-login", REFRESH)
-    set_options(target, authMode="oauth", broker=True)
-    env = login_environment(target)
-    env["CLAUDE_ORCHESTRA_OAUTH_TOKEN_URL"] = f"{target.fake.base_url}/v1/oauth/token"
     content = login_file(stale, expires_at=int((time.time() + 60) * 1000))
-    path = own_login(env, tmp_path, content)
-    result = target.run(env)
+    path, result = run_behind_the_broker_on(target, tmp_path, content)
     assert result.returncode == 0, result.stderr[-3000:]
     assert target.report()["totals"]["tasksDone"] == len(QUICK_TASKS)
     assert target.fake.logins.refreshed == ["oauth-login"]  # then valid for an hour
@@ -178,6 +187,30 @@ def test_behind_the_broker_an_expiring_login_is_refreshed_and_written_back(
     assert written["expiresAt"] > content["claudeAiOauth"]["expiresAt"]
     assert written["scopes"] == content["claudeAiOauth"]["scopes"]
     for secret in (stale, REFRESH, written["accessToken"], written["refreshToken"]):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_behind_the_broker_a_revoked_login_is_refreshed_on_its_401(
+    target: Target, tmp_path: Path
+) -> None:
+    """A login valid for a day by its file, but refused upstream (revoked, or rotated on
+    the server's side): the broker refreshes it on the 401 and sends the same request
+    again, so the run goes on it; the login is not retired, and no key is needed."""
+    revoked = "sk-ant-oat01-e2e-revoked-" + "6" * 20  # the fake never issued it: a 401
+    content = login_file(revoked, expires_at=int((time.time() + 86_400) * 1000))
+    path, result = run_behind_the_broker_on(target, tmp_path, content)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert target.report()["totals"]["tasksDone"] == len(QUICK_TASKS)
+    assert target.fake.logins.refreshed == ["oauth-login"]
+    first, *rest = target.fake.requests
+    assert (first.credential, first.status) == ("...6666", 401)
+    assert rest
+    assert {r.credential for r in rest} == {"oauth-login"}
+    assert rest[0].last_user_text == first.last_user_text  # the same request, sent again
+    written = json.loads(path.read_text())["claudeAiOauth"]
+    assert written["accessToken"] != revoked
+    assert written["refreshToken"] != REFRESH
+    for secret in (revoked, REFRESH, written["accessToken"], written["refreshToken"]):
         assert secret not in result.stdout + result.stderr
 
 

@@ -16,9 +16,9 @@ One job per module: the decisions (``rules``, ``sse``, ``reading``, ``upstream``
 HTTP, with ``asgi`` (the request read from the ASGI scope, the answer streamed in batches
 through a ``pipe``), ``client`` (each request upstream in one send) and ``wire`` (the
 server's writes of one loop turn in one send); ``login`` reads a Claude login for each
-request and refreshes it before it expires; ``service`` binds, serves and issues launch
-credentials. It imports from the rest of the package only values (credentials, the
-rotator, usage, reset times), never the loop.
+request and refreshes it before it expires or when it is refused; ``service`` binds,
+serves and issues launch credentials. It imports from the rest of the package only values
+(credentials, the rotator, usage, reset times), never the loop.
 
 ``service`` (and httpx with it) is imported when ``Broker`` is first asked for, so a run
 without a broker never loads it.

@@ -17,12 +17,22 @@ refresh that fails leaves the file as it was and is logged (status code only): t
 request goes out with the old token, fails as an expired login does, and the login is
 retired as before.
 
+A login can also be refused (401) while its expiry looks fine: the token was revoked or
+rotated on the server's side, or a clock is off. Told which token was refused, the keeper
+refreshes the login whatever its expiry says, once per token (:func:`next_step` decides):
+when the file holds another token by then (a refresh while the request was out, ours or
+the user's Claude Code's), that one is used and nothing is refreshed; when a refresh from
+the refused token was tried already and failed, nothing is tried again. The caller sends
+the request again with the new token, and retires the login only if there is none or it
+is refused too.
+
 ``CLAUDE_ORCHESTRA_OAUTH_TOKEN_URL`` names another token endpoint (https, or http on a
 loopback address only, as Claude Code allows): the tests' fake API serves one.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import urllib.parse
@@ -92,6 +102,37 @@ def needs_refresh(login: Login, now: float) -> bool:
     return login.expires_at - now < REFRESH_MARGIN
 
 
+@enum.unique
+class Step(enum.Enum):
+    """What to do with a login before a request is sent on it."""
+
+    SEND = "send"
+    """Send with the token the file holds."""
+    REFRESH = "refresh"
+    """Refresh the login first, then send with the new token."""
+    GIVE_UP = "give up"
+    """Send nothing: the refused token could not be refreshed."""
+
+
+def next_step(
+    login: Login, now: float, *, refused: Secret | None = None, tried: Secret | None = None
+) -> Step:
+    """What to do with ``login`` (read from its file just now) before a request.
+
+    Args:
+        login: the login the file holds.
+        now: the wall time (s).
+        refused: the token a request on this login was just answered 401 with, if that
+            is why it is asked again.
+        tried: the token the last refresh of this file started from (``None``: none yet).
+    """
+    if refused is not None and login.access_token == refused:
+        if login.refresh_token is None or tried == refused:
+            return Step.GIVE_UP  # nothing to refresh with, or it was refreshed and failed
+        return Step.REFRESH
+    return Step.REFRESH if needs_refresh(login, now) else Step.SEND
+
+
 def refresh_body(login: Login) -> dict[str, str]:
     """What Claude Code sends to refresh ``login`` (its own scopes kept)."""
     if login.refresh_token is None:
@@ -156,7 +197,7 @@ def token_url(environ: Mapping[str, str]) -> str:
 @final
 class LoginKeeper:
     """The access token of each login the broker sends requests with, refreshed first when
-    it is about to expire (see the module's docstring)."""
+    it is about to expire or was refused (see the module's docstring)."""
 
     def __init__(self, client: httpx.AsyncClient, clock: Clock, url: str = TOKEN_URL) -> None:
         """Refresh through ``client`` at ``url``; ``clock`` tells the wall time."""
@@ -164,25 +205,49 @@ class LoginKeeper:
         self._clock = clock
         self._url = url
         self._locks: dict[str, anyio.Lock] = {}
+        self._tried: dict[str, Secret] = {}
+        """Per file, the token its last refresh started from."""
         self.refreshes = 0
         """Logins refreshed so far."""
 
-    async def access_token(self, credential: Credential) -> Secret | None:
+    async def access_token(
+        self, credential: Credential, *, refused: Secret | None = None
+    ) -> Secret | None:
         """The access token of ``credential``'s login, read now (Claude Code may have
-        refreshed the file), refreshed first if it is about to expire."""
+        refreshed the file), refreshed first if it is about to expire.
+
+        Args:
+            credential: a login kept in a credentials file (else ``None`` is returned).
+            refused: the token a request was just answered 401 with: the login is
+                refreshed whatever its expiry says, unless the file holds another token
+                by now (that one is returned) or a refresh from ``refused`` was tried
+                already. ``None`` is returned when no new token came of it.
+        """
         if credential.oauth_file is None:
             return None
         path = Path(credential.oauth_file)
+        # One refresh at a time per file: a caller that waited here reads what the one
+        # before it wrote, so it refreshes nothing that was refreshed while it waited.
         async with self._locks.setdefault(str(path), anyio.Lock()):
             text = await anyio.to_thread.run_sync(_read, path)
             login = None if text is None else parse_login(text)
             if text is None or login is None:
                 return None
-            if needs_refresh(login, self._clock.wall()):
+            forced = refused is not None and login.access_token == refused
+            step = next_step(
+                login, self._clock.wall(), refused=refused, tried=self._tried.get(str(path))
+            )
+            if step is Step.GIVE_UP:
+                return None
+            if step is Step.REFRESH:
+                if forced:
+                    logger.info("%s: the login was refused (401); refreshing it", credential.name)
                 login = await self._refresh(credential.name, path, text, login)
-            return login.access_token
+            # a forced refresh that failed leaves the refused token: no use sending it again
+            return None if forced and login.access_token == refused else login.access_token
 
     async def _refresh(self, name: str, path: Path, text: str, login: Login) -> Login:
+        self._tried[str(path)] = login.access_token
         try:
             answer = await self._client.post(
                 self._url, json=refresh_body(login), timeout=REFRESH_TIMEOUT

@@ -4,7 +4,9 @@ Every request is authenticated by its broker token (:mod:`~claude_orchestra.brok
 then sent upstream with the credential the pool names for the instance
 (:mod:`~claude_orchestra.broker.upstream`). An answer that blames the credential before a
 byte of it was passed on (:func:`~claude_orchestra.broker.rules.judge`) is reported to the
-pool and the same request is sent again on the instance's next credential; anything else
+pool and the same request is sent again on the instance's next credential, except that a
+login kept in a credentials file and answered 401 is first refreshed, once, and the
+request sent again on it (:func:`~claude_orchestra.broker.rules.refresh_first`); anything else
 is passed on as it arrives (:func:`~claude_orchestra.broker.asgi.send_stream`: whatever
 came since the last write, in one write), its usage read on the way
 (:class:`~claude_orchestra.broker.reading.AnswerReader`). :class:`BrokerApp` is the ASGI
@@ -20,7 +22,7 @@ import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import final
+from typing import Protocol, final
 
 import anyio
 import attrs
@@ -41,6 +43,7 @@ from claude_orchestra.broker.rules import (
     error_message,
     judge,
     pressure,
+    refresh_first,
 )
 from claude_orchestra.broker.tokens import BrokerTokens, Holder, presented_token
 from claude_orchestra.broker.upstream import (
@@ -49,6 +52,7 @@ from claude_orchestra.broker.upstream import (
     upstream_url,
 )
 from claude_orchestra.costs.budget import BudgetConfig
+from claude_orchestra.events import FailureKind
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +63,19 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE"})
 CLOSE_SECONDS = 5.0
 """How long releasing an upstream answer may take once the instance's answer ended."""
 
-ReadLogin = Callable[[Credential], Awaitable[Secret | None]]
-"""Reads the access token of a login kept in a credentials file."""
+
+class ReadLogin(Protocol):
+    """Reads the access token of a login kept in a credentials file (see
+    :meth:`~claude_orchestra.broker.login.LoginKeeper.access_token`)."""
+
+    async def __call__(
+        self, credential: Credential, *, refused: Secret | None = None
+    ) -> Secret | None:
+        """The login's token; given ``refused`` (a token just answered 401), a new one
+        (refreshed once), or ``None`` when there is none."""
+        ...
+
+
 Answer = Callable[[Scope, Receive, Send], Awaitable[None]]
 """What an instance is answered with: a whole response, or a stream passed on."""
 
@@ -104,6 +119,30 @@ class _Attempt:
     refused: tuple[int, dict[str, str], bytes] | None = None
     """The last refusal: status, headers, body."""
     tried: set[str] = attrs.field(factory=set)
+
+
+@final
+@attrs.frozen(kw_only=True)
+class _Refusal:
+    """An answer that blames the credential, nothing of it passed on yet."""
+
+    verdict: Rotate
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def _no_login(credential: Credential, reason: str) -> _Refusal:
+    """The refusal of a login whose credentials file holds no usable login (unreadable,
+    emptied, or refused and not refreshed): nothing is sent; the login is retired."""
+    logger.warning("broker: %s: no login to send with: %s", credential.name, reason)
+    body = b'{"type":"error","error":{"type":"authentication_error","message":"no login"}}'
+    return _Refusal(
+        verdict=Rotate(kind=FailureKind.AUTHENTICATION_FAILED, reset_at=None, detail=reason),
+        status=401,
+        headers={"content-type": "application/json"},
+        body=body,
+    )
 
 
 @final
@@ -184,9 +223,44 @@ class BrokerApp:
         self, request: Incoming, attempt: _Attempt, credential: Credential
     ) -> Answer | None:
         """Send the request on ``credential``: its answer, or ``None`` when the credential
-        failed before anything streamed (it was reported; try the next)."""
+        failed before anything streamed (it was reported; try the next). A login refused
+        with a 401 is refreshed once and the request sent again on it first."""
+        login = await self.read_login(credential) if credential.oauth_file else None
+        answer = await self._ask(request, attempt, credential, login)
+        if isinstance(answer, _Refusal) and refresh_first(answer.verdict, login=login is not None):
+            logger.info(
+                "broker: %s: the login was answered %d; refreshing it to send again",
+                credential.name,
+                answer.status,
+            )
+            login = await self.read_login(credential, refused=login)
+            if login is not None:
+                answer = await self._ask(request, attempt, credential, login)
+        if not isinstance(answer, _Refusal):
+            return answer
+        attempt.failures += 1
+        attempt.refused = (answer.status, answer.headers, answer.body)
+        self.meter.refused(credential.name, answer.verdict.kind.value)
+        self.pool.failed(
+            attempt.holder.instance,
+            credential.name,
+            answer.verdict.kind,
+            reset_at=answer.verdict.reset_at,
+            detail=answer.verdict.detail,
+        )
+        return None
+
+    async def _ask(
+        self, request: Incoming, attempt: _Attempt, credential: Credential, login: Secret | None
+    ) -> Answer | _Refusal:
+        """Send the request once on ``credential`` (with ``login``, a login's token): the
+        answer to pass on, or the refusal that blames the credential."""
         try:
-            upstream = await self._send(request, attempt.body, credential)
+            sent = upstream_headers(request.headers, credential, oauth_token=login)
+        except ValueError as exc:  # a login's file that holds no login (any more)
+            return _no_login(credential, str(exc))
+        try:
+            upstream = await self._send(request, attempt.body, credential, sent)
         except httpx.HTTPError as exc:
             logger.warning("broker: %s: upstream unreachable: %s", credential.name, exc)
             self._keep(attempt, credential, status=502, error="unreachable")
@@ -206,24 +280,15 @@ class BrokerApp:
         if not isinstance(verdict, Rotate):
             self._keep(attempt, credential, status=upstream.status_code, error=_error_kind(error))
             return Response(error, status_code=upstream.status_code, headers=headers)
-        attempt.failures += 1
-        attempt.refused = (upstream.status_code, headers, error)
-        self.meter.refused(credential.name, verdict.kind.value)
-        self.pool.failed(
-            attempt.holder.instance,
-            credential.name,
-            verdict.kind,
-            reset_at=verdict.reset_at,
-            detail=verdict.detail,
-        )
-        return None
+        return _Refusal(verdict=verdict, status=upstream.status_code, headers=headers, body=error)
 
-    async def _send(self, request: Incoming, body: bytes, credential: Credential) -> httpx.Response:
-        login = await self.read_login(credential) if credential.oauth_file else None
+    async def _send(
+        self, request: Incoming, body: bytes, credential: Credential, headers: dict[str, str]
+    ) -> httpx.Response:
         outgoing = self.client.build_request(
             request.method,
             upstream_url(credential, request.path, request.query),
-            headers=upstream_headers(request.headers, credential, oauth_token=login),
+            headers=headers,
             content=body,
         )
         return await self.client.send(outgoing, stream=True)

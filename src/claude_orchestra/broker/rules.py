@@ -5,6 +5,9 @@
   (:class:`Rotate`: a 429, a 401, a billing refusal), and the same request is sent again
   on the next credential. Overloads (529) and server errors are not the credential's
   fault: they go on, and Claude Code retries them as it does without a broker.
+- :func:`refresh_first`: a 401 on a login kept in a credentials file is first answered by
+  refreshing the login, once, and sending the request again on it; the login is reported
+  only when that fails too.
 - :func:`reset_at`: when a limit lifts, from the headers (``anthropic-ratelimit-unified-
   reset``, ``retry-after``, the ``anthropic-ratelimit-*-reset`` of an exhausted limit) or
   the error message's words (:func:`~claude_orchestra.auth.reset_time.parse_reset_time`).
@@ -98,6 +101,19 @@ def judge(status: int, headers: Mapping[str, str], body: bytes, *, now: float) -
     if status in (400, 402, 403) and "credit balance" in message.lower():
         return Rotate(kind=FailureKind.BILLING_ERROR, reset_at=None, detail=detail)
     return Forward()
+
+
+def refresh_first(verdict: Rotate, *, login: bool) -> bool:
+    """Whether to refresh the credential and send the request again on it, once, before
+    reporting it: an authentication failure of a login kept in a credentials file (its
+    token may have been revoked or rotated while its expiry looked fine).
+
+    Args:
+        verdict: what :func:`judge` said of the answer.
+        login: the request went with a login's token read from its credentials file (a
+            login that can be refreshed; an API key or ``CLAUDE_CODE_OAUTH_TOKEN`` cannot).
+    """
+    return verdict.kind is FailureKind.AUTHENTICATION_FAILED and login
 
 
 def _number(text: str | None) -> float | None:

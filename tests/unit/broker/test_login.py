@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import attrs
 import httpx
 import pytest
 from hypothesis import given
@@ -25,7 +27,9 @@ from claude_orchestra.broker.login import (
     TOKEN_URL,
     Login,
     LoginKeeper,
+    Step,
     needs_refresh,
+    next_step,
     parse_login,
     refresh_body,
     refreshed,
@@ -93,6 +97,24 @@ def test_only_a_login_that_can_be_refreshed_and_expires_soon_is_refreshed() -> N
     assert not needs_refresh(soon, 1000.0 - REFRESH_MARGIN - 1)
     assert not needs_refresh(Login(access_token=Secret(OLD), expires_at=1000.0), 2000.0)
     assert not needs_refresh(Login(access_token=Secret(OLD), refresh_token=Secret(REFRESH)), 1e12)
+
+
+def test_a_refused_token_is_refreshed_whatever_its_expiry_once_and_only_if_still_held() -> None:
+    now = 1000.0
+    far = Login(access_token=Secret(OLD), refresh_token=Secret(REFRESH), expires_at=1e10)
+    assert next_step(far, now) is Step.SEND
+    assert next_step(far, now, refused=Secret(OLD)) is Step.REFRESH
+    assert next_step(far, now, refused=Secret(OLD), tried=Secret("before")) is Step.REFRESH
+    # a refresh from the refused token was tried, and the file still holds it: it failed
+    assert next_step(far, now, refused=Secret(OLD), tried=Secret(OLD)) is Step.GIVE_UP
+    assert next_step(far, now, tried=Secret(OLD)) is Step.SEND  # a new request: as before
+    # the file holds another token by now (refreshed while the request was out): sent as is,
+    # refreshed first only if it is about to expire
+    assert next_step(far, now, refused=Secret("gone"), tried=Secret("gone")) is Step.SEND
+    soon = attrs.evolve(far, expires_at=now + 1)
+    assert next_step(soon, now, refused=Secret("gone")) is Step.REFRESH
+    cannot = attrs.evolve(far, refresh_token=None)
+    assert next_step(cannot, now, refused=Secret(OLD)) is Step.GIVE_UP
 
 
 def test_the_refresh_asks_as_claude_code_does() -> None:
@@ -224,6 +246,102 @@ async def test_a_refused_refresh_leaves_the_file_and_the_token_as_they_were(
     assert "login: the login could not be refreshed (400)" in caplog.text
     assert REFRESH not in caplog.text
     assert OLD not in caplog.text
+
+
+def counting_client() -> tuple[httpx.AsyncClient, list[str]]:
+    """A client, and the paths of the requests it sent (every call to the endpoint, however
+    it was answered)."""
+    calls: list[str] = []
+
+    async def count(request: httpx.Request) -> None:
+        calls.append(request.url.path)
+
+    return httpx.AsyncClient(event_hooks={"request": [count]}), calls
+
+
+async def refused_at_once(
+    keeper: LoginKeeper, credential: Credential, refused: Secret, times: int
+) -> list[Secret | None]:
+    """What ``times`` requests refused with ``refused`` at the same moment are given."""
+    tokens: list[Secret | None] = []
+
+    async def ask() -> None:
+        tokens.append(await keeper.access_token(credential, refused=refused))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for _ in range(times):
+                tg.start_soon(ask)
+    return tokens
+
+
+async def test_a_refused_login_is_refreshed_even_when_its_expiry_is_far(tmp_path: Path) -> None:
+    path = tmp_path / ".credentials.json"
+    login_file(path, expires_in=86_400)
+    async with FakeAnthropicAPI(script=EchoScript()) as fake, httpx.AsyncClient() as client:
+        fake.logins.issue("login", REFRESH)
+        keeper = LoginKeeper(client, SystemClock(), f"{fake.base_url}/v1/oauth/token")
+        credential = oauth(path, fake.base_url)
+        unrefused = await keeper.access_token(credential)
+        new = await keeper.access_token(credential, refused=Secret(OLD))
+    assert unrefused == Secret(OLD)  # valid for a day: not refreshed until refused
+    assert new is not None
+    assert new != Secret(OLD)
+    assert fake.logins.refreshed == ["login"]
+    written = json.loads(path.read_text())["claudeAiOauth"]
+    assert written["accessToken"] == new.reveal()
+    assert written["refreshToken"] != REFRESH  # rotated
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_refusals_of_one_login_at_once_make_one_refresh_and_share_its_token(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / ".credentials.json"
+    login_file(path, expires_in=86_400)
+    client, calls = counting_client()
+    async with FakeAnthropicAPI(script=EchoScript()) as fake, client:
+        fake.logins.issue("login", REFRESH)
+        keeper = LoginKeeper(client, SystemClock(), f"{fake.base_url}/v1/oauth/token")
+        credential = oauth(path, fake.base_url)
+        tokens = await refused_at_once(keeper, credential, Secret(OLD), 5)
+        late = await keeper.access_token(credential, refused=Secret(OLD))  # one still out
+        (new,) = set(tokens)
+        assert new is not None
+        assert len(calls) == 1
+        # at most one forced refresh per token, not per login: the new one gets its own
+        newer = await keeper.access_token(credential, refused=new)
+    assert new != Secret(OLD)
+    assert late == new
+    assert newer not in {None, new}
+    assert calls == ["/v1/oauth/token"] * 2
+    assert fake.logins.refreshed == ["login", "login"]
+    assert keeper.refreshes == 2
+
+
+async def test_a_failed_forced_refresh_leaves_the_file_as_it_was_and_is_not_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / ".credentials.json"
+    login_file(path, expires_in=86_400)
+    text = path.read_text()
+    client, calls = counting_client()
+    # the endpoint honours no refresh token: it answers 400 invalid_grant
+    async with FakeAnthropicAPI(script=EchoScript()) as fake, client:
+        keeper = LoginKeeper(client, SystemClock(), f"{fake.base_url}/v1/oauth/token")
+        credential = oauth(path, fake.base_url)
+        tokens = await refused_at_once(keeper, credential, Secret(OLD), 3)
+        again = await keeper.access_token(credential, refused=Secret(OLD))
+        unrefused = await keeper.access_token(credential)
+    assert tokens == [None, None, None]  # no token worth sending the request again with
+    assert again is None
+    assert unrefused == Secret(OLD)  # a new request goes out as before a refusal
+    assert len(calls) == 1
+    assert path.read_text() == text
+    assert keeper.refreshes == 0
+    assert "login: the login could not be refreshed (400)" in caplog.text
+    for secret in (OLD, REFRESH):
+        assert secret not in caplog.text
 
 
 async def test_behind_the_broker_an_expiring_login_serves_its_request_refreshed(

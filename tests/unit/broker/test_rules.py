@@ -16,7 +16,14 @@ from claude_orchestra._clock import ManualClock
 from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.auth.rotator import AuthMode, AuthRotator
 from claude_orchestra.broker.pool import RotatorPool
-from claude_orchestra.broker.rules import Forward, Rotate, judge, pressure, reset_at
+from claude_orchestra.broker.rules import (
+    Forward,
+    Rotate,
+    judge,
+    pressure,
+    refresh_first,
+    reset_at,
+)
 from claude_orchestra.broker.upstream import unbrokerable
 from claude_orchestra.config import OrchestraConfig, RunConfig
 from claude_orchestra.errors import PrerequisiteError
@@ -76,6 +83,19 @@ def test_a_401_retires_and_overloads_or_server_errors_go_on(
     assert verdict.kind is FailureKind.AUTHENTICATION_FAILED
     for status in (500, 502, 529):
         assert judge(status, head, error("overloaded_error"), now=NOW) == Forward()
+
+
+def test_only_a_401_on_a_login_from_a_file_is_worth_a_refresh_first() -> None:
+    refused = judge(401, {}, error("authentication_error"), now=NOW)
+    limited = judge(429, {}, error("rate_limit_error"), now=NOW)
+    broke = judge(400, {}, error("invalid_request_error", "credit balance too low"), now=NOW)
+    assert isinstance(refused, Rotate)
+    assert isinstance(limited, Rotate)
+    assert isinstance(broke, Rotate)
+    assert refresh_first(refused, login=True)
+    assert not refresh_first(refused, login=False)  # an API key: retired as before
+    assert not refresh_first(limited, login=True)
+    assert not refresh_first(broke, login=True)
 
 
 def test_a_low_credit_balance_retires_the_key() -> None:
