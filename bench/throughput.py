@@ -69,6 +69,7 @@ def _run(
     *,
     latency: Latency | None = None,
     minutes: float = 10,
+    nice: int | None = None,
 ) -> dict[str, float]:
     scheduler, merger = strategy.split("/")
     task_file = "".join(f"- [ ] {task}\n" for task in _tasks(tasks))
@@ -86,6 +87,8 @@ def _run(
         )
         settings = json.loads((config / "orchestrator.json").read_text())
         settings.update(workerCount=workers, scheduler=scheduler, merger=merger, authMode="oauth")
+        if nice is not None:
+            settings["instanceNice"] = nice
         (config / "orchestrator.json").write_text(json.dumps(settings))
         started = time.monotonic()
         process = start_run(config, folder / "home")
@@ -244,9 +247,10 @@ def _median(rows: Rows, key: str) -> float | None:
 class _Measured:
     """Every latency run so far, by worker count; the memory runs; the failures."""
 
-    def __init__(self, counts: list[int], latency: Latency) -> None:
+    def __init__(self, counts: list[int], latency: Latency, nice: int | None) -> None:
         self.counts = counts
         self.latency = latency
+        self.nice = nice
         self.runs: dict[int, Rows] = {n: [] for n in counts}
         self.memory: Rows = []
         self.failures: list[str] = []
@@ -255,7 +259,15 @@ class _Measured:
         """One run; a failure (a timeout, a crash at 16 workers) is kept, not raised."""
         with tempfile.TemporaryDirectory(prefix="bench-throughput-") as folder:
             try:
-                run = _run(Path(folder), workers, STRATEGY, tasks, latency=self.latency, minutes=60)
+                run = _run(
+                    Path(folder),
+                    workers,
+                    STRATEGY,
+                    tasks,
+                    latency=self.latency,
+                    minutes=60,
+                    nice=self.nice,
+                )
             except RuntimeError as exc:
                 self.failures.append(f"{label}: {exc}")
                 print(f"{label}: FAILED {exc}", file=sys.stderr, flush=True)
@@ -343,7 +355,9 @@ def _latency_table(
         f"Throughput with model-like latency ({STRATEGY}; time to first token "
         f"{latency.first_token[0]:g}-{latency.first_token[1]:g} s, "
         f"{latency.tokens_per_second[0]:g}-{latency.tokens_per_second[1]:g} tokens/s, "
-        f"seed {latency.seed}), {stamp()['date']}, {rounds} round(s): median (range).",
+        f"seed {latency.seed}), instances at nice "
+        f"{'10 (the default)' if measured.nice is None else measured.nice}, "
+        f"{stamp()['date']}, {rounds} round(s): median (range).",
         f"Load average (1 min) at the start {loads[0]:.2f}, at the end {loads[1]:.2f}, "
         f"before each run {spread(before, '', 2)}; {os.cpu_count()} CPUs; "
         f"{minutes:.0f} min in all.",
@@ -385,7 +399,7 @@ def _latency(args: argparse.Namespace) -> int:
     else:
         counts = [int(n) for n in (args.workers or "1,2,4,8,16").split(",")]
         rounds, rss_workers = args.rounds or 3, args.rss_workers
-    measured = _Measured(counts, Latency(seed=args.seed))
+    measured = _Measured(counts, Latency(seed=args.seed), args.nice)
     load_start = os.getloadavg()
     started = time.monotonic()
     for round_number in range(rounds):
@@ -422,7 +436,11 @@ def _latency(args: argparse.Namespace) -> int:
         "goals": _goals(measured, rss_workers),
         "failures": measured.failures,
     }
-    write_results("throughput-latency-quick" if args.quick else "throughput-latency", result, table)
+    name = "throughput-latency-quick" if args.quick else "throughput-latency"
+    if args.nice is not None:
+        name += f"-nice{args.nice}"
+    result["nice"] = args.nice
+    write_results(name, result, table)
     return 0
 
 
@@ -438,6 +456,9 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=1, help="latency: seed of the draws")
     parser.add_argument("--quick", action="store_true", help="latency: 1, 2, 4 workers, 1 round")
+    parser.add_argument(
+        "--nice", type=int, help="latency: the instances' instanceNice (default: the config's)"
+    )
     args = parser.parse_args()
     return _latency(args) if args.latency else _instant(args)
 

@@ -110,6 +110,11 @@ class OrchestraConfig:
     """``API_TIMEOUT_MS`` for every instance."""
     max_retries: int = attrs.field(default=0, validator=check.between(0, 15))
     """``CLAUDE_CODE_MAX_RETRIES``: low, so limits surface in seconds."""
+    instance_nice: int = attrs.field(default=10, validator=check.between(0, 19))
+    """The ``nice`` value every instance runs at on this machine (0: the orchestrator's
+    own priority). Claude Code's processes take all the CPU a fleet is given; a lower
+    priority keeps the orchestrator, its git and the hook app answering at once, however
+    many instances are busy (see ``docs/how-to/fleet-size.md``)."""
     rate_limit_cooldown_seconds: float = attrs.field(default=300, validator=check.positive)
     """How long a rate-limited credential rests when the limit names no reset time."""
     broker: bool = False

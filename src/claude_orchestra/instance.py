@@ -96,6 +96,8 @@ class LaunchSettings:
     model: str | None = None
     knobs: Mapping[str, str] = attrs.field(factory=dict)
     """Claude Code environment knobs (``CLAUDE_CODE_MAX_RETRIES``, ``API_TIMEOUT_MS``...)."""
+    nice: int = 0
+    """The CPU priority every process starts at (``instanceNice``; 0: the orchestrator's)."""
     broker: BrokerAccess | None = None
     """The run's credential broker: each launch then gets the broker's URL and a token of
     its own instead of a credential, and the broker's rotator names the credential."""
@@ -308,6 +310,7 @@ class Instance:
                 model=settings.model,
                 resume_session=session if resumable else None,
                 knobs=settings.knobs,
+                nice=settings.nice,
             )
 
         return await anyio.to_thread.run_sync(prepare)

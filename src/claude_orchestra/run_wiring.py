@@ -210,6 +210,7 @@ def build_instances(
         keys=keys,
         model=settings.model,
         knobs=knobs,
+        nice=settings.instance_nice,
         broker=broker,
     )
     credentials = rotator.assign_initial(names)

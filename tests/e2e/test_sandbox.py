@@ -84,6 +84,7 @@ def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
             f"touch {outside} 2>/dev/null; echo write-outside=$?",
             f"touch {workspace}/repo/probe.txt 2>/dev/null; echo write-clone=$?",
             "touch mine.txt && rm mine.txt; echo write-own=$?",
+            "echo nice=$(nice)",
             "ls /proc | grep -c '^[0-9]' ",
         ]
     )
@@ -101,6 +102,7 @@ def test_a_sandboxed_run_completes_and_cannot_reach_outside_its_worktree(
     assert facts["write-outside"] != "0"
     assert facts["write-clone"] != "0"
     assert facts["write-own"] == "0"  # its own worktree is writable
+    assert facts["nice"] == "10"  # behind the orchestrator for the CPU (instanceNice)
     assert not outside.exists()
     assert not (workspace / "repo" / "probe.txt").exists()
     processes = int(output.strip().splitlines()[-1])

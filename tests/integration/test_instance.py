@@ -32,6 +32,7 @@ from claude_orchestra.workspace import Workspace
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-ant-test-instance-0123456789abcdefghij"
+NICE = 7
 
 
 @attrs.define
@@ -121,6 +122,7 @@ async def running_instance(
                     endpoint=endpoint,
                     keys=keys,
                     knobs={"CLAUDE_CODE_MAX_RETRIES": "0"},
+                    nice=NICE,
                 ),
                 clock=SystemClock(),
             )
@@ -186,6 +188,9 @@ async def test_a_killed_process_is_reported_by_tmux_as_a_pane_death(
             # the pane runs the relay's wrapper; claude is its child
             children = Path(f"/proc/{rig.instance.pid}/task/{rig.instance.pid}/children")
             (claude,) = map(int, (await anyio.Path(children).read_text()).split())
+            # both run behind the orchestrator for the CPU
+            assert os.getpriority(os.PRIO_PROCESS, rig.instance.pid) == NICE
+            assert os.getpriority(os.PRIO_PROCESS, claude) == NICE
             os.kill(claude, signal.SIGKILL)
             seen = await rig.until(InstanceState.DEAD)
             died = [e for e in seen if isinstance(e, PaneDied)]

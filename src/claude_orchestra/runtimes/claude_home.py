@@ -229,6 +229,7 @@ class ClaudeHome:
         model: str | None = None,
         resume_session: str | None = None,
         knobs: Mapping[str, str] | None = None,
+        nice: int = 0,
     ) -> LaunchSpec:
         """The command line and environment of the interactive process.
 
@@ -247,6 +248,8 @@ class ClaudeHome:
             model: ``--model``, when the config sets one.
             resume_session: ``--resume`` this session id (same conversation).
             knobs: Claude Code environment knobs (``CLAUDE_CODE_MAX_RETRIES``, ...).
+            nice: run the pane's process (the relay, and claude under it) at this lower
+                CPU priority (``nice -n``), so the orchestrator stays ahead of its fleet.
         """
         argv = [
             *claude,
@@ -259,13 +262,12 @@ class ClaudeHome:
         if resume_session:
             argv += ["--resume", resume_session]
         env_file = self.host_dir / "launch-env.json"
-        supervisor = relay_command(
-            "run",
-            endpoint.pane_died_url(instance, launch),
-            "--env-file",
-            str(env_file),
-            "--",
-        )
+        supervisor = [
+            *(("nice", "-n", str(nice)) if nice else ()),
+            *relay_command(
+                "run", endpoint.pane_died_url(instance, launch), "--env-file", str(env_file), "--"
+            ),
+        ]
         env = {
             "CLAUDE_CONFIG_DIR": str(self.path),
             "DISABLE_AUTOUPDATER": "1",
