@@ -43,6 +43,7 @@ from claude_orchestra.instance import Instance
 from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.actions import RecordIncident
+from claude_orchestra.loop.charging import reads_transcripts
 from claude_orchestra.loop.ending import ReadAgain, RunFacts, run_outcome
 from claude_orchestra.loop.review_actions import SendAssignment
 from claude_orchestra.loop.scheduling import schedule
@@ -123,8 +124,10 @@ class Coordinator:
             logger.debug("%s: ignored %s from a replaced process", instance.name, event)
             return None
         # Before the event moves its assignment or credential; the transcripts are read in
-        # a thread (the instance writes them: they are no reason to stall the loop).
-        await anyio.to_thread.run_sync(self.spending.charge, instance)
+        # a thread (the instance writes them: they are no reason to stall the loop), and
+        # only after the events that can follow a new response (loop.charging).
+        if reads_transcripts(event):
+            await anyio.to_thread.run_sync(self.spending.charge, instance)
         ctx.progress.saw(event, ctx.clock.wall())
         before = len(instance.history)
         instance.observe(event)

@@ -1,6 +1,7 @@
 """Counting what instances spend and enforcing the budgets, as part of the loop.
 
-:class:`Spending` is told about every event before the event is applied: it reads that
+:class:`Spending` is told about an event before the event is applied (every event that
+can follow a new response: :mod:`claude_orchestra.loop.charging`): it reads that
 instance's transcripts (:class:`~claude_orchestra.costs.ledger.CostLedger`), charging new responses
 to the instance's credential and assignment at that moment, then checks the budgets
 (:class:`~claude_orchestra.costs.budget.BudgetWatch`). Each crossing is kept for the report and
