@@ -40,6 +40,7 @@ from claude_orchestra.events import (
 from claude_orchestra.executor import Executor
 from claude_orchestra.git.origin_watch import OriginRead
 from claude_orchestra.instance import Instance
+from claude_orchestra.keyboard import PromptNotTyped
 from claude_orchestra.latency import LoopLatency
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.actions import RecordIncident
@@ -103,8 +104,10 @@ class Coordinator:
 
     def start_services(self, tg: TaskGroup, deliver: Callable[[Event], Awaitable[None]]) -> None:
         """Start what works beside the loop and reports back as events: the origin watch
-        (git), and the merge queue when the ``queue`` merger is chosen."""
+        (git), the keyboard (tmux), and the merge queue when the ``queue`` merger is
+        chosen."""
         tg.start_soon(self.executor.watch.run, deliver)
+        self.executor.keyboard.run_in(tg, deliver)
         if self.executor.merge_queue is not None:
             tg.start_soon(self.executor.merge_queue.run, deliver)
 
@@ -135,7 +138,7 @@ class Coordinator:
         return instance
 
     async def _apply(self, event: Event) -> None:
-        if isinstance(event, OriginRead | RuntimeNotice | Metered):
+        if isinstance(event, OriginRead | RuntimeNotice | Metered | PromptNotTyped):
             await self._report(event)
             return
         self._stall_checked = False
@@ -173,14 +176,25 @@ class Coordinator:
             case _:
                 pass
 
-    async def _report(self, event: OriginRead | RuntimeNotice | Metered) -> None:
+    async def _report(self, event: OriginRead | RuntimeNotice | Metered | PromptNotTyped) -> None:
         """Events that change no instance's state: origin's facts, a runtime's notice
         (recorded as an incident; the instance was left running), a response the broker
-        served (charged now; not a sign of the instance's life)."""
+        served (charged now; not a sign of the instance's life), a prompt tmux could not
+        type (an incident, as when it was typed on the loop; its delivery deadline sees to
+        the instance)."""
         if isinstance(event, OriginRead):
             await self.review.origin_read(event)
         elif isinstance(event, Metered):
             self.spending.metered(event)
+        elif isinstance(event, PromptNotTyped):
+            await self.executor.perform(
+                RecordIncident(
+                    instance=event.instance,
+                    kind=IncidentKind.INSTANCE_DIED,
+                    evidence=event.evidence,
+                    action="none possible",
+                )
+            )
         elif event.instance in self.ctx.instances:
             await self.executor.perform(
                 RecordIncident(

@@ -38,6 +38,7 @@ from claude_orchestra.git.merge_queue import MergeQueue, MergeRequest
 from claude_orchestra.git.origin_watch import OriginWatch, PushResult, ReadRequest
 from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.instance import Instance, StateChange
+from claude_orchestra.keyboard import Keyboard
 from claude_orchestra.loop.actions import (
     Action,
     EndAssignment,
@@ -113,6 +114,10 @@ class Executor:
     """Instance name -> its worktree (workers only)."""
     merge_queue: MergeQueue | None = None
     """The ``queue`` merger's queue, when the config selects it."""
+    keyboard: Keyboard = attrs.field(
+        default=attrs.Factory(lambda self: Keyboard(self.ctx.clock), takes_self=True)
+    )
+    """Types prompts beside the loop; every other use of a pane waits for its typing."""
 
     async def perform(self, action: Action | ReviewAction) -> Learned | None:  # noqa: PLR0912
         """Carry out one action; return what it learned, if anything."""
@@ -127,14 +132,14 @@ class Executor:
                 self._incident(action)
             case Launch(instance=name, credential=credential, resume=resume):
                 instance = ctx.instances[name]
-                await self._guard(instance, instance.restart(credential, resume=resume))
+                await self._pane(instance, instance.restart(credential, resume=resume))
                 return Launched(name)
             case Terminate(instance=name):
-                await self._guard(ctx.instances[name], ctx.instances[name].terminate())
+                await self._pane(ctx.instances[name], ctx.instances[name].terminate())
             case StopInstance(instance=name):
-                await self._guard(ctx.instances[name], ctx.instances[name].stop())
+                await self._pane(ctx.instances[name], ctx.instances[name].stop())
             case Press(instance=name, key=key):
-                await self._guard(ctx.instances[name], ctx.instances[name].press(key))
+                await self._pane(ctx.instances[name], ctx.instances[name].press(key))
             case KeepPrompt(instance=name):
                 assignment = progress.finish_assignment(name)
                 if assignment is not None:
@@ -176,7 +181,8 @@ class Executor:
             return
         ctx.progress.record_assignment(assignment)
         ctx.journal.record(assignment)
-        await self._guard(instance, instance.send(assignment.prompt))
+        text = instance.prompt(assignment.prompt)
+        await self._guard(instance, self.keyboard.type(instance, text))
         ctx.timers.add(
             ctx.clock.now() + ctx.rules.delivery_nudges[0],
             DeliveryDeadline(
@@ -309,6 +315,12 @@ class Executor:
         ctx.journal.record(incident)
         ctx.plugins.incident(incident)
 
+    async def _pane(self, instance: Instance, action: Awaitable[None]) -> None:
+        """Run a tmux action on the instance's pane once what is being typed there is
+        typed (so nothing typed lands in a process it was not meant for)."""
+        await self.keyboard.typed(instance.name)
+        await self._guard(instance, action)
+
     async def _guard(self, instance: Instance, action: Awaitable[None]) -> None:
         """Run a tmux action; its failure is an incident, not a crash of the loop."""
         try:
@@ -324,6 +336,7 @@ class Executor:
             )
 
     async def _read_screen(self, instance: Instance, action: ReadScreen) -> ScreenRead:
+        await self.keyboard.typed(instance.name)  # the screen after the prompt, not during
         try:
             text, error = await instance.screen(), None
         except TmuxError as exc:

@@ -317,17 +317,31 @@ class Instance:
 
     async def send(self, prompt: str) -> None:
         """Type ``prompt`` (control characters but newline and tab replaced) and press
-        Enter; ``UserPromptSubmit`` confirms delivery.
+        Enter; ``UserPromptSubmit`` confirms delivery (:meth:`prompt`, then :meth:`type`).
+
+        Raises:
+            InvalidTransition: the instance is not in a state that takes a prompt.
+        """
+        await self.type(self.prompt(prompt))
+
+    def prompt(self, prompt: str) -> str:
+        """Mark ``prompt`` sent (the instance is prompted from now on) and return the text
+        to :meth:`type`: control characters but newline and tab replaced, so no escape can
+        end the paste and type keys.
 
         Raises:
             InvalidTransition: the instance is not in a state that takes a prompt.
         """
         if not self._state.accepts_prompt:
             raise InvalidTransition(self._state.value, "send a prompt to")
-        prompt = plain_text(prompt)  # no escape may end the paste and type keys
-        await self._backend.type_text(self.name, prompt)
+        text = plain_text(prompt)
         self._prompts_sent += 1
-        self.observe(PromptSent(prompt=prompt))
+        self.observe(PromptSent(prompt=text))
+        return text
+
+    async def type(self, text: str) -> None:
+        """Type ``text`` into the pane and press Enter (``paste-buffer``, exact)."""
+        await self._backend.type_text(self.name, text)
 
     async def stop(self) -> None:
         """Ask the process to exit; ``SessionEnd`` or the pane's death confirm it.

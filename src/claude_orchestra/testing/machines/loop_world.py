@@ -111,7 +111,10 @@ class RecordingRuntime:
             kind = assignment.kind
         usable = self.ctx.can_prompt(instance)
         retired = self.ctx.progress.record(name).retired
-        self.typed.append(Typed(name, work, kind, instance.state, usable, retired))
+        # marked sent before it is typed: the state it was sent in is the one before that
+        (*_, sent) = instance.history
+        state = sent.before if sent.evidence == "prompt sent" else instance.state
+        self.typed.append(Typed(name, work, kind, state, usable, retired))
 
     async def send_keys(self, name: str, *keys: str) -> None:
         pass
