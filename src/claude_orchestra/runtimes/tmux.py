@@ -113,21 +113,22 @@ class TmuxServer:
 
         return await anyio.to_thread.run_sync(guarded, limiter=_limiter)
 
-    def _pane(self, name: str) -> libtmux.Pane:
-        for window in self._server.windows:
-            if window.window_name == name:
-                pane = window.active_pane
-                if pane is None:
-                    break
-                return pane
-        raise TmuxError("find-window", f"no window named {name!r}")
+    def _pane_facts(self, name: str) -> tuple[bool, int]:
+        """Whether ``name``'s pane is dead, and its process id: one ``list-panes``, which
+        fails for a window that does not exist (``display-message`` would answer for
+        another pane instead)."""
+        result = self._server.cmd(
+            "list-panes", "-t", _target(name), "-F", "#{pane_dead} #{pane_pid}"
+        )
+        if result.stderr or not result.stdout:
+            raise TmuxError("list-panes", " ".join(result.stderr) or f"no window named {name!r}")
+        dead, _, pid = result.stdout[0].partition(" ")
+        if not pid.isdigit():
+            raise TmuxError("list-panes", f"window {name!r} has no process")
+        return dead == "1", int(pid)
 
     def _pid(self, name: str) -> int:
-        pane = self._pane(name)
-        pane.refresh()
-        if not pane.pane_pid:
-            raise TmuxError("display", f"window {name!r} has no process")
-        return int(pane.pane_pid)
+        return self._pane_facts(name)[1]
 
     async def launch(self, name: str, spec: LaunchSpec) -> int:
         """Start ``spec`` in a new window ``name`` (the first one creates the session)."""
@@ -136,25 +137,26 @@ class TmuxServer:
         def start() -> int:
             env = dict(write_launch_env(spec))  # secrets to a private file, not to tmux
             if self._server.has_session(SESSION):
-                session = self._server.sessions.get(session_name=SESSION, default=None)
-                if session is None:
-                    raise TmuxError("new-window", f"session {SESSION!r} vanished")
-                session.new_window(
-                    window_name=name,
-                    start_directory=spec.cwd,
-                    window_shell=command,
-                    environment=env,
-                )
-            else:
-                self._server.new_session(
-                    session_name=SESSION,
-                    window_name=name,
-                    start_directory=spec.cwd,
-                    window_command=command,
-                    environment=env,
-                    x=200,
-                    y=50,
-                )
+                # One tmux command, which prints the new pane's process: at 16 instances
+                # on a loaded machine each tmux command is a fork that waits for a core.
+                args = ["new-window", "-d", "-P", "-F", "#{pane_pid}", "-t", f"={SESSION}:"]
+                args += ["-n", name, "-c", str(spec.cwd)]
+                for key, value in env.items():
+                    args += ["-e", f"{key}={value}"]
+                result = self._server.cmd(*args, command)
+                if result.stderr or not result.stdout or not result.stdout[0].isdigit():
+                    raise TmuxError("new-window", " ".join(result.stderr) or "no process")
+                return int(result.stdout[0])
+            # libtmux's: it also keeps a $TMUX of the user's own tmux from refusing it
+            self._server.new_session(
+                session_name=SESSION,
+                window_name=name,
+                start_directory=spec.cwd,
+                window_command=command,
+                environment=env,
+                x=200,
+                y=50,
+            )
             return self._pid(name)
 
         pid = await self._run("new-window", start)
@@ -165,7 +167,7 @@ class TmuxServer:
         """``respawn-pane -k`` with the new command, cwd and environment."""
 
         def respawn() -> int:
-            args = ["respawn-pane", "-k", "-t", self._pane(name).id or "", "-c", str(spec.cwd)]
+            args = ["respawn-pane", "-k", "-t", _target(name), "-c", str(spec.cwd)]
             for key, value in write_launch_env(spec).items():
                 args += ["-e", f"{key}={value}"]
             result = self._server.cmd(*args, shlex.join(spec.argv))
@@ -219,11 +221,10 @@ class TmuxServer:
         """SIGTERM to the pane's process; a no-op when it has already exited."""
 
         def terminate() -> None:
-            pane = self._pane(name)
-            pane.refresh()
-            if pane.pane_dead != "1" and pane.pane_pid:
+            dead, pid = self._pane_facts(name)
+            if not dead:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pane.pane_pid), signal.SIGTERM)
+                    os.kill(pid, signal.SIGTERM)
 
         await self._run("kill", terminate)
 
