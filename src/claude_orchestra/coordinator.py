@@ -187,14 +187,7 @@ class Coordinator:
         elif isinstance(event, Metered):
             self.spending.metered(event)
         elif isinstance(event, PromptNotTyped):
-            await self.executor.perform(
-                RecordIncident(
-                    instance=event.instance,
-                    kind=IncidentKind.INSTANCE_DIED,
-                    evidence=event.evidence,
-                    action="none possible",
-                )
-            )
+            self.executor.pane_failed(event.instance, event.evidence)
         elif event.instance in self.ctx.instances:
             await self.executor.perform(
                 RecordIncident(

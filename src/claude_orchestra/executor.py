@@ -326,14 +326,19 @@ class Executor:
         try:
             await action
         except TmuxError as exc:
-            self._incident(
-                RecordIncident(
-                    instance=instance.name,
-                    kind=IncidentKind.INSTANCE_DIED,
-                    evidence=str(exc),
-                    action="none possible",
-                )
+            self.pane_failed(instance.name, str(exc))
+
+    def pane_failed(self, name: str, evidence: str) -> None:
+        """tmux failed on instance ``name``'s pane (here, or typing beside the loop): an
+        incident; the instance's deadlines see to it."""
+        self._incident(
+            RecordIncident(
+                instance=name,
+                kind=IncidentKind.INSTANCE_DIED,
+                evidence=evidence,
+                action="none possible",
             )
+        )
 
     async def _read_screen(self, instance: Instance, action: ReadScreen) -> ScreenRead:
         await self.keyboard.typed(instance.name)  # the screen after the prompt, not during

@@ -14,7 +14,7 @@ import logging
 import os
 import shlex
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar, final
 
@@ -43,6 +43,11 @@ SESSION = "orchestra"
 def _target(name: str) -> str:
     """The tmux target of instance ``name``'s window, by exact names (no lookup needed)."""
     return f"={SESSION}:={name}"
+
+
+def _environment(env: Mapping[str, str]) -> list[str]:
+    """``-e NAME=VALUE`` for each variable (what is left once secrets went to a file)."""
+    return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
 
 
 _limiter = anyio.CapacityLimiter(4)
@@ -140,9 +145,7 @@ class TmuxServer:
                 # One tmux command, which prints the new pane's process: at 16 instances
                 # on a loaded machine each tmux command is a fork that waits for a core.
                 args = ["new-window", "-d", "-P", "-F", "#{pane_pid}", "-t", f"={SESSION}:"]
-                args += ["-n", name, "-c", str(spec.cwd)]
-                for key, value in env.items():
-                    args += ["-e", f"{key}={value}"]
+                args += ["-n", name, "-c", str(spec.cwd), *_environment(env)]
                 result = self._server.cmd(*args, command)
                 if result.stderr or not result.stdout or not result.stdout[0].isdigit():
                     raise TmuxError("new-window", " ".join(result.stderr) or "no process")
@@ -168,8 +171,7 @@ class TmuxServer:
 
         def respawn() -> int:
             args = ["respawn-pane", "-k", "-t", _target(name), "-c", str(spec.cwd)]
-            for key, value in write_launch_env(spec).items():
-                args += ["-e", f"{key}={value}"]
+            args += _environment(write_launch_env(spec))
             result = self._server.cmd(*args, shlex.join(spec.argv))
             if result.stderr:
                 raise TmuxError("respawn-pane", " ".join(result.stderr))
