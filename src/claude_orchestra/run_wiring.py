@@ -258,7 +258,7 @@ def build_broker(
         except anyio.WouldBlock:  # the loop is far behind: the transcript counts it
             logger.warning("%s: a served response not metered (the loop is busy)", event)
 
-    # Imported here: the broker's HTTP side (httpx, 20 MB) is for runs that start one.
+    # Imported here: the broker's HTTP side (aiohttp, about 9 MB) is for runs that start one.
     from claude_orchestra.broker.login import token_url  # noqa: PLC0415
     from claude_orchestra.broker.service import Broker  # noqa: PLC0415
 

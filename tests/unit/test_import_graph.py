@@ -98,10 +98,11 @@ def test_a_cycle_is_found_when_there_is_one() -> None:
 
 
 def test_a_run_without_remote_hosts_or_a_broker_loads_neither() -> None:
-    # asyncssh (with cryptography) and httpx are 50 MB: imported by the remote runtime and
-    # the broker when a run asks for them, never by the package itself or its CLI
+    # asyncssh (with cryptography) and aiohttp are tens of MB: imported by the remote
+    # runtime and the broker when a run asks for them, never by the package or its CLI
     probe = (
-        "import sys, claude_orchestra.cli; print(sorted({'asyncssh', 'httpx'} & set(sys.modules)))"
+        "import sys, claude_orchestra.cli;"
+        " print(sorted({'asyncssh', 'aiohttp', 'httpx'} & set(sys.modules)))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True

@@ -20,7 +20,7 @@ request and refreshes it before it expires or when it is refused; ``service`` bi
 serves and issues launch credentials. It imports from the rest of the package only values
 (credentials, the rotator, usage, reset times), never the loop.
 
-``service`` (and httpx with it) is imported when ``Broker`` is first asked for, so a run
+``service`` (and aiohttp with it) is imported when ``Broker`` is first asked for, so a run
 without a broker never loads it.
 """
 

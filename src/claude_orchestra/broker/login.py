@@ -40,13 +40,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, final
 
+import aiohttp
 import anyio
 import attrs
-import httpx
 
 from claude_orchestra._clock import Clock
 from claude_orchestra._safe_files import read_capped, write_private
 from claude_orchestra.auth.credentials import Credential, Secret
+from claude_orchestra.broker.client import UPSTREAM_ERRORS
 from claude_orchestra.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class LoginKeeper:
     """The access token of each login the broker sends requests with, refreshed first when
     it is about to expire or was refused (see the module's docstring)."""
 
-    def __init__(self, client: httpx.AsyncClient, clock: Clock, url: str = TOKEN_URL) -> None:
+    def __init__(self, client: aiohttp.ClientSession, clock: Clock, url: str = TOKEN_URL) -> None:
         """Refresh through ``client`` at ``url``; ``clock`` tells the wall time."""
         self._client = client
         self._clock = clock
@@ -249,19 +250,23 @@ class LoginKeeper:
     async def _refresh(self, name: str, path: Path, text: str, login: Login) -> Login:
         self._tried[str(path)] = login.access_token
         try:
-            answer = await self._client.post(
-                self._url, json=refresh_body(login), timeout=REFRESH_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
+            async with self._client.post(
+                self._url,
+                json=refresh_body(login),
+                headers={"content-type": "application/json", "accept": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=REFRESH_TIMEOUT),
+            ) as answer:
+                status, reply = answer.status, await answer.read()
+        except UPSTREAM_ERRORS as exc:
             logger.warning("%s: the login could not be refreshed: %s", name, type(exc).__name__)
             return login
         try:
-            body = answer.json() if answer.status_code == 200 else None
+            body = json.loads(reply) if status == 200 else None
         except ValueError:
             body = None
         new = refreshed(login, body, self._clock.wall())
         if new is None:
-            logger.warning("%s: the login could not be refreshed (%d)", name, answer.status_code)
+            logger.warning("%s: the login could not be refreshed (%d)", name, status)
             return login
         await anyio.to_thread.run_sync(write_private, path, with_login(text, new))
         self.refreshes += 1

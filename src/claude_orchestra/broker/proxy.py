@@ -21,12 +21,11 @@ import datetime as dt
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, final
 
-import anyio
+import aiohttp
 import attrs
-import httpx
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,6 +33,7 @@ from claude_orchestra._clock import Clock
 from claude_orchestra.auth.credentials import Credential, Secret
 from claude_orchestra.broker.asgi import ClientGone, Incoming, incoming, read_body, send_stream
 from claude_orchestra.broker.budget import Refuse, Retire, Spent, admit
+from claude_orchestra.broker.client import UPSTREAM_ERRORS
 from claude_orchestra.broker.meter import BrokerMeter, Served
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.reading import AnswerReader, Read
@@ -60,8 +60,6 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 """The largest request body an instance may send (a hostile one could send any size)."""
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE"})
 """The methods forwarded (Claude Code uses ``POST /v1/messages``); others get a 405."""
-CLOSE_SECONDS = 5.0
-"""How long releasing an upstream answer may take once the instance's answer ended."""
 
 
 class ReadLogin(Protocol):
@@ -153,7 +151,7 @@ class BrokerApp:
     tokens: BrokerTokens
     pool: RotatorPool
     meter: BrokerMeter
-    client: httpx.AsyncClient
+    client: aiohttp.ClientSession
     clock: Clock
     read_login: ReadLogin
     near_limit: float | None = None
@@ -261,12 +259,12 @@ class BrokerApp:
             return _no_login(credential, str(exc))
         try:
             upstream = await self._send(request, attempt.body, credential, sent)
-        except httpx.HTTPError as exc:
-            logger.warning("broker: %s: upstream unreachable: %s", credential.name, exc)
+        except UPSTREAM_ERRORS as exc:
+            logger.warning("broker: %s: upstream unreachable: %r", credential.name, exc)
             self._keep(attempt, credential, status=502, error="unreachable")
             return api_error(502, "api_error", f"upstream unreachable: {type(exc).__name__}")
         headers = downstream_headers(upstream.headers.items())
-        if upstream.status_code < 400:
+        if upstream.status < 400:
             self._watch_pressure(attempt.holder, credential, upstream.headers)
             return functools.partial(
                 self._relay,
@@ -276,25 +274,25 @@ class BrokerApp:
                 headers=headers,
             )
         error = await _read_capped(upstream)
-        verdict = judge(upstream.status_code, upstream.headers, error, now=self.clock.wall())
+        verdict = judge(upstream.status, upstream.headers, error, now=self.clock.wall())
         if not isinstance(verdict, Rotate):
-            self._keep(attempt, credential, status=upstream.status_code, error=_error_kind(error))
-            return Response(error, status_code=upstream.status_code, headers=headers)
-        return _Refusal(verdict=verdict, status=upstream.status_code, headers=headers, body=error)
+            self._keep(attempt, credential, status=upstream.status, error=_error_kind(error))
+            return Response(error, status_code=upstream.status, headers=headers)
+        return _Refusal(verdict=verdict, status=upstream.status, headers=headers, body=error)
 
     async def _send(
         self, request: Incoming, body: bytes, credential: Credential, headers: dict[str, str]
-    ) -> httpx.Response:
-        outgoing = self.client.build_request(
+    ) -> aiohttp.ClientResponse:
+        return await self.client.request(
             request.method,
             upstream_url(credential, request.path, request.query),
             headers=headers,
-            content=body,
+            data=body or None,
+            allow_redirects=False,
         )
-        return await self.client.send(outgoing, stream=True)
 
     def _watch_pressure(
-        self, holder: Holder, credential: Credential, headers: httpx.Headers
+        self, holder: Holder, credential: Credential, headers: Mapping[str, str]
     ) -> None:
         if self.near_limit is None:
             return
@@ -314,7 +312,7 @@ class BrokerApp:
         receive: Receive,
         send: Send,
         *,
-        upstream: httpx.Response,
+        upstream: aiohttp.ClientResponse,
         attempt: _Attempt,
         credential: Credential,
         headers: dict[str, str],
@@ -334,9 +332,9 @@ class BrokerApp:
             await send_stream(
                 send,
                 receive,
-                status=upstream.status_code,
+                status=upstream.status,
                 headers=headers.items(),
-                chunks=upstream.aiter_raw(),
+                chunks=upstream.content.iter_any(),
                 on_batch=passing,
             )
         finally:
@@ -346,13 +344,12 @@ class BrokerApp:
             self._keep(
                 attempt,
                 credential,
-                status=upstream.status_code,
+                status=upstream.status,
                 read=read,
                 first_byte=first[0] if first else None,
                 size=reader.size,
             )
-            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_SECONDS):
-                await upstream.aclose()
+            upstream.close()  # read to its end, it went back to the pool already
 
     def _keep(
         self,
@@ -383,16 +380,16 @@ class BrokerApp:
         )
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
     """An error answer's body (capped), the connection released."""
     data = bytearray()
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.content.iter_any():
             data += chunk
             if len(data) >= MAX_ERROR_BYTES:
                 break
     finally:
-        await response.aclose()
+        response.close()
     return bytes(data[:MAX_ERROR_BYTES])
 
 

@@ -16,26 +16,22 @@ from typing import Any, Self, final
 
 import anyio
 import anyio.abc
-import httpx
 from anyio.abc import TaskStatus
 
 from claude_orchestra._clock import Clock, SystemClock
 from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.broker.budget import Spent
-from claude_orchestra.broker.client import upstream_transport
+from claude_orchestra.broker.client import upstream_session
 from claude_orchestra.broker.login import TOKEN_URL, LoginKeeper
 from claude_orchestra.broker.meter import BrokerMeter
 from claude_orchestra.broker.pool import RotatorPool
 from claude_orchestra.broker.proxy import BrokerApp, create_broker_app
 from claude_orchestra.broker.tokens import BrokerTokens
-from claude_orchestra.broker.wire import BatchingH11Protocol
+from claude_orchestra.broker.wire import BatchingHttpToolsProtocol
 from claude_orchestra.costs.budget import BudgetConfig
 from claude_orchestra.costs.transcripts import DEFAULT_PRICES, Price
 from claude_orchestra.intake import server as hookserver
 
-UPSTREAM_TIMEOUT = httpx.Timeout(600.0, connect=15.0)
-"""Claude Code gives a request 600 s (``X-Stainless-Timeout``); the broker cuts none
-sooner."""
 BROKER_CREDENTIAL = "broker"
 """The name of every launch credential (the real one is the rotator's to name)."""
 
@@ -51,7 +47,6 @@ class Broker:
         clock: Clock | None = None,
         near_limit: float | None = None,
         meter: BrokerMeter | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         budget: BudgetConfig | None = None,
         prices: Mapping[str, Price] | None = None,
         token_url: str = TOKEN_URL,
@@ -64,7 +59,6 @@ class Broker:
             near_limit: move new requests off a credential whose answers report this
                 share of a limit used (``None``: only after a 429).
             meter: where served requests are kept (default: a new one).
-            transport: the HTTP transport upstream (tests may pass a mock).
             budget: limits no request may start past (default: none).
             prices: USD per million tokens by model, for the budget's USD limits.
             token_url: where a Claude login is refreshed (:mod:`.login`).
@@ -74,7 +68,6 @@ class Broker:
         self.meter = meter or BrokerMeter()
         self._clock = clock or SystemClock()
         self._near_limit = near_limit
-        self._transport = transport
         self._budget = budget or BudgetConfig()
         self.spent = Spent(prices=dict(prices or DEFAULT_PRICES))
         self._token_url = token_url
@@ -102,13 +95,7 @@ class Broker:
         the base URL."""
         sock = hookserver.bind("127.0.0.1", 0)
         port: int = sock.getsockname()[1]
-        # Without TCP_NODELAY a request's headers and body, written apart, wait on the
-        # upstream's delayed ACK: about 40 ms added to every request. With it, and the head
-        # and body held for one send (the client module), a request is one packet.
-        transport = self._transport or upstream_transport()
-        async with httpx.AsyncClient(
-            timeout=UPSTREAM_TIMEOUT, transport=transport, follow_redirects=False
-        ) as client:
+        async with upstream_session() as client:
             self.logins = LoginKeeper(client, self._clock, self._token_url)
             app = create_broker_app(
                 BrokerApp(
@@ -134,7 +121,7 @@ class Broker:
                             app,
                             sock=sock,
                             name="broker",
-                            protocol=BatchingH11Protocol,
+                            protocol=BatchingHttpToolsProtocol,
                         )
                     )
                     task_status.started(self._base_url)

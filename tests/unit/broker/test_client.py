@@ -1,68 +1,52 @@
-"""The broker's upstream connections send a request's head and body in one write."""
+"""The broker's session upstream, seen from the wire: connections kept alive, answers passed
+on as the API sent them, nothing added."""
 
 from __future__ import annotations
 
-import httpcore
+import gzip
+
 import pytest
 
-from claude_orchestra.broker.client import (
-    HELD_BYTES,
-    HeldWrites,
-    HeldWritesBackend,
-    upstream_transport,
-)
+from claude_orchestra.broker.client import upstream_session
+
+from .wire_upstream import upstream_on_the_wire
 
 pytestmark = pytest.mark.anyio
 
 
-class Wire(httpcore.AsyncNetworkStream):
-    """A connection that keeps what is written and answers reads from a script."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        return b"HTTP/1.1 200 OK\r\n"[:max_bytes]
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        self.writes.append(buffer)
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, info: str) -> object:
-        return {"is_readable": False}.get(info)
+def answer_of(body: bytes, *headers: bytes) -> bytes:
+    head = b"".join(h + b"\r\n" for h in headers)
+    return b"HTTP/1.1 200 OK\r\n%scontent-length: %d\r\n\r\n%s" % (head, len(body), body)
 
 
-async def test_the_head_and_body_go_in_one_write_when_the_answer_is_read() -> None:
-    wire = Wire()
-    held = HeldWrites(wire)
-    await held.write(b"POST /v1/messages HTTP/1.1\r\n\r\n")
-    await held.write(b"")
-    await held.write(b'{"model": "m"}')
-    assert wire.writes == []
-    assert await held.read(4096) == b"HTTP/1.1 200 OK\r\n"
-    assert wire.writes == [b'POST /v1/messages HTTP/1.1\r\n\r\n{"model": "m"}']
-    await held.read(4096)
-    assert len(wire.writes) == 1  # nothing more held: nothing more sent
-    assert held.get_extra_info("is_readable") is False
+async def test_requests_one_after_another_share_one_connection() -> None:
+    async with (
+        upstream_on_the_wire(answer_of(b"{}", b"content-type: application/json")) as (url, got),
+        upstream_session() as session,
+    ):
+        for n in range(3):
+            async with session.post(f"{url}/v1/messages", data=b'{"n": %d}' % n) as reply:
+                assert await reply.read() == b"{}"
+    assert [number for number, _ in got] == [1, 1, 1]
+    assert [request.rpartition(b"\r\n\r\n")[2] for _, request in got] == [
+        b'{"n": 0}',
+        b'{"n": 1}',
+        b'{"n": 2}',
+    ]
 
 
-async def test_a_large_body_is_sent_as_it_grows_and_closing_drops_what_is_held() -> None:
-    wire = Wire()
-    held = HeldWrites(wire)
-    await held.write(b"x" * (HELD_BYTES - 1))
-    assert wire.writes == []
-    await held.write(b"yy")
-    assert [len(w) for w in wire.writes] == [HELD_BYTES + 1]
-    await held.write(b"never asked for")
-    await held.aclose()
-    assert wire.closed
-    assert len(wire.writes) == 1
-
-
-def test_the_transport_opens_its_connections_with_held_writes() -> None:
-    pool = upstream_transport()._pool
-    assert isinstance(pool, httpcore.AsyncConnectionPool)
-    assert isinstance(pool._network_backend, HeldWritesBackend)
+async def test_a_compressed_answer_passes_as_the_api_sent_it_and_nothing_is_added() -> None:
+    packed = gzip.compress(b'{"type": "message"}')
+    answer = answer_of(packed, b"content-type: application/json", b"content-encoding: gzip")
+    async with (
+        upstream_on_the_wire(answer) as (url, got),
+        upstream_session() as session,
+        session.post(f"{url}/v1/messages", data=b"{}") as reply,
+    ):
+        assert reply.headers["content-encoding"] == "gzip"
+        assert b"".join([chunk async for chunk in reply.content.iter_any()]) == packed
+    ((_, request),) = got
+    names = {
+        line.partition(b":")[0].lower() for line in request.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+    }
+    assert names == {b"host", b"content-length"}  # no User-Agent, Accept or Content-Type

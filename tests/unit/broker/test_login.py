@@ -8,8 +8,10 @@ import json
 import stat
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import anyio
 import attrs
 import httpx
@@ -21,6 +23,7 @@ from claude_orchestra._clock import SystemClock
 from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
 from claude_orchestra.auth.rotator import AuthRotator
 from claude_orchestra.broker import Broker
+from claude_orchestra.broker.client import upstream_session
 from claude_orchestra.broker.login import (
     CLIENT_ID,
     REFRESH_MARGIN,
@@ -209,7 +212,7 @@ async def test_an_expiring_login_is_refreshed_once_and_written_back(tmp_path: Pa
     async with FakeAnthropicAPI(script=EchoScript()) as fake:
         fake.logins.issue("login", REFRESH)
         url = f"{fake.base_url}/v1/oauth/token"
-        async with httpx.AsyncClient() as client:
+        async with upstream_session() as client:
             keeper = LoginKeeper(client, SystemClock(), url)
             first = await keeper.access_token(oauth(path, fake.base_url))
             second = await keeper.access_token(oauth(path, fake.base_url))
@@ -237,7 +240,7 @@ async def test_a_refused_refresh_leaves_the_file_and_the_token_as_they_were(
     login_file(path, expires_in=60)
     text = path.read_text()
     # the endpoint honours no refresh token: it answers 400 invalid_grant
-    async with FakeAnthropicAPI(script=EchoScript()) as fake, httpx.AsyncClient() as client:
+    async with FakeAnthropicAPI(script=EchoScript()) as fake, upstream_session() as client:
         keeper = LoginKeeper(client, SystemClock(), f"{fake.base_url}/v1/oauth/token")
         token = await keeper.access_token(oauth(path, fake.base_url))
     assert token == Secret(OLD)
@@ -248,15 +251,19 @@ async def test_a_refused_refresh_leaves_the_file_and_the_token_as_they_were(
     assert OLD not in caplog.text
 
 
-def counting_client() -> tuple[httpx.AsyncClient, list[str]]:
+def counting_client() -> tuple[aiohttp.ClientSession, list[str]]:
     """A client, and the paths of the requests it sent (every call to the endpoint, however
     it was answered)."""
     calls: list[str] = []
 
-    async def count(request: httpx.Request) -> None:
-        calls.append(request.url.path)
+    async def count(
+        _: aiohttp.ClientSession, __: SimpleNamespace, sent: aiohttp.TraceRequestStartParams
+    ) -> None:
+        calls.append(sent.url.path)
 
-    return httpx.AsyncClient(event_hooks={"request": [count]}), calls
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(count)
+    return aiohttp.ClientSession(trace_configs=[trace]), calls
 
 
 async def refused_at_once(
@@ -278,7 +285,7 @@ async def refused_at_once(
 async def test_a_refused_login_is_refreshed_even_when_its_expiry_is_far(tmp_path: Path) -> None:
     path = tmp_path / ".credentials.json"
     login_file(path, expires_in=86_400)
-    async with FakeAnthropicAPI(script=EchoScript()) as fake, httpx.AsyncClient() as client:
+    async with FakeAnthropicAPI(script=EchoScript()) as fake, upstream_session() as client:
         fake.logins.issue("login", REFRESH)
         keeper = LoginKeeper(client, SystemClock(), f"{fake.base_url}/v1/oauth/token")
         credential = oauth(path, fake.base_url)

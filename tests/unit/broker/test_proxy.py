@@ -20,6 +20,8 @@ from claude_orchestra.costs.budget import BudgetConfig
 from claude_orchestra.testing.fake_api import FakeAnthropicAPI, Fault
 from claude_orchestra.testing.scripted import EchoScript
 
+from .wire_upstream import upstream_on_the_wire
+
 pytestmark = pytest.mark.anyio
 
 K1 = "sk-ant-broker-test-one-" + "1" * 20
@@ -189,35 +191,51 @@ async def test_the_stream_is_passed_on_as_it_arrives(rig: Rig) -> None:
     assert first < total / 2  # the first frame came long before the last
 
 
-async def test_a_login_gets_a_bearer_token_and_the_oauth_beta(rig: Rig) -> None:
-    rig.rotator.move("worker-1", "login")
-    seen: list[httpx.Request] = []
+def head_of(request: bytes) -> dict[str, str]:
+    lines = request.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    return {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
 
-    async def capture(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        body = json.dumps({"usage": {"input_tokens": 1, "output_tokens": 2}}).encode()
-        return httpx.Response(
-            200, headers={"content-type": "application/json"}, stream=httpx.ByteStream(body)
+
+async def test_a_login_gets_a_bearer_token_and_the_oauth_beta_and_nothing_else_is_added() -> None:
+    body = json.dumps({"usage": {"input_tokens": 1, "output_tokens": 2}}).encode()
+    answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+    answer += b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    async with upstream_on_the_wire(answer, hang_up=True) as (url, received):
+        login = Credential(
+            name="login",
+            kind=CredentialKind.OAUTH,
+            env={"CLAUDE_CODE_OAUTH_TOKEN": Secret(LOGIN), "ANTHROPIC_BASE_URL": url},
         )
-
-    async with Broker(
-        RotatorPool(rotator=rig.rotator, clock=SystemClock()),
-        transport=httpx.MockTransport(capture),
-    ) as broker:
-        token = broker.launch_credential("worker-1", 1).environment()["ANTHROPIC_API_KEY"]
-        async with httpx.AsyncClient(base_url=broker.base_url) as client:
-            reply = await client.post(
-                "/v1/messages",
-                json={**BODY, "stream": False},
-                headers={**INSTANCE_HEADERS, "x-api-key": token},
-            )
+        rotator = AuthRotator(pool=(login,), clock=SystemClock())
+        rotator.assign_initial(["worker-1"])
+        async with Broker(RotatorPool(rotator=rotator, clock=SystemClock())) as broker:
+            token = broker.launch_credential("worker-1", 1).environment()["ANTHROPIC_API_KEY"]
+            async with httpx.AsyncClient(base_url=broker.base_url) as client:
+                reply = await client.post(
+                    "/v1/messages?beta=true",
+                    json={**BODY, "stream": False},
+                    headers={
+                        **INSTANCE_HEADERS,
+                        "x-api-key": token,
+                        "user-agent": "claude-cli/2.1.328 (external, cli)",
+                        "accept": "application/json",
+                    },
+                )
     assert reply.status_code == 200
-    (request,) = seen
-    assert request.headers["authorization"] == f"Bearer {LOGIN}"
-    assert "x-api-key" not in request.headers
-    assert request.headers["anthropic-beta"] == "claude-code-20250219,oauth-2025-04-20"
-    assert token not in json.dumps(dict(request.headers))
-    await anyio.lowlevel.checkpoint()
+    assert reply.json() == {"usage": {"input_tokens": 1, "output_tokens": 2}}
+    ((_, request),) = received
+    assert request.startswith(b"POST /v1/messages?beta=true HTTP/1.1\r\n")
+    headers = head_of(request)
+    assert headers["authorization"] == f"Bearer {LOGIN}"
+    assert "x-api-key" not in headers
+    assert headers["anthropic-beta"] == "claude-code-20250219,oauth-2025-04-20"
+    # the instance's own headers, as it sent them; the client adds none of its own
+    assert headers["user-agent"] == "claude-cli/2.1.328 (external, cli)"
+    assert headers["accept"] == "application/json"
+    assert headers["content-type"] == "application/json"
+    assert headers["accept-encoding"] == "identity"
+    assert json.loads(request.partition(b"\r\n\r\n")[2]) == {**BODY, "stream": False}
+    assert token.encode() not in request
 
 
 async def test_no_request_starts_past_a_budget_and_a_spent_key_is_retired() -> None:
@@ -283,34 +301,24 @@ async def test_an_instance_that_hangs_up_mid_stream_has_its_request_kept_as_cut(
     assert served.usage is not None  # message_start was read before the hang-up
 
 
-class _CutStream(httpx.AsyncByteStream):
-    """An upstream answer that breaks after its first frame."""
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        start = {"type": "message_start", "message": {"id": "msg_cut", "model": "m"}}
-        yield f"event: message_start\ndata: {json.dumps(start)}\n\n".encode()
-        raise httpx.ReadError("upstream went away")
-
-
-async def test_an_answer_cut_upstream_is_cut_for_the_instance_and_kept_as_cut(rig: Rig) -> None:
-    async def cut(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, headers={"content-type": "text/event-stream"}, stream=_CutStream()
-        )
-
+async def test_an_answer_cut_upstream_is_cut_for_the_instance_and_kept_as_cut() -> None:
+    start = {"type": "message_start", "message": {"id": "msg_cut", "model": "m"}}
+    frame = f"event: message_start\ndata: {json.dumps(start)}\n\n".encode()
+    answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    answer += b"transfer-encoding: chunked\r\n\r\n%x\r\n%s\r\n" % (len(frame), frame)
     kept = anyio.Event()
-    async with Broker(
-        RotatorPool(rotator=rig.rotator, clock=SystemClock()),
-        transport=httpx.MockTransport(cut),
-    ) as broker:
-        broker.meter.on_served = lambda _: kept.set()
-        token = broker.launch_credential("worker-1", 1).environment()["ANTHROPIC_API_KEY"]
-        async with httpx.AsyncClient(base_url=broker.base_url, timeout=10) as client:
-            with pytest.raises(httpx.RemoteProtocolError):  # the body never ended
-                await client.post(
-                    "/v1/messages", json=BODY, headers={**INSTANCE_HEADERS, "x-api-key": token}
-                )
-        with anyio.fail_after(5):
-            await kept.wait()
-        (served,) = broker.meter.served
+    async with upstream_on_the_wire(answer, hang_up=True) as (url, _):  # before the last chunk
+        rotator = AuthRotator(pool=(key("k1", K1, url),), clock=SystemClock())
+        rotator.assign_initial(["worker-1"])
+        async with Broker(RotatorPool(rotator=rotator, clock=SystemClock())) as broker:
+            broker.meter.on_served = lambda _: kept.set()
+            token = broker.launch_credential("worker-1", 1).environment()["ANTHROPIC_API_KEY"]
+            async with httpx.AsyncClient(base_url=broker.base_url, timeout=10) as client:
+                with pytest.raises(httpx.RemoteProtocolError):  # the body never ended
+                    await client.post(
+                        "/v1/messages", json=BODY, headers={**INSTANCE_HEADERS, "x-api-key": token}
+                    )
+            with anyio.fail_after(5):
+                await kept.wait()
+            (served,) = broker.meter.served
     assert (served.status, served.message_id, served.error) == (200, "msg_cut", "cut")
