@@ -2,7 +2,8 @@
 engine runs: ``run`` executes the command on the host (no isolation) with only the
 variables named by ``--env`` and the image's ``claude`` mapped to ``$FAKE_ENGINE_CLAUDE``;
 ``info``, ``ps`` and ``rm`` answer as an engine with no containers left would. Every call
-is logged (argv only) to ``$FAKE_ENGINE_LOG``.
+is logged (argv only) to ``$FAKE_ENGINE_LOG``; with ``$FAKE_ENGINE_ENV_LOG`` set, so is the
+environment each ``run`` gives its container.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def main(argv: list[str]) -> int:
             options.setdefault(flag, []).append(rest.pop(0))
     _image, command, *args = rest
     env = {name: os.environ[name] for name in options.get("--env", []) if name in os.environ}
+    if "FAKE_ENGINE_ENV_LOG" in os.environ:
+        with open(os.environ["FAKE_ENGINE_ENV_LOG"], "a", encoding="utf-8") as log:
+            log.write(json.dumps(env) + "\n")
     env["PATH"] = os.environ["PATH"]
     os.chdir(options["--workdir"][0])
     program = os.environ["FAKE_ENGINE_CLAUDE"] if command == "claude" else command

@@ -63,10 +63,49 @@ def test_the_container_runtime_plumbing_with_a_stand_in_engine(
     with open_target(
         tmp_path, files={"TASKS.md": tasks}, scheduler="queue", merger="queue"
     ) as target:
-        run_through_a_stand_in_engine(target, tmp_path, claude_binary)
+        run_through_a_stand_in_engine(target, tmp_path, claude_binary, workers=2)
 
 
-def run_through_a_stand_in_engine(target: Target, tmp_path: Path, claude_binary: Path) -> None:
+def test_behind_the_broker_a_container_is_given_no_real_key(
+    tmp_path: Path, claude_binary: Path, tmux_binary: str
+) -> None:
+    """The same plumbing with the broker on: what the container is given is the broker's
+    URL and a token of its launch; the requests reach the API with the real key."""
+    tasks = "- [ ] Create `greet.py` that greets\n"
+    with open_target(
+        tmp_path,
+        files={"TASKS.md": tasks},
+        workers=1,
+        scheduler="queue",
+        merger="queue",
+        broker=True,
+    ) as target:
+        given = tmp_path / "engine-env.log"
+        run_through_a_stand_in_engine(
+            target, tmp_path, claude_binary, workers=1, more_env={"FAKE_ENGINE_ENV_LOG": str(given)}
+        )
+        environments = [json.loads(line) for line in given.read_text().splitlines()]
+        assert environments
+        for env in environments:
+            assert KEY not in json.dumps(env)
+            assert env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
+            assert env["ANTHROPIC_API_KEY"]  # the broker's token for this launch
+        served = target.fake.requests
+        assert served
+        assert {r.credential for r in served} == {"fake-api"}  # the real key, upstream
+        # every request the API served went through the broker
+        assert target.report()["broker"]["total"]["requests"] == len(served)
+
+
+def run_through_a_stand_in_engine(
+    target: Target,
+    tmp_path: Path,
+    claude_binary: Path,
+    *,
+    workers: int,
+    more_env: dict[str, str] | None = None,
+) -> None:
+    """A whole run of ``workers`` workers (a task each) through the stand-in engine."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     engine = bin_dir / "docker"
@@ -81,14 +120,15 @@ def run_through_a_stand_in_engine(target: Target, tmp_path: Path, claude_binary:
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "FAKE_ENGINE_LOG": str(log),
         "FAKE_ENGINE_CLAUDE": str(claude_binary),
+        **(more_env or {}),
     }
     result = target.run(env)
     assert result.returncode == 0, result.stderr[-3000:]
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     runs = [c for c in calls if c[0] == "run"]
     names = {c[c.index("--name") + 1].split("-", 2)[-1] for c in runs}
-    assert names == {"worker-1", "worker-2"}
+    assert names == {f"worker-{n}" for n in range(1, workers + 1)}
     assert all(KEY not in " ".join(c) for c in calls)  # the key never on a command line
     assert all("ANTHROPIC_API_KEY" in c for c in runs)  # named, its value from the env
     assert any(c[:2] == ["ps", "--all"] for c in calls)  # close looked for leftovers
-    assert target.report()["totals"]["tasksDone"] == 2
+    assert target.report()["totals"]["tasksDone"] == workers
