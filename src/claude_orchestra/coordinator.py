@@ -17,7 +17,8 @@ the adapters, one step at a time, so no state is shared between tasks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import final
 
 import anyio
@@ -42,6 +43,7 @@ from claude_orchestra.git.origin_watch import OriginRead
 from claude_orchestra.instance import Instance
 from claude_orchestra.keyboard import PromptNotTyped
 from claude_orchestra.latency import LoopLatency
+from claude_orchestra.launcher import LaunchFailed
 from claude_orchestra.lifecycle import InstanceState
 from claude_orchestra.loop.actions import RecordIncident
 from claude_orchestra.loop.charging import reads_transcripts
@@ -80,8 +82,6 @@ class Coordinator:
     async def run(self, events: ObjectReceiveStream[Event]) -> Outcome:
         """Consume events until the run is complete, stalls or reaches its deadline."""
         ctx = self.ctx
-        for name in ctx.instances:
-            await self.recovery.launched(name)
         while True:
             now = ctx.clock.now()
             if now >= ctx.rules.deadline:
@@ -102,12 +102,23 @@ class Coordinator:
             if outcome is not None:
                 return outcome
 
+    async def launch_all(self, trusted: Sequence[Path]) -> None:
+        """The run's first act: every instance marked launching, with its start deadline,
+        and its process started beside the loop (:mod:`~claude_orchestra.launcher`), an
+        adopted session resumed (``run --resume``)."""
+        for instance in self.ctx.instances.values():
+            resume = instance.session_id is not None
+            instance.launching()
+            await self.recovery.launched(instance.name)
+            await self.executor.launcher.launch(instance, trusted=trusted, resume=resume)
+
     def start_services(self, tg: TaskGroup, deliver: Callable[[Event], Awaitable[None]]) -> None:
         """Start what works beside the loop and reports back as events: the origin watch
-        (git), the keyboard (tmux), and the merge queue when the ``queue`` merger is
-        chosen."""
+        (git), the keyboard and the launcher (tmux), and the merge queue when the ``queue``
+        merger is chosen."""
         tg.start_soon(self.executor.watch.run, deliver)
         self.executor.keyboard.run_in(tg, deliver)
+        self.executor.launcher.run_in(tg, deliver)
         if self.executor.merge_queue is not None:
             tg.start_soon(self.executor.merge_queue.run, deliver)
 
@@ -138,7 +149,7 @@ class Coordinator:
         return instance
 
     async def _apply(self, event: Event) -> None:
-        if isinstance(event, OriginRead | RuntimeNotice | Metered | PromptNotTyped):
+        if isinstance(event, OriginRead | RuntimeNotice | Metered | PromptNotTyped | LaunchFailed):
             await self._report(event)
             return
         self._stall_checked = False
@@ -176,12 +187,21 @@ class Coordinator:
             case _:
                 pass
 
-    async def _report(self, event: OriginRead | RuntimeNotice | Metered | PromptNotTyped) -> None:
+    async def _report(
+        self, event: OriginRead | RuntimeNotice | Metered | PromptNotTyped | LaunchFailed
+    ) -> None:
         """Events that change no instance's state: origin's facts, a runtime's notice
         (recorded as an incident; the instance was left running), a response the broker
         served (charged now; not a sign of the instance's life), a prompt tmux could not
         type (an incident, as when it was typed on the loop; its delivery deadline sees to
-        the instance)."""
+        the instance), a launch that failed (its error raised, as when instances were
+        started before the loop).
+
+        Raises:
+            Exception: what a failed launch raised.
+        """
+        if isinstance(event, LaunchFailed):
+            raise event.error
         if isinstance(event, OriginRead):
             await self.review.origin_read(event)
         elif isinstance(event, Metered):

@@ -39,6 +39,7 @@ from claude_orchestra.git.origin_watch import OriginWatch, PushResult, ReadReque
 from claude_orchestra.git.worktree import Worktree
 from claude_orchestra.instance import Instance, StateChange
 from claude_orchestra.keyboard import Keyboard
+from claude_orchestra.launcher import Launcher
 from claude_orchestra.loop.actions import (
     Action,
     EndAssignment,
@@ -118,6 +119,10 @@ class Executor:
         default=attrs.Factory(lambda self: Keyboard(self.ctx.clock), takes_self=True)
     )
     """Types prompts beside the loop; every other use of a pane waits for its typing."""
+    launcher: Launcher = attrs.field(
+        default=attrs.Factory(lambda self: Launcher(self.ctx.clock), takes_self=True)
+    )
+    """Starts the run's instances beside the loop; every use of a pane waits for it."""
 
     async def perform(self, action: Action | ReviewAction) -> Learned | None:  # noqa: PLR0912
         """Carry out one action; return what it learned, if anything."""
@@ -315,10 +320,15 @@ class Executor:
         ctx.journal.record(incident)
         ctx.plugins.incident(incident)
 
+    async def pane_ready(self, name: str) -> None:
+        """Return once instance ``name``'s pane is launched and what is being typed there
+        is typed (so nothing lands in a process it was not meant for)."""
+        await self.launcher.launched(name)
+        await self.keyboard.typed(name)
+
     async def _pane(self, instance: Instance, action: Awaitable[None]) -> None:
-        """Run a tmux action on the instance's pane once what is being typed there is
-        typed (so nothing typed lands in a process it was not meant for)."""
-        await self.keyboard.typed(instance.name)
+        """Run a tmux action on the instance's pane once it is ready (:meth:`pane_ready`)."""
+        await self.pane_ready(instance.name)
         await self._guard(instance, action)
 
     async def _guard(self, instance: Instance, action: Awaitable[None]) -> None:
@@ -341,7 +351,7 @@ class Executor:
         )
 
     async def _read_screen(self, instance: Instance, action: ReadScreen) -> ScreenRead:
-        await self.keyboard.typed(instance.name)  # the screen after the prompt, not during
+        await self.pane_ready(instance.name)  # the screen after the prompt, not during
         try:
             text, error = await instance.screen(), None
         except TmuxError as exc:

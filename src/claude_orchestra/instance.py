@@ -252,31 +252,50 @@ class Instance:
             self._transcripts.add(transcript_path)
 
     async def start(self, *, trusted: Sequence[Path] = (), resume: bool = False) -> None:
-        """Seed the private home and launch the process; ``SessionStart`` makes it ready.
+        """Seed the private home and launch the process; ``SessionStart`` makes it ready
+        (:meth:`launching`, then :meth:`launch_process`).
+
+        Raises:
+            InvalidTransition: a process runs already.
+        """
+        self.launching()
+        await self.launch_process(trusted=trusted, resume=resume)
+
+    def launching(self) -> None:
+        """Mark the first process started from now on (the loop's part of :meth:`start`:
+        the state changes at once, and :meth:`launch_process` starts it beside the loop).
+
+        Raises:
+            InvalidTransition: a process runs already.
+        """
+        if self._state.alive:
+            raise InvalidTransition(self._state.value, "start")
+        self._launch += 1
+        self.observe(Launched())
+
+    async def launch_process(self, *, trusted: Sequence[Path] = (), resume: bool = False) -> None:
+        """Seed the private home and start the process :meth:`launching` marked.
 
         With ``resume``, an adopted session is resumed when its transcript holds a
         conversation (else a new session starts).
         """
-        if self._state.alive:
-            raise InvalidTransition(self._state.value, "start")
-        spec = await self._prepare(trusted=trusted, resume=resume)
+        spec = await self._prepare(self._launch, trusted=trusted, resume=resume)
         self._pid = await self._backend.launch(self.name, spec)
-        self.observe(Launched())
 
     async def restart(self, credential: Credential | None = None, *, resume: bool = True) -> None:
         """Replace the process, optionally on another credential, resuming its conversation."""
         if credential is not None:
             self._credential = credential
-        spec = await self._prepare(trusted=(), resume=resume)
+        self._launch += 1
+        spec = await self._prepare(self._launch, trusted=(), resume=resume)
         self._pid = await self._backend.respawn(self.name, spec)
         self.observe(Launched())
 
-    async def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
-        """The next launch: its own hook token, the home seeded and the command line (the
-        files are written and read in a thread: the home is the instance's to tamper with)."""
+    async def _prepare(self, launch: int, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
+        """Launch number ``launch``: its own hook token, the home seeded and the command line
+        (the files are written and read in a thread: the home is the instance's to tamper
+        with)."""
         settings = self._settings
-        self._launch += 1
-        launch = self._launch
         token = settings.keys.issue(self.name, launch)
         credential = (
             self._credential

@@ -235,10 +235,7 @@ class Orchestrator:
                 try:
                     if previous is not None:
                         await take_up(previous, coordinator)
-                    for instance in instances.values():
-                        await instance.start(
-                            trusted=[workspace.repo], resume=instance.session_id is not None
-                        )
+                    await coordinator.launch_all(trusted=[workspace.repo])
                     outcome = await coordinator.run(receive)
                 except (KeyboardInterrupt, anyio.get_cancelled_exc_class()):
                     outcome = Outcome.INTERRUPTED

@@ -38,7 +38,7 @@ async def shut_down(
     """Stop every instance, keep every worker's commits on origin, end the runtime."""
     with anyio.move_on_after(_SHUTDOWN_GRACE):
         for instance in coordinator.ctx.instances.values():
-            await coordinator.executor.keyboard.typed(instance.name)
+            await coordinator.executor.pane_ready(instance.name)
             await instance.stop()
         await coordinator.drain_until_stopped(receive, _SHUTDOWN_GRACE / 2)
         for instance in coordinator.ctx.instances.values():

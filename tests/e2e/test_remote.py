@@ -101,6 +101,8 @@ def test_workers_on_a_second_host_survive_a_dropped_connection(
         run = target.start()
         try:
             hung = target.fake.wait_for_request(lambda r: r.fault is FaultKind.HANG, timeout=180)
+            for name in WORKERS:  # both launched (beside the loop) and at work
+                target.fake.wait_for_request(lambda r, n=name: worker_of(r) == n, timeout=180)
             tmux = RunTmux.of(target.workspace)  # what `watch` and `attach` use: ssh
             assert {"worker-1", "worker-2"} <= set(tmux.windows())
             assert all(tmux.capture(name).strip() for name in ("worker-1", "worker-2"))

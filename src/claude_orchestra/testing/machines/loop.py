@@ -113,10 +113,7 @@ class LoopMachine(RuleBasedStateMachine):
         self.portal.call(self._start)
 
     async def _start(self) -> None:
-        for instance in self.ctx.instances.values():
-            await instance.start()
-        for name in self.ctx.instances:
-            await self.coordinator.recovery.launched(name)
+        await self.coordinator.launch_all(trusted=[])  # no task group: launched at once
 
     def teardown(self) -> None:
         try:
