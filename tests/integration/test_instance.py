@@ -191,6 +191,10 @@ async def test_a_killed_process_is_reported_by_tmux_as_a_pane_death(
             # both run behind the orchestrator for the CPU
             assert os.getpriority(os.PRIO_PROCESS, rig.instance.pid) == NICE
             assert os.getpriority(os.PRIO_PROCESS, claude) == NICE
+            # ... and where Linux groups sessions for the CPU, so does the pane's session
+            group = anyio.Path(f"/proc/{rig.instance.pid}/autogroup")
+            if await group.exists():
+                assert (await group.read_text()).split()[1:] == ["nice", str(NICE)]
             os.kill(claude, signal.SIGKILL)
             seen = await rig.until(InstanceState.DEAD)
             died = [e for e in seen if isinstance(e, PaneDied)]
