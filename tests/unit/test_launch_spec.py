@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from claude_orchestra.auth.credentials import Credential, CredentialKind, Secret
-from claude_orchestra.runtimes.claude_home import ClaudeHome, HookEndpoint, LaunchSpec
+from claude_orchestra.runtimes.claude_home import (
+    ClaudeHome,
+    HookEndpoint,
+    LaunchSpec,
+    hook_settings,
+)
 
 
 def spec(tmp_path: Path, nice: int) -> LaunchSpec:
@@ -38,3 +43,10 @@ def test_nice_zero_runs_at_the_orchestrator_s_own_priority(tmp_path: Path) -> No
     plain = spec(tmp_path, 0)
     assert "nice" not in plain.argv
     assert plain.argv[-len(plain.command) :] == plain.command
+
+
+def test_the_settings_hold_the_hooks_of_this_launch_and_a_still_spinner() -> None:
+    settings = hook_settings("worker-1", 3, HookEndpoint(base_url="http://127.0.0.1:9"))
+    assert settings["prefersReducedMotion"] is True  # no redraws while the model thinks
+    (stop,) = settings["hooks"]["Stop"]
+    assert stop["hooks"][0]["url"] == "http://127.0.0.1:9/hooks/worker-1/3"
