@@ -138,14 +138,23 @@ def test_a_killed_run_resumes_and_cleanup_reaches_the_host(
     with remote_target(tmp_path, ssh_host) as target:
         set_options(target, broker=True)  # the workers' spend is metered, and journaled
         run = target.start()
-        try:  # killed once a worker has run a tool: its commits may be only on the host
-            for name in WORKERS:  # ... and each worker is in a conversation
+        try:
+            for name in WORKERS:  # each worker is in a conversation ...
                 target.fake.wait_for_request(lambda r, n=name: worker_of(r) == n, timeout=180)
-            target.fake.wait_for_request(lambda r: r.number >= 4, timeout=180)
+            # ... and none may finish its task before the kill (a worker with nothing left
+            # is rightly not prompted after the resume): every request from now on waits
+            target.fake.inject("*", Fault.hang())
+            for name in WORKERS:  # killed once each has run a tool: its work is on the host
+                target.fake.wait_for_request(
+                    lambda r, n=name: worker_of(r) == n and r.fault is FaultKind.HANG,
+                    timeout=180,
+                )
             os.kill(run.pid, signal.SIGKILL)
         finally:
             run.communicate(timeout=30)
         assert list(ssh_host.access.workdir.iterdir())  # the killed run's folder is there
+        target.fake.clear_faults()
+        target.fake.release_hangs()
         resumed = resume(target)
         _, err = resumed.communicate(timeout=400)
         assert resumed.returncode == 0, err[-4000:]
