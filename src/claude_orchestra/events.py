@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, final
 
 import attrs
@@ -26,6 +26,11 @@ class Event:
     """The instance the event is about (from the hook URL, never from the payload)."""
     at: float
     """When the orchestrator received it (its clock, seconds)."""
+
+
+Deliver = Callable[[Event], Awaitable[None]]
+"""Where events go: the send side of the orchestrator's event stream (the hook app and
+every service beside the loop report through one)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -279,7 +279,7 @@ class Instance:
         With ``resume``, an adopted session is resumed when its transcript holds a
         conversation (else a new session starts).
         """
-        spec = await self._prepare(self._launch, trusted=trusted, resume=resume)
+        spec = await self._prepare(trusted=trusted, resume=resume)
         self._pid = await self._backend.launch(self.name, spec)
 
     async def restart(self, credential: Credential | None = None, *, resume: bool = True) -> None:
@@ -287,15 +287,16 @@ class Instance:
         if credential is not None:
             self._credential = credential
         self._launch += 1
-        spec = await self._prepare(self._launch, trusted=(), resume=resume)
+        spec = await self._prepare(trusted=(), resume=resume)
         self._pid = await self._backend.respawn(self.name, spec)
         self.observe(Launched())
 
-    async def _prepare(self, launch: int, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
-        """Launch number ``launch``: its own hook token, the home seeded and the command line
+    async def _prepare(self, *, trusted: Sequence[Path], resume: bool) -> LaunchSpec:
+        """The current launch: its own hook token, the home seeded and the command line
         (the files are written and read in a thread: the home is the instance's to tamper
         with)."""
         settings = self._settings
+        launch = self._launch
         token = settings.keys.issue(self.name, launch)
         credential = (
             self._credential

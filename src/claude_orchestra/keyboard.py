@@ -17,7 +17,6 @@ that drive the loop's parts by hand), it types at once and the caller waits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import final
 
 import anyio
@@ -26,10 +25,8 @@ from anyio.abc import TaskGroup
 
 from claude_orchestra._clock import Clock
 from claude_orchestra.errors import TmuxError
-from claude_orchestra.events import Event
+from claude_orchestra.events import Deliver, Event
 from claude_orchestra.instance import Instance
-
-Deliver = Callable[[Event], Awaitable[None]]
 
 
 @final

@@ -20,7 +20,7 @@ caller waits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import final
 
@@ -29,10 +29,8 @@ import attrs
 from anyio.abc import TaskGroup
 
 from claude_orchestra._clock import Clock
-from claude_orchestra.events import Event
+from claude_orchestra.events import Deliver, Event
 from claude_orchestra.instance import Instance
-
-Deliver = Callable[[Event], Awaitable[None]]
 
 
 @final

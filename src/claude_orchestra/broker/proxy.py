@@ -349,7 +349,7 @@ class BrokerApp:
                 first_byte=first[0] if first else None,
                 size=reader.size,
             )
-            upstream.close()  # read to its end, it went back to the pool already
+            upstream.close()  # cut: its connection closed (read to its end: pooled already)
 
     def _keep(
         self,

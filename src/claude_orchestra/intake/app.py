@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,13 +27,10 @@ from starlette.routing import Route
 from claude_orchestra import strict_json
 from claude_orchestra._clock import Clock
 from claude_orchestra.errors import HookPayloadError
-from claude_orchestra.events import Event, PaneDied, parse_hook_event
+from claude_orchestra.events import Deliver, Event, PaneDied, parse_hook_event
 from claude_orchestra.intake.keys import HookKeys
 
 logger = logging.getLogger(__name__)
-
-Deliver = Callable[[Event], Awaitable[None]]
-"""Where parsed events go: the send side of the orchestrator's event stream."""
 
 MAX_BODY = 4 * 1024 * 1024
 """The largest hook body accepted, in bytes."""

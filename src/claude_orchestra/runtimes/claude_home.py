@@ -91,9 +91,9 @@ def hook_settings(instance: str, launch: int, endpoint: HookEndpoint) -> dict[st
     its spinner still (``prefersReducedMotion``).
 
     An animated spinner redraws the screen many times a second for as long as the model
-    thinks, and with a fleet those redraws are most of Claude Code's CPU: at 16 workers on
-    2 cores, one round of ``bench/throughput.py --latency`` ran 57.9 tasks a minute with
-    the spinner still against 46.6-48.9 animated (1.47 cores busy against 1.62). The
+    thinks, and with a fleet those redraws are much of Claude Code's CPU: at 16 workers on
+    2 cores, ``bench/throughput.py --latency`` (2 rounds) ran 52.8 tasks a minute with the
+    spinner still against 47.7 animated (1.57 cores busy against 1.62). The
     spinner's line keeps its elapsed time and streamed-token count, which the progress
     probe reads (:mod:`claude_orchestra.screen`).
     """
